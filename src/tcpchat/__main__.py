@@ -1,0 +1,7 @@
+"""`python -m tcpchat server ...`"""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,117 @@
+"""Command line: `tcpchat server ...` (also `python server.py`, `python -m tcpchat`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .config import ConfigError, Settings
+from .server import ChatServer
+
+log = logging.getLogger("tcpchat")
+
+
+def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Run the tcpchat server: IRC for programs, plain text for people "
+        "(nc/telnet), on one port.",
+    )
+    parser.add_argument(
+        "--host", help="address to listen on (default: every interface, IPv4 and IPv6)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        help="port to listen on (default 6667; 0 picks a free port and prints it)",
+    )
+    parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="never read the terminal; just log (for services and scripts)",
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML file with settings (see README); flags override it"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log on stderr (default info)",
+    )
+    parser.add_argument("--server-name", help="the server's name in IRC replies")
+    parser.add_argument("--network-name", help="the network name announced to IRC clients")
+    parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """Config file first, then the flags the user gave on top."""
+    settings = Settings.from_toml(args.config) if args.config else Settings()
+    overrides = {
+        key: value
+        for key, value in {
+            "host": args.host,
+            "port": args.port,
+            "log_level": args.log_level,
+            "server_name": args.server_name,
+            "network_name": args.network_name,
+        }.items()
+        if value is not None
+    }
+    if args.no_console:
+        overrides["console"] = False
+    return settings.updated(overrides, origin="command line")
+
+
+async def run_server(settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM, then shut down gracefully."""
+    server = ChatServer(settings)
+    await server.start()
+    for host, port in server.addresses:
+        shown = f"[{host}]" if ":" in host else host
+        print(f"Listening on {shown}:{port}", flush=True)
+    print("Server is waiting for connections...", flush=True)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print("Shutting down...", flush=True)
+    await server.shutdown("Server shutting down")
+
+
+def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server") -> int:
+    args = server_parser(prog).parse_args(argv)
+    try:
+        settings = load_settings(args)
+    except ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(run_server(settings))
+    except OSError as exc:
+        print(f"{prog}: cannot listen on port {settings.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tcpchat", description="tcpchat: chat over TCP.")
+    parser.add_argument("command", choices=["server"], help="what to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="options for the command")
+    parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
+    ns = parser.parse_args(argv)
+    return server_main(ns.args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Every setting and limit of the server, in one place, with its default.
+
+A TOML file may set any field below by its name (top level, or under a
+`[server]` table); command-line flags override the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MOTD = (
+    "Welcome to tcpchat.\n"
+    "Everyone starts in #lobby. /join #room to go elsewhere, /help for commands."
+)
+
+
+class ConfigError(ValueError):
+    """A config file or value the server cannot use; the message says which."""
+
+
+@dataclass(slots=True)
+class Settings:
+    """Server settings. Field names are the config-file keys."""
+
+    # Where to listen. "" means every interface, IPv4 and IPv6.
+    host: str = ""
+    port: int = 6667
+    console: bool = True
+    log_level: str = "info"
+
+    # Who we are.
+    server_name: str = "tcpchat"
+    network_name: str = "tcpchat"
+    motd: str = DEFAULT_MOTD
+    password: str | None = None
+    default_channel: str = "#lobby"
+    # Nicks no client may take (the operator console speaks as "Server").
+    reserved_nicks: tuple[str, ...] = ("Server",)
+
+    # Protocol limits (advertised in ISUPPORT where IRC has a token).
+    max_line_bytes: int = 512  # one line, CRLF included, tags aside
+    max_tags_bytes: int = 8191  # the tags section, '@' and trailing space included
+    nick_length: int = 30
+    channel_length: int = 50
+    topic_length: int = 390
+    away_length: int = 200
+    kick_length: int = 255
+    user_length: int = 18
+    channels_per_user: int = 50
+    targets_per_message: int = 4
+
+    # Connection handling.
+    sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped
+    plain_greeting_delay: float = 1.0  # silence before a peer is greeted as a person
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Settings:
+        """Load settings from a TOML file; unknown keys are an error, not ignored."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        data = {**data, **data.pop("server", {})}
+        return cls().updated(data, origin=str(path))
+
+    def updated(self, values: dict[str, Any], origin: str = "settings") -> Settings:
+        """A copy with `values` applied, each checked against the field's type."""
+        known = {f.name: f for f in fields(self)}
+        current = {name: getattr(self, name) for name in known}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"{origin}: unknown setting {key!r}")
+            default = current[key]
+            if isinstance(default, bool) and not isinstance(value, bool):
+                raise ConfigError(f"{origin}: {key} must be true or false")
+            if isinstance(default, tuple):
+                value = tuple(value)
+            elif isinstance(default, float) and isinstance(value, int):
+                value = float(value)
+            elif default is not None and not isinstance(value, type(default)):
+                raise ConfigError(f"{origin}: {key} must be a {type(default).__name__}")
+            current[key] = value
+        return Settings(**current)

@@ -1,0 +1,269 @@
+"""The chat state machine: connections, nicks, channels, and who receives what.
+
+`ChatCore` has no sockets and no event loop. The edge hands it each line a
+client sent (`receive`) and tells it when a connection is gone
+(`disconnect`); the core answers by writing bytes to the clients' sinks.
+Command handlers live in sibling modules, grouped by topic.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+
+from .. import __version__
+from ..config import Settings
+from ..protocol import Message, ProtocolError, format_tags, irc_lower, parse, serialize
+from . import numerics as n
+from .records import WANTS_CLIENT_TAGS, WANTS_TIME, Channel, Client, Sink
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["ChatCore", Client, Message], None]
+
+# Commands a client may send before it has registered.
+PRE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"})
+
+# Relayed commands whose last parameter is a name, not free text.
+_NAME_LAST = frozenset({"JOIN", "MODE", "INVITE"})
+
+_NICK_RE = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*\Z")
+_CHANNEL_RE = re.compile(r"#[^\x00\x07\r\n ,:]+\Z")
+
+
+def decode_line(raw: bytes) -> str:
+    """UTF-8 when it is valid, else Latin-1: every byte string decodes, nothing is lost."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def format_server_time(timestamp: float) -> str:
+    """The IRCv3 server-time format: ISO 8601, UTC, milliseconds."""
+    millis = int(timestamp * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{millis:03d}Z"
+
+
+def _safe_middle(param: str) -> str:
+    """Make an echoed user word usable as a middle parameter of a reply."""
+    param = param.replace(" ", "_")
+    return "*" if not param or param.startswith(":") else param
+
+
+class ChatCore:
+    """Users, channels and routing for one server, driven by `receive`."""
+
+    def __init__(self, settings: Settings | None = None, clock: Callable[[], float] = time.time):
+        from .handlers import HANDLERS
+
+        self.settings = settings or Settings()
+        self.clock = clock
+        self.started = clock()
+        self.clients: set[Client] = set()
+        self.nicks: dict[str, Client] = {}  # folded nick -> client
+        self.channels: dict[str, Channel] = {}  # folded name -> channel
+        self.max_registered = 0
+        self.messages_relayed = 0
+        self.handlers: dict[str, Handler] = HANDLERS
+        self.reserved = {irc_lower(nick) for nick in self.settings.reserved_nicks}
+        self.version = f"tcpchat-{__version__}"
+        self.server_prefix = f":{self.settings.server_name} ".encode()
+
+    # ----------------------------------------------------------- lifecycle
+
+    def connect(self, sink: Sink, host: str) -> Client:
+        """A new connection; nothing is sent until the client speaks."""
+        client = Client(sink=sink, host=host, connected_at=self.clock())
+        client.last_spoke = client.connected_at
+        self.clients.add(client)
+        return client
+
+    def receive(self, client: Client, raw: bytes, truncated: bool = False) -> None:
+        """Handle one line from `client` (its line ending already removed).
+
+        `truncated` says the edge cut the line because it had no end in sight.
+        """
+        if client.gone:
+            return
+        settings = self.settings
+        body_start = 0
+        if raw.startswith(b"@"):
+            body_start = raw.find(b" ") + 1 or len(raw)
+            if body_start > settings.max_tags_bytes:
+                self.reply(client, n.ERR_INPUTTOOLONG, "Input line was too long")
+                return
+        if truncated or len(raw) - body_start + 2 > settings.max_line_bytes:
+            self.reply(client, n.ERR_INPUTTOOLONG, "Input line was too long")
+            return
+        text = decode_line(raw).replace("\0", "")
+        if not text.strip(" "):
+            return
+        try:
+            msg = parse(text)
+        except ProtocolError:
+            word = text.lstrip(" ").split(" ", 1)[0][:32]
+            self.reply(client, n.ERR_UNKNOWNCOMMAND, _safe_middle(word), "Unknown command")
+            return
+        self.dispatch(client, msg)
+
+    def dispatch(self, client: Client, msg: Message) -> None:
+        """Run the handler for `msg`, keeping any failure to this one client."""
+        handler = self.handlers.get(msg.command)
+        if handler is None:
+            if client.registered:
+                self.reply(client, n.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")
+            else:
+                self.reply(client, n.ERR_NOTREGISTERED, "You have not registered")
+            return
+        if not client.registered and msg.command not in PRE_REGISTRATION:
+            self.reply(client, n.ERR_NOTREGISTERED, "You have not registered")
+            return
+        try:
+            handler(self, client, msg)
+        except Exception:
+            log.exception("error handling %s from %s (%s)", msg.command, client.nick, client.host)
+            self.reply(client, "400", msg.command, "Internal error; the command was not completed")
+
+    def disconnect(self, client: Client, reason: str = "Connection closed") -> None:
+        """The connection is gone (closed by the peer or the edge): tell its peers."""
+        if not client.gone:
+            self._forget(client, reason)
+
+    def close(self, client: Client, reason: str) -> None:
+        """End a client's session: ERROR to it, QUIT to its peers, then hang up."""
+        if client.gone:
+            return
+        self.send_line(client, Message("ERROR", [f"Closing Link: {client.host} ({reason})"]))
+        self._forget(client, reason)
+        client.sink.close()
+
+    def shutdown(self, reason: str) -> None:
+        """Close every connection, telling each client why."""
+        for client in list(self.clients):
+            self.close(client, reason)
+
+    def _forget(self, client: Client, reason: str) -> None:
+        client.gone = True
+        if client.registered:
+            self.relay(self.peers_of(client), client.source, "QUIT", [reason])
+        for channel in list(client.channels.values()):
+            self.remove_member(channel, client)
+        folded = irc_lower(client.nick)
+        if self.nicks.get(folded) is client:
+            del self.nicks[folded]
+        self.clients.discard(client)
+
+    # -------------------------------------------------------------- output
+
+    def send_line(self, client: Client, msg: Message) -> None:
+        """Serialise and send one message to one client; its last parameter is free text."""
+        try:
+            line = serialize(msg, trailing=True)
+        except ValueError:
+            params = [_safe_middle(p) for p in msg.params[:-1]] + msg.params[-1:]
+            line = serialize(Message(msg.command, params, msg.source, msg.tags), trailing=True)
+        client.sink.write(line.encode() + b"\r\n")
+
+    def reply(self, client: Client, numeric: str, *params: str) -> None:
+        """A numeric reply from the server, addressed to the client's nick (or '*')."""
+        self.send_line(client, Message(numeric, [client.nick, *params], self.settings.server_name))
+
+    def notice(self, client: Client, text: str) -> None:
+        """A server NOTICE to one client."""
+        self.send_line(client, Message("NOTICE", [client.nick, text], self.settings.server_name))
+
+    def relay(
+        self,
+        recipients: Iterable[Client],
+        source: str,
+        command: str,
+        params: list[str],
+        client_tags: dict[str, str] | None = None,
+        exclude: Client | None = None,
+    ) -> None:
+        """Send one message to many clients, encoding it once per tag variant."""
+        text_last = command not in _NAME_LAST
+        plain = (serialize(Message(command, params, source), text_last) + "\r\n").encode()
+        variants: list[bytes | None] = [plain, None, None, None]
+        for recipient in recipients:
+            if recipient is exclude:
+                continue
+            mask = recipient.tag_mask
+            data = variants[mask]
+            if data is None:
+                data = variants[mask] = self._tagged(plain, mask, client_tags)
+            recipient.sink.write(data)
+
+    def _tagged(self, plain: bytes, mask: int, client_tags: dict[str, str] | None) -> bytes:
+        tags: dict[str, str] = {}
+        if mask & WANTS_TIME:
+            tags["time"] = format_server_time(self.clock())
+        if mask & WANTS_CLIENT_TAGS and client_tags:
+            tags.update(client_tags)
+        if not tags:
+            return plain
+        return b"@" + format_tags(tags).encode() + b" " + plain
+
+    # ------------------------------------------------------------- queries
+
+    def peers_of(self, client: Client) -> set[Client]:
+        """Everyone who shares a channel with `client`, each once, not the client."""
+        peers: set[Client] = set()
+        for channel in client.channels.values():
+            peers.update(channel.members)
+        peers.discard(client)
+        return peers
+
+    def find_user(self, nick: str) -> Client | None:
+        """The registered user with this nick (under casemapping), if any."""
+        client = self.nicks.get(irc_lower(nick))
+        return client if client is not None and client.registered else None
+
+    def find_channel(self, name: str) -> Channel | None:
+        return self.channels.get(irc_lower(name))
+
+    def valid_nick(self, nick: str) -> bool:
+        return (
+            len(nick) <= self.settings.nick_length
+            and _NICK_RE.match(nick) is not None
+            and irc_lower(nick) not in self.reserved
+        )
+
+    def valid_channel_name(self, name: str) -> bool:
+        return len(name) <= self.settings.channel_length and _CHANNEL_RE.match(name) is not None
+
+    def remove_member(self, channel: Channel, client: Client) -> None:
+        """Take `client` out of `channel`, dropping the channel once it is empty."""
+        channel.members.pop(client, None)
+        folded = irc_lower(channel.name)
+        client.channels.pop(folded, None)
+        if not channel.members:
+            self.channels.pop(folded, None)
+
+    def registered_count(self) -> int:
+        return sum(1 for client in self.clients if client.registered)
+
+    def isupport_tokens(self) -> list[str]:
+        """The ISUPPORT (005) tokens; every one reflects a limit the core enforces."""
+        s = self.settings
+        return [
+            f"AWAYLEN={s.away_length}",
+            "CASEMAPPING=rfc1459",
+            f"CHANLIMIT=#:{s.channels_per_user}",
+            "CHANMODES=b,k,l,imnst",
+            f"CHANNELLEN={s.channel_length}",
+            "CHANTYPES=#",
+            f"KICKLEN={s.kick_length}",
+            "MAXLIST=b:100",
+            "MODES=4",
+            f"NETWORK={s.network_name}",
+            f"NICKLEN={s.nick_length}",
+            "PREFIX=(ov)@+",
+            f"TARGMAX=PRIVMSG:{s.targets_per_message},NOTICE:{s.targets_per_message},"
+            "JOIN:,PART:,KICK:1,NAMES:,LIST:,WHOIS:1",
+            f"TOPICLEN={s.topic_length}",
+            f"USERLEN={s.user_length}",
+        ]

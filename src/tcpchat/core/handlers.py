@@ -1,0 +1,11 @@
+"""The command table: every IRC command the core understands, and its handler."""
+
+from . import channels, messaging, modes, queries, registration
+
+HANDLERS = {
+    **registration.HANDLERS,
+    **channels.HANDLERS,
+    **modes.HANDLERS,
+    **messaging.HANDLERS,
+    **queries.HANDLERS,
+}

@@ -1,0 +1,140 @@
+"""Talking: PRIVMSG, NOTICE, TAGMSG, AWAY and QUIT."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..protocol import Message
+from . import numerics as n
+from .channels import is_banned
+from .records import WANTS_CLIENT_TAGS, Channel, Client
+
+if TYPE_CHECKING:
+    from .chat import ChatCore
+
+
+def can_speak(channel: Channel, client: Client) -> bool:
+    """+n keeps outsiders out; +m and bans silence all but voiced members and operators."""
+    status = channel.members.get(client)
+    if status is None:
+        return "n" not in channel.modes and not is_banned(channel, client)
+    if status:
+        return True
+    return "m" not in channel.modes and not is_banned(channel, client)
+
+
+def handle_message(core: ChatCore, client: Client, msg: Message) -> None:
+    """PRIVMSG and NOTICE. A NOTICE never draws an error reply, as the RFC requires."""
+    command = msg.command
+    quiet = command == "NOTICE"
+    if not msg.params or not msg.params[0]:
+        if not quiet:
+            core.reply(client, n.ERR_NORECIPIENT, f"No recipient given ({command})")
+        return
+    if len(msg.params) < 2 or not msg.params[1]:
+        if not quiet:
+            core.reply(client, n.ERR_NOTEXTTOSEND, "No text to send")
+        return
+    targets = msg.params[0].split(",")
+    if len(targets) > core.settings.targets_per_message:
+        if not quiet:
+            core.reply(client, n.ERR_TOOMANYTARGETS, msg.params[0], "Too many targets")
+        return
+    text = msg.params[1]
+    client_tags = {k: v for k, v in msg.tags.items() if k.startswith("+")} or None
+    echo = "echo-message" in client.caps
+    client.last_spoke = core.clock()
+    for target in targets:
+        if target.startswith("#"):
+            channel = core.find_channel(target)
+            if channel is None:
+                if not quiet:
+                    core.reply(client, n.ERR_NOSUCHCHANNEL, target, "No such channel")
+            elif not can_speak(channel, client):
+                if not quiet:
+                    core.reply(
+                        client, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel"
+                    )
+            else:
+                core.relay(
+                    channel.members,
+                    client.source,
+                    command,
+                    [channel.name, text],
+                    client_tags,
+                    exclude=None if echo else client,
+                )
+                core.messages_relayed += 1
+            continue
+        user = core.find_user(target)
+        if user is None:
+            if not quiet:
+                core.reply(client, n.ERR_NOSUCHNICK, target, "No such nick/channel")
+            continue
+        recipients = [user, client] if echo and user is not client else [user]
+        core.relay(recipients, client.source, command, [user.nick, text], client_tags)
+        core.messages_relayed += 1
+        if user.away is not None and not quiet:
+            core.reply(client, n.RPL_AWAY, user.nick, user.away)
+
+
+def handle_tagmsg(core: ChatCore, client: Client, msg: Message) -> None:
+    """A message that is only tags (typing notifications); reaches message-tags clients only."""
+    if not msg.params or not msg.params[0]:
+        core.reply(client, n.ERR_NORECIPIENT, "No recipient given (TAGMSG)")
+        return
+    client_tags = {k: v for k, v in msg.tags.items() if k.startswith("+")}
+    if not client_tags:
+        return
+    target = msg.params[0].split(",")[0]
+    echo = "echo-message" in client.caps
+    if target.startswith("#"):
+        channel = core.find_channel(target)
+        if channel is None:
+            core.reply(client, n.ERR_NOSUCHCHANNEL, target, "No such channel")
+            return
+        if not can_speak(channel, client):
+            core.reply(client, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+            return
+        recipients = [m for m in channel.members if m.tag_mask & WANTS_CLIENT_TAGS]
+        name = channel.name
+    else:
+        user = core.find_user(target)
+        if user is None:
+            core.reply(client, n.ERR_NOSUCHNICK, target, "No such nick/channel")
+            return
+        recipients = [user] if user.tag_mask & WANTS_CLIENT_TAGS else []
+        if echo and user is not client:
+            recipients.append(client)
+        name = user.nick
+    core.relay(
+        recipients, client.source, "TAGMSG", [name], client_tags, exclude=None if echo else client
+    )
+
+
+def handle_away(core: ChatCore, client: Client, msg: Message) -> None:
+    text = msg.param(0)[: core.settings.away_length]
+    if text:
+        client.away = text
+        core.reply(client, n.RPL_NOWAWAY, "You have been marked as being away")
+        params = [text]
+    else:
+        client.away = None
+        core.reply(client, n.RPL_UNAWAY, "You are no longer marked as being away")
+        params = []
+    watchers = [peer for peer in core.peers_of(client) if "away-notify" in peer.caps]
+    core.relay(watchers, client.source, "AWAY", params)
+
+
+def handle_quit(core: ChatCore, client: Client, msg: Message) -> None:
+    reason = msg.param(0)
+    core.close(client, f"Quit: {reason}" if reason else "Quit")
+
+
+HANDLERS = {
+    "PRIVMSG": handle_message,
+    "NOTICE": handle_message,
+    "TAGMSG": handle_tagmsg,
+    "AWAY": handle_away,
+    "QUIT": handle_quit,
+}

@@ -1,0 +1,737 @@
+"""Plain-text mode: lets someone on `nc` or `telnet` chat on the IRC port.
+
+The IRC core only speaks IRC. `PlainSession` sits between the person and the
+core, translating typed lines into IRC commands and IRC replies into sentences,
+so the core needs no special case for plain clients. Like the rest of the core
+it does no I/O: the edge hands it text and bytes and writes back what it returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .protocol import Message, irc_lower, parse
+
+__all__ = ["HELP_TEXT", "MESSAGE_CHUNK_BYTES", "PlainSession"]
+
+# A relayed PRIVMSG gains ":nick!user@host PRIVMSG #channel :" in front, and the
+# whole line must fit in 512 bytes, so longer text is sent as several messages.
+MESSAGE_CHUNK_BYTES = 350
+
+NOT_IN_A_ROOM = "You are not in any room; /join #room first."
+NICK_PROMPT = "What's your nickname? "
+
+HELP_TEXT = """\
+Type a message and press Enter to say it in your current room. Commands:
+  /join #room [key]      join a room; it becomes your current room
+  /part [#room] [reason] leave a room (the current one if none is given)
+  /switch #room          talk in another room you have joined
+  /msg nick text         send a private message
+  /me action             act something out, shown as: * you action
+  /nick newname          change your nickname
+  /names [#room]         who is in a room
+  /list                  list the rooms
+  /topic [#room] [text]  show a room's topic, or set it
+  /who #room|nick        who is in a room, or who someone is
+  /whois nick            details about someone
+  /away [message]        mark yourself away; without a message, back again
+  /quit [reason]         leave the chat (typing quit or over does the same)
+  /help                  this list
+  //text                 say a message that starts with a slash"""
+
+# mIRC-style colours and formatting, then anything a terminal could act on.
+_FORMATTING = re.compile(
+    r"\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
+    r"|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
+    r"|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAKERS = str.maketrans("", "", "\r\n\0")
+_STATUS_PREFIXES = "~&@%+"
+
+# Numerics that only matter to programs (registration burst, counts, ends of lists).
+_SILENT_NUMERICS = frozenset(
+    {"002", "003", "004", "042", "221", "250", "251", "252", "253", "254", "255"}
+    | {str(code) for code in range(256, 267)}
+    | {"318", "321", "329", "333", "369", "375", "376", "396", "422"}
+)
+# WHOIS lines whose text reads well after the nick: "alice is an IRC operator".
+_WHOIS_SENTENCES = frozenset({"276", "307", "313", "320", "335", "338", "378", "379", "671"})
+_NICK_REJECTED = frozenset({"431", "432", "433", "436", "437"})
+
+
+def _clean_input(text: str) -> str:
+    """Drop CR, LF and NUL so nothing typed can end an IRC line early."""
+    return text.translate(_LINE_BREAKERS)
+
+
+def _displayable(text: str) -> str:
+    """Text safe to put on a terminal: no colour codes, no escape sequences."""
+    return _CONTROLS.sub("", _FORMATTING.sub("", text))
+
+
+def _is_middle(param: str) -> bool:
+    """Whether `param` can be a non-final IRC parameter (or a bare final one)."""
+    return bool(param) and not param.startswith(":") and not any(c in param for c in " \r\n\0")
+
+
+def _nick_of(source: str | None) -> str:
+    """The nick in `nick!user@host` (or a server name, which has no `!`)."""
+    if not source:
+        return ""
+    return source.partition("!")[0].partition("@")[0]
+
+
+def _chunks(text: str, limit: int) -> list[str]:
+    """Split `text` into pieces of at most `limit` UTF-8 bytes, at spaces when possible."""
+    pieces: list[str] = []
+    while len(text.encode("utf-8")) > limit:
+        cut = max(1, len(text.encode("utf-8")[:limit].decode("utf-8", "ignore")))
+        space = text.rfind(" ", 0, cut + 1)
+        if space > cut // 2:
+            pieces.append(text[:space])
+            text = text[space + 1 :]
+        else:
+            pieces.append(text[:cut])
+            text = text[cut:]
+    if text or not pieces:
+        pieces.append(text)
+    return pieces
+
+
+def _duration(seconds: int) -> str:
+    """12345 -> '3h 25m 45s': idle times people can read at a glance."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    if seconds or not parts:
+        parts.append(f"{seconds}s")
+    return " ".join(parts)
+
+
+def _with_reason(text: str, reason: str) -> str:
+    return f"{text} ({reason})" if reason else text
+
+
+class PlainSession:
+    """One plain-text person's side of the conversation with the IRC core.
+
+    Feed what the person types to `from_person` and what the core writes to
+    `from_server`; both return IRC lines for the core. Text for the person
+    collects until `take_text`.
+    """
+
+    def __init__(
+        self,
+        default_channel: str = "#lobby",
+        server_name: str = "tcpchat",
+        *,
+        nick_length: int = 30,
+    ) -> None:
+        self._default_channel = default_channel
+        self._server_name = server_name
+        self._nick_length = nick_length
+        self._chantypes = "#"
+        self._nick: str | None = None
+        self._user_sent = False
+        # Joined rooms by folded name, in joining order, so the newest is last.
+        self._joined: dict[str, str] = {}
+        self._current: str | None = None
+        self._pending_names: dict[str, list[str]] = {}
+        self._pending_rooms: list[tuple[str, str, str]] = []
+        self._who_count = 0
+        self._out: list[str] = []
+        self._commands: dict[str, Callable[[str], list[str]]] = {
+            "join": self._cmd_join,
+            "part": self._cmd_part,
+            "switch": self._cmd_switch,
+            "msg": self._cmd_msg,
+            "me": self._cmd_me,
+            "nick": self._cmd_nick,
+            "names": self._cmd_names,
+            "list": self._cmd_list,
+            "topic": self._cmd_topic,
+            "who": self._cmd_who,
+            "whois": self._cmd_whois,
+            "away": self._cmd_away,
+            "quit": self._cmd_quit,
+            "help": self._cmd_help,
+        }
+        self._server_commands: dict[str, Callable[[Message], list[str]]] = {
+            "PING": self._on_ping,
+            "PRIVMSG": self._on_privmsg,
+            "NOTICE": self._on_notice,
+            "JOIN": self._on_join,
+            "PART": self._on_part,
+            "KICK": self._on_kick,
+            "QUIT": self._on_quit,
+            "NICK": self._on_nick,
+            "TOPIC": self._on_topic,
+            "MODE": self._on_mode,
+            "INVITE": self._on_invite,
+            "ERROR": self._on_error,
+            "FAIL": self._on_standard_reply,
+            "WARN": self._on_standard_reply,
+        }
+        self._numerics: dict[str, Callable[[Message], list[str]]] = {
+            "001": self._on_welcome,
+            "005": self._on_isupport,
+            "301": self._on_target_away,
+            "305": lambda _: self._say("You are no longer away."),
+            "306": lambda _: self._say("You are now marked away."),
+            "311": self._on_whois_user,
+            "312": self._on_whois_server,
+            "315": self._on_end_of_who,
+            "317": self._on_whois_idle,
+            "319": self._on_whois_channels,
+            "322": self._on_list_entry,
+            "323": self._on_list_end,
+            "324": self._on_channel_mode,
+            "330": self._on_whois_account,
+            "331": lambda m: self._say(f"{m.param(1)} has no topic."),
+            "332": lambda m: self._say(f"Topic of {m.param(1)}: {m.param(2)}"),
+            "341": lambda m: self._say(f"You invited {m.param(1)} to {m.param(2)}."),
+            "352": self._on_who_entry,
+            "353": self._on_names_entry,
+            "366": self._on_names_end,
+            "372": self._on_motd_line,
+        }
+
+    # -- what the edge calls ------------------------------------------------
+
+    def greeting(self) -> bytes:
+        """The first thing a person sees, so a bare `nc` session is not a mystery."""
+        return (
+            f"Welcome to {self._server_name}, a chat server. You are in plain-text mode.\r\n"
+            "Type /help at any time to list the commands.\r\n"
+            f"{NICK_PROMPT}"
+        ).encode()
+
+    def from_person(self, line: str) -> list[str]:
+        """One typed line (decoded, no line ending) -> IRC lines for the core."""
+        line = _clean_input(line)
+        stripped = line.strip()
+        if not stripped:
+            return []
+        if stripped.lower() in ("quit", "over"):
+            return ["QUIT :Leaving"]
+        if self._nick is None:
+            return self._registration_line(stripped)
+        if line.startswith("//"):
+            return self._say_in_current(line[1:])
+        if line.startswith("/"):
+            return self._slash_command(line)
+        return self._say_in_current(line)
+
+    def from_server(self, data: bytes) -> list[str]:
+        """Complete IRC lines the core wrote to this client -> IRC lines to feed back.
+
+        Text for the person is queued. A final line without CRLF is taken as
+        complete too: the core always writes whole lines.
+        """
+        replies: list[str] = []
+        for raw in data.split(b"\n"):
+            raw = raw.rstrip(b"\r")
+            if not raw.strip():
+                continue
+            try:
+                msg = parse(raw.decode("utf-8", "replace"))
+            except ValueError:
+                continue  # not IRC; a person must never see it raw
+            replies.extend(self._handle(msg))
+        return replies
+
+    def take_text(self) -> bytes:
+        """Everything queued for the person, with CRLF line ends for telnet."""
+        text, self._out = "".join(self._out), []
+        return text.encode("utf-8")
+
+    @property
+    def current_channel(self) -> str | None:
+        """The room plain lines are said in, or None when in none."""
+        return self._current
+
+    @property
+    def nick(self) -> str | None:
+        """Our nick once the server has welcomed us, None before."""
+        return self._nick
+
+    # -- output helpers -------------------------------------------------------
+
+    def _say(self, *lines: str) -> list[str]:
+        """Queue whole lines for the person; returns no IRC lines, for handler brevity."""
+        for line in lines:
+            self._out.extend(_displayable(part) + "\r\n" for part in line.split("\n"))
+        return []
+
+    def _prompt(self, text: str) -> None:
+        """Queue a question left open on its line, as the nickname prompt is."""
+        self._out.append(_displayable(text))
+
+    # -- lines typed by the person --------------------------------------------
+
+    def _registration_line(self, line: str) -> list[str]:
+        """Before the welcome, everything typed is a try at a nickname."""
+        words = line.split()
+        wanted = words[0]
+        if wanted.startswith("/"):
+            command = wanted[1:].lower()
+            if command == "help":
+                self._say(HELP_TEXT)
+                self._prompt(NICK_PROMPT)
+                return []
+            if command == "quit":
+                return self._cmd_quit(line[len(wanted) :])
+            if command != "nick" or len(words) < 2:
+                self._prompt("Pick a nickname first. " + NICK_PROMPT)
+                return []
+            wanted = words[1]
+        if not _is_middle(wanted):
+            self._prompt(self._nick_not_allowed())
+            return []
+        lines = [f"NICK {wanted}"]
+        if not self._user_sent:
+            username = wanted.replace("@", "").lstrip(":") or "guest"
+            lines.append(f"USER {username} 0 * :{wanted}")
+            self._user_sent = True
+        return lines
+
+    def _nick_not_allowed(self) -> str:
+        return (
+            "That nickname isn't allowed (letters, digits and -[]\\`_^{|}, up to "
+            f"{self._nick_length} characters, not starting with a digit or -); pick another: "
+        )
+
+    def _say_in_current(self, text: str) -> list[str]:
+        if self._current is None:
+            return self._say(NOT_IN_A_ROOM)
+        return self._privmsg(self._current, text)
+
+    def _privmsg(self, target: str, text: str) -> list[str]:
+        return [f"PRIVMSG {target} :{piece}" for piece in _chunks(text, MESSAGE_CHUNK_BYTES)]
+
+    def _slash_command(self, line: str) -> list[str]:
+        parts = line[1:].split(None, 1)
+        name = parts[0] if parts else ""
+        args = parts[1] if len(parts) > 1 else ""
+        handler = self._commands.get(name.lower())
+        if handler is None:
+            return self._say(f"Unknown command /{name}. Type /help for the list.")
+        return handler(args)
+
+    def _as_channel(self, name: str) -> str:
+        return name if self._looks_like_channel(name) else "#" + name
+
+    def _looks_like_channel(self, word: str) -> bool:
+        return bool(word) and word[0] in self._chantypes
+
+    def _invalid(self, name: str) -> list[str]:
+        return self._say(f"That isn't a valid name: {name}")
+
+    def _cmd_join(self, args: str) -> list[str]:
+        words = args.split()
+        if not words:
+            return self._say("Usage: /join #room [key]")
+        rooms = [self._as_channel(room) for room in words[0].split(",") if room]
+        if not rooms:
+            return self._say("Usage: /join #room [key]")
+        if len(rooms) == 1 and len(words) == 1 and irc_lower(rooms[0]) in self._joined:
+            return self._switch_to(irc_lower(rooms[0]))
+        target = ",".join(rooms)
+        if not _is_middle(target):
+            return self._invalid(target)
+        if len(words) > 1:
+            if not _is_middle(words[1]):
+                return self._say("That key can't be used; keys can't start with ':'.")
+            return [f"JOIN {target} {words[1]}"]
+        return [f"JOIN {target}"]
+
+    def _cmd_part(self, args: str) -> list[str]:
+        words = args.split(None, 1)
+        if words and self._looks_like_channel(words[0]):
+            room, reason = words[0], words[1] if len(words) > 1 else ""
+        else:
+            room, reason = self._current, args.strip()
+        if room is None:
+            return self._say(NOT_IN_A_ROOM)
+        if not _is_middle(room):
+            return self._invalid(room)
+        return [f"PART {room} :{reason}" if reason else f"PART {room}"]
+
+    def _cmd_switch(self, args: str) -> list[str]:
+        words = args.split()
+        if not words:
+            if not self._joined:
+                return self._say(NOT_IN_A_ROOM)
+            rooms = ", ".join(self._joined.values())
+            return self._say(f"You are in: {rooms}. Talking in {self._current}.")
+        room = self._as_channel(words[0])
+        if irc_lower(room) not in self._joined:
+            return self._say(f"You are not in {room}; /join {room} first.")
+        return self._switch_to(irc_lower(room))
+
+    def _switch_to(self, folded: str) -> list[str]:
+        self._current = self._joined[folded]
+        return self._say(f"You are now talking in {self._current}.")
+
+    def _cmd_msg(self, args: str) -> list[str]:
+        parts = args.split(None, 1)
+        if len(parts) < 2:
+            return self._say("Usage: /msg nick text")
+        if not _is_middle(parts[0]):
+            return self._invalid(parts[0])
+        return self._privmsg(parts[0], parts[1])
+
+    def _cmd_me(self, args: str) -> list[str]:
+        if not args.strip():
+            return self._say("Usage: /me action")
+        if self._current is None:
+            return self._say(NOT_IN_A_ROOM)
+        limit = MESSAGE_CHUNK_BYTES - len("\x01ACTION \x01")
+        return [
+            f"PRIVMSG {self._current} :\x01ACTION {piece}\x01"
+            for piece in _chunks(args.strip(), limit)
+        ]
+
+    def _cmd_nick(self, args: str) -> list[str]:
+        words = args.split()
+        if not words:
+            return self._say("Usage: /nick newname")
+        if not _is_middle(words[0]):
+            return self._invalid(words[0])
+        return [f"NICK {words[0]}"]
+
+    def _room_or_current(self, args: str) -> str | None:
+        words = args.split()
+        return self._as_channel(words[0]) if words else self._current
+
+    def _cmd_names(self, args: str) -> list[str]:
+        room = self._room_or_current(args)
+        if room is None:
+            return self._say(NOT_IN_A_ROOM)
+        if not _is_middle(room):
+            return self._invalid(room)
+        return [f"NAMES {room}"]
+
+    def _cmd_list(self, _args: str) -> list[str]:
+        return ["LIST"]
+
+    def _cmd_topic(self, args: str) -> list[str]:
+        words = args.split(None, 1)
+        if words and self._looks_like_channel(words[0]):
+            room, text = words[0], words[1] if len(words) > 1 else ""
+        else:
+            room, text = self._current, args.strip()
+        if room is None:
+            return self._say(NOT_IN_A_ROOM)
+        if not _is_middle(room):
+            return self._invalid(room)
+        return [f"TOPIC {room} :{text}" if text else f"TOPIC {room}"]
+
+    def _cmd_who(self, args: str) -> list[str]:
+        words = args.split()
+        mask = words[0] if words else self._current
+        if mask is None:
+            return self._say("Usage: /who #room or /who nick")
+        if not _is_middle(mask):
+            return self._invalid(mask)
+        return [f"WHO {mask}"]
+
+    def _cmd_whois(self, args: str) -> list[str]:
+        words = args.split()
+        if not words:
+            return self._say("Usage: /whois nick")
+        if not _is_middle(words[0]):
+            return self._invalid(words[0])
+        return [f"WHOIS {words[0]}"]
+
+    def _cmd_away(self, args: str) -> list[str]:
+        message = args.strip()
+        return [f"AWAY :{message}"] if message else ["AWAY"]
+
+    def _cmd_quit(self, args: str) -> list[str]:
+        return [f"QUIT :{args.strip() or 'Leaving'}"]
+
+    def _cmd_help(self, _args: str) -> list[str]:
+        return self._say(HELP_TEXT)
+
+    # -- lines from the server ------------------------------------------------
+
+    def _handle(self, msg: Message) -> list[str]:
+        command = msg.command
+        if len(command) == 3 and command.isdigit():
+            return self._on_numeric(msg)
+        handler = self._server_commands.get(command)
+        return handler(msg) if handler else []
+
+    def _is_me(self, nick: str) -> bool:
+        return self._nick is not None and irc_lower(nick) == irc_lower(self._nick)
+
+    def _is_channel(self, target: str) -> bool:
+        """Channel targets include STATUSMSG ones such as '@#room'."""
+        return self._looks_like_channel(target) or self._looks_like_channel(
+            target.lstrip(_STATUS_PREFIXES)
+        )
+
+    def _where(self, target: str) -> str:
+        """'[#room] ' for a room other than the current one, else nothing."""
+        if self._current is not None and irc_lower(target) == irc_lower(self._current):
+            return ""
+        return f"[{target}] "
+
+    def _on_ping(self, msg: Message) -> list[str]:
+        return [f"PONG :{msg.param(0)}"]
+
+    def _on_privmsg(self, msg: Message) -> list[str]:
+        if len(msg.params) < 2:
+            return []
+        sender = _nick_of(msg.source) or self._server_name
+        target, text = msg.params[0], msg.params[1]
+        private = not self._is_channel(target)
+        if self._is_me(sender) and not (private and self._is_me(target)):
+            return []  # our own words echoed back; the person already saw them typed
+        if text.startswith("\x01"):
+            return self._on_ctcp(sender, target, private, text)
+        if private:
+            return self._say(f"{sender} (private) says: {text}")
+        return self._say(f"{self._where(target)}{sender} says: {text}")
+
+    def _on_ctcp(self, sender: str, target: str, private: bool, text: str) -> list[str]:
+        body = text[1:-1] if text.endswith("\x01") and len(text) > 1 else text[1:]
+        kind, _, argument = body.partition(" ")
+        kind = kind.upper()
+        if kind == "ACTION":
+            if private:
+                return self._say(f"* {sender} (private) {argument}")
+            return self._say(f"{self._where(target)}* {sender} {argument}")
+        if kind == "VERSION" and private and _is_middle(sender):
+            return [f"NOTICE {sender} :\x01VERSION tcpchat plain-text mode\x01"]
+        return []
+
+    def _on_notice(self, msg: Message) -> list[str]:
+        if not msg.params:
+            return []
+        target, text = msg.params[0], msg.params[-1]
+        if len(msg.params) < 2 or text.startswith("\x01"):
+            return []  # CTCP replies are for programs
+        if not msg.source or "!" not in msg.source:
+            return self._say(text)
+        sender = _nick_of(msg.source)
+        if self._is_me(sender):
+            return []
+        where = self._where(target) if self._is_channel(target) else ""
+        return self._say(f"{where}-{sender}- {text}")
+
+    def _on_join(self, msg: Message) -> list[str]:
+        room, nick = msg.param(0), _nick_of(msg.source)
+        if not room or not nick:
+            return []
+        if not self._is_me(nick):
+            return self._say(f"* {nick} joined {room}")
+        if not _is_middle(room):
+            return []  # we could never talk there
+        folded = irc_lower(room)
+        self._joined.pop(folded, None)
+        self._joined[folded] = room
+        self._current = room
+        return self._say(f"You joined {room}.")
+
+    def _on_part(self, msg: Message) -> list[str]:
+        room, reason, nick = msg.param(0), msg.param(1), _nick_of(msg.source)
+        if not room:
+            return []
+        if not self._is_me(nick):
+            return self._say(_with_reason(f"* {nick} left {room}", reason))
+        self._say(f"You left {room}.")
+        return self._leave(room)
+
+    def _on_kick(self, msg: Message) -> list[str]:
+        room, victim, reason = msg.param(0), msg.param(1), msg.param(2)
+        if not room or not victim:
+            return []
+        kicker = _nick_of(msg.source) or self._server_name
+        if not self._is_me(victim):
+            return self._say(_with_reason(f"* {victim} was kicked from {room} by {kicker}", reason))
+        self._say(_with_reason(f"You were kicked from {room} by {kicker}", reason))
+        return self._leave(room)
+
+    def _leave(self, room: str) -> list[str]:
+        """Forget `room`; if it was current, talk in the newest room left instead."""
+        folded = irc_lower(room)
+        self._joined.pop(folded, None)
+        if self._current is None or irc_lower(self._current) != folded:
+            return []
+        self._current = next(reversed(self._joined.values()), None)
+        if self._current is not None:
+            self._say(f"You are now talking in {self._current}.")
+        return []
+
+    def _on_quit(self, msg: Message) -> list[str]:
+        nick = _nick_of(msg.source)
+        if not nick or self._is_me(nick):
+            return []
+        return self._say(_with_reason(f"* {nick} quit", msg.param(0)))
+
+    def _on_nick(self, msg: Message) -> list[str]:
+        old, new = _nick_of(msg.source), msg.param(0)
+        if not old or not new:
+            return []
+        if self._is_me(old):
+            self._nick = new
+            return self._say(f"You are now known as {new}.")
+        return self._say(f"* {old} is now known as {new}")
+
+    def _on_topic(self, msg: Message) -> list[str]:
+        room, text = msg.param(0), msg.param(1)
+        nick = _nick_of(msg.source) or self._server_name
+        if not room:
+            return []
+        if not text:
+            return self._say(f"* {nick} cleared the topic of {room}")
+        return self._say(f"* {nick} set the topic of {room} to: {text}")
+
+    def _on_mode(self, msg: Message) -> list[str]:
+        target, changes = msg.param(0), " ".join(msg.params[1:])
+        if not target or not changes or not self._is_channel(target):
+            return []  # user modes on ourselves mean nothing to a person
+        nick = _nick_of(msg.source) or self._server_name
+        return self._say(f"* {nick} sets mode {changes} on {target}")
+
+    def _on_invite(self, msg: Message) -> list[str]:
+        nick, room = _nick_of(msg.source), msg.param(1)
+        if not nick or not room:
+            return []
+        return self._say(f"* {nick} invites you to {room}; type /join {room} to go there.")
+
+    def _on_error(self, msg: Message) -> list[str]:
+        return self._say(f"Disconnected: {msg.param(0) or 'closed by the server'}")
+
+    def _on_standard_reply(self, msg: Message) -> list[str]:
+        return self._say(msg.params[-1]) if len(msg.params) >= 3 else []
+
+    # -- numeric replies ------------------------------------------------------
+
+    def _on_numeric(self, msg: Message) -> list[str]:
+        code = msg.command
+        if self._nick is None and code in _NICK_REJECTED:
+            return self._on_nick_rejected(code)
+        if code in _SILENT_NUMERICS:
+            return []
+        if code in _WHOIS_SENTENCES:
+            return self._say(f"{msg.param(1)} {msg.params[-1]}") if len(msg.params) >= 3 else []
+        handler = self._numerics.get(code)
+        if handler is not None:
+            return handler(msg)
+        if len(msg.params) < 2:
+            return []  # only our own nick: nothing to say
+        text = msg.params[-1]
+        if "400" <= code < "600":
+            targets = " ".join(msg.params[1:-1])
+            return self._say(f"{text.rstrip('.')}: {targets}" if targets else text)
+        return self._say(text)
+
+    def _on_nick_rejected(self, code: str) -> list[str]:
+        if code == "432":
+            self._prompt(self._nick_not_allowed())
+        elif code == "431":
+            self._prompt(NICK_PROMPT)
+        else:
+            self._prompt("That nickname is taken, pick another: ")
+        return []
+
+    def _on_welcome(self, msg: Message) -> list[str]:
+        first_welcome = self._nick is None
+        self._nick = msg.param(0) or self._nick
+        if not first_welcome or self._nick is None:
+            return []
+        self._say(
+            f"Welcome, {self._nick}! Type a message and press Enter to talk; /help lists commands."
+        )
+        if self._default_channel and _is_middle(self._default_channel):
+            return [f"JOIN {self._default_channel}"]
+        return []
+
+    def _on_isupport(self, msg: Message) -> list[str]:
+        for token in msg.params[1:-1]:
+            key, _, value = token.partition("=")
+            if key == "CHANTYPES" and value:
+                self._chantypes = value
+            elif key == "NICKLEN" and value.isdecimal():
+                self._nick_length = int(value)
+        return []
+
+    def _on_motd_line(self, msg: Message) -> list[str]:
+        text = msg.params[-1] if len(msg.params) >= 2 else ""
+        return self._say(text[2:] if text.startswith("- ") else text.removeprefix("-"))
+
+    def _on_target_away(self, msg: Message) -> list[str]:
+        return self._say(f"{msg.param(1)} is away: {msg.param(2)}")
+
+    def _on_whois_user(self, msg: Message) -> list[str]:
+        nick, user, host, realname = msg.param(1), msg.param(2), msg.param(3), msg.param(5)
+        return self._say(f"{nick} ({user}@{host}): {realname}")
+
+    def _on_whois_server(self, msg: Message) -> list[str]:
+        nick, server, info = msg.param(1), msg.param(2), msg.param(3)
+        return self._say(_with_reason(f"{nick} is connected to {server}", info))
+
+    def _on_whois_idle(self, msg: Message) -> list[str]:
+        nick, idle = msg.param(1), msg.param(2)
+        if not idle.isdecimal() or len(idle) > 12:
+            return []
+        return self._say(f"{nick} has been idle for {_duration(int(idle))}")
+
+    def _on_whois_channels(self, msg: Message) -> list[str]:
+        return self._say(f"{msg.param(1)} is in: {msg.param(2)}")
+
+    def _on_whois_account(self, msg: Message) -> list[str]:
+        return self._say(f"{msg.param(1)} is logged in as {msg.param(2)}")
+
+    def _on_who_entry(self, msg: Message) -> list[str]:
+        if len(msg.params) < 8:
+            return []
+        _, _, user, host, _, nick, flags, last = msg.params[:8]
+        realname = last.partition(" ")[2] if last[:1].isdigit() else last
+        self._who_count += 1
+        away = " (away)" if flags.startswith("G") else ""
+        return self._say(f"{nick} ({user}@{host}){away}: {realname}")
+
+    def _on_end_of_who(self, msg: Message) -> list[str]:
+        found, self._who_count = self._who_count, 0
+        return [] if found else self._say(f"Nobody matches {msg.param(1)}.")
+
+    def _on_names_entry(self, msg: Message) -> list[str]:
+        if len(msg.params) < 3:
+            return []
+        room, names = msg.params[-2], msg.params[-1]
+        nicks = [name.partition("!")[0] for name in names.split()]
+        self._pending_names.setdefault(irc_lower(room), []).extend(nicks)
+        return []
+
+    def _on_names_end(self, msg: Message) -> list[str]:
+        room = msg.param(1)
+        nicks = self._pending_names.pop(irc_lower(room), [])
+        if not nicks:
+            return self._say(f"Nobody visible in {room}.")
+        return self._say(f"People in {room}: {', '.join(nicks)}")
+
+    def _on_list_entry(self, msg: Message) -> list[str]:
+        if len(msg.params) >= 3:
+            self._pending_rooms.append((msg.param(1), msg.param(2), msg.param(3)))
+        return []
+
+    def _on_list_end(self, _msg: Message) -> list[str]:
+        rooms, self._pending_rooms = self._pending_rooms, []
+        if not rooms:
+            return self._say("No rooms.")
+        lines = ["Rooms:"]
+        for room, count, topic in rooms:
+            people = "1 person" if count == "1" else f"{count} people"
+            lines.append(f"  {room} ({people}): {topic}" if topic else f"  {room} ({people})")
+        return self._say(*lines)
+
+    def _on_channel_mode(self, msg: Message) -> list[str]:
+        return self._say(f"Mode of {msg.param(1)}: {' '.join(msg.params[2:])}")

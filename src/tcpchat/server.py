@@ -1,0 +1,288 @@
+"""The asyncio edge: sockets in, lines to the core, bytes out.
+
+Each connection is one `Connection` protocol object. It cuts the byte
+stream into lines (LF, CRLF or a lone CR end a line), hands them to the
+`ChatCore`, and writes what the core sends back, coalescing everything
+written in one loop iteration into one `transport.write`. It knows nothing
+of IRC beyond telling an IRC client from a person at the first line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import socket
+
+from .config import Settings
+from .core import ChatCore, Client
+from .core.chat import decode_line
+from .plaintext import PlainSession
+from .protocol import looks_like_irc
+
+log = logging.getLogger(__name__)
+
+
+class Connection(asyncio.Protocol):
+    """One TCP connection: line framing in, a bounded, coalesced queue out."""
+
+    __slots__ = (
+        "server",
+        "core",
+        "loop",
+        "transport",
+        "peer",
+        "client",
+        "buffer",
+        "discarding",
+        "pending",
+        "pending_size",
+        "closing",
+        "greet_timer",
+        "person",
+        "max_buffer",
+        "spoke",
+    )
+
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+        self.core = server.core
+        self.loop = server.loop
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("unknown", 0)
+        self.client: Client | None = None  # set once we know IRC client or person
+        self.person: PlainSession | None = None
+        self.buffer = bytearray()
+        self.discarding = False  # skipping the rest of an overlong line
+        self.spoke = False  # has the peer sent a line yet?
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.closing = False
+        self.greet_timer: asyncio.TimerHandle | None = None
+        settings = server.settings
+        self.max_buffer = settings.max_line_bytes + settings.max_tags_bytes
+
+    # ------------------------------------------------------------ asyncio
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.peer = (str(peer[0]), int(peer[1]))
+        self.server.connections.add(self)
+        log.info("Client connected from: %s", self.peer)
+        self.greet_timer = self.loop.call_later(
+            self.server.settings.plain_greeting_delay, self._greet_person
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        if b"\r" in data:
+            data = data.replace(b"\r", b"\n")  # empty lines this makes are skipped below
+        buffer = self.buffer
+        buffer += data
+        start = 0
+        while not self.closing:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                break
+            line = bytes(buffer[start:end])
+            start = end + 1
+            if self.discarding:
+                self.discarding = False
+            elif line:
+                self._line(line, truncated=False)
+        del buffer[:start]
+        if len(buffer) > self.max_buffer and not self.closing:
+            if not self.discarding:
+                self._line(bytes(buffer[: self.max_buffer]), truncated=True)
+                self.discarding = True
+            buffer.clear()
+
+    def eof_received(self) -> bool:
+        return False  # a half-closed peer is treated as gone; close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        if self.greet_timer is not None:
+            self.greet_timer.cancel()
+        self.server.connections.discard(self)
+        if self.client is not None:
+            reason = "Connection closed" if exc is None else f"Connection error: {exc}"
+            self.core.disconnect(self.client, reason)
+        log.info("Client disconnected: %s", self.peer)
+
+    # --------------------------------------------------------- lines in
+
+    def _line(self, raw: bytes, truncated: bool) -> None:
+        first = not self.spoke
+        self.spoke = True
+        if self.client is None:
+            if looks_like_irc(raw):
+                self._start_irc()
+            else:
+                self._greet_person()
+        elif first and self.person is not None and looks_like_irc(raw):
+            self._become_irc()
+        client = self.client
+        assert client is not None
+        person = self.person
+        if person is None or truncated:
+            self.core.receive(client, raw, truncated)
+            return
+        for irc_line in person.from_person(decode_line(raw).replace("\0", "")):
+            self.core.receive(client, irc_line.encode())
+        self._write_person_text()
+
+    def _start_irc(self) -> None:
+        if self.greet_timer is not None:
+            self.greet_timer.cancel()
+            self.greet_timer = None
+        self.client = self.core.connect(self, self.peer[0])
+
+    def _greet_person(self) -> None:
+        """Nothing said yet (or not IRC): this is a person with nc or telnet."""
+        self.greet_timer = None
+        if self.client is not None or self.closing:
+            return
+        settings = self.server.settings
+        person = PlainSession(settings.default_channel, settings.server_name)
+        self.person = person
+        self.client = self.core.connect(PersonSink(self, person), self.peer[0])
+        self.write(person.greeting())
+
+    def _become_irc(self) -> None:
+        """A slow IRC client got the greeting before speaking; talk IRC to it after all."""
+        assert self.client is not None
+        self.person = None
+        self.client.sink = self
+
+    def _write_person_text(self) -> None:
+        if self.person is not None:
+            text = self.person.take_text()
+            if text:
+                self.write(text)
+
+    # -------------------------------------------------------- bytes out
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; one flush per loop iteration sends them in one system call."""
+        if self.closing:
+            return
+        if not self.pending:
+            self.loop.call_soon(self._flush)
+        self.pending.append(data)
+        self.pending_size += len(data)
+        assert self.transport is not None
+        if (
+            self.pending_size + self.transport.get_write_buffer_size()
+            > self.server.settings.sendq_bytes
+        ):
+            self.closing = True
+            self.loop.call_soon(self._drop, "SendQ exceeded")
+
+    def _flush(self) -> None:
+        if self.pending and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(self.pending))
+        self.pending.clear()
+        self.pending_size = 0
+
+    def close(self) -> None:
+        """Send what is queued, then close (the core has said goodbye)."""
+        self._flush()
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _drop(self, reason: str) -> None:
+        """Disconnect without flushing: the peer is not reading."""
+        log.warning("dropping %s: %s", self.peer, reason)
+        self.pending.clear()
+        if self.client is not None:
+            self.core.disconnect(self.client, reason)
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class PersonSink:
+    """The core's sink for a person: IRC lines in, plain text out."""
+
+    __slots__ = ("connection", "person")
+
+    def __init__(self, connection: Connection, person: PlainSession) -> None:
+        self.connection = connection
+        self.person = person
+
+    def write(self, data: bytes) -> None:
+        replies = self.person.from_server(data)
+        self.connection._write_person_text()
+        if replies:
+            # Later, not now: the core is in the middle of a command.
+            self.connection.loop.call_soon(self._to_core, replies)
+
+    def _to_core(self, lines: list[str]) -> None:
+        connection = self.connection
+        if connection.client is None or connection.closing:
+            return
+        for line in lines:
+            connection.core.receive(connection.client, line.encode())
+        connection._write_person_text()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class ChatServer:
+    """Listening sockets plus the core; `start`, then `wait_closed` or `shutdown`."""
+
+    def __init__(self, settings: Settings, core: ChatCore | None = None) -> None:
+        self.settings = settings
+        self.core = core or ChatCore(settings)
+        self.loop = asyncio.get_running_loop()
+        self.connections: set[Connection] = set()
+        self.servers: list[asyncio.base_events.Server] = []
+        self.addresses: list[tuple[str, int]] = []
+        self.stopped = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        return self.addresses[0][1]
+
+    async def start(self) -> None:
+        """Bind every listening socket; with port 0, all of them share one free port."""
+        factory = functools.partial(Connection, self)
+        hosts = [self.settings.host] if self.settings.host else ["0.0.0.0", "::"]
+        port = self.settings.port
+        for host in hosts:
+            try:
+                server = await self.loop.create_server(factory, host, port, reuse_address=True)
+            except OSError as exc:
+                if host == "::" and self.servers:
+                    log.info("IPv6 not available (%s); listening on IPv4 only", exc.strerror)
+                    continue
+                raise
+            self.servers.append(server)
+            for sock in server.sockets:
+                address = sock.getsockname()
+                self.addresses.append((str(address[0]), int(address[1])))
+                if sock.family in (socket.AF_INET, socket.AF_INET6):
+                    port = int(address[1])
+
+    async def shutdown(self, reason: str = "Server shutting down") -> None:
+        """Tell every client why, close them cleanly, stop listening."""
+        for server in self.servers:
+            server.close()
+        self.core.shutdown(reason)
+        for connection in list(self.connections):
+            connection.close()
+        waiting = [server.wait_closed() for server in self.servers]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
+        except TimeoutError:
+            log.warning("some connections did not close in time")
+            for connection in list(self.connections):
+                if connection.transport is not None:
+                    connection.transport.abort()
+        self.stopped.set()

@@ -1,0 +1,609 @@
+"""Tests for the plain-text adapter: it has no I/O, so it is driven directly."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tcpchat.plaintext import HELP_TEXT, MESSAGE_CHUNK_BYTES, PlainSession
+
+
+def text_of(session: PlainSession) -> str:
+    return session.take_text().decode("utf-8")
+
+
+def server(session: PlainSession, *lines: str) -> list[str]:
+    """Feed IRC lines as the core would write them, CRLF-terminated."""
+    return session.from_server("".join(line + "\r\n" for line in lines).encode("utf-8"))
+
+
+def registered(nick: str = "alice", room: str | None = "#lobby") -> PlainSession:
+    """A session past registration, in `room` (None: in no room), with no text pending."""
+    session = PlainSession()
+    session.from_person(nick)
+    server(session, f":tcpchat 001 {nick} :Welcome to tcpchat, {nick}")
+    if room is not None:
+        server(session, f":{nick}!{nick}@127.0.0.1 JOIN {room}")
+    session.take_text()
+    return session
+
+
+# -- registration -----------------------------------------------------------
+
+
+def test_greeting_explains_and_asks_for_a_nickname() -> None:
+    greeting = PlainSession().greeting().decode()
+    assert "/help" in greeting
+    assert greeting.endswith("What's your nickname? ")
+    assert "\r\n" in greeting
+
+
+def test_first_line_is_the_nickname() -> None:
+    session = PlainSession()
+    assert session.from_person("alice") == ["NICK alice", "USER alice 0 * :alice"]
+    assert session.nick is None
+
+
+def test_empty_lines_before_the_nickname_are_ignored() -> None:
+    session = PlainSession()
+    assert session.from_person("") == []
+    assert session.from_person("   ") == []
+    assert session.from_person("bob")[0] == "NICK bob"
+
+
+def test_nickname_with_spaces_takes_the_first_word() -> None:
+    assert PlainSession().from_person("  alice smith ")[0] == "NICK alice"
+
+
+def test_taken_nickname_asks_again_and_sends_only_nick() -> None:
+    session = PlainSession()
+    session.from_person("alice")
+    assert server(session, ":tcpchat 433 * alice :Nickname is already in use") == []
+    assert text_of(session) == "That nickname is taken, pick another: "
+    assert session.from_person("alice2") == ["NICK alice2"]
+
+
+def test_erroneous_nickname_explains_the_rules() -> None:
+    session = PlainSession(nick_length=16)
+    session.from_person("9lives")
+    server(session, ":tcpchat 432 * 9lives :Erroneous nickname")
+    prompt = text_of(session)
+    assert prompt.startswith("That nickname isn't allowed (letters, digits")
+    assert "16" in prompt
+    assert prompt.endswith("pick another: ")
+    assert session.from_person("lives") == ["NICK lives"]
+
+
+def test_welcome_remembers_nick_greets_and_joins_default_channel() -> None:
+    session = PlainSession(default_channel="#hall")
+    session.from_person("alice")
+    assert server(session, ":tcpchat 001 alice :Welcome to the network") == ["JOIN #hall"]
+    assert session.nick == "alice"
+    assert text_of(session) == (
+        "Welcome, alice! Type a message and press Enter to talk; /help lists commands.\r\n"
+    )
+    assert session.current_channel is None
+    server(session, ":alice!alice@127.0.0.1 JOIN #hall")
+    assert session.current_channel == "#hall"
+    assert text_of(session) == "You joined #hall.\r\n"
+
+
+def test_welcome_uses_the_nick_the_server_gave() -> None:
+    session = PlainSession()
+    session.from_person("averyveryverylongnick")
+    server(session, ":tcpchat 001 averyvery :Welcome")
+    assert session.nick == "averyvery"
+
+
+def test_password_error_is_shown_in_words() -> None:
+    session = PlainSession()
+    session.from_person("alice")
+    server(session, ":tcpchat 464 * :Password incorrect", "ERROR :Closing link")
+    assert text_of(session) == "Password incorrect\r\nDisconnected: Closing link\r\n"
+
+
+def test_registration_burst_is_not_shown_raw_but_motd_is() -> None:
+    session = PlainSession()
+    session.from_person("alice")
+    server(
+        session,
+        ":tcpchat 001 alice :Welcome",
+        ":tcpchat 002 alice :Your host is tcpchat",
+        ":tcpchat 003 alice :This server was created today",
+        ":tcpchat 004 alice tcpchat 0.1 io ntkl",
+        ":tcpchat 005 alice CHANTYPES=# NICKLEN=30 :are supported by this server",
+        ":tcpchat 251 alice :There are 3 users",
+        ":tcpchat 265 alice 3 10 :Current local users 3, max 10",
+        ":tcpchat 375 alice :- tcpchat Message of the day -",
+        ":tcpchat 372 alice :- Everyone starts in #lobby.",
+        ":tcpchat 376 alice :End of /MOTD command.",
+    )
+    lines = text_of(session).split("\r\n")
+    assert lines[1:] == ["Everyone starts in #lobby.", ""]
+    assert "tcpchat" not in "".join(lines[1:])
+
+
+def test_missing_motd_is_silent() -> None:
+    session = PlainSession()
+    session.from_person("alice")
+    server(session, ":tcpchat 001 alice :Welcome", ":tcpchat 422 alice :MOTD File is missing")
+    assert "MOTD" not in text_of(session)
+
+
+def test_help_and_quit_work_before_registration() -> None:
+    session = PlainSession()
+    assert session.from_person("/help") == []
+    assert text_of(session) == HELP_TEXT.replace("\n", "\r\n") + "\r\nWhat's your nickname? "
+    assert session.from_person("quit") == ["QUIT :Leaving"]
+
+
+def test_other_slash_commands_before_registration_ask_for_a_nick() -> None:
+    session = PlainSession()
+    assert session.from_person("/join #dev") == []
+    assert text_of(session).endswith("What's your nickname? ")
+    assert session.from_person("/nick carol")[0] == "NICK carol"
+
+
+# -- typing after registration ------------------------------------------------
+
+
+def test_plain_line_is_said_in_the_current_room() -> None:
+    session = registered()
+    assert session.from_person("Hello, Server!") == ["PRIVMSG #lobby :Hello, Server!"]
+    assert session.take_text() == b""
+
+
+def test_plain_line_without_a_room_explains() -> None:
+    session = registered(room=None)
+    assert session.from_person("hello") == []
+    assert text_of(session) == "You are not in any room; /join #room first.\r\n"
+
+
+def test_empty_lines_are_ignored_after_registration() -> None:
+    session = registered()
+    assert session.from_person("") == []
+    assert session.from_person(" \t ") == []
+    assert session.take_text() == b""
+
+
+@pytest.mark.parametrize("word", ["quit", "over", "QUIT", " Over  "])
+def test_quit_and_over_leave(word: str) -> None:
+    assert registered().from_person(word) == ["QUIT :Leaving"]
+
+
+def test_quit_inside_a_sentence_is_just_a_message() -> None:
+    assert registered().from_person("quit it") == ["PRIVMSG #lobby :quit it"]
+
+
+def test_double_slash_sends_a_message_starting_with_a_slash() -> None:
+    assert registered().from_person("//join is a command") == ["PRIVMSG #lobby :/join is a command"]
+
+
+def test_long_lines_are_split_to_fit_irc() -> None:
+    session = registered()
+    text = "word " * 200
+    lines = session.from_person(text)
+    assert len(lines) > 1
+    for line in lines:
+        assert line.startswith("PRIVMSG #lobby :")
+        assert len(line.removeprefix("PRIVMSG #lobby :").encode()) <= MESSAGE_CHUNK_BYTES
+    assert " ".join(line.removeprefix("PRIVMSG #lobby :") for line in lines) == text
+
+
+def test_long_multibyte_lines_split_on_character_boundaries() -> None:
+    lines = registered().from_person("é" * 400)
+    assert "".join(line.removeprefix("PRIVMSG #lobby :") for line in lines) == "é" * 400
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("/join #dev", ["JOIN #dev"]),
+        ("/join dev", ["JOIN #dev"]),
+        ("/JOIN #dev", ["JOIN #dev"]),
+        ("/join #dev secret", ["JOIN #dev secret"]),
+        ("/join #a,b", ["JOIN #a,#b"]),
+        ("/part", ["PART #lobby"]),
+        ("/part #dev", ["PART #dev"]),
+        ("/part #dev gone fishing", ["PART #dev :gone fishing"]),
+        ("/part gone fishing", ["PART #lobby :gone fishing"]),
+        ("/msg bob hi there", ["PRIVMSG bob :hi there"]),
+        ("/msg #dev hi", ["PRIVMSG #dev :hi"]),
+        ("/nick robert", ["NICK robert"]),
+        ("/me waves", ["PRIVMSG #lobby :\x01ACTION waves\x01"]),
+        ("/names", ["NAMES #lobby"]),
+        ("/names #dev", ["NAMES #dev"]),
+        ("/names dev", ["NAMES #dev"]),
+        ("/list", ["LIST"]),
+        ("/topic", ["TOPIC #lobby"]),
+        ("/topic #dev", ["TOPIC #dev"]),
+        ("/topic #dev all about code", ["TOPIC #dev :all about code"]),
+        ("/topic welcome all", ["TOPIC #lobby :welcome all"]),
+        ("/who #lobby", ["WHO #lobby"]),
+        ("/who bob", ["WHO bob"]),
+        ("/who", ["WHO #lobby"]),
+        ("/whois bob", ["WHOIS bob"]),
+        ("/away", ["AWAY"]),
+        ("/away gone to lunch", ["AWAY :gone to lunch"]),
+        ("/quit", ["QUIT :Leaving"]),
+        ("/quit see you", ["QUIT :see you"]),
+    ],
+)
+def test_slash_commands_translate_to_irc(typed: str, expected: list[str]) -> None:
+    session = registered()
+    assert session.from_person(typed) == expected
+    assert session.take_text() == b""
+
+
+@pytest.mark.parametrize(
+    ("typed", "usage"),
+    [
+        ("/join", "Usage: /join"),
+        ("/msg bob", "Usage: /msg"),
+        ("/nick", "Usage: /nick"),
+        ("/me", "Usage: /me"),
+        ("/whois", "Usage: /whois"),
+    ],
+)
+def test_slash_commands_missing_arguments_show_usage(typed: str, usage: str) -> None:
+    session = registered()
+    assert session.from_person(typed) == []
+    assert text_of(session).startswith(usage)
+
+
+def test_commands_needing_a_room_explain_when_in_none() -> None:
+    for typed in ("/me waves", "/part", "/names", "/topic"):
+        session = registered(room=None)
+        assert session.from_person(typed) == []
+        assert text_of(session) == "You are not in any room; /join #room first.\r\n"
+
+
+def test_help_lists_every_command() -> None:
+    session = registered()
+    assert session.from_person("/help") == []
+    shown = text_of(session)
+    for command in (
+        "/join", "/part", "/switch", "/msg", "/me", "/nick", "/names", "/list",
+        "/topic", "/who", "/whois", "/away", "/quit", "/help", "//",
+    ):  # fmt: skip
+        assert command in shown
+    assert "\n" not in shown.replace("\r\n", "")
+
+
+def test_unknown_command_is_explained_not_sent() -> None:
+    session = registered()
+    assert session.from_person("/foo bar") == []
+    assert text_of(session) == "Unknown command /foo. Type /help for the list.\r\n"
+
+
+def test_no_raw_irc_passthrough() -> None:
+    session = registered()
+    for typed in ("/quote KILL bob", "/raw PRIVMSG bob :x", "/mode #lobby +o alice"):
+        assert session.from_person(typed) == []
+
+
+def test_arguments_that_would_break_a_line_are_refused() -> None:
+    session = registered()
+    assert session.from_person("/msg :bob hi") == []
+    assert session.from_person("/nick :x") == []
+    assert "valid" in text_of(session)
+
+
+def test_switch_changes_the_current_room_locally() -> None:
+    session = registered()
+    server(session, ":alice!a@h JOIN #dev")
+    assert session.current_channel == "#dev"
+    assert session.from_person("/switch #lobby") == []
+    assert session.current_channel == "#lobby"
+    assert text_of(session).endswith("You are now talking in #lobby.\r\n")
+    assert session.from_person("hi") == ["PRIVMSG #lobby :hi"]
+
+
+def test_switch_to_a_room_not_joined_explains() -> None:
+    session = registered()
+    assert session.from_person("/switch #nowhere") == []
+    assert session.current_channel == "#lobby"
+    assert text_of(session) == "You are not in #nowhere; /join #nowhere first.\r\n"
+
+
+def test_join_of_a_room_already_joined_switches_to_it() -> None:
+    session = registered()
+    server(session, ":alice!a@h JOIN #dev")
+    assert session.from_person("/join lobby") == []
+    assert session.current_channel == "#lobby"
+
+
+# -- current room tracking ----------------------------------------------------
+
+
+def test_current_room_follows_our_joins_and_parts() -> None:
+    session = registered()
+    server(session, ":alice!a@h JOIN #dev", ":alice!a@h JOIN #ops")
+    assert session.current_channel == "#ops"
+    server(session, ":alice!a@h PART #ops")
+    assert session.current_channel == "#dev"
+    assert text_of(session).endswith("You left #ops.\r\nYou are now talking in #dev.\r\n")
+    server(session, ":alice!a@h PART #lobby :bye")
+    assert session.current_channel == "#dev"
+    server(session, ":alice!a@h PART #dev")
+    assert session.current_channel is None
+
+
+def test_being_kicked_leaves_the_room() -> None:
+    session = registered()
+    server(session, ":carol!c@h KICK #lobby alice :spamming")
+    assert session.current_channel is None
+    assert text_of(session) == "You were kicked from #lobby by carol (spamming)\r\n"
+
+
+def test_others_joining_do_not_change_the_current_room() -> None:
+    session = registered()
+    server(session, ":bob!b@h JOIN #dev")
+    assert session.current_channel == "#lobby"
+    assert text_of(session) == "* bob joined #dev\r\n"
+
+
+def test_room_names_compare_case_insensitively() -> None:
+    session = registered()
+    server(session, ":alice!a@h PART #LOBBY")
+    assert session.current_channel is None
+
+
+# -- rendering what the server sends ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        (":bob!b@h PRIVMSG #lobby :Hi, alice!", "bob says: Hi, alice!"),
+        (":bob!b@h PRIVMSG #dev :over here", "[#dev] bob says: over here"),
+        (":bob!b@h PRIVMSG alice :psst", "bob (private) says: psst"),
+        (":bob!b@h PRIVMSG #lobby :\x01ACTION waves\x01", "* bob waves"),
+        (":bob!b@h PRIVMSG #dev :\x01ACTION waves\x01", "[#dev] * bob waves"),
+        (":bob!b@h NOTICE alice :fyi", "-bob- fyi"),
+        (":tcpchat NOTICE alice :Server restarting soon", "Server restarting soon"),
+        (":bob!b@h JOIN #lobby", "* bob joined #lobby"),
+        (":bob!b@h PART #lobby :gone home", "* bob left #lobby (gone home)"),
+        (":bob!b@h PART #lobby", "* bob left #lobby"),
+        (":bob!b@h QUIT :Quit: bye", "* bob quit (Quit: bye)"),
+        (":bob!b@h NICK robert", "* bob is now known as robert"),
+        (":bob!b@h TOPIC #lobby :new topic", "* bob set the topic of #lobby to: new topic"),
+        (":carol!c@h KICK #lobby bob :behave", "* bob was kicked from #lobby by carol (behave)"),
+        (":carol!c@h MODE #lobby +o bob", "* carol sets mode +o bob on #lobby"),
+        (":tcpchat 332 alice #lobby :Welcome all", "Topic of #lobby: Welcome all"),
+        (":tcpchat 331 alice #dev :No topic is set", "#dev has no topic."),
+        (":tcpchat 305 alice :You are no longer marked as being away", "You are no longer away."),
+        (":tcpchat 306 alice :You have been marked as being away", "You are now marked away."),
+        (":tcpchat 301 alice bob :at lunch", "bob is away: at lunch"),
+        (":tcpchat 401 alice bob :No such nick/channel", "No such nick/channel: bob"),
+        (":tcpchat 404 alice #dev :Cannot send to channel", "Cannot send to channel: #dev"),
+        (":tcpchat 481 alice :Permission Denied", "Permission Denied"),
+        (":tcpchat 433 alice bob :Nickname is already in use", "Nickname is already in use: bob"),
+        (":tcpchat 999 alice :Something unusual", "Something unusual"),
+        ("ERROR :Server shutting down", "Disconnected: Server shutting down"),
+        ("@time=2024-01-01T00:00:00Z :bob!b@h PRIVMSG #lobby :tagged", "bob says: tagged"),
+        (":bob!b@h PRIVMSG #lobby :\x02b\x02 \x0304,01red\x03 \x1b[2Jx", "bob says: b red [2Jx"),
+    ],
+)  # fmt: skip
+def test_server_lines_render_as_sentences(line: str, shown: str) -> None:
+    session = registered()
+    assert server(session, line) == []
+    assert text_of(session) == shown + "\r\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        ":alice!a@h PRIVMSG #lobby :my own words echoed",
+        ":alice!a@h QUIT :bye",
+        ":tcpchat 333 alice #lobby bob 1700000000",
+        ":tcpchat 321 alice Channel :Users Name",
+        ":tcpchat 318 alice bob :End of /WHOIS list",
+        ":alice MODE alice :+i",
+        ":bob!b@h PRIVMSG alice :\x01VERSION\x01",
+        ":bob!b@h NOTICE alice :\x01VERSION someclient 1.0\x01",
+        ":bob!b@h PRIVMSG #lobby :\x01CLIENTINFO\x01",
+        ":tcpchat PONG tcpchat :token",
+        ":tcpchat CAP * LS :message-tags",
+    ],
+)
+def test_lines_a_person_need_not_see_are_suppressed(line: str) -> None:
+    session = registered()
+    server(session, line)
+    assert session.take_text() == b""
+
+
+def test_our_own_nick_change_is_tracked() -> None:
+    session = registered()
+    server(session, ":alice!a@h NICK robert")
+    assert session.nick == "robert"
+    assert text_of(session) == "You are now known as robert.\r\n"
+    server(session, ":bob!b@h PRIVMSG robert :hi robert")
+    assert text_of(session) == "bob (private) says: hi robert\r\n"
+
+
+def test_ping_is_answered_and_not_shown() -> None:
+    session = registered()
+    assert server(session, "PING :abc123") == ["PONG :abc123"]
+    assert session.take_text() == b""
+
+
+def test_ping_before_registration_is_answered() -> None:
+    session = PlainSession()
+    session.from_person("alice")
+    assert session.from_server(b"PING :cookie\r\n") == ["PONG :cookie"]
+
+
+def test_names_accumulate_until_end_of_names() -> None:
+    session = registered()
+    server(
+        session,
+        ":tcpchat 353 alice = #lobby :@carol +bob",
+        ":tcpchat 353 alice = #lobby :alice dave",
+    )
+    assert session.take_text() == b""
+    server(session, ":tcpchat 366 alice #lobby :End of /NAMES list.")
+    assert text_of(session) == "People in #lobby: @carol, +bob, alice, dave\r\n"
+
+
+def test_names_of_two_rooms_do_not_mix() -> None:
+    session = registered()
+    server(
+        session,
+        ":tcpchat 353 alice = #lobby :alice",
+        ":tcpchat 353 alice = #dev :bob",
+        ":tcpchat 366 alice #dev :End",
+        ":tcpchat 366 alice #lobby :End",
+    )
+    assert text_of(session) == "People in #dev: bob\r\nPeople in #lobby: alice\r\n"
+
+
+def test_list_accumulates_rooms() -> None:
+    session = registered()
+    server(
+        session,
+        ":tcpchat 321 alice Channel :Users Name",
+        ":tcpchat 322 alice #lobby 3 :General chat",
+        ":tcpchat 322 alice #dev 1 :",
+    )
+    assert session.take_text() == b""
+    server(session, ":tcpchat 323 alice :End of /LIST")
+    assert text_of(session) == (
+        "Rooms:\r\n  #lobby (3 people): General chat\r\n  #dev (1 person)\r\n"
+    )
+
+
+def test_empty_list_says_so() -> None:
+    session = registered()
+    server(session, ":tcpchat 321 alice Channel :Users Name", ":tcpchat 323 alice :End")
+    assert text_of(session) == "No rooms.\r\n"
+
+
+def test_who_replies_are_readable() -> None:
+    session = registered()
+    server(
+        session,
+        ":tcpchat 352 alice #lobby bob 127.0.0.1 tcpchat bob H :0 Bob Smith",
+        ":tcpchat 352 alice #lobby carol 0::1 tcpchat carol G@ :0 Carol",
+        ":tcpchat 315 alice #lobby :End of /WHO list.",
+    )
+    assert text_of(session) == (
+        "bob (bob@127.0.0.1): Bob Smith\r\ncarol (carol@0::1) (away): Carol\r\n"
+    )
+    server(session, ":tcpchat 315 alice nobody :End of /WHO list.")
+    assert text_of(session) == "Nobody matches nobody.\r\n"
+
+
+def test_whois_replies_are_readable() -> None:
+    session = registered()
+    server(
+        session,
+        ":tcpchat 311 alice bob bob 127.0.0.1 * :Bob Smith",
+        ":tcpchat 312 alice bob tcpchat :tcpchat server",
+        ":tcpchat 313 alice bob :is an IRC operator",
+        ":tcpchat 301 alice bob :at lunch",
+        ":tcpchat 317 alice bob 125 1700000000 :seconds idle, signon time",
+        ":tcpchat 319 alice bob :@#lobby #dev",
+        ":tcpchat 318 alice bob :End of /WHOIS list.",
+    )
+    assert text_of(session).split("\r\n") == [
+        "bob (bob@127.0.0.1): Bob Smith",
+        "bob is connected to tcpchat (tcpchat server)",
+        "bob is an IRC operator",
+        "bob is away: at lunch",
+        "bob has been idle for 2m 5s",
+        "bob is in: @#lobby #dev",
+        "",
+    ]
+
+
+def test_several_lines_in_one_write_and_bare_lf() -> None:
+    session = registered()
+    replies = session.from_server(
+        b":bob!b@h PRIVMSG #lobby :one\n:bob!b@h PRIVMSG #lobby :two\r\nPING :x"
+    )
+    assert replies == ["PONG :x"]
+    assert text_of(session) == "bob says: one\r\nbob says: two\r\n"
+
+
+def test_malformed_lines_are_ignored() -> None:
+    session = registered()
+    data = b"\r\n:\r\n@\r\n:only-source\r\n\xff\xfe garbage\r\n:bob!b@h PRIVMSG\r\n433\r\n"
+    assert session.from_server(data) == []
+    assert session.take_text() == b""
+
+
+def test_invalid_utf8_is_replaced_not_fatal() -> None:
+    session = registered()
+    session.from_server(b":bob!b@h PRIVMSG #lobby :caf\xe9\r\n")
+    assert text_of(session) == "bob says: caf\ufffd\r\n"
+
+
+def test_take_text_empties_the_queue() -> None:
+    session = registered()
+    server(session, ":bob!b@h JOIN #lobby")
+    assert session.take_text() != b""
+    assert session.take_text() == b""
+
+
+# -- properties: nothing raises, nothing breaks a line ------------------------
+
+COMMANDS = [
+    "PRIVMSG", "NOTICE", "JOIN", "PART", "KICK", "QUIT", "NICK", "TOPIC", "MODE",
+    "INVITE", "PING", "ERROR", "FAIL", "WARN", "001", "005", "301", "305", "311",
+    "312", "315", "317", "319", "322", "323", "324", "330", "331", "332", "352",
+    "353", "366", "372", "401", "432", "433", "999", "AWAY",
+]  # fmt: skip
+params = st.lists(
+    st.sampled_from(["a", "#", "@", "!", ":", " ", "\x01", "\x03", "7", "é", "alice", "- "]),
+    max_size=8,
+).map("".join)
+
+
+def no_line_breaks(lines: list[str]) -> bool:
+    return all(not any(ch in line for ch in "\r\n\0") for line in lines)
+
+
+@given(st.lists(st.binary(max_size=200), max_size=5))
+def test_garbage_from_the_server_never_raises(chunks: list[bytes]) -> None:
+    for session in (PlainSession(), registered()):
+        for chunk in chunks:
+            assert no_line_breaks(session.from_server(chunk))
+        session.take_text().decode("utf-8")
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", ":bob!b@h ", ":alice!a@h ", ":tcpchat ", ":a "]),
+            st.sampled_from(COMMANDS),
+            st.lists(params, max_size=5),
+        ),
+        max_size=6,
+    )
+)
+def test_irc_shaped_lines_never_raise(lines: list[tuple[str, str, list[str]]]) -> None:
+    for session in (PlainSession(), registered()):
+        for source, command, args in lines:
+            raw = source + command + "".join(" " + arg for arg in args)
+            assert no_line_breaks(session.from_server(raw.encode() + b"\r\n"))
+        shown = session.take_text().decode("utf-8")
+        assert not any(ch in shown.replace("\r\n", "") for ch in "\r\n\0\x1b\x01")
+
+
+@given(st.text())
+def test_anything_typed_never_raises_or_breaks_a_line(line: str) -> None:
+    for session in (PlainSession(), registered(), registered(room=None)):
+        assert no_line_breaks(session.from_person(line))
+        session.take_text()
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(["/", " ", "#", ":", "a", "\r", "\0"]))))
+def test_command_like_input_never_breaks_a_line(lines: list[str]) -> None:
+    session = registered()
+    for line in lines:
+        out = session.from_person(line)
+        assert no_line_breaks(out)
+        assert all(not line.startswith((":", " ")) for line in out)
