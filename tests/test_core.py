@@ -26,8 +26,16 @@ def test_registration_sends_welcome_isupport_lusers_and_motd():
     assert msgs[0].source == "irc.test"
     assert msgs[0].params[-1] == "Welcome to the TestNet IRC Network, alice!alice@127.0.0.1"
     tokens = " ".join(" ".join(m.params[1:-1]) for m in msgs if m.command == "005").split()
-    for token in ("CASEMAPPING=rfc1459", "CHANTYPES=#", "NICKLEN=30", "CHANNELLEN=50",
-                  "TOPICLEN=390", "PREFIX=(ov)@+", "CHANMODES=b,k,l,imnst", "NETWORK=TestNet"):
+    for token in (
+        "CASEMAPPING=rfc1459",
+        "CHANTYPES=#",
+        "NICKLEN=30",
+        "CHANNELLEN=50",
+        "TOPICLEN=390",
+        "PREFIX=(ov)@+",
+        "CHANMODES=b,k,l,imnst",
+        "NETWORK=TestNet",
+    ):
         assert token in tokens
 
 

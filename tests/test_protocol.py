@@ -88,9 +88,7 @@ _word = st.text(
     st.characters(blacklist_characters="\r\n\0 ", blacklist_categories=("Cs",)), min_size=1
 ).filter(lambda w: not w.startswith(":"))
 _trailing = st.text(st.characters(blacklist_characters="\r\n\0", blacklist_categories=("Cs",)))
-_command = st.one_of(
-    st.from_regex(r"\A[A-Z]{1,12}\Z"), st.from_regex(r"\A[0-9]{3}\Z")
-)
+_command = st.one_of(st.from_regex(r"\A[A-Z]{1,12}\Z"), st.from_regex(r"\A[0-9]{3}\Z"))
 _tag_key = st.from_regex(r"\A\+?[a-z][a-z0-9/.-]{0,15}\Z")
 _tags = st.dictionaries(_tag_key, _trailing, max_size=4)
 _source = st.none() | _word.filter(lambda w: not w.startswith("@"))

@@ -65,7 +65,10 @@ class Settings:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-        data = {**data, **data.pop("server", {})}
+        table = data.pop("server", {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [server] must be a table")
+        data.update(table)
         return cls().updated(data, origin=str(path))
 
     def updated(self, values: dict[str, Any], origin: str = "settings") -> Settings:

@@ -159,15 +159,17 @@ def irc_lower(name: str) -> str:
     return name.translate(_RFC1459_LOWER)
 
 
-# What IRC clients send first; people typing a name or "hello" never start so.
-_OPENING_COMMANDS = frozenset({b"CAP", b"NICK", b"USER", b"PASS", b"PING", b"QUIT"})
+# What IRC clients may send first; people typing a name or "hello" never start so.
+_OPENING_COMMANDS = frozenset(
+    b"CAP NICK USER PASS PING PONG QUIT JOIN PRIVMSG NOTICE WHO WHOIS MODE LIST".split()
+)
 
 
 def looks_like_irc(first_line: bytes) -> bool:
     """Whether a connection's first line comes from an IRC client rather than a person.
 
-    IRC clients open with an upper-case registration command (CAP, NICK, USER,
-    PASS), possibly after tags; a person types a nickname or a sentence.
+    IRC clients open with an upper-case IRC command, usually CAP, NICK or
+    PASS, possibly after tags; a person types a nickname or a sentence.
     """
     words = first_line.split()
     if words and words[0].startswith(b"@"):

@@ -1,0 +1,182 @@
+"""Real servers on 127.0.0.1 and blocking socket clients that wait on what they read."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tcpchat.config import Settings
+from tcpchat.server import ChatServer
+
+TIMEOUT = 10.0
+
+
+class RunningServer:
+    """A ChatServer on its own event loop in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.server: ChatServer | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._start())
+        except BaseException as exc:  # reported to the test thread
+            self.error = exc
+            self.ready.set()
+            return
+        self.ready.set()
+        self.loop.run_forever()
+
+    async def _start(self) -> None:
+        self.server = ChatServer(self.settings)
+        await self.server.start()
+
+    def start(self) -> RunningServer:
+        self.thread.start()
+        assert self.ready.wait(TIMEOUT), "server did not start"
+        if self.error:
+            raise self.error
+        return self
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
+
+    def call(self, func, *args):
+        """Run `func` on the server's loop and return its result (for inspecting state)."""
+        result: list = []
+        done = threading.Event()
+
+        def run() -> None:
+            result.append(func(*args))
+            done.set()
+
+        self.loop.call_soon_threadsafe(run)
+        assert done.wait(TIMEOUT)
+        return result[0]
+
+    def stop(self, reason: str = "Server shutting down") -> None:
+        if self.loop.is_closed():
+            return
+        if self.server is not None:
+            future = asyncio.run_coroutine_threadsafe(self.server.shutdown(reason), self.loop)
+            future.result(TIMEOUT)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(TIMEOUT)
+        self.loop.close()
+
+
+@contextmanager
+def running_server(**settings: object) -> Iterator[RunningServer]:
+    base = {"host": "127.0.0.1", "port": 0, "console": False, "plain_greeting_delay": 0.3}
+    server = RunningServer(Settings().updated({**base, **settings})).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class LineClient:
+    """A blocking TCP client that reads until what it expects shows up (or times out)."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        self.buffer = b""
+        self.seen: list[str] = []
+
+    def send(self, *lines: str | bytes, end: bytes = b"\r\n") -> None:
+        for line in lines:
+            data = line.encode() if isinstance(line, str) else line
+            self.sock.sendall(data + end)
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self, deadline: float) -> bool:
+        """Read more bytes; False on EOF."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"timed out; last lines seen: {self.seen[-15:]}")
+        self.sock.settimeout(remaining)
+        try:
+            chunk = self.sock.recv(65536)
+        except TimeoutError:
+            raise AssertionError(f"timed out; last lines seen: {self.seen[-15:]}") from None
+        if not chunk:
+            return False
+        self.buffer += chunk
+        return True
+
+    def readline(self, timeout: float = TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            if not self._fill(deadline):
+                raise AssertionError(f"connection closed; last lines seen: {self.seen[-15:]}")
+        raw, _, self.buffer = self.buffer.partition(b"\n")
+        line = raw.rstrip(b"\r").decode("utf-8", "replace")
+        self.seen.append(line)
+        return line
+
+    def expect(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
+        """Read lines until one matches `pattern` (re.search); return the match."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.readline(max(deadline - time.monotonic(), 0.001))
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    def expect_text(self, text: str, timeout: float = TIMEOUT) -> None:
+        """Wait until `text` has arrived, even without a line ending (prompts)."""
+        deadline = time.monotonic() + timeout
+        data = text.encode()
+        while data not in self.buffer:
+            lines = self.buffer.split(b"\n")
+            self.buffer = lines[-1]
+            self.seen.extend(line.rstrip(b"\r").decode("utf-8", "replace") for line in lines[:-1])
+            if data in self.buffer:
+                break
+            if not self._fill(deadline):
+                raise AssertionError(f"connection closed before {text!r}; seen {self.seen[-15:]}")
+        index = self.buffer.index(data) + len(data)
+        self.seen.append(self.buffer[:index].decode("utf-8", "replace"))
+        self.buffer = self.buffer[index:]
+
+    def expect_closed(self, timeout: float = TIMEOUT) -> list[str]:
+        """Read until the server closes the connection; return the lines read."""
+        deadline = time.monotonic() + timeout
+        start = len(self.seen)
+        while True:
+            while b"\n" in self.buffer:
+                self.readline()
+            try:
+                if not self._fill(deadline):
+                    break
+            except ConnectionResetError:
+                break
+        return self.seen[start:]
+
+    def register(self, nick: str, caps: tuple[str, ...] = ()) -> LineClient:
+        if caps:
+            self.send("CAP LS 302", "CAP REQ :" + " ".join(caps))
+        self.send(f"NICK {nick}", f"USER {nick.lower()} 0 * :{nick}")
+        if caps:
+            self.send("CAP END")
+        self.expect(r" 001 ")
+        self.expect(r" (376|422) ")
+        return self
+
+    def close(self) -> None:
+        self.sock.close()

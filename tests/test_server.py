@@ -1,0 +1,208 @@
+"""The whole server over real sockets on 127.0.0.1: IRC clients, people with nc, bad input."""
+
+import socket
+
+import pytest
+
+from net_harness import LineClient, running_server
+
+
+@pytest.fixture
+def server():
+    with running_server() as running:
+        yield running
+
+
+def connect(server) -> LineClient:
+    return LineClient(server.port)
+
+
+def test_clients_register_join_talk_change_nick_and_quit(server):
+    alice = connect(server).register("alice")
+    bob = connect(server).register("bob")
+    carol = connect(server).register("carol")
+    for client in (alice, bob):
+        client.send("JOIN #lobby")
+        client.expect(r" 366 ")
+    alice.expect(r":bob!bob@127\.0\.0\.1 JOIN :?#lobby")
+
+    alice.send("PRIVMSG #lobby :hello room")
+    bob.expect(r"^:alice!alice@127\.0\.0\.1 PRIVMSG #lobby :hello room$")
+
+    carol.send("PRIVMSG alice :psst, alice")
+    alice.expect(r"^:carol!carol@127\.0\.0\.1 PRIVMSG alice :psst, alice$")
+
+    bob.send("NICK robert")
+    bob.expect(r"^:bob!bob@127\.0\.0\.1 NICK :robert$")
+    alice.expect(r"^:bob!bob@127\.0\.0\.1 NICK :robert$")
+    alice.send("PRIVMSG robert :nice name")
+    bob.expect(r"PRIVMSG robert :nice name$")
+
+    alice.send("QUIT :bye all")
+    assert any("ERROR :Closing Link" in line for line in alice.expect_closed())
+    bob.expect(r"^:alice!alice@127\.0\.0\.1 QUIT :Quit: bye all$")
+
+
+def test_lf_alone_ends_a_line_and_split_packets_are_joined(server):
+    alice = connect(server)
+    alice.send_raw(b"NICK al")
+    alice.send_raw(b"ice\nUSER alice 0 * :A\n")
+    alice.expect(r" 001 alice ")
+
+
+def test_person_with_nc_and_irc_client_talk_in_lobby(server):
+    irc = connect(server).register("ircuser")
+    irc.send("JOIN #lobby")
+    irc.expect(r" 366 ")
+
+    person = connect(server)
+    person.expect_text("nickname? ")  # greeted after a moment of silence
+    person.send("dave")
+    person.expect(r"Welcome, dave!")
+    person.expect(r"You joined #lobby")
+    irc.expect(r"^:dave!\S+ JOIN :?#lobby$")
+
+    person.send("hi from nc")
+    irc.expect(r"^:dave!\S+ PRIVMSG #lobby :hi from nc$")
+    irc.send("PRIVMSG #lobby :hello dave")
+    person.expect(r"^ircuser says: hello dave$")
+    irc.send("PRIVMSG dave :just you")
+    person.expect(r"^ircuser \(private\) says: just you$")
+
+    person.send("over")
+    person.expect_closed()
+    irc.expect(r"^:dave!\S+ QUIT ")
+    assert not any(line.startswith(":") or " PRIVMSG " in line for line in person.seen)
+
+
+def test_person_who_types_first_is_greeted_and_taken_nick_is_asked_again(server):
+    holder = connect(server).register("taken")
+    person = connect(server)
+    person.send("taken")  # before the greeting: still a person, the line is the nickname
+    person.expect_text("nickname? ")
+    person.expect_text("pick another: ")
+    person.send("fresh")
+    person.expect(r"Welcome, fresh!")
+    person.send("/join #side")
+    person.expect(r"You joined #side")
+    person.send("/names")
+    person.expect(r"People in #side: @fresh")
+    person.send("/frob")
+    person.expect(r"Unknown command /frob")
+    person.send("/quit see ya")
+    person.expect_closed()
+    holder.send("WHOIS fresh")
+    holder.expect(r" 401 taken fresh ")
+
+
+def test_irc_client_that_speaks_late_still_gets_irc(server):
+    late = connect(server)
+    late.expect_text("nickname? ")  # it was taken for a person at first
+    late.register("latecomer")
+    late.send("JOIN #x")
+    late.expect(r"^:latecomer!\S+ JOIN :?#x$")
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_overlong_line_gets_417_and_the_connection_is_kept(server):
+    alice = connect(server).register("alice")
+    bob = connect(server).register("bob")
+    alice.send("PRIVMSG bob :" + "x" * 1000)
+    alice.expect(r" 417 alice :Input line was too long")
+    alice.send("PRIVMSG bob :still here")
+    bob.expect(r"PRIVMSG bob :still here$")
+    assert not any("xxxx" in line for line in bob.seen)
+
+
+def test_a_line_that_never_ends_is_bounded(server):
+    alice = connect(server).register("alice")
+    bob = connect(server).register("bob")
+    chunk = b"A" * 65536
+    for _ in range(32):  # 2 MiB without a newline
+        alice.send_raw(chunk)
+    alice.expect(r" 417 ")
+    alice.send_raw(b"\r\nPRIVMSG bob :after the flood\r\n")
+    bob.expect(r"PRIVMSG bob :after the flood$")
+    size = server.call(lambda: max(len(c.buffer) for c in server.server.connections))
+    assert size <= 512 + 8191
+
+
+def test_garbage_invalid_utf8_and_nul_bytes(server):
+    alice = connect(server).register("alice")
+    bob = connect(server).register("bob")
+    alice.send_raw(b"\x00\x01\x02\xff\xfe garbage\r\n")
+    alice.expect(r" 421 ")
+    alice.send_raw(b"PRIVMSG bob :caf\xe9\r\n")
+    bob.expect(r"PRIVMSG bob :café$")
+    alice.send_raw(b"PRIVMSG bob :nul\x00here\r\n")
+    bob.expect(r"PRIVMSG bob :nulhere$")
+    alice.send_raw(b"PRIVMSG bob :ok \xe2\x9c\x93\r\n")
+    bob.expect(r"PRIVMSG bob :ok ✓$")
+
+
+def test_no_parameter_can_smuggle_a_second_line(server):
+    alice = connect(server).register("alice")
+    bob = connect(server).register("bob")
+    bob.send("JOIN #b")
+    bob.expect(r" 366 ")
+    # A bare CR ends a line, so the QUIT is alice's own second command, not text for bob.
+    alice.send_raw(b"PRIVMSG bob :hi\rPRIVMSG bob :second\r\n")
+    bob.expect(r"^:alice!\S+ PRIVMSG bob :hi$")
+    bob.expect(r"^:alice!\S+ PRIVMSG bob :second$")
+    alice.send_raw(b"@+x=a\\r\\nb PRIVMSG bob :tagged\r\n")
+    bob.expect(r"^:alice!\S+ PRIVMSG bob :tagged$")
+    bob.send("PING :sync")
+    bob.expect(r"PONG \S+ :sync$")
+    assert all(line.startswith(":") for line in bob.seen[-4:])
+
+
+def test_missing_parameters_unknown_commands_and_unregistered(server):
+    stranger = connect(server)
+    stranger.send("JOIN #a")
+    stranger.expect(r" 451 \* :You have not registered")
+    alice = connect(server).register("alice")
+    alice.send("PRIVMSG", "JOIN", "BLAH something")
+    alice.expect(r" 411 ")
+    alice.expect(r" 461 alice JOIN ")
+    alice.expect(r" 421 alice BLAH :Unknown command")
+
+
+def test_bad_input_from_one_client_disturbs_no_one_else(server):
+    alice = connect(server).register("alice")
+    bob = connect(server).register("bob")
+    alice.send("JOIN #calm")
+    bob.send("JOIN #calm")
+    bob.expect(r" 366 ")
+    garbage_first = connect(server)  # taken for a person; it gets plain text back
+    garbage_first.send_raw(bytes(range(256)) * 8 + b"\r\n" + b"\xff" * 9000 + b"\n")
+    vandal = connect(server).register("vandal")
+    vandal.send_raw(bytes(range(256)) * 8 + b"\r\n" + b"\xff" * 9000 + b"\n")
+    vandal.send_raw(b"JOIN #calm\r\nMODE #calm +\xff\r\nPRIVMSG #calm :\x01\x02\r\n")
+    vandal.expect(r" JOIN :?#calm")
+    alice.send("PRIVMSG #calm :all fine?")
+    bob.expect(r"PRIVMSG #calm :all fine\?$")
+    vandal.sock.shutdown(socket.SHUT_RDWR)
+    vandal.close()
+    bob.expect(r"^:vandal!\S+ QUIT ")
+    garbage_first.close()
+    bob.send("PRIVMSG #calm :yes")
+    alice.expect(r"PRIVMSG #calm :yes$")
+
+
+def test_shutdown_tells_every_client_why():
+    with running_server() as running:
+        alice = connect(running).register("alice")
+        person = connect(running)
+        person.expect_text("nickname? ")
+        person.send("pat")
+        person.expect(r"Welcome, pat!")
+        running.stop("Maintenance, back soon")
+        assert any(
+            "ERROR :Closing Link" in line and "Maintenance" in line
+            for line in alice.expect_closed()
+        )
+        assert any(
+            "Disconnected" in line and "Maintenance" in line for line in person.expect_closed()
+        )
