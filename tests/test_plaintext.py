@@ -607,3 +607,12 @@ def test_command_like_input_never_breaks_a_line(lines: list[str]) -> None:
         out = session.from_person(line)
         assert no_line_breaks(out)
         assert all(not line.startswith((":", " ")) for line in out)
+
+
+def test_telnet_negotiation_is_stripped_from_typed_lines():
+    from tcpchat.plaintext import strip_telnet
+
+    assert strip_telnet(b"\xff\xfb\x1f\xff\xfd\x03dave") == b"dave"
+    assert strip_telnet(b"a\xff\xfa\x18\x00xterm\xff\xf0b") == b"ab"
+    assert strip_telnet(b"\xff\xffliteral") == b"\xffliteral"
+    assert strip_telnet(b"plain") == b"plain"

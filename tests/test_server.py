@@ -206,3 +206,14 @@ def test_shutdown_tells_every_client_why():
         assert any(
             "Disconnected" in line and "Maintenance" in line for line in person.expect_closed()
         )
+
+
+def test_telnet_client_negotiation_does_not_reach_the_chat(server):
+    irc = connect(server).register("watcher")
+    irc.send("JOIN #lobby")
+    irc.expect(r" 366 ")
+    person = connect(server)
+    person.send_raw(b"\xff\xfb\x1f\xff\xfb\x20\xff\xfd\x03tina\r\n")
+    person.expect(r"Welcome, tina!")
+    person.send_raw(b"\xff\xf1hello\r\n")
+    irc.expect(r"^:tina!\S+ PRIVMSG #lobby :hello$")

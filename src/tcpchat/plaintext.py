@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from .protocol import Message, irc_lower, parse
 
-__all__ = ["HELP_TEXT", "MESSAGE_CHUNK_BYTES", "PlainSession"]
+__all__ = ["HELP_TEXT", "MESSAGE_CHUNK_BYTES", "PlainSession", "strip_telnet"]
 
 # A relayed PRIVMSG gains ":nick!user@host PRIVMSG #channel :" in front, and the
 # whole line must fit in 512 bytes, so longer text is sent as several messages.
@@ -59,6 +59,18 @@ _SILENT_NUMERICS = frozenset(
 # WHOIS lines whose text reads well after the nick: "alice is an IRC operator".
 _WHOIS_SENTENCES = frozenset({"276", "307", "313", "320", "335", "338", "378", "379", "671"})
 _NICK_REJECTED = frozenset({"431", "432", "433", "436", "437"})
+
+
+# Telnet commands: IAC IAC (a literal 0xFF), option negotiation (IAC WILL/WONT/DO/DONT
+# opt), subnegotiation (IAC SB ... IAC SE) and the two-byte commands.
+_TELNET = re.compile(rb"\xff(\xff|[\xfb-\xfe][\s\S]?|\xfa[\s\S]*?(?:\xff\xf0|\Z)|[\xf0-\xf9])")
+
+
+def strip_telnet(line: bytes) -> bytes:
+    """Remove telnet negotiation from what a person typed; `telnet` may send it unasked."""
+    if b"\xff" not in line:
+        return line
+    return _TELNET.sub(lambda m: b"\xff" if m.group(1) == b"\xff" else b"", line)
 
 
 def _clean_input(text: str) -> str:

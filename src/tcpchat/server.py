@@ -17,7 +17,7 @@ import socket
 from .config import Settings
 from .core import ChatCore, Client
 from .core.chat import decode_line
-from .plaintext import PlainSession
+from .plaintext import PlainSession, strip_telnet
 from .protocol import looks_like_irc
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class Connection(asyncio.Protocol):
         if person is None or truncated:
             self.core.receive(client, raw, truncated)
             return
-        for irc_line in person.from_person(decode_line(raw).replace("\0", "")):
+        for irc_line in person.from_person(decode_line(strip_telnet(raw)).replace("\0", "")):
             self.core.receive(client, irc_line.encode())
         self._write_person_text()
 

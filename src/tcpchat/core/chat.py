@@ -151,6 +151,8 @@ class ChatCore:
             self.relay(self.peers_of(client), client.source, "QUIT", [reason])
         for channel in list(client.channels.values()):
             self.remove_member(channel, client)
+        for channel in self.channels.values():
+            channel.invited.discard(client)
         folded = irc_lower(client.nick)
         if self.nicks.get(folded) is client:
             del self.nicks[folded]

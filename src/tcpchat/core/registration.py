@@ -151,10 +151,15 @@ def send_isupport(core: ChatCore, client: Client) -> None:
 
 def send_lusers(core: ChatCore, client: Client) -> None:
     users = core.registered_count()
+    invisible = sum(1 for c in core.clients if c.registered and "i" in c.modes)
     opers = sum(1 for c in core.clients if c.registered and "o" in c.modes)
     unknown = len(core.clients) - users
     most = core.max_registered
-    core.reply(client, n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
+    core.reply(
+        client,
+        n.RPL_LUSERCLIENT,
+        f"There are {users - invisible} users and {invisible} invisible on 1 servers",
+    )
     core.reply(client, n.RPL_LUSEROP, str(opers), "operator(s) online")
     core.reply(client, n.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
     core.reply(client, n.RPL_LUSERCHANNELS, str(len(core.channels)), "channels formed")
