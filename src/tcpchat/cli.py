@@ -68,8 +68,13 @@ def load_settings(args: argparse.Namespace) -> Settings:
     return settings.updated(overrides, origin="command line")
 
 
-async def run_server(settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM, then shut down gracefully."""
+def console_wanted(settings: Settings) -> bool:
+    """The console needs a terminal; a service or CI never has its stdin read."""
+    return settings.console and sys.stdin.isatty()
+
+
+async def run_server(settings: Settings, with_console: bool) -> None:
+    """Serve until SIGINT/SIGTERM (or quit/over at the console), then shut down gracefully."""
     server = ChatServer(settings)
     await server.start()
     for host, port in server.addresses:
@@ -80,9 +85,23 @@ async def run_server(settings: Settings) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    waiters = [asyncio.ensure_future(stop.wait())]
+    console = None
+    if with_console:
+        from .console import OperatorConsole, run_console
+
+        console = OperatorConsole(server, display=lambda line: print(line, flush=True))
+        waiters.append(asyncio.ensure_future(run_console(console)))
+        waiters.append(asyncio.ensure_future(console.quit_requested.wait()))
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    if console is not None and console.quit_requested.is_set():
+        reason = "The server ended the chat"
+    else:
+        reason = "Server shutting down"
     print("Shutting down...", flush=True)
-    await server.shutdown("Server shutting down")
+    await server.shutdown(reason)
 
 
 def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server") -> int:
@@ -92,12 +111,14 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
+    with_console = console_wanted(settings)
+    # The console shows connections itself; routine log lines would only clutter it.
+    level = "warning" if with_console and args.log_level is None else settings.log_level
     logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(run_server(settings))
+        asyncio.run(run_server(settings, with_console))
     except OSError as exc:
         print(f"{prog}: cannot listen on port {settings.port}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ import asyncio
 import functools
 import logging
 import socket
+from collections.abc import Callable
 
 from .config import Settings
 from .core import ChatCore, Client
@@ -72,6 +73,8 @@ class Connection(asyncio.Protocol):
             self.peer = (str(peer[0]), int(peer[1]))
         self.server.connections.add(self)
         log.info("Client connected from: %s", self.peer)
+        if self.server.on_connect is not None:
+            self.server.on_connect(self.peer)
         self.greet_timer = self.loop.call_later(
             self.server.settings.plain_greeting_delay, self._greet_person
         )
@@ -245,6 +248,8 @@ class ChatServer:
         self.servers: list[asyncio.base_events.Server] = []
         self.addresses: list[tuple[str, int]] = []
         self.stopped = asyncio.Event()
+        # Told of each new connection's (host, port); the operator console shows them.
+        self.on_connect: Callable[[tuple[str, int]], None] | None = None
 
     @property
     def port(self) -> int:

@@ -81,6 +81,19 @@ class ChatCore:
         self.clients.add(client)
         return client
 
+    def connect_operator(self, sink: Sink, nick: str) -> Client:
+        """The server's own participant (the operator console): registered, a server
+        operator, and allowed a reserved nick such as "Server"."""
+        if self.nicks.get(irc_lower(nick)) is not None:
+            raise ValueError(f"nick {nick!r} is already taken")
+        client = self.connect(sink, self.settings.server_name)
+        client.nick, client.user, client.realname = nick, "operator", "Server operator console"
+        client.modes.add("o")
+        client.registered = client.console = True
+        client.refresh_source()
+        self.nicks[irc_lower(nick)] = client
+        return client
+
     def receive(self, client: Client, raw: bytes, truncated: bool = False) -> None:
         """Handle one line from `client` (its line ending already removed).
 
@@ -141,9 +154,17 @@ class ChatCore:
         client.sink.close()
 
     def shutdown(self, reason: str) -> None:
-        """Close every connection, telling each client why."""
-        for client in list(self.clients):
-            self.close(client, reason)
+        """Close every connection, telling each client why (and no one of the others' QUITs)."""
+        for client in self.clients:
+            client.gone = True
+            if not client.console:
+                self.send_line(
+                    client, Message("ERROR", [f"Closing Link: {client.host} ({reason})"])
+                )
+                client.sink.close()
+        self.clients.clear()
+        self.nicks.clear()
+        self.channels.clear()
 
     def _forget(self, client: Client, reason: str) -> None:
         client.gone = True

@@ -40,6 +40,7 @@ class Client:
     channels: dict[str, Channel] = field(default_factory=dict)  # folded name -> channel
     last_spoke: float = 0.0
     gone: bool = False
+    console: bool = False  # the server's own operator console, not a connection
     source: str = "*"  # nick!user@host, kept current so relays never rebuild it
 
     def refresh_source(self) -> None:

@@ -1,0 +1,176 @@
+"""The operator console: the server's terminal takes part in the chat as `Server`.
+
+This keeps the tutorial's experience, where whoever runs `python server.py`
+chats with whoever runs `python client.py`, on top of the multi-user server.
+`OperatorConsole` is the logic (typed lines in, display lines out) and is a
+participant of the core like any other, rendered through `PlainSession`.
+`run_console` puts a prompt_toolkit prompt in front of it, or a plain stdin
+reader when prompt_toolkit is not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+
+from .core import Client
+from .plaintext import PlainSession
+from .server import ChatServer
+
+CONSOLE_NICK = "Server"
+QUIT_WORDS = ("quit", "over")
+
+CONSOLE_HELP = """\
+Type a line to say it in the current room (#lobby at first). Commands:
+  /msg nick text         private message
+  /kick nick [reason]    remove someone from the current room
+  /who [#room|nick]      who is in a room, or who someone is
+  /list                  the rooms
+  /stats                 users, rooms, messages, uptime
+  /join, /part, /switch, /names, /topic, /me, /whois  as for people
+  /help                  this list
+  quit or over           shut the server down, telling everyone why"""
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days}d"] if days else []
+    return " ".join([*parts, f"{hours:02d}:{minutes:02d}:{secs:02d}"])
+
+
+class OperatorConsole:
+    """The console's side of the chat; `display` receives each line to show."""
+
+    def __init__(self, server: ChatServer, display: Callable[[str], None]) -> None:
+        settings = server.settings
+        self.server = server
+        self.core = server.core
+        self.display: Callable[[str], None] = lambda line: None  # quiet while joining
+        self.started = time.monotonic()
+        self.greeted = False
+        self.quit_requested = asyncio.Event()
+        self.session = PlainSession(settings.default_channel, settings.server_name)
+        self.client: Client = self.core.connect_operator(ConsoleSink(self), CONSOLE_NICK)
+        server.on_connect = self._on_connect
+        # Learn our nick as any participant would, then join the default room.
+        welcome = f":{settings.server_name} 001 {CONSOLE_NICK} :Welcome\r\n".encode()
+        self.feed(self.session.from_server(welcome))
+        self.session.take_text()
+        self.display = display
+
+    def handle_typed(self, line: str) -> None:
+        """One line typed at the console."""
+        stripped = line.strip()
+        if stripped.lower() in QUIT_WORDS:
+            self.quit_requested.set()
+            return
+        command, _, args = stripped.partition(" ")
+        command = command.lower()
+        if command == "/kick":
+            self._kick(args)
+        elif command == "/stats":
+            self._stats()
+        elif command == "/help":
+            self._show(CONSOLE_HELP)
+        elif command == "/quit":
+            self.quit_requested.set()
+        else:
+            self.feed(self.session.from_person(line))
+        self.show_pending()
+
+    def feed(self, lines: list[str]) -> None:
+        """IRC lines from our session to the core, as if typed by a client."""
+        for line in lines:
+            self.core.receive(self.client, line.encode())
+
+    def show_pending(self) -> None:
+        self._show(self.session.take_text().decode())
+
+    def _show(self, text: str) -> None:
+        for line in text.splitlines():
+            self.display(line)
+
+    def _on_connect(self, peer: tuple[str, int]) -> None:
+        self.display(f"Client connected from: {peer}")
+        if not self.greeted:
+            self.greeted = True
+            self.display("Type 'quit' to end the chat.")
+
+    def _kick(self, args: str) -> None:
+        nick, _, reason = args.strip().partition(" ")
+        room = self.session.current_channel
+        if not nick:
+            self.display("Usage: /kick nick [reason]")
+        elif room is None:
+            self.display("You are not in any room.")
+        else:
+            self.feed([f"KICK {room} {nick} :{reason.strip() or 'Kicked by the operator'}"])
+
+    def _stats(self) -> None:
+        core = self.core
+        users = core.registered_count() - 1  # not counting the console itself
+        uptime = _duration(time.monotonic() - self.started)
+        self.display(
+            f"Users: {users}, rooms: {len(core.channels)}, "
+            f"messages: {core.messages_relayed}, uptime: {uptime}"
+        )
+
+
+class ConsoleSink:
+    """The core's sink for the console: IRC in, text on the display."""
+
+    def __init__(self, console: OperatorConsole) -> None:
+        self.console = console
+
+    def write(self, data: bytes) -> None:
+        console = self.console
+        replies = console.session.from_server(data)
+        console.show_pending()
+        if replies:  # answered later: the core is in the middle of a command
+            console.server.loop.call_soon(console.feed, replies)
+
+    def close(self) -> None:
+        """The server is shutting down; the console has nothing to hang up."""
+
+
+async def run_console(console: OperatorConsole, input=None, output=None) -> None:  # noqa: A002
+    """Read typed lines until quit/over (or end of input), with prompt_toolkit if present."""
+    try:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.patch_stdout import patch_stdout
+    except ImportError:
+        await _run_basic(console)
+        return
+    session: PromptSession[str] = PromptSession(input=input, output=output)
+    with patch_stdout(raw=True):
+        while not console.quit_requested.is_set():
+            prompt = asyncio.ensure_future(session.prompt_async(f"You ({CONSOLE_NICK}): "))
+            quit_wait = asyncio.ensure_future(console.quit_requested.wait())
+            done, _ = await asyncio.wait({prompt, quit_wait}, return_when=asyncio.FIRST_COMPLETED)
+            quit_wait.cancel()
+            if prompt not in done:
+                prompt.cancel()
+                break
+            try:
+                line = prompt.result()
+            except (EOFError, KeyboardInterrupt):
+                console.quit_requested.set()
+                break
+            console.handle_typed(line)
+
+
+async def _run_basic(console: OperatorConsole) -> None:
+    """Without prompt_toolkit: plain lines from stdin (arriving text may split the typing)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while not console.quit_requested.is_set():
+        line = await reader.readline()
+        if not line:
+            console.quit_requested.set()
+            break
+        console.handle_typed(line.decode(errors="replace"))

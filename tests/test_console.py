@@ -1,0 +1,150 @@
+"""The operator console: the server's terminal chats as `Server` and manages the server."""
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from net_harness import TIMEOUT, LineClient, running_server
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from tcpchat.console import OperatorConsole, run_console
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Screen:
+    """What the console displayed, with a way to wait for a line."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+
+    def show(self, line: str) -> None:
+        with self.changed:
+            self.lines.append(line)
+            self.changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                for line in self.lines:
+                    if text in line:
+                        self.lines.remove(line)
+                        return line
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"console never showed {text!r}; it showed {self.lines}"
+                self.changed.wait(remaining)
+
+
+@pytest.fixture
+def console_server():
+    with running_server() as server:
+        screen = Screen()
+        console = server.call(lambda: OperatorConsole(server.server, screen.show))
+        yield server, console, screen
+
+
+def type_at(server, console, line: str) -> None:
+    server.call(console.handle_typed, line)
+
+
+def test_tutorial_exchange_between_a_client_and_the_console(console_server):
+    server, console, screen = console_server
+    alice = LineClient(server.port)
+    screen.wait_for("Client connected from: ('127.0.0.1', ")
+    screen.wait_for("Type 'quit' to end the chat.")
+    alice.register("alice")
+    alice.send("JOIN #lobby")
+    alice.expect(r" 353 alice = #lobby :@?Server alice")
+    screen.wait_for("* alice joined #lobby")
+
+    alice.send("PRIVMSG #lobby :Hello, Server!")
+    assert screen.wait_for("alice says: Hello, Server!") == "alice says: Hello, Server!"
+
+    type_at(server, console, "Hi, alice!")
+    alice.expect(r"^:Server!\S+ PRIVMSG #lobby :Hi, alice!$")
+
+    alice.send("QUIT :later")
+    screen.wait_for("* alice quit (Quit: later)")
+
+
+def test_console_commands(console_server):
+    server, console, screen = console_server
+    alice = LineClient(server.port).register("alice")
+    alice.send("JOIN #lobby", "JOIN #side")
+    alice.expect(r" 366 alice #side ")
+
+    type_at(server, console, "/msg alice just between us")
+    alice.expect(r"^:Server!\S+ PRIVMSG alice :just between us$")
+
+    type_at(server, console, "/stats")
+    stats = screen.wait_for("Users: ")
+    assert stats.startswith("Users: 1, rooms: 2, messages: 1, uptime: 00:00:")
+
+    type_at(server, console, "/who")
+    screen.wait_for("alice (alice@127.0.0.1)")
+
+    type_at(server, console, "/list")
+    screen.wait_for("#side (1 person)")
+
+    type_at(server, console, "/kick alice behave")
+    alice.expect(r"^:Server!\S+ KICK #lobby alice :behave$")
+
+    type_at(server, console, "/help")
+    screen.wait_for("/kick nick [reason]")
+
+    type_at(server, console, "over")
+    assert console.quit_requested.is_set()
+
+
+def test_no_client_can_take_the_console_nick(console_server):
+    server, _, _ = console_server
+    impostor = LineClient(server.port)
+    impostor.send("NICK Server", "NICK server")
+    impostor.expect(r" 432 \* Server ")
+    impostor.expect(r" 432 \* server ")
+
+
+def test_prompt_toolkit_console_sends_typed_lines_and_stops_on_quit(console_server):
+    server, console, _ = console_server
+    alice = LineClient(server.port).register("alice")
+    alice.send("JOIN #lobby")
+    alice.expect(r" 366 ")
+    with create_pipe_input() as pipe:
+        future = asyncio.run_coroutine_threadsafe(
+            run_console(console, input=pipe, output=DummyOutput()), server.loop
+        )
+        pipe.send_text("typed at the prompt\r")
+        alice.expect(r"^:Server!\S+ PRIVMSG #lobby :typed at the prompt$")
+        pipe.send_text("QUIT\r")
+        future.result(TIMEOUT)
+    assert console.quit_requested.is_set()
+
+
+def test_without_a_terminal_the_server_never_reads_stdin():
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        port = int(proc.stdout.readline().rsplit(":", 1)[1])
+        proc.stdin.write("over\nquit\n")
+        proc.stdin.flush()
+        proc.stdin.close()
+        client = LineClient(port).register("alice")  # still serving after "over" on stdin
+        client.send("PING :still-there")
+        client.expect(r"PONG \S+ :still-there")
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        assert proc.wait(TIMEOUT) == 0
