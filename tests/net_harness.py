@@ -104,16 +104,20 @@ class LineClient:
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
 
+    def recent(self) -> list[str]:
+        """The last lines read, shortened, for failure messages."""
+        return [line if len(line) < 120 else line[:117] + "..." for line in self.seen[-15:]]
+
     def _fill(self, deadline: float) -> bool:
         """Read more bytes; False on EOF."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise AssertionError(f"timed out; last lines seen: {self.seen[-15:]}")
+            raise AssertionError(f"timed out; last lines seen: {self.recent()}")
         self.sock.settimeout(remaining)
         try:
             chunk = self.sock.recv(65536)
         except TimeoutError:
-            raise AssertionError(f"timed out; last lines seen: {self.seen[-15:]}") from None
+            raise AssertionError(f"timed out; last lines seen: {self.recent()}") from None
         if not chunk:
             return False
         self.buffer += chunk
@@ -123,7 +127,7 @@ class LineClient:
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buffer:
             if not self._fill(deadline):
-                raise AssertionError(f"connection closed; last lines seen: {self.seen[-15:]}")
+                raise AssertionError(f"connection closed; last lines seen: {self.recent()}")
         raw, _, self.buffer = self.buffer.partition(b"\n")
         line = raw.rstrip(b"\r").decode("utf-8", "replace")
         self.seen.append(line)
@@ -149,7 +153,7 @@ class LineClient:
             if data in self.buffer:
                 break
             if not self._fill(deadline):
-                raise AssertionError(f"connection closed before {text!r}; seen {self.seen[-15:]}")
+                raise AssertionError(f"connection closed before {text!r}; seen {self.recent()}")
         index = self.buffer.index(data) + len(data)
         self.seen.append(self.buffer[:index].decode("utf-8", "replace"))
         self.buffer = self.buffer[index:]

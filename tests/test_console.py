@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from net_harness import TIMEOUT, LineClient, running_server
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from tcpchat.console import OperatorConsole, run_console
+
+from net_harness import TIMEOUT, LineClient, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 

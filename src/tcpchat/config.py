@@ -55,6 +55,20 @@ class Settings:
     # Connection handling.
     sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped
     plain_greeting_delay: float = 1.0  # silence before a peer is greeted as a person
+    max_connections: int = 20000  # in total; the file-descriptor limit is raised to fit
+    max_connections_per_address: int = 20  # per IPv4 address or IPv6 /64; 0 = no limit
+    registration_timeout: float = 60.0  # to finish NICK/USER (or to give a nickname)
+    ping_interval: float = 120.0  # silence before the server sends PING
+    ping_timeout: float = 60.0  # then, silence before the client is dropped
+    tcp_keepalive: bool = True  # let the OS find half-open connections of quiet peers
+    socket_send_buffer: int = 0  # SO_SNDBUF per connection in bytes; 0 leaves it to the OS
+
+    # Flood control: a token bucket per connection. Lines beyond it wait (are
+    # delayed, not dropped); past flood_max_queued waiting lines the client is
+    # disconnected with "Excess Flood". flood_rate = 0 turns it off.
+    flood_burst: int = 20  # lines a client may send at once
+    flood_rate: float = 5.0  # lines per second, sustained
+    flood_max_queued: int = 500  # lines waiting before "Excess Flood"
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Settings:

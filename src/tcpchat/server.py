@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
+import resource
 import socket
+from collections import deque
 from collections.abc import Callable
 
 from .config import Settings
@@ -43,6 +46,10 @@ class Connection(asyncio.Protocol):
         "person",
         "max_buffer",
         "spoke",
+        "tokens",
+        "token_time",
+        "backlog",
+        "address_key",
     )
 
     def __init__(self, server: ChatServer) -> None:
@@ -62,6 +69,10 @@ class Connection(asyncio.Protocol):
         self.greet_timer: asyncio.TimerHandle | None = None
         settings = server.settings
         self.max_buffer = settings.max_line_bytes + settings.max_tags_bytes
+        self.tokens = float(settings.flood_burst)  # flood control: lines we may take now
+        self.token_time = self.loop.time()
+        self.backlog: deque[tuple[bytes, bool]] | None = None  # lines held back by it
+        self.address_key: str | None = None  # counted under this key while connected
 
     # ------------------------------------------------------------ asyncio
 
@@ -71,7 +82,16 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.peer = (str(peer[0]), int(peer[1]))
-        self.server.connections.add(self)
+        refusal = self.server.admit(self)
+        if refusal is not None:
+            log.warning("refused %s: %s", self.peer, refusal)
+            self.closing = True
+            transport.write(self.core.farewell(self.peer[0], refusal))
+            transport.close()
+            return
+        settings = self.server.settings
+        if settings.tcp_keepalive or settings.socket_send_buffer:
+            tune_socket(transport.get_extra_info("socket"), settings)
         log.info("Client connected from: %s", self.peer)
         if self.server.on_connect is not None:
             self.server.on_connect(self.peer)
@@ -96,11 +116,11 @@ class Connection(asyncio.Protocol):
             if self.discarding:
                 self.discarding = False
             elif line:
-                self._line(line, truncated=False)
+                self._offer(line, False)
         del buffer[:start]
         if len(buffer) > self.max_buffer and not self.closing:
             if not self.discarding:
-                self._line(bytes(buffer[: self.max_buffer]), truncated=True)
+                self._offer(bytes(buffer[: self.max_buffer]), True)
                 self.discarding = True
             buffer.clear()
 
@@ -109,15 +129,67 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        self.backlog = None
         if self.greet_timer is not None:
             self.greet_timer.cancel()
-        self.server.connections.discard(self)
+        self.server.release(self)
         if self.client is not None:
             reason = "Connection closed" if exc is None else f"Connection error: {exc}"
             self.core.disconnect(self.client, reason)
         log.info("Client disconnected: %s", self.peer)
 
     # --------------------------------------------------------- lines in
+
+    def _offer(self, raw: bytes, truncated: bool) -> None:
+        """Handle a line now, or hold it back if the client is over its flood limit."""
+        if self.backlog is None and self._take_token():
+            self._line(raw, truncated)
+            return
+        if self.backlog is None:
+            self.backlog = deque()
+            self._schedule_drain()
+        self.backlog.append((raw, truncated))
+        if len(self.backlog) > self.server.settings.flood_max_queued:
+            self._excess_flood()
+
+    def _take_token(self) -> bool:
+        settings = self.server.settings
+        rate = settings.flood_rate
+        if rate <= 0:
+            return True
+        now = self.loop.time()
+        tokens = min(settings.flood_burst, self.tokens + (now - self.token_time) * rate)
+        self.token_time = now
+        if tokens >= 1.0:
+            self.tokens = tokens - 1.0
+            return True
+        self.tokens = tokens
+        return False
+
+    def _schedule_drain(self) -> None:
+        wait = (1.0 - self.tokens) / self.server.settings.flood_rate
+        self.loop.call_later(max(wait, 0.001), self._drain)
+
+    def _drain(self) -> None:
+        """Handle held-back lines at the rate the flood limit allows."""
+        backlog = self.backlog
+        while backlog and not self.closing and self._take_token():
+            raw, truncated = backlog.popleft()
+            self._line(raw, truncated)
+        if self.closing or not self.backlog:
+            self.backlog = None
+        else:
+            self._schedule_drain()
+
+    def _excess_flood(self) -> None:
+        log.warning("disconnecting %s: Excess Flood", self.peer)
+        self.backlog = None
+        if self.client is not None:
+            self.core.close(self.client, "Excess Flood")
+        else:
+            self.write(self.core.farewell(self.peer[0], "Excess Flood"))
+            self.close()
+        self.closing = True
 
     def _line(self, raw: bytes, truncated: bool) -> None:
         first = not self.spoke
@@ -237,6 +309,62 @@ class PersonSink:
         self.connection.close()
 
 
+def tune_socket(sock: socket.socket | None, settings: Settings) -> None:
+    """TCP keepalive finds half-open connections of peers that never send (people on nc);
+    a bounded kernel send buffer makes the send-queue limit bite sooner."""
+    if sock is None:
+        return
+    try:
+        if settings.socket_send_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.socket_send_buffer)
+        if not settings.tcp_keepalive:
+            return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 20)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    except OSError:
+        pass  # not every socket type or platform allows it; the ping timeout still works
+
+
+def address_key(host: str) -> str:
+    """Connections are counted per IPv4 address and per IPv6 /64 (one subscriber's share)."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft limit on open files towards `wanted`, as far as the hard limit allows.
+
+    Returns the soft limit in force afterwards.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit to %d: %s", target, exc)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        log.warning(
+            "the open-file limit is %d (hard limit %d), below the %d that max_connections "
+            "needs; raise it with 'ulimit -n' or lower max_connections",
+            soft,
+            hard,
+            wanted,
+        )
+    return soft
+
+
 class ChatServer:
     """Listening sockets plus the core; `start`, then `wait_closed` or `shutdown`."""
 
@@ -250,6 +378,44 @@ class ChatServer:
         self.stopped = asyncio.Event()
         # Told of each new connection's (host, port); the operator console shows them.
         self.on_connect: Callable[[tuple[str, int]], None] | None = None
+        self.per_address: dict[str, int] = {}
+        self.sweeper: asyncio.TimerHandle | None = None
+
+    def admit(self, connection: Connection) -> str | None:
+        """Count a new connection in, or say why it is refused."""
+        settings = self.settings
+        if len(self.connections) >= settings.max_connections:
+            return "Server is full"
+        key = address_key(connection.peer[0])
+        count = self.per_address.get(key, 0)
+        if settings.max_connections_per_address and count >= settings.max_connections_per_address:
+            return "Too many connections from your address"
+        self.per_address[key] = count + 1
+        connection.address_key = key
+        self.connections.add(connection)
+        return None
+
+    def release(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        key = connection.address_key
+        if key is not None:
+            connection.address_key = None
+            left = self.per_address[key] - 1
+            if left:
+                self.per_address[key] = left
+            else:
+                del self.per_address[key]
+
+    def _sweep(self) -> None:
+        """Timeouts, checked a few times per shortest timeout."""
+        self.core.sweep()
+        self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
+
+    @property
+    def sweep_interval(self) -> float:
+        s = self.settings
+        shortest = min(s.registration_timeout, s.ping_interval, s.ping_timeout)
+        return min(max(shortest / 4, 0.05), 5.0)
 
     @property
     def port(self) -> int:
@@ -258,6 +424,7 @@ class ChatServer:
     async def start(self) -> None:
         """Bind every listening socket; with port 0, all of them share one free port."""
         factory = functools.partial(Connection, self)
+        raise_fd_limit(self.settings.max_connections + 100)
         hosts = [self.settings.host] if self.settings.host else ["0.0.0.0", "::"]
         port = self.settings.port
         for host in hosts:
@@ -274,9 +441,12 @@ class ChatServer:
                 self.addresses.append((str(address[0]), int(address[1])))
                 if sock.family in (socket.AF_INET, socket.AF_INET6):
                     port = int(address[1])
+        self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
 
     async def shutdown(self, reason: str = "Server shutting down") -> None:
         """Tell every client why, close them cleanly, stop listening."""
+        if self.sweeper is not None:
+            self.sweeper.cancel()
         for server in self.servers:
             server.close()
         self.core.shutdown(reason)

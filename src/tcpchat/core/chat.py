@@ -77,7 +77,7 @@ class ChatCore:
     def connect(self, sink: Sink, host: str) -> Client:
         """A new connection; nothing is sent until the client speaks."""
         client = Client(sink=sink, host=host, connected_at=self.clock())
-        client.last_spoke = client.connected_at
+        client.last_spoke = client.last_heard = client.connected_at
         self.clients.add(client)
         return client
 
@@ -101,6 +101,8 @@ class ChatCore:
         """
         if client.gone:
             return
+        client.last_heard = self.clock()
+        client.ping_sent = False
         settings = self.settings
         body_start = 0
         if raw.startswith(b"@"):
@@ -140,6 +142,32 @@ class ChatCore:
             log.exception("error handling %s from %s (%s)", msg.command, client.nick, client.host)
             self.reply(client, "400", msg.command, "Internal error; the command was not completed")
 
+    def sweep(self) -> None:
+        """Drop clients that never registered or stopped answering; PING the quiet ones.
+
+        The edge calls this now and then; how often decides how late a timeout may fire.
+        """
+        now = self.clock()
+        s = self.settings
+        for client in list(self.clients):
+            if client.console:
+                continue
+            if not client.registered:
+                if now - client.connected_at > s.registration_timeout:
+                    self.close(client, "Registration timed out")
+                continue
+            silence = now - client.last_heard
+            if client.ping_sent:
+                if silence > s.ping_interval + s.ping_timeout:
+                    self.close(client, f"Ping timeout: {int(silence)} seconds")
+            elif silence > s.ping_interval:
+                client.ping_sent = True
+                self.send_line(client, Message("PING", [s.server_name]))
+
+    def farewell(self, host: str, reason: str) -> bytes:
+        """The ERROR line that ends a connection: a client's, or one refused at the door."""
+        return (serialize(Message("ERROR", [f"Closing Link: {host} ({reason})"])) + "\r\n").encode()
+
     def disconnect(self, client: Client, reason: str = "Connection closed") -> None:
         """The connection is gone (closed by the peer or the edge): tell its peers."""
         if not client.gone:
@@ -149,7 +177,7 @@ class ChatCore:
         """End a client's session: ERROR to it, QUIT to its peers, then hang up."""
         if client.gone:
             return
-        self.send_line(client, Message("ERROR", [f"Closing Link: {client.host} ({reason})"]))
+        client.sink.write(self.farewell(client.host, reason))
         self._forget(client, reason)
         client.sink.close()
 
@@ -158,9 +186,7 @@ class ChatCore:
         for client in self.clients:
             client.gone = True
             if not client.console:
-                self.send_line(
-                    client, Message("ERROR", [f"Closing Link: {client.host} ({reason})"])
-                )
+                client.sink.write(self.farewell(client.host, reason))
                 client.sink.close()
         self.clients.clear()
         self.nicks.clear()

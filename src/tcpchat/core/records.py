@@ -38,7 +38,9 @@ class Client:
     away: str | None = None
     modes: set[str] = field(default_factory=set)
     channels: dict[str, Channel] = field(default_factory=dict)  # folded name -> channel
-    last_spoke: float = 0.0
+    last_spoke: float = 0.0  # for WHOIS idle time
+    last_heard: float = 0.0  # any line at all, for ping timeouts
+    ping_sent: bool = False  # a keepalive PING is waiting for an answer
     gone: bool = False
     console: bool = False  # the server's own operator console, not a connection
     source: str = "*"  # nick!user@host, kept current so relays never rebuild it
