@@ -2,8 +2,9 @@
 
 import re
 
-from core_harness import Peer, make_core, register
 from tcpchat.core.chat import format_server_time
+
+from core_harness import Peer, make_core, register
 
 
 def numerics(messages):
