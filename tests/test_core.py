@@ -452,3 +452,40 @@ def test_errors_echo_user_input_without_breaking_the_reply_line():
     raw = alice.take_raw()
     assert raw[0].split(" ")[1] == "432"
     assert all(re.fullmatch(r"[^\r\n\0]+", line) for line in raw)
+
+
+def test_a_failing_handler_is_logged_and_answered_and_no_one_else_notices(caplog):
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    alice.send("JOIN #a")
+    bob.send("JOIN #a")
+    alice.take(), bob.take()
+
+    def broken(core, client, msg):
+        raise RuntimeError("a bug in a handler")
+
+    core.handlers = {**core.handlers, "WHO": broken}
+    alice.send("WHO #a")
+    reply = alice.take_raw()
+    assert len(reply) == 1 and " 400 alice WHO :" in reply[0]
+    assert "error handling WHO from alice (127.0.0.1)" in caplog.text
+    assert "a bug in a handler" in caplog.text
+    assert bob.take() == []
+    alice.send("PRIVMSG #a :still fine")
+    assert bob.take()[0].params == ["#a", "still fine"]
+
+
+def test_limits_are_enforced_with_the_right_numerics():
+    core = make_core(topic_length=10, away_length=5, channels_per_user=2, kick_length=4)
+    alice, bob = register(core, "alice"), register(core, "bob")
+    alice.send("JOIN #a,#b,#c")
+    assert numerics(alice.take()).count("405") == 1
+    bob.send("JOIN #a")
+    alice.take(), bob.take()
+    alice.send("TOPIC #a :" + "t" * 50)
+    assert alice.take()[0].params == ["#a", "t" * 10]
+    alice.send("AWAY :" + "a" * 50)
+    alice.take()
+    assert alice.client.away == "aaaaa"
+    alice.send("KICK #a bob :" + "k" * 50)
+    assert bob.take()[0].params == ["#a", "bob", "kkkk"]
