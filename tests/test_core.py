@@ -487,5 +487,6 @@ def test_limits_are_enforced_with_the_right_numerics():
     alice.send("AWAY :" + "a" * 50)
     alice.take()
     assert alice.client.away == "aaaaa"
+    bob.take()
     alice.send("KICK #a bob :" + "k" * 50)
     assert bob.take()[0].params == ["#a", "bob", "kkkk"]
