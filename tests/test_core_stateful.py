@@ -151,6 +151,13 @@ class ChatMachine(RuleBasedStateMachine):
             assert b" 400 " not in peer.sink.data, bytes(peer.sink.data)
 
     @invariant()
+    def user_counts_match_the_clients(self):
+        registered = [c for c in self.core.clients if c.registered]
+        assert self.core.users == len(registered)
+        for letter, count in self.core.user_modes.items():
+            assert count == sum(1 for c in registered if letter in c.modes)
+
+    @invariant()
     def gone_clients_are_closed_or_disconnected_and_forgotten(self):
         for peer in self.peers:
             if peer.client.gone:

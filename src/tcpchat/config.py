@@ -55,6 +55,7 @@ class Settings:
     # Connection handling.
     sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped
     plain_greeting_delay: float = 1.0  # silence before a peer is greeted as a person
+    listen_backlog: int = 1024  # connections the OS queues before we accept them
     max_connections: int = 20000  # in total; the file-descriptor limit is raised to fit
     max_connections_per_address: int = 20  # per IPv4 address or IPv6 /64; 0 = no limit
     registration_timeout: float = 60.0  # to finish NICK/USER (or to give a nickname)

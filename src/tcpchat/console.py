@@ -112,7 +112,7 @@ class OperatorConsole:
 
     def _stats(self) -> None:
         core = self.core
-        users = core.registered_count() - 1  # not counting the console itself
+        users = core.users - 1  # not counting the console itself
         uptime = _duration(time.monotonic() - self.started)
         self.display(
             f"Users: {users}, rooms: {len(core.channels)}, "

@@ -429,7 +429,9 @@ class ChatServer:
         port = self.settings.port
         for host in hosts:
             try:
-                server = await self.loop.create_server(factory, host, port, reuse_address=True)
+                server = await self.loop.create_server(
+                    factory, host, port, reuse_address=True, backlog=self.settings.listen_backlog
+                )
             except OSError as exc:
                 if host == "::" and self.servers:
                     log.info("IPv6 not available (%s); listening on IPv4 only", exc.strerror)

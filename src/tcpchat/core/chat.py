@@ -65,6 +65,8 @@ class ChatCore:
         self.clients: set[Client] = set()
         self.nicks: dict[str, Client] = {}  # folded nick -> client
         self.channels: dict[str, Channel] = {}  # folded name -> channel
+        self.users = 0  # registered clients, kept as a count so LUSERS costs nothing
+        self.user_modes: dict[str, int] = {"i": 0, "o": 0}  # registered clients per user mode
         self.max_registered = 0
         self.messages_relayed = 0
         self.handlers: dict[str, Handler] = HANDLERS
@@ -88,8 +90,9 @@ class ChatCore:
             raise ValueError(f"nick {nick!r} is already taken")
         client = self.connect(sink, self.settings.server_name)
         client.nick, client.user, client.realname = nick, "operator", "Server operator console"
-        client.modes.add("o")
         client.registered = client.console = True
+        self.users += 1
+        self.set_user_mode(client, "o", True)
         client.refresh_source()
         self.nicks[irc_lower(nick)] = client
         return client
@@ -191,11 +194,16 @@ class ChatCore:
         self.clients.clear()
         self.nicks.clear()
         self.channels.clear()
+        self.users = 0
+        self.user_modes = dict.fromkeys(self.user_modes, 0)
 
     def _forget(self, client: Client, reason: str) -> None:
         client.gone = True
         if client.registered:
             self.relay(self.peers_of(client), client.source, "QUIT", [reason])
+            self.users -= 1
+            for letter in client.modes:
+                self.user_modes[letter] -= 1
         for channel in list(client.channels.values()):
             self.remove_member(channel, client)
         for channel in self.channels.values():
@@ -292,8 +300,14 @@ class ChatCore:
         if not channel.members:
             self.channels.pop(folded, None)
 
-    def registered_count(self) -> int:
-        return sum(1 for client in self.clients if client.registered)
+    def set_user_mode(self, client: Client, letter: str, on: bool) -> bool:
+        """Set or clear a user mode ('i' or 'o'); whether anything changed."""
+        if on == (letter in client.modes):
+            return False
+        (client.modes.add if on else client.modes.discard)(letter)
+        if client.registered:
+            self.user_modes[letter] += 1 if on else -1
+        return True
 
     def isupport_tokens(self) -> list[str]:
         """The ISUPPORT (005) tokens; every one reflects a limit the core enforces."""

@@ -58,8 +58,7 @@ def user_mode(core: ChatCore, client: Client, target: str, args: list[str]) -> N
         if letter in "+-":
             adding = letter == "+"
         elif letter == "i" or (letter == "o" and not adding):
-            if adding != (letter in client.modes):
-                (client.modes.add if adding else client.modes.discard)(letter)
+            if core.set_user_mode(client, letter, adding):
                 applied.append(("+" if adding else "-") + letter)
         elif letter != "o":
             unknown = True

@@ -121,7 +121,10 @@ def try_register(core: ChatCore, client: Client) -> None:
         core.close(client, "Bad password")
         return
     client.registered = True
-    core.max_registered = max(core.max_registered, core.registered_count())
+    core.users += 1
+    for letter in client.modes:
+        core.user_modes[letter] += 1
+    core.max_registered = max(core.max_registered, core.users)
     send_welcome(core, client)
 
 
@@ -150,9 +153,9 @@ def send_isupport(core: ChatCore, client: Client) -> None:
 
 
 def send_lusers(core: ChatCore, client: Client) -> None:
-    users = core.registered_count()
-    invisible = sum(1 for c in core.clients if c.registered and "i" in c.modes)
-    opers = sum(1 for c in core.clients if c.registered and "o" in c.modes)
+    users = core.users
+    invisible = core.user_modes["i"]
+    opers = core.user_modes["o"]
     unknown = len(core.clients) - users
     most = core.max_registered
     core.reply(
