@@ -1,11 +1,22 @@
-"""tcpchat benchmarks: commands that print figures (not tests).
+"""tcpchat benchmarks: commands that print figures (they are not tests).
 
-    python bench/bench.py idle --clients 10000      # memory per idle registered connection
+    python bench/bench.py                     # every scenario, tcpchat and ngIRCd side by side
+    python bench/bench.py fanout --runs 5     # one scenario, more runs
+    python bench/bench.py idle --servers tcpchat --clients 10000
+    python bench/bench.py --quick             # tiny numbers: a smoke run
 
-Each run starts its own server on 127.0.0.1 with bench/unlimited.toml (flood, send-queue
-and connection limits lifted), pinned to CPU 0 with the load generator on CPU 1 when the
-machine has two cores, and stops it afterwards. `--target HOST:PORT` measures a server that
-is already running instead (then memory figures need `--server-pid`).
+Scenarios:
+  fanout     C clients in one channel, S senders, M messages, 100 in flight
+  flood      the same, every message sent at once (unbounded)
+  pairs      private messages between C/2 pairs, a window of 20 per pair
+  latency    a steady rate of deliveries into the channel; p50/p99/max latency
+  idle       hold C registered connections; memory per connection from the server's RSS
+  connect    connections and registrations per second
+
+Each run starts its own server on 127.0.0.1 (tcpchat with bench/unlimited.toml; ngIRCd from
+Debian's packages with an equivalent config, installed if missing), pinned to CPU 0, with
+this load generator pinned to CPU 1. Figures are medians over --runs, and every ratio is
+tcpchat / ngIRCd measured in the same invocation.
 """
 
 from __future__ import annotations
@@ -13,206 +24,387 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import resource
-import signal
 import statistics
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-UNLIMITED = ROOT / "bench" / "unlimited.toml"
+from loadgen import BenchClient, connect_clients, message, percentile
+from servers import STARTERS, ServerProcess, start_tcpchat, two_cores
 
-
-# ------------------------------------------------------------------ servers
+CHANNEL = "#bench"
 
 
 @dataclass
-class ServerProcess:
-    host: str
-    port: int
-    process: subprocess.Popen | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+class Figure:
+    name: str
+    value: float
+    unit: str
+    higher_is_better: bool = True
 
 
-def pinned(command: list[str], cpu: int) -> list[str]:
-    """Pin to one CPU with taskset when there are at least two cores to split."""
-    if (os.cpu_count() or 1) >= 2 and subprocess.run(
-        ["which", "taskset"], capture_output=True
-    ).returncode == 0:
-        return ["taskset", "-c", str(cpu), *command]
-    return command
+@dataclass
+class Outcome:
+    figures: list[Figure]
+    loss: int
+    load_cpu: float  # load generator CPU seconds
+    server_cpu: float
+    elapsed: float
+    notes: str = ""
 
 
-def start_tcpchat(extra: list[str] | None = None) -> ServerProcess:
-    command = [
-        sys.executable,
-        str(ROOT / "server.py"),
-        "--config",
-        str(UNLIMITED),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--no-console",
-        "--log-level",
-        "error",
-        *(extra or []),
-    ]
-    proc = subprocess.Popen(pinned(command, 0), stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        match = re.match(r"Listening on (\S+):(\d+)", line)
-        if match:
-            return ServerProcess("127.0.0.1", int(match.group(2)), proc)
-    raise SystemExit("the server did not start")
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def own_cpu_seconds() -> float:
+def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-def raise_own_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+def close_all(clients: list[BenchClient]) -> None:
+    for client in clients:
+        if client.transport is not None:
+            client.transport.close()
 
 
-# ------------------------------------------------------------------ clients
+# ------------------------------------------------------------------ scenarios
 
 
-class IdleClient(asyncio.Protocol):
-    """Registers, then only answers PING: the cheapest possible connected user."""
+async def run_fanout(
+    server: ServerProcess, args: argparse.Namespace, window: int | None
+) -> Outcome:
+    nicks = [f"b{i}" for i in range(args.clients)]
+    senders = args.senders
+    auditors = set(nicks[senders : senders + args.auditors])
+    clients = await connect_clients(server.host, server.port, nicks, auditors, CHANNEL)
+    await asyncio.gather(*(c.sync() for c in clients))
+    per_sender = args.messages // senders
+    total = per_sender * senders
+    done = [
+        c.start_counting(total - (per_sender if i < senders else 0)) for i, c in enumerate(clients)
+    ]
+    order = [(i % senders, i // senders) for i in range(total)]
+    position = 0
 
-    def __init__(self, nick: str, registered: asyncio.Future[None]) -> None:
-        self.nick = nick
-        self.registered = registered
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
+    def send(count: int) -> None:
+        nonlocal position
+        end = min(position + count, total)
+        for sender, seq in order[position:end]:
+            clients[sender].write(message(CHANNEL, sender, seq))
+        position = end
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(f"NICK {self.nick}\r\nUSER {self.nick} 0 * :bench\r\n".encode())
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        *lines, self.buffer = self.buffer.split(b"\n")
-        for line in lines:
-            if line.startswith(b"PING") and self.transport is not None:
-                self.transport.write(b"PONG" + line[4:].rstrip(b"\r") + b"\r\n")
-            elif not self.registered.done() and re.search(rb" (376|422) ", line):
-                self.registered.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.registered.done():
-            self.registered.set_exception(ConnectionError(f"{self.nick} lost: {exc}"))
-
-
-async def hold_idle(host: str, port: int, count: int, concurrency: int = 256) -> list[IdleClient]:
-    loop = asyncio.get_running_loop()
-    gate = asyncio.Semaphore(concurrency)
-    clients: list[IdleClient] = []
-
-    async def one(i: int) -> None:
-        async with gate:
-            registered: asyncio.Future[None] = loop.create_future()
-            _, client = await loop.create_connection(
-                lambda: IdleClient(f"idle{i}", registered), host, port
+    cpu, server_cpu, started = own_cpu(), server.cpu_seconds(), time.perf_counter()
+    if window:
+        tracker = clients[senders]  # an auditor: a message it has seen is out of flight
+        tracker.on_message = send
+        send(window)
+    else:
+        for sender in range(senders):
+            clients[sender].write(
+                b"".join(message(CHANNEL, sender, seq) for seq in range(per_sender))
             )
-            clients.append(client)
-            await asyncio.wait_for(registered, 60)
+    loss = await finish(done, clients, args.timeout)
+    elapsed = time.perf_counter() - started
+    outcome = summarize(
+        clients,
+        total * (len(clients) - 1),
+        elapsed,
+        loss,
+        own_cpu() - cpu,
+        server.cpu_seconds() - server_cpu,
+        "deliveries/s",
+    )
+    close_all(clients)
+    return outcome
 
-    await asyncio.gather(*(one(i) for i in range(count)))
-    return clients
+
+async def run_pairs(server: ServerProcess, args: argparse.Namespace) -> Outcome:
+    pairs = args.clients // 2
+    senders = [f"s{i}" for i in range(pairs)]
+    receivers = [f"r{i}" for i in range(pairs)]
+    clients = await connect_clients(
+        server.host, server.port, senders + receivers, set(receivers), None
+    )
+    await asyncio.gather(*(c.sync() for c in clients))
+    per_pair = max(args.messages // pairs, 1)
+    window = 20
+    done = [c.start_counting(0 if i < pairs else per_pair) for i, c in enumerate(clients)]
+    sent = [0] * pairs
+
+    def releaser(pair: int) -> Callable[[int], None]:
+        def send(count: int) -> None:
+            end = min(sent[pair] + count, per_pair)
+            sender = clients[pair]
+            sender.write(
+                b"".join(message(receivers[pair], pair, seq) for seq in range(sent[pair], end))
+            )
+            sent[pair] = end
+
+        return send
+
+    cpu, server_cpu, started = own_cpu(), server.cpu_seconds(), time.perf_counter()
+    for pair in range(pairs):
+        release = releaser(pair)
+        clients[pairs + pair].on_message = release
+        release(window)
+    loss = await finish(done, clients, args.timeout)
+    elapsed = time.perf_counter() - started
+    outcome = summarize(
+        clients,
+        per_pair * pairs,
+        elapsed,
+        loss,
+        own_cpu() - cpu,
+        server.cpu_seconds() - server_cpu,
+        "messages/s",
+    )
+    close_all(clients)
+    return outcome
 
 
-# ---------------------------------------------------------------- scenarios
-
-
-def scenario_idle(args: argparse.Namespace) -> None:
-    """Memory per idle registered connection, from the server's RSS."""
-    raise_own_fd_limit()
-    per_conn: list[float] = []
-    for run in range(args.runs):
-        server = start_tcpchat() if args.target is None else external(args)
-        try:
-            pid = server.pid or args.server_pid
-            baseline = rss_kib(pid) if pid else 0
-
-            async def go() -> tuple[int, float, float]:
-                started, cpu = time.perf_counter(), own_cpu_seconds()
-                clients = await hold_idle(server.host, server.port, args.clients)
-                elapsed, cpu = time.perf_counter() - started, own_cpu_seconds() - cpu
-                held = rss_kib(pid) if pid else 0
-                for client in clients:
-                    if client.transport is not None:
-                        client.transport.close()
-                return held, elapsed, cpu
-
-            held, elapsed, cpu = asyncio.run(go())
-            if pid:
-                per_conn.append((held - baseline) * 1024 / args.clients)
-                print(
-                    f"run {run + 1}: {args.clients} registered in {elapsed:.1f} s "
-                    f"({args.clients / elapsed:,.0f}/s; load generator CPU {cpu:.1f} s); "
-                    f"server RSS {baseline / 1024:.1f} -> {held / 1024:.1f} MiB, "
-                    f"{per_conn[-1]:,.0f} bytes per connection",
-                    flush=True,
-                )
-        finally:
-            server.stop()
-    if per_conn:
-        print(
-            f"idle, {args.clients} connections: median {statistics.median(per_conn):,.0f} "
-            f"bytes per connection over {len(per_conn)} runs"
+async def run_latency(server: ServerProcess, args: argparse.Namespace) -> Outcome:
+    nicks = [f"b{i}" for i in range(args.clients)]
+    senders = args.senders
+    auditors = set(nicks[senders : senders + max(args.auditors, 50)])
+    clients = await connect_clients(server.host, server.port, nicks, auditors, CHANNEL)
+    await asyncio.gather(*(c.sync() for c in clients))
+    rate = args.rate / (len(clients) - 1)  # messages per second for the wanted deliveries/s
+    total = max(int(rate * args.seconds), senders)
+    per_sender = total // senders
+    total = per_sender * senders
+    done = [
+        c.start_counting(total - (per_sender if i < senders else 0)) for i, c in enumerate(clients)
+    ]
+    loop = asyncio.get_running_loop()
+    cpu, server_cpu, started = own_cpu(), server.cpu_seconds(), time.perf_counter()
+    start_at = loop.time() + 0.05
+    for i in range(total):  # a fixed schedule, so a slow server cannot slow the senders
+        sender, seq = i % senders, i // senders
+        loop.call_at(
+            start_at + i / rate, lambda s=sender, q=seq: clients[s].write(message(CHANNEL, s, q))
         )
+    loss = await finish(done, clients, args.timeout + args.seconds)
+    elapsed = time.perf_counter() - started
+    outcome = summarize(
+        clients,
+        total * (len(clients) - 1),
+        elapsed,
+        loss,
+        own_cpu() - cpu,
+        server.cpu_seconds() - server_cpu,
+        "deliveries/s",
+    )
+    close_all(clients)
+    return outcome
 
 
-def external(args: argparse.Namespace) -> ServerProcess:
-    host, _, port = args.target.rpartition(":")
-    return ServerProcess(host.strip("[]") or "127.0.0.1", int(port))
+async def run_idle(server: ServerProcess, args: argparse.Namespace) -> Outcome:
+    baseline = server.rss_kib()
+    cpu, started = own_cpu(), time.perf_counter()
+    nicks = [f"i{i}" for i in range(args.clients)]
+    clients = await connect_clients(server.host, server.port, nicks, set(), None)
+    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(c.sync() for c in clients[-10:]))
+    held = server.rss_kib()
+    close_all(clients)
+    per_connection = (held - baseline) * 1024 / len(clients)
+    return Outcome(
+        [Figure("memory per idle connection", per_connection, "bytes", False)],
+        0,
+        own_cpu() - cpu,
+        0.0,
+        elapsed,
+        f"RSS {baseline / 1024:.1f} -> {held / 1024:.1f} MiB",
+    )
 
 
-def main() -> None:
+async def run_connect(server: ServerProcess, args: argparse.Namespace) -> Outcome:
+    cpu, server_cpu, started = own_cpu(), server.cpu_seconds(), time.perf_counter()
+    nicks = [f"c{i}" for i in range(args.clients)]
+    clients = await connect_clients(server.host, server.port, nicks, set(), None, concurrency=100)
+    elapsed = time.perf_counter() - started
+    close_all(clients)
+    return Outcome(
+        [Figure("connect+register", len(clients) / elapsed, "/s")],
+        0,
+        own_cpu() - cpu,
+        server.cpu_seconds() - server_cpu,
+        elapsed,
+    )
+
+
+async def finish(
+    done: list[asyncio.Future[None]], clients: list[BenchClient], timeout: float
+) -> int:
+    """Wait until every receiver has all it should; the shortfall is the loss."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*done), timeout)
+    except TimeoutError:
+        pass
+    return sum(max(c.expected - c.received, 0) for c in clients)
+
+
+def summarize(
+    clients: list[BenchClient],
+    deliveries: int,
+    elapsed: float,
+    loss: int,
+    load_cpu: float,
+    server_cpu: float,
+    unit: str,
+) -> Outcome:
+    errors = [e for c in clients for e in c.errors]
+    extra = sum(max(c.received - c.expected, 0) for c in clients)
+    latencies = sorted(x for c in clients for x in c.latencies_ns)
+    figures = [
+        Figure("throughput", (deliveries - loss) / elapsed, unit),
+        Figure("latency p50", percentile(latencies, 0.50) / 1e6, "ms", False),
+        Figure("latency p99", percentile(latencies, 0.99) / 1e6, "ms", False),
+        Figure("latency max", (latencies[-1] if latencies else 0) / 1e6, "ms", False),
+    ]
+    notes = "; ".join(errors[:3]) + (f"; {extra} duplicates" if extra else "")
+    return Outcome(figures, loss + extra + len(errors), load_cpu, server_cpu, elapsed, notes)
+
+
+SCENARIOS: dict[str, Callable[[ServerProcess, argparse.Namespace], object]] = {
+    "fanout": lambda server, args: run_fanout(server, args, window=100),
+    "flood": lambda server, args: run_fanout(server, args, window=None),
+    "pairs": run_pairs,
+    "latency": run_latency,
+    "idle": run_idle,
+    "connect": run_connect,
+}
+
+
+# --------------------------------------------------------------------- driver
+
+
+def measure(scenario: str, server_name: str, args: argparse.Namespace) -> Outcome:
+    if server_name == "tcpchat":
+        server = start_tcpchat(args.event_loop, args.profile)
+    else:
+        server = STARTERS[server_name]()
+    try:
+        return asyncio.run(SCENARIOS[scenario](server, args))  # type: ignore[arg-type]
+    finally:
+        server.stop()
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit in ("deliveries/s", "messages/s", "/s"):
+        return f"{value / 1e6:.3f} M{unit}" if value >= 1e5 else f"{value:,.0f} {unit}"
+    if unit == "ms":
+        return f"{value:.2f} ms"
+    return f"{value:,.0f} {unit}"
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    sub = parser.add_subparsers(dest="scenario", required=True)
-    idle = sub.add_parser("idle", help="hold C registered connections; memory per connection")
-    idle.add_argument("--clients", type=int, default=10000)
-    for p in (idle,):
-        p.add_argument("--runs", type=int, default=3)
-        p.add_argument("--target", help="HOST:PORT of a running server instead of our own")
-        p.add_argument("--server-pid", type=int, help="its pid, for memory figures")
-    args = parser.parse_args()
-    if (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {1})  # the load generator keeps off the server's core
-    {"idle": scenario_idle}[args.scenario](args)
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help=f"any of {', '.join(SCENARIOS)} (default: all)",
+    )
+    parser.add_argument(
+        "--servers",
+        default="tcpchat,ngircd",
+        help="comma-separated: tcpchat, ngircd (default both)",
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--clients", type=int, help="C (default 1000; 10000 for idle)")
+    parser.add_argument("--senders", type=int, default=10)
+    parser.add_argument("--messages", type=int, default=20000, help="M for fanout/flood/pairs")
+    parser.add_argument(
+        "--auditors",
+        type=int,
+        default=10,
+        help="receivers that check order and latency line by line",
+    )
+    parser.add_argument("--rate", type=float, default=50000, help="latency: deliveries/s")
+    parser.add_argument("--seconds", type=float, default=10, help="latency: duration")
+    parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--quick", action="store_true", help="tiny numbers: a smoke run")
+    parser.add_argument(
+        "--event-loop",
+        default="auto",
+        choices=["auto", "uvloop", "asyncio"],
+        help="tcpchat's event loop",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE.svg",
+        help="record tcpchat under py-spy (pip install py-spy) into a flame graph",
+    )
+    args = parser.parse_args(argv)
+    scenarios = args.scenarios or list(SCENARIOS)
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario: {', '.join(sorted(unknown))}")
+    servers = [name for name in args.servers.split(",") if name]
+    if args.quick:
+        args.runs, args.messages, args.seconds, args.rate = 1, 200, 0.5, 2000
+        args.senders, args.auditors = 2, 3
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if two_cores():
+        os.sched_setaffinity(0, {1})
+    print(
+        f"# python {sys.version.split()[0]}, {os.cpu_count()} cores; server on CPU 0, "
+        f"load generator on CPU 1"
+        if two_cores()
+        else "# one core: nothing pinned",
+        flush=True,
+    )
+    failed = False
+    results: dict[tuple[str, str], list[Outcome]] = {}
+    for scenario in scenarios:
+        clients = args.clients or (10 if args.quick else 10000 if scenario == "idle" else 1000)
+        run_args = argparse.Namespace(**{**vars(args), "clients": clients})
+        for _ in range(args.runs):
+            for server_name in servers:  # interleaved, so noise hits both alike
+                outcome = measure(scenario, server_name, run_args)
+                results.setdefault((scenario, server_name), []).append(outcome)
+                figure = outcome.figures[0]
+                print(
+                    f"{scenario:8} {server_name:8} {fmt(figure.value, figure.unit):>22}  "
+                    f"loss {outcome.loss}  {outcome.elapsed:6.2f} s  "
+                    f"load-gen CPU {outcome.load_cpu:5.2f} s  server CPU "
+                    f"{outcome.server_cpu:5.2f} s  {outcome.notes}",
+                    flush=True,
+                )
+                failed |= outcome.loss != 0
+    print()
+    print_table(results, scenarios, servers)
+    return 1 if failed else 0
+
+
+def print_table(
+    results: dict[tuple[str, str], list[Outcome]], scenarios: list[str], servers: list[str]
+) -> None:
+    header = ["scenario", "figure", *servers]
+    if "tcpchat" in servers and "ngircd" in servers:
+        header.append("tcpchat/ngircd")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for scenario in scenarios:
+        first = results[(scenario, servers[0])][0]
+        for index, figure in enumerate(first.figures):
+            if figure.unit == "ms" and not any(
+                o.figures[index].value for o in results[(scenario, servers[0])]
+            ):
+                continue
+            medians = {
+                name: statistics.median(o.figures[index].value for o in results[(scenario, name)])
+                for name in servers
+            }
+            row = [scenario, figure.name, *(fmt(medians[name], figure.unit) for name in servers)]
+            if len(header) > len(servers) + 2:
+                ratio = medians["tcpchat"] / medians["ngircd"] if medians["ngircd"] else 0.0
+                row.append(f"{ratio:.2f}")
+            print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

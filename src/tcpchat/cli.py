@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import __version__
 from .config import ConfigError, Settings
@@ -43,6 +44,11 @@ def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="how much to log on stderr (default info)",
     )
+    parser.add_argument(
+        "--event-loop",
+        choices=["auto", "uvloop", "asyncio"],
+        help="auto (default) uses uvloop when it is installed (pip install 'tcpchat[fast]')",
+    )
     parser.add_argument("--server-name", help="the server's name in IRC replies")
     parser.add_argument("--network-name", help="the network name announced to IRC clients")
     parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
@@ -58,6 +64,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
             "host": args.host,
             "port": args.port,
             "log_level": args.log_level,
+            "event_loop": args.event_loop,
             "server_name": args.server_name,
             "network_name": args.network_name,
         }.items()
@@ -68,6 +75,23 @@ def load_settings(args: argparse.Namespace) -> Settings:
     return settings.updated(overrides, origin="command line")
 
 
+class CannotListen(Exception):
+    """The listening socket could not be opened; said in one line, not a traceback."""
+
+
+def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when asked for or, with "auto", when installed; else asyncio's own loop."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError("uvloop is not installed: pip install 'tcpchat[fast]'") from None
+        return None
+    return uvloop.new_event_loop
+
+
 def console_wanted(settings: Settings) -> bool:
     """The console needs a terminal; a service or CI never has its stdin read."""
     return settings.console and sys.stdin.isatty()
@@ -76,7 +100,10 @@ def console_wanted(settings: Settings) -> bool:
 async def run_server(settings: Settings, with_console: bool) -> None:
     """Serve until SIGINT/SIGTERM (or quit/over at the console), then shut down gracefully."""
     server = ChatServer(settings)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:
+        raise CannotListen(f"cannot listen on port {settings.port}: {exc.strerror}") from exc
     for host, port in server.addresses:
         shown = f"[{host}]" if ":" in host else host
         print(f"Listening on {shown}:{port}", flush=True)
@@ -100,7 +127,8 @@ async def run_server(settings: Settings, with_console: bool) -> None:
         reason = "The server ended the chat"
     else:
         reason = "Server shutting down"
-    print("Shutting down...", flush=True)
+    with contextlib.suppress(OSError):  # stdout may be gone (a closed pipe); carry on
+        print("Shutting down...", flush=True)
     await server.shutdown(reason)
 
 
@@ -118,9 +146,15 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(run_server(settings, with_console))
-    except OSError as exc:
-        print(f"{prog}: cannot listen on port {settings.port}: {exc.strerror}", file=sys.stderr)
+        loop_factory = event_loop_factory(settings.event_loop)
+    except ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(run_server(settings, with_console))
+    except CannotListen as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -30,6 +30,7 @@ class Settings:
     port: int = 6667
     console: bool = True
     log_level: str = "info"
+    event_loop: str = "auto"  # "uvloop" (faster, if installed), "asyncio", or "auto"
 
     # Who we are.
     server_name: str = "tcpchat"

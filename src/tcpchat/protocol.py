@@ -30,8 +30,6 @@ class ProtocolError(ValueError):
     """Raised for a line that is not an IRC message; the only error `parse` raises."""
 
 
-_FORBIDDEN = frozenset("\r\n\0")
-
 _TAG_ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
 _TAG_UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 
@@ -89,7 +87,7 @@ def parse(line: str) -> Message:
     line that still contains CR, LF or NUL after its ending is removed.
     """
     line = line.rstrip("\r\n")
-    if any(ch in _FORBIDDEN for ch in line):
+    if _has_line_breaker(line):
         raise ProtocolError("line contains CR, LF or NUL")
     rest = line.lstrip(" ")
     tags: dict[str, str] = {}
@@ -137,17 +135,24 @@ def serialize(msg: Message, trailing: bool = False) -> str:
     if msg.source:
         parts.append(":" + msg.source)
     parts.append(msg.command)
-    last = len(msg.params) - 1
-    for i, param in enumerate(msg.params):
-        if any(ch in _FORBIDDEN for ch in param):
-            raise ValueError("parameter contains CR, LF or NUL")
-        if i == last and (trailing or not param or " " in param or param.startswith(":")):
-            parts.append(":" + param)
-        elif not param or " " in param or param.startswith(":"):
-            raise ValueError(f"middle parameter {param!r} needs to be last")
-        else:
-            parts.append(param)
-    return " ".join(parts)
+    params = msg.params
+    if params:
+        *middle, last = params
+        for param in middle:
+            if not param or " " in param or param[0] == ":":
+                raise ValueError(f"middle parameter {param!r} needs to be last")
+        parts.extend(middle)
+        if trailing or not last or " " in last or last[0] == ":":
+            last = ":" + last
+        parts.append(last)
+    line = " ".join(parts)
+    if _has_line_breaker(line):
+        raise ValueError("parameter contains CR, LF or NUL")
+    return line
+
+
+def _has_line_breaker(text: str) -> bool:
+    return "\n" in text or "\r" in text or "\0" in text
 
 
 # RFC 1459 casemapping: {}|^ are the lower-case forms of []\~.

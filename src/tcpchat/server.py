@@ -18,6 +18,7 @@ import socket
 from collections import deque
 from collections.abc import Callable
 
+from . import listener
 from .config import Settings
 from .core import ChatCore, Client
 from .core.chat import decode_line
@@ -40,7 +41,6 @@ class Connection(asyncio.Protocol):
         "buffer",
         "discarding",
         "pending",
-        "pending_size",
         "closing",
         "greet_timer",
         "person",
@@ -64,7 +64,6 @@ class Connection(asyncio.Protocol):
         self.discarding = False  # skipping the rest of an overlong line
         self.spoke = False  # has the peer sent a line yet?
         self.pending: list[bytes] = []
-        self.pending_size = 0
         self.closing = False
         self.greet_timer: asyncio.TimerHandle | None = None
         settings = server.settings
@@ -77,8 +76,7 @@ class Connection(asyncio.Protocol):
     # ------------------------------------------------------------ asyncio
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
         peer = transport.get_extra_info("peername")
         if peer:
             self.peer = (str(peer[0]), int(peer[1]))
@@ -243,30 +241,39 @@ class Connection(asyncio.Protocol):
     # -------------------------------------------------------- bytes out
 
     def write(self, data: bytes) -> None:
-        """Queue bytes; one flush per loop iteration sends them in one system call."""
-        if self.closing:
-            return
-        if not self.pending:
-            self.loop.call_soon(self._flush)
-        self.pending.append(data)
-        self.pending_size += len(data)
-        assert self.transport is not None
-        if (
-            self.pending_size + self.transport.get_write_buffer_size()
-            > self.server.settings.sendq_bytes
-        ):
-            self.closing = True
-            self.loop.call_soon(self._drop, "SendQ exceeded")
+        """Queue bytes; the server flushes each connection written to once per loop iteration,
+        so everything for one client in that iteration leaves in one system call."""
+        pending = self.pending
+        if not pending:
+            if self.closing:
+                return
+            dirty = self.server.dirty
+            if not dirty:
+                self.loop.call_soon(self.server.flush_all)
+            dirty.append(self)
+        pending.append(data)
 
-    def _flush(self) -> None:
-        if self.pending and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(b"".join(self.pending))
-        self.pending.clear()
-        self.pending_size = 0
+    def queued_bytes(self) -> int:
+        """Output held for this client: ours, plus the transport's buffer."""
+        held = sum(map(len, self.pending))
+        return held + (self.transport.get_write_buffer_size() if self.transport else 0)
+
+    def flush(self) -> None:
+        pending = self.pending
+        if not pending:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size() > self.server.settings.sendq_bytes:
+            self._drop("SendQ exceeded")
 
     def close(self) -> None:
         """Send what is queued, then close (the core has said goodbye)."""
-        self._flush()
+        self.flush()
         self.closing = True
         if self.transport is not None:
             self.transport.close()
@@ -274,6 +281,7 @@ class Connection(asyncio.Protocol):
     def _drop(self, reason: str) -> None:
         """Disconnect without flushing: the peer is not reading."""
         log.warning("dropping %s: %s", self.peer, reason)
+        self.closing = True
         self.pending.clear()
         if self.client is not None:
             self.core.disconnect(self.client, reason)
@@ -341,6 +349,18 @@ def address_key(host: str) -> str:
     return str(address)
 
 
+# Descriptors kept for the listening sockets, logs, files and the odd accept in flight.
+FD_RESERVE = 64
+
+
+def connection_cap(max_connections: int, fd_limit: int) -> int:
+    """How many connections to admit, so that a "Server is full" refusal comes before the
+    process runs out of descriptors (keeping a quarter of small limits in reserve)."""
+    if fd_limit == resource.RLIM_INFINITY:
+        return max_connections
+    return min(max_connections, max(fd_limit - min(FD_RESERVE, fd_limit // 4), 1))
+
+
 def raise_fd_limit(wanted: int) -> int:
     """Raise the soft limit on open files towards `wanted`, as far as the hard limit allows.
 
@@ -373,18 +393,21 @@ class ChatServer:
         self.core = core or ChatCore(settings)
         self.loop = asyncio.get_running_loop()
         self.connections: set[Connection] = set()
-        self.servers: list[asyncio.base_events.Server] = []
+        self.listeners: list[listener.Listener] = []
         self.addresses: list[tuple[str, int]] = []
+        self.max_connections = settings.max_connections  # lowered to fit the fd limit
+        self.all_closed: asyncio.Event | None = None  # set when the last one closes
         self.stopped = asyncio.Event()
         # Told of each new connection's (host, port); the operator console shows them.
         self.on_connect: Callable[[tuple[str, int]], None] | None = None
+        self.dirty: list[Connection] = []  # written to in this loop iteration
         self.per_address: dict[str, int] = {}
         self.sweeper: asyncio.TimerHandle | None = None
 
     def admit(self, connection: Connection) -> str | None:
         """Count a new connection in, or say why it is refused."""
         settings = self.settings
-        if len(self.connections) >= settings.max_connections:
+        if len(self.connections) >= self.max_connections:
             return "Server is full"
         key = address_key(connection.peer[0])
         count = self.per_address.get(key, 0)
@@ -395,8 +418,16 @@ class ChatServer:
         self.connections.add(connection)
         return None
 
+    def flush_all(self) -> None:
+        """Once per loop iteration: send what each connection was given in it."""
+        dirty, self.dirty = self.dirty, []
+        for connection in dirty:
+            connection.flush()
+
     def release(self, connection: Connection) -> None:
         self.connections.discard(connection)
+        if not self.connections and self.all_closed is not None:
+            self.all_closed.set()
         key = connection.address_key
         if key is not None:
             connection.address_key = None
@@ -423,43 +454,42 @@ class ChatServer:
 
     async def start(self) -> None:
         """Bind every listening socket; with port 0, all of them share one free port."""
+        settings = self.settings
+        limit = raise_fd_limit(settings.max_connections + FD_RESERVE)
+        self.max_connections = connection_cap(settings.max_connections, limit)
         factory = functools.partial(Connection, self)
-        raise_fd_limit(self.settings.max_connections + 100)
-        hosts = [self.settings.host] if self.settings.host else ["0.0.0.0", "::"]
-        port = self.settings.port
+        hosts = [settings.host] if settings.host else ["0.0.0.0", "::"]
+        port = settings.port
         for host in hosts:
             try:
-                server = await self.loop.create_server(
-                    factory, host, port, reuse_address=True, backlog=self.settings.listen_backlog
-                )
+                sockets = listener.bind(host, port, settings.listen_backlog)
             except OSError as exc:
-                if host == "::" and self.servers:
+                if host == "::" and self.listeners:
                     log.info("IPv6 not available (%s); listening on IPv4 only", exc.strerror)
                     continue
                 raise
-            self.servers.append(server)
-            for sock in server.sockets:
-                address = sock.getsockname()
-                self.addresses.append((str(address[0]), int(address[1])))
-                if sock.family in (socket.AF_INET, socket.AF_INET6):
-                    port = int(address[1])
+            for sock in sockets:
+                self.listeners.append(listener.Listener(self.loop, sock, factory))
+                self.addresses.append(self.listeners[-1].address)
+                port = self.addresses[-1][1]
         self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
 
     async def shutdown(self, reason: str = "Server shutting down") -> None:
         """Tell every client why, close them cleanly, stop listening."""
         if self.sweeper is not None:
             self.sweeper.cancel()
-        for server in self.servers:
-            server.close()
+        for each in self.listeners:
+            each.close()
         self.core.shutdown(reason)
         for connection in list(self.connections):
             connection.close()
-        waiting = [server.wait_closed() for server in self.servers]
-        try:
-            await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
-        except TimeoutError:
-            log.warning("some connections did not close in time")
-            for connection in list(self.connections):
-                if connection.transport is not None:
-                    connection.transport.abort()
+        if self.connections:
+            self.all_closed = asyncio.Event()
+            try:
+                await asyncio.wait_for(self.all_closed.wait(), timeout=5)
+            except TimeoutError:
+                log.warning("some connections did not close in time")
+                for connection in list(self.connections):
+                    if connection.transport is not None:
+                        connection.transport.abort()
         self.stopped.set()

@@ -1,0 +1,196 @@
+"""The servers a benchmark runs against: tcpchat, and ngIRCd for comparison.
+
+Each is started on 127.0.0.1 on a free port with its limits lifted, pinned to CPU 0 when
+the machine has two cores (the load generator takes CPU 1), and stopped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UNLIMITED = ROOT / "bench" / "unlimited.toml"
+
+
+@dataclass
+class ServerProcess:
+    name: str
+    host: str
+    port: int
+    process: subprocess.Popen | None = None
+    workdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int | None:
+        """The server's own pid (under py-spy, the profiled child's)."""
+        if self.process is None:
+            return None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if "py-spy" in Path(f"/proc/{self.process.pid}/cmdline").read_text():
+            return int(children.read_text().split()[0])
+        return self.process.pid
+
+    def rss_kib(self) -> int:
+        assert self.pid is not None
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def cpu_seconds(self) -> float:
+        assert self.pid is not None
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            if self.pid != self.process.pid:
+                os.kill(self.pid, signal.SIGTERM)  # py-spy then writes its profile and exits
+            else:
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.workdir is not None:
+            self.workdir.cleanup()
+
+
+def two_cores() -> bool:
+    return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+
+
+def pinned(command: list[str], cpu: int) -> list[str]:
+    """Pin to one CPU with taskset when there are two cores to split."""
+    return ["taskset", "-c", str(cpu), *command] if two_cores() else command
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_listening(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"nothing listens on port {port}") from None
+            time.sleep(0.05)
+
+
+def start_tcpchat(event_loop: str = "auto", profile: str | None = None) -> ServerProcess:
+    """tcpchat with bench/unlimited.toml; with `profile`, under py-spy writing a flame graph."""
+    command = [
+        sys.executable,
+        str(ROOT / "server.py"),
+        "--config",
+        str(UNLIMITED),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--no-console",
+        "--log-level",
+        "error",
+        "--event-loop",
+        event_loop,
+    ]
+    if profile:
+        command = [
+            "py-spy",
+            "record",
+            "--nonblocking",
+            "--rate",
+            "250",
+            "--format",
+            "raw" if profile.endswith(".txt") else "flamegraph",  # raw: collapsed stacks
+            "-o",
+            profile,
+            "--",
+            *command,
+        ]
+    proc = subprocess.Popen(pinned(command, 0), stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        match = re.match(r"Listening on (\S+):(\d+)", line)
+        if match:
+            return ServerProcess("tcpchat", "127.0.0.1", int(match.group(2)), proc)
+    raise SystemExit("tcpchat did not start")
+
+
+NGIRCD_CONF = """\
+[Global]
+    Name = bench.ngircd
+    Info = benchmark
+    Listen = 127.0.0.1
+    Ports = {port}
+    MotdPhrase = bench
+    PidFile = {dir}/ngircd.pid
+[Limits]
+    MaxConnections = 0
+    MaxConnectionsIP = 0
+    MaxJoins = 0
+    MaxNickLength = 30
+    MaxPenaltyTime = 0
+    PingTimeout = 3600
+    PongTimeout = 3600
+    MaxListSize = 100000
+[Options]
+    DNS = no
+    Ident = no
+    PAM = no
+    SyslogFacility = local7
+"""
+
+
+def ensure_ngircd() -> str:
+    """ngIRCd from Debian's packages, installed if missing (the benchmark runs as root)."""
+    path = shutil.which("ngircd") or (
+        "/usr/sbin/ngircd" if Path("/usr/sbin/ngircd").exists() else None
+    )
+    if path:
+        return path
+    if os.geteuid() != 0:
+        raise SystemExit("ngIRCd is not installed: apt-get install ngircd")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "ngircd"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    return "/usr/sbin/ngircd"
+
+
+def start_ngircd() -> ServerProcess:
+    binary = ensure_ngircd()
+    workdir = tempfile.TemporaryDirectory(prefix="bench-ngircd-")
+    port = free_port()
+    conf = Path(workdir.name) / "ngircd.conf"
+    conf.write_text(NGIRCD_CONF.format(port=port, dir=workdir.name))
+    proc = subprocess.Popen(
+        pinned([binary, "-n", "-f", str(conf)], 0),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_listening(port)
+    return ServerProcess("ngircd", "127.0.0.1", port, proc, workdir)
+
+
+STARTERS = {"tcpchat": start_tcpchat, "ngircd": start_ngircd}
