@@ -134,7 +134,7 @@ async def connect_clients(
     nicks: list[str],
     audit: set[str],
     channel: str | None,
-    concurrency: int = 200,
+    concurrency: int = 50,
 ) -> list[BenchClient]:
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(concurrency)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpchat.plaintext import HELP_TEXT, MESSAGE_CHUNK_BYTES, PlainSession
+from tcpchat.plaintext import (
+    CONNECTED_TEXT,
+    HELP_TEXT,
+    MESSAGE_CHUNK_BYTES,
+    PlainSession,
+    sane_nick,
+)
 
 
 def text_of(session: PlainSession) -> str:
@@ -616,3 +625,253 @@ def test_telnet_negotiation_is_stripped_from_typed_lines():
     assert strip_telnet(b"a\xff\xfa\x18\x00xterm\xff\xf0b") == b"ab"
     assert strip_telnet(b"\xff\xffliteral") == b"\xffliteral"
     assert strip_telnet(b"plain") == b"plain"
+
+
+# -- client mode: the terminal client's IRC, driven directly ------------------
+
+
+def client_session(
+    nick: str = "alice", style_nick: Callable[[str], str] | None = None, **start: Any
+) -> PlainSession:
+    """A session in client mode, registration begun (its opening lines dropped)."""
+    session = PlainSession(style_nick=style_nick)
+    session.start(nick, **start)
+    return session
+
+
+def welcomed(
+    nick: str = "alice", style_nick: Callable[[str], str] | None = None, **start: Any
+) -> PlainSession:
+    """A client-mode session past the welcome, in #lobby, with no text pending."""
+    session = client_session(nick, style_nick, **start)
+    server(session, f":srv 001 {nick} :Welcome", f":{nick}!u@h JOIN #lobby")
+    session.take_lines()
+    return session
+
+
+def test_start_opens_registration_with_cap_nick_and_user() -> None:
+    session = PlainSession()
+    assert session.start("alice") == ["CAP LS 302", "NICK alice", "USER alice 0 * :tcpchat client"]
+    assert session.nick is None
+    assert not session.ready
+
+
+def test_start_cleans_a_nick_that_would_break_the_line() -> None:
+    assert PlainSession().start("al ice")[1] == "NICK al_ice"
+
+
+def test_cap_ls_requests_only_what_the_client_uses_then_ends() -> None:
+    session = client_session()
+    assert server(session, ":srv CAP * LS * :away-notify multi-prefix") == []
+    assert server(session, ":srv CAP * LS :sasl=PLAIN server-time") == ["CAP REQ :multi-prefix"]
+    assert server(session, ":srv CAP * ACK :multi-prefix") == ["CAP END"]
+    assert session.take_lines() == []
+
+
+def test_cap_ls_without_anything_wanted_ends_at_once() -> None:
+    session = client_session()
+    assert server(session, ":srv CAP * LS :sasl server-time") == ["CAP END"]
+
+
+def test_a_server_without_cap_still_welcomes_us_and_nothing_odd_shows() -> None:
+    session = client_session()
+    replies = server(
+        session,
+        ":srv NOTICE * :*** Looking up your hostname...",
+        ":srv 421 * CAP :Unknown command",
+        ":srv 001 alice :Welcome to the network",
+        ":srv 375 alice :- srv Message of the day -",
+        ":srv 372 alice :- A very long message of the day",
+        ":srv 376 alice :End of /MOTD command.",
+    )
+    assert replies == ["JOIN #lobby"]
+    assert session.take_lines() == [CONNECTED_TEXT]
+    server(session, ":alice!u@h JOIN #lobby")
+    assert session.ready
+    assert session.current_channel == "#lobby"
+
+
+def test_taken_nick_tries_another_and_says_so_once_welcomed() -> None:
+    session = client_session()
+    assert server(session, ":srv 433 * alice :Nickname is already in use") == ["NICK alice_"]
+    assert server(session, ":srv 433 * alice_ :Nickname is already in use") == ["NICK alice__"]
+    assert session.take_lines() == []
+    server(session, ":srv 001 alice__ :Welcome")
+    assert session.nick == "alice__"
+    assert session.take_lines() == [
+        CONNECTED_TEXT,
+        "The nickname alice is taken; you are alice__ instead.",
+    ]
+
+
+def test_taken_nick_at_the_length_limit_keeps_the_suffix() -> None:
+    session = client_session("averyverylongname")
+    assert server(session, ":srv 432 * averyverylongname :Erroneous") == ["NICK averyvery"]
+    assert server(session, ":srv 433 * averyvery :Nickname is already in use") == ["NICK averyver_"]
+
+
+def test_refused_nick_falls_back_to_a_sane_one_then_guest() -> None:
+    session = client_session("averyverylongname")
+    assert server(session, ":srv 432 * averyverylongname :Erroneous") == ["NICK averyvery"]
+    assert server(session, ":srv 432 * averyvery :Erroneous") == ["NICK guest"]
+    server(session, ":srv 001 guest :Welcome")
+    assert session.take_lines()[1] == (
+        "The nickname averyverylongname isn't allowed here; you are guest instead."
+    )
+
+
+def test_reserved_nick_tries_a_variant_first() -> None:
+    session = client_session("Server")
+    assert server(session, ":srv 432 * Server :Erroneous nickname") == ["NICK Server_"]
+
+
+def test_nick_changed_by_the_server_is_reported() -> None:
+    session = client_session("alice")
+    server(session, ":srv 001 alic :Welcome")
+    assert session.take_lines()[1] == (
+        "The nickname alice was changed by the server; you are alic instead."
+    )
+
+
+def test_welcome_joins_the_rooms_and_keeps_the_preferred_current_one() -> None:
+    session = client_session(channels=["#dev", "#lobby", "#ops"], current="#LOBBY")
+    assert server(session, ":srv 001 alice :Welcome") == ["JOIN #dev,#lobby,#ops"]
+    server(session, ":alice!u@h JOIN #dev", ":alice!u@h JOIN #lobby")
+    assert not session.ready
+    server(session, ":alice!u@h JOIN #ops")
+    assert session.ready
+    assert session.current_channel == "#lobby"
+    assert session.joined_channels == ["#dev", "#lobby", "#ops"]
+    server(session, ":alice!u@h JOIN #later")
+    assert session.current_channel == "#later"  # a room joined by hand becomes current
+
+
+def test_a_room_the_server_refuses_does_not_hold_typed_lines_back() -> None:
+    session = client_session(channels=["#lobby", "#banned"])
+    server(session, ":srv 001 alice :Welcome", ":alice!u@h JOIN #lobby")
+    assert not session.ready
+    server(session, ":srv 474 alice #banned :Cannot join channel (+b)")
+    assert session.ready
+    assert session.take_lines()[-1] == "Cannot join channel (+b): #banned"
+
+
+def test_no_rooms_means_ready_at_the_welcome() -> None:
+    session = client_session(channels=[])
+    assert server(session, ":srv 001 alice :Welcome") == []
+    assert session.ready
+    assert session.current_channel is None
+
+
+def test_typing_before_the_welcome_waits_except_quit_and_help() -> None:
+    session = client_session()
+    assert session.from_person("hello") == []
+    assert session.take_lines() == ["Still connecting to the server; try again in a moment."]
+    assert session.from_person("/help") == []
+    assert "/join" in "\n".join(session.take_lines())
+    assert session.from_person("/quit bye") == ["QUIT :bye"]
+    assert session.quitting
+
+
+def test_error_says_the_server_ended_the_chat_unless_we_quit() -> None:
+    session = welcomed()
+    server(session, "ERROR :Closing Link: 127.0.0.1 (Server shutting down)")
+    assert session.take_lines() == [
+        "The server ended the chat: Closing Link: 127.0.0.1 (Server shutting down)"
+    ]
+    leaving = welcomed()
+    assert leaving.from_person("over") == ["QUIT :Leaving"]
+    assert leaving.quitting
+    server(leaving, "ERROR :Closing Link: 127.0.0.1 (Quit: Leaving)")
+    assert leaving.take_lines() == []
+
+
+def test_plain_mode_is_not_quitting_after_quit() -> None:
+    session = registered()
+    session.from_person("quit")
+    assert not session.quitting  # the nc user is not a client: the edge closes for them
+
+
+def test_style_nick_wraps_every_nick_shown_and_nothing_else() -> None:
+    session = welcomed(style_nick=lambda nick: f"<{nick}>")
+    server(
+        session,
+        ":bob!b@h PRIVMSG #lobby :hi <alice>",
+        ":bob!b@h PRIVMSG alice :psst",
+        ":bob!b@h PRIVMSG #lobby :\x01ACTION waves\x01",
+        ":bob!b@h NICK robert",
+        ":carol!c@h KICK #lobby robert :bye",
+        ":srv 353 alice = #lobby :@carol +alice",
+        ":srv 366 alice #lobby :End",
+    )
+    assert session.take_lines() == [
+        "<bob> says: hi <alice>",
+        "<bob> (private) says: psst",
+        "* <bob> waves",
+        "* <bob> is now known as <robert>",
+        "* <robert> was kicked from #lobby by <carol> (bye)",
+        "People in #lobby: @<carol>, +<alice>",
+    ]
+
+
+def test_styling_cannot_be_used_to_smuggle_escapes() -> None:
+    session = welcomed(style_nick=lambda nick: f"\x1b[31m{nick}\x1b[39m")
+    server(session, ":b\x1bob!b@h PRIVMSG #lobby :\x1b[2Jhi\x9b")
+    assert session.take_lines() == ["\x1b[31mbob\x1b[39m says: [2Jhi"]
+
+
+def test_names_prefixes_follow_isupport() -> None:
+    session = welcomed(style_nick=lambda nick: f"<{nick}>")
+    server(
+        session,
+        ":srv 005 alice PREFIX=(qaohv)~&@%+ :are supported",
+        ":srv 353 alice = #lobby :~@owner %half",
+        ":srv 366 alice #lobby :End",
+    )
+    assert session.take_lines() == ["People in #lobby: ~@<owner>, %<half>"]
+
+
+def test_take_lines_splits_and_empties() -> None:
+    session = welcomed()
+    assert session.take_lines() == []
+    server(session, ":bob!b@h JOIN #lobby", ":bob!b@h PART #lobby")
+    assert session.take_lines() == ["* bob joined #lobby", "* bob left #lobby"]
+    assert session.take_lines() == []
+
+
+@pytest.mark.parametrize(
+    ("login", "nick"),
+    [
+        ("alice", "alice"),
+        ("john.doe", "john_doe"),
+        ("42", "_42"),
+        ("-x", "_-x"),
+        ("ünïcode", "ncode"),
+        ("", "guest"),
+        ("é", "guest"),
+        ("a" * 40, "a" * 30),
+    ],
+)
+def test_sane_nick_makes_any_login_a_valid_nick(login: str, nick: str) -> None:
+    assert sane_nick(login) == nick
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", ":bob!b@h ", ":alice!a@h ", ":srv ", ":a "]),
+            st.sampled_from([*COMMANDS, "CAP", "431", "436", "421", "451", "474"]),
+            st.lists(params, max_size=5),
+        ),
+        max_size=8,
+    )
+)
+def test_client_mode_never_raises_on_irc_shaped_lines(
+    lines: list[tuple[str, str, list[str]]],
+) -> None:
+    for session in (client_session(), welcomed(style_nick=lambda nick: f"[{nick}]")):
+        for source, command, args in lines:
+            raw = source + command + "".join(" " + arg for arg in args)
+            assert no_line_breaks(session.from_server(raw.encode() + b"\r\n"))
+        for shown in session.take_lines():
+            assert not any(ch in shown for ch in "\r\n\0\x1b\x01")

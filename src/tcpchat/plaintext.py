@@ -9,11 +9,20 @@ it does no I/O: the edge hands it text and bytes and writes back what it returns
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 from .protocol import Message, irc_lower, parse
 
-__all__ = ["HELP_TEXT", "MESSAGE_CHUNK_BYTES", "PlainSession", "strip_telnet"]
+__all__ = [
+    "CONNECTED_TEXT",
+    "HELP_TEXT",
+    "MESSAGE_CHUNK_BYTES",
+    "PlainSession",
+    "displayable",
+    "sane_nick",
+    "strip_telnet",
+]
 
 # A relayed PRIVMSG gains ":nick!user@host PRIVMSG #channel :" in front, and the
 # whole line must fit in 512 bytes, so longer text is sent as several messages.
@@ -21,6 +30,8 @@ MESSAGE_CHUNK_BYTES = 350
 
 NOT_IN_A_ROOM = "You are not in any room; /join #room first."
 NICK_PROMPT = "What's your nickname? "
+CONNECTED_TEXT = "Connected to the server. Type 'quit' to end the chat."
+STILL_CONNECTING = "Still connecting to the server; try again in a moment."
 
 HELP_TEXT = """\
 Type a message and press Enter to say it in your current room. Commands:
@@ -60,6 +71,15 @@ _SILENT_NUMERICS = frozenset(
 _WHOIS_SENTENCES = frozenset({"276", "307", "313", "320", "335", "338", "378", "379", "671"})
 _NICK_REJECTED = frozenset({"431", "432", "433", "436", "437"})
 
+# Client mode: capabilities we ask for when offered (NAMES then shows every status).
+_WANTED_CAPS = ("multi-prefix",)
+# Before the welcome, replies to a CAP the server doesn't know are no news to a person.
+_SILENT_BEFORE_WELCOME = frozenset({"020", "421", "451"})
+# RFC 1459's NICKLEN, which every server allows; ISUPPORT only comes after the welcome.
+_SAFE_NICK_LENGTH = 9
+_MAX_NICK_TRIES = 30
+_NICK_CHARS = re.compile(r"[^A-Za-z0-9\[\]\\`_^{|}-]")
+
 
 # Telnet commands: IAC IAC (a literal 0xFF), option negotiation (IAC WILL/WONT/DO/DONT
 # opt), subnegotiation (IAC SB ... IAC SE) and the two-byte commands.
@@ -78,7 +98,7 @@ def _clean_input(text: str) -> str:
     return text.translate(_LINE_BREAKERS)
 
 
-def _displayable(text: str) -> str:
+def displayable(text: str) -> str:
     """Text safe to put on a terminal: no colour codes, no escape sequences."""
     return _CONTROLS.sub("", _FORMATTING.sub("", text))
 
@@ -93,6 +113,20 @@ def _nick_of(source: str | None) -> str:
     if not source:
         return ""
     return source.partition("!")[0].partition("@")[0]
+
+
+def sane_nick(name: str, limit: int = 30) -> str:
+    """A nick every IRC server accepts, made from `name` (a login name, a rejected nick)."""
+    nick = _NICK_CHARS.sub("", name.replace(".", "_").replace(" ", "_"))
+    if not nick or nick[0].isdigit() or nick[0] == "-":
+        nick = "_" + nick if nick else "guest"
+    return nick[:limit]
+
+
+def _nick_candidates(base: str, limit: int) -> Iterator[str]:
+    """alice, alice_, alice__, alice1, alice2, ...: each cut to `limit`, suffix kept."""
+    for suffix in ("", "_", "__", *(str(n) for n in range(1, _MAX_NICK_TRIES))):
+        yield base[: limit - len(suffix)] + suffix
 
 
 def _chunks(text: str, limit: int) -> list[str]:
@@ -124,8 +158,36 @@ def _duration(seconds: int) -> str:
     return " ".join(parts)
 
 
-def _with_reason(text: str, reason: str) -> str:
-    return f"{text} ({reason})" if reason else text
+def _reason(reason: str) -> str:
+    """' (reason)' to end a sentence with, or nothing."""
+    return f" ({reason})" if reason else ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Nick:
+    """A nick inside a sentence: shown through the session's `style_nick`, if any."""
+
+    name: str
+
+
+@dataclass(slots=True)
+class _ClientMode:
+    """What a terminal client adds: a nick chosen up front, rooms to (re)join, CAP."""
+
+    wanted_nick: str
+    trying: str
+    channels: list[str]
+    prefer_current: str | None
+    welcome_text: str
+    tried: set[str] = field(default_factory=set)
+    nick_limit: int = 30
+    nick_base: str = ""
+    nick_problem: str = ""  # "taken" or "not allowed", told once we are welcomed
+    refusals: int = 0  # 431/432 replies: the server found our nick malformed
+    caps_offered: set[str] = field(default_factory=set)
+    cap_done: bool = False
+    autojoin_pending: set[str] = field(default_factory=set)
+    quitting: bool = False
 
 
 class PlainSession:
@@ -133,7 +195,12 @@ class PlainSession:
 
     Feed what the person types to `from_person` and what the core writes to
     `from_server`; both return IRC lines for the core. Text for the person
-    collects until `take_text`.
+    collects until `take_text` (or `take_lines`).
+
+    The terminal client reuses it in client mode (`start`): it registers with a
+    nick given up front, negotiates CAP, picks another nick when one is taken,
+    and joins its rooms, talking to any IRC server instead of our core alone.
+    `style_nick` decorates every nick shown (colour, for the client).
     """
 
     def __init__(
@@ -142,11 +209,15 @@ class PlainSession:
         server_name: str = "tcpchat",
         *,
         nick_length: int = 30,
+        style_nick: Callable[[str], str] | None = None,
     ) -> None:
         self._default_channel = default_channel
         self._server_name = server_name
         self._nick_length = nick_length
+        self._style_nick = style_nick
+        self._client: _ClientMode | None = None
         self._chantypes = "#"
+        self._status_prefixes = _STATUS_PREFIXES
         self._nick: str | None = None
         self._user_sent = False
         # Joined rooms by folded name, in joining order, so the newest is last.
@@ -185,6 +256,7 @@ class PlainSession:
             "MODE": self._on_mode,
             "INVITE": self._on_invite,
             "ERROR": self._on_error,
+            "CAP": self._on_cap,
             "FAIL": self._on_standard_reply,
             "WARN": self._on_standard_reply,
         }
@@ -205,7 +277,7 @@ class PlainSession:
             "330": self._on_whois_account,
             "331": lambda m: self._say(f"{m.param(1)} has no topic."),
             "332": lambda m: self._say(f"Topic of {m.param(1)}: {m.param(2)}"),
-            "341": lambda m: self._say(f"You invited {m.param(1)} to {m.param(2)}."),
+            "341": lambda m: self._tell("You invited ", _Nick(m.param(1)), f" to {m.param(2)}."),
             "352": self._on_who_entry,
             "353": self._on_names_entry,
             "366": self._on_names_end,
@@ -222,6 +294,35 @@ class PlainSession:
             f"{NICK_PROMPT}"
         ).encode()
 
+    def start(
+        self,
+        nick: str,
+        channels: Sequence[str] = ("#lobby",),
+        current: str | None = None,
+        *,
+        username: str | None = None,
+        realname: str = "tcpchat client",
+        welcome_text: str = CONNECTED_TEXT,
+    ) -> list[str]:
+        """Client mode: the lines that open registration as `nick`.
+
+        After the welcome the session says `welcome_text` and joins `channels`;
+        `current` (one of them) becomes the current room, else the first joined.
+        """
+        nick = nick if _is_middle(nick) else sane_nick(nick)
+        self._client = _ClientMode(
+            wanted_nick=nick,
+            trying=nick,
+            channels=[room for room in channels if _is_middle(room)],
+            prefer_current=irc_lower(current) if current else None,
+            welcome_text=welcome_text,
+            nick_base=nick,
+            tried={irc_lower(nick)},
+        )
+        self._user_sent = True
+        user = sane_nick(username or nick, 18)
+        return ["CAP LS 302", f"NICK {nick}", f"USER {user} 0 * :{realname or nick}"]
+
     def from_person(self, line: str) -> list[str]:
         """One typed line (decoded, no line ending) -> IRC lines for the core."""
         line = _clean_input(line)
@@ -229,7 +330,9 @@ class PlainSession:
         if not stripped:
             return []
         if stripped.lower() in ("quit", "over"):
-            return ["QUIT :Leaving"]
+            return self._quit_lines(["QUIT :Leaving"])
+        if self._nick is None and self._client is not None:
+            return self._before_welcome(stripped)
         if self._nick is None:
             return self._registration_line(stripped)
         if line.startswith("//"):
@@ -261,6 +364,27 @@ class PlainSession:
         text, self._out = "".join(self._out), []
         return text.encode("utf-8")
 
+    def take_lines(self) -> list[str]:
+        """Everything queued for the person, as lines without their ends (for the client)."""
+        text, self._out = "".join(self._out), []
+        return text.removesuffix("\r\n").split("\r\n") if text else []
+
+    @property
+    def joined_channels(self) -> list[str]:
+        """The rooms we are in, oldest first: what a reconnecting client rejoins."""
+        return list(self._joined.values())
+
+    @property
+    def ready(self) -> bool:
+        """Welcomed and done with the rooms joined on connect: typed lines can go out."""
+        pending = self._client is not None and self._client.autojoin_pending
+        return self._nick is not None and not pending
+
+    @property
+    def quitting(self) -> bool:
+        """Client mode: a QUIT has gone out, so the server closing is expected."""
+        return self._client is not None and self._client.quitting
+
     @property
     def current_channel(self) -> str | None:
         """The room plain lines are said in, or None when in none."""
@@ -276,12 +400,28 @@ class PlainSession:
     def _say(self, *lines: str) -> list[str]:
         """Queue whole lines for the person; returns no IRC lines, for handler brevity."""
         for line in lines:
-            self._out.extend(_displayable(part) + "\r\n" for part in line.split("\n"))
+            self._out.extend(displayable(part) + "\r\n" for part in line.split("\n"))
+        return []
+
+    def _tell(self, *parts: str | _Nick) -> list[str]:
+        """Queue one sentence made of text and nicks; each nick goes through `style_nick`.
+
+        Parts are made safe one by one, so the escape sequences that styling adds
+        survive while anything a peer sent is still stripped of them.
+        """
+        shown = []
+        for part in parts:
+            if isinstance(part, _Nick):
+                nick = displayable(part.name).replace("\n", " ")
+                shown.append(self._style_nick(nick) if self._style_nick and nick else nick)
+            else:
+                shown.append(displayable(part).replace("\n", " "))
+        self._out.append("".join(shown) + "\r\n")
         return []
 
     def _prompt(self, text: str) -> None:
         """Queue a question left open on its line, as the nickname prompt is."""
-        self._out.append(_displayable(text))
+        self._out.append(displayable(text))
 
     # -- lines typed by the person --------------------------------------------
 
@@ -465,7 +605,21 @@ class PlainSession:
         return [f"AWAY :{message}"] if message else ["AWAY"]
 
     def _cmd_quit(self, args: str) -> list[str]:
-        return [f"QUIT :{args.strip() or 'Leaving'}"]
+        return self._quit_lines([f"QUIT :{args.strip() or 'Leaving'}"])
+
+    def _quit_lines(self, lines: list[str]) -> list[str]:
+        if self._client is not None:
+            self._client.quitting = True
+        return lines
+
+    def _before_welcome(self, line: str) -> list[str]:
+        """Client mode, still registering: only /help and /quit make sense yet."""
+        command = line.split()[0].lower()
+        if command == "/help":
+            return self._say(HELP_TEXT)
+        if command == "/quit":
+            return self._cmd_quit(line[len(command) :])
+        return self._say(STILL_CONNECTING)
 
     def _cmd_help(self, _args: str) -> list[str]:
         return self._say(HELP_TEXT)
@@ -508,8 +662,8 @@ class PlainSession:
         if text.startswith("\x01"):
             return self._on_ctcp(sender, target, private, text)
         if private:
-            return self._say(f"{sender} (private) says: {text}")
-        return self._say(f"{self._where(target)}{sender} says: {text}")
+            return self._tell(_Nick(sender), " (private) says: ", text)
+        return self._tell(self._where(target), _Nick(sender), " says: ", text)
 
     def _on_ctcp(self, sender: str, target: str, private: bool, text: str) -> list[str]:
         body = text[1:-1] if text.endswith("\x01") and len(text) > 1 else text[1:]
@@ -517,8 +671,8 @@ class PlainSession:
         kind = kind.upper()
         if kind == "ACTION":
             if private:
-                return self._say(f"* {sender} (private) {argument}")
-            return self._say(f"{self._where(target)}* {sender} {argument}")
+                return self._tell("* ", _Nick(sender), " (private) ", argument)
+            return self._tell(self._where(target), "* ", _Nick(sender), " ", argument)
         if kind == "VERSION" and private and _is_middle(sender):
             return [f"NOTICE {sender} :\x01VERSION tcpchat plain-text mode\x01"]
         return []
@@ -530,25 +684,33 @@ class PlainSession:
         if len(msg.params) < 2 or text.startswith("\x01"):
             return []  # CTCP replies are for programs
         if not msg.source or "!" not in msg.source:
+            if self._client is not None and self._nick is None:
+                return []  # "*** Looking up your hostname": registration chatter
             return self._say(text)
         sender = _nick_of(msg.source)
         if self._is_me(sender):
             return []
         where = self._where(target) if self._is_channel(target) else ""
-        return self._say(f"{where}-{sender}- {text}")
+        return self._tell(where, "-", _Nick(sender), "- ", text)
 
     def _on_join(self, msg: Message) -> list[str]:
         room, nick = msg.param(0), _nick_of(msg.source)
         if not room or not nick:
             return []
         if not self._is_me(nick):
-            return self._say(f"* {nick} joined {room}")
+            return self._tell("* ", _Nick(nick), f" joined {room}")
         if not _is_middle(room):
             return []  # we could never talk there
         folded = irc_lower(room)
         self._joined.pop(folded, None)
         self._joined[folded] = room
-        self._current = room
+        if self._client is not None and folded in self._client.autojoin_pending:
+            # Rejoining after a reconnect keeps the room that was current.
+            self._client.autojoin_pending.discard(folded)
+            if self._current is None or folded == self._client.prefer_current:
+                self._current = room
+        else:
+            self._current = room
         return self._say(f"You joined {room}.")
 
     def _on_part(self, msg: Message) -> list[str]:
@@ -556,7 +718,7 @@ class PlainSession:
         if not room:
             return []
         if not self._is_me(nick):
-            return self._say(_with_reason(f"* {nick} left {room}", reason))
+            return self._tell("* ", _Nick(nick), f" left {room}", _reason(reason))
         self._say(f"You left {room}.")
         return self._leave(room)
 
@@ -566,8 +728,10 @@ class PlainSession:
             return []
         kicker = _nick_of(msg.source) or self._server_name
         if not self._is_me(victim):
-            return self._say(_with_reason(f"* {victim} was kicked from {room} by {kicker}", reason))
-        self._say(_with_reason(f"You were kicked from {room} by {kicker}", reason))
+            return self._tell(
+                "* ", _Nick(victim), f" was kicked from {room} by ", _Nick(kicker), _reason(reason)
+            )
+        self._tell(f"You were kicked from {room} by ", _Nick(kicker), _reason(reason))
         return self._leave(room)
 
     def _leave(self, room: str) -> list[str]:
@@ -585,7 +749,7 @@ class PlainSession:
         nick = _nick_of(msg.source)
         if not nick or self._is_me(nick):
             return []
-        return self._say(_with_reason(f"* {nick} quit", msg.param(0)))
+        return self._tell("* ", _Nick(nick), " quit", _reason(msg.param(0)))
 
     def _on_nick(self, msg: Message) -> list[str]:
         old, new = _nick_of(msg.source), msg.param(0)
@@ -593,8 +757,8 @@ class PlainSession:
             return []
         if self._is_me(old):
             self._nick = new
-            return self._say(f"You are now known as {new}.")
-        return self._say(f"* {old} is now known as {new}")
+            return self._tell("You are now known as ", _Nick(new), ".")
+        return self._tell("* ", _Nick(old), " is now known as ", _Nick(new))
 
     def _on_topic(self, msg: Message) -> list[str]:
         room, text = msg.param(0), msg.param(1)
@@ -602,24 +766,49 @@ class PlainSession:
         if not room:
             return []
         if not text:
-            return self._say(f"* {nick} cleared the topic of {room}")
-        return self._say(f"* {nick} set the topic of {room} to: {text}")
+            return self._tell("* ", _Nick(nick), f" cleared the topic of {room}")
+        return self._tell("* ", _Nick(nick), f" set the topic of {room} to: ", text)
 
     def _on_mode(self, msg: Message) -> list[str]:
         target, changes = msg.param(0), " ".join(msg.params[1:])
         if not target or not changes or not self._is_channel(target):
             return []  # user modes on ourselves mean nothing to a person
         nick = _nick_of(msg.source) or self._server_name
-        return self._say(f"* {nick} sets mode {changes} on {target}")
+        return self._tell("* ", _Nick(nick), f" sets mode {changes} on {target}")
 
     def _on_invite(self, msg: Message) -> list[str]:
         nick, room = _nick_of(msg.source), msg.param(1)
         if not nick or not room:
             return []
-        return self._say(f"* {nick} invites you to {room}; type /join {room} to go there.")
+        return self._tell(
+            "* ", _Nick(nick), f" invites you to {room}; type /join {room} to go there."
+        )
 
     def _on_error(self, msg: Message) -> list[str]:
-        return self._say(f"Disconnected: {msg.param(0) or 'closed by the server'}")
+        reason = msg.param(0) or "closed by the server"
+        if self._client is None:
+            return self._say(f"Disconnected: {reason}")
+        if self._client.quitting:
+            return []  # the goodbye to our own QUIT
+        return self._say(f"The server ended the chat: {reason}")
+
+    def _on_cap(self, msg: Message) -> list[str]:
+        """Client mode: CAP LS 302 (possibly several lines), REQ what we use, then END."""
+        client = self._client
+        if client is None or client.cap_done or self._nick is not None:
+            return []
+        sub = msg.param(1).upper()
+        if sub == "LS":
+            client.caps_offered.update(token.partition("=")[0] for token in msg.params[-1].split())
+            if len(msg.params) >= 4 and msg.params[2] == "*":
+                return []  # more LS lines follow
+            wanted = [cap for cap in _WANTED_CAPS if cap in client.caps_offered]
+            if wanted:
+                return [f"CAP REQ :{' '.join(wanted)}"]
+        elif sub not in ("ACK", "NAK"):
+            return []
+        client.cap_done = True
+        return ["CAP END"]
 
     def _on_standard_reply(self, msg: Message) -> list[str]:
         return self._say(msg.params[-1]) if len(msg.params) >= 3 else []
@@ -628,12 +817,21 @@ class PlainSession:
 
     def _on_numeric(self, msg: Message) -> list[str]:
         code = msg.command
-        if self._nick is None and code in _NICK_REJECTED:
+        if self._client is not None and self._nick is None:
+            if code in _NICK_REJECTED:
+                return self._try_another_nick(code)
+            if code in _SILENT_BEFORE_WELCOME:
+                return []
+        elif self._nick is None and code in _NICK_REJECTED:
             return self._on_nick_rejected(code)
+        if self._client is not None and "400" <= code < "600":
+            self._client.autojoin_pending.discard(irc_lower(msg.param(1)))
         if code in _SILENT_NUMERICS:
             return []
         if code in _WHOIS_SENTENCES:
-            return self._say(f"{msg.param(1)} {msg.params[-1]}") if len(msg.params) >= 3 else []
+            return (
+                self._tell(_Nick(msg.param(1)), " ", msg.params[-1]) if len(msg.params) >= 3 else []
+            )
         handler = self._numerics.get(code)
         if handler is not None:
             return handler(msg)
@@ -654,13 +852,61 @@ class PlainSession:
             self._prompt("That nickname is taken, pick another: ")
         return []
 
+    def _try_another_nick(self, code: str) -> list[str]:
+        """Client mode: the server refused our nick while registering; try the next one."""
+        client = self._client
+        assert client is not None
+        if code in ("431", "432"):
+            # First refusal: cut to the length every server allows, drop odd characters
+            # (or, if that changes nothing, try the next variant). Then: "guest".
+            client.nick_problem = client.nick_problem or "not allowed"
+            client.nick_limit = min(client.nick_limit, _SAFE_NICK_LENGTH)
+            client.refusals += 1
+            client.nick_base = (
+                sane_nick(client.nick_base, client.nick_limit) if client.refusals == 1 else "guest"
+            )
+        else:
+            client.nick_problem = client.nick_problem or "taken"
+        for candidate in _nick_candidates(client.nick_base, client.nick_limit):
+            if irc_lower(candidate) not in client.tried:
+                client.tried.add(irc_lower(candidate))
+                client.trying = candidate
+                return [f"NICK {candidate}"]
+        client.quitting = True
+        self._say("The server accepted none of the nicknames tried; pick one with --nick.")
+        return ["QUIT :No nickname"]
+
+    def _client_welcome(self, client: _ClientMode) -> list[str]:
+        client.cap_done = True
+        self._say(client.welcome_text)
+        if self._nick != client.wanted_nick:
+            why = {"taken": "is taken", "not allowed": "isn't allowed here"}.get(
+                client.nick_problem, "was changed by the server"
+            )
+            nick = _Nick(self._nick or "")
+            self._tell(f"The nickname {client.wanted_nick} {why}; you are ", nick, " instead.")
+        if not client.channels:
+            return []
+        client.autojoin_pending = {irc_lower(room) for room in client.channels}
+        lines, batch = [], ""
+        for room in client.channels:
+            if batch and len(batch) + len(room) > 400:
+                lines.append(f"JOIN {batch}")
+                batch = ""
+            batch = f"{batch},{room}" if batch else room
+        return [*lines, f"JOIN {batch}"]
+
     def _on_welcome(self, msg: Message) -> list[str]:
         first_welcome = self._nick is None
         self._nick = msg.param(0) or self._nick
         if not first_welcome or self._nick is None:
             return []
-        self._say(
-            f"Welcome, {self._nick}! Type a message and press Enter to talk; /help lists commands."
+        if self._client is not None:
+            return self._client_welcome(self._client)
+        self._tell(
+            "Welcome, ",
+            _Nick(self._nick),
+            "! Type a message and press Enter to talk; /help lists commands.",
         )
         if self._default_channel and _is_middle(self._default_channel):
             return [f"JOIN {self._default_channel}"]
@@ -673,34 +919,38 @@ class PlainSession:
                 self._chantypes = value
             elif key == "NICKLEN" and value.isdecimal():
                 self._nick_length = int(value)
+            elif key == "PREFIX" and ")" in value:
+                self._status_prefixes = value.partition(")")[2] or _STATUS_PREFIXES
         return []
 
     def _on_motd_line(self, msg: Message) -> list[str]:
+        if self._client is not None:
+            return []  # the client keeps its start short: no message of the day
         text = msg.params[-1] if len(msg.params) >= 2 else ""
         return self._say(text[2:] if text.startswith("- ") else text.removeprefix("-"))
 
     def _on_target_away(self, msg: Message) -> list[str]:
-        return self._say(f"{msg.param(1)} is away: {msg.param(2)}")
+        return self._tell(_Nick(msg.param(1)), " is away: ", msg.param(2))
 
     def _on_whois_user(self, msg: Message) -> list[str]:
         nick, user, host, realname = msg.param(1), msg.param(2), msg.param(3), msg.param(5)
-        return self._say(f"{nick} ({user}@{host}): {realname}")
+        return self._tell(_Nick(nick), f" ({user}@{host}): ", realname)
 
     def _on_whois_server(self, msg: Message) -> list[str]:
         nick, server, info = msg.param(1), msg.param(2), msg.param(3)
-        return self._say(_with_reason(f"{nick} is connected to {server}", info))
+        return self._tell(_Nick(nick), f" is connected to {server}", _reason(info))
 
     def _on_whois_idle(self, msg: Message) -> list[str]:
         nick, idle = msg.param(1), msg.param(2)
         if not idle.isdecimal() or len(idle) > 12:
             return []
-        return self._say(f"{nick} has been idle for {_duration(int(idle))}")
+        return self._tell(_Nick(nick), f" has been idle for {_duration(int(idle))}")
 
     def _on_whois_channels(self, msg: Message) -> list[str]:
-        return self._say(f"{msg.param(1)} is in: {msg.param(2)}")
+        return self._tell(_Nick(msg.param(1)), " is in: ", msg.param(2))
 
     def _on_whois_account(self, msg: Message) -> list[str]:
-        return self._say(f"{msg.param(1)} is logged in as {msg.param(2)}")
+        return self._tell(_Nick(msg.param(1)), " is logged in as ", msg.param(2))
 
     def _on_who_entry(self, msg: Message) -> list[str]:
         if len(msg.params) < 8:
@@ -709,7 +959,7 @@ class PlainSession:
         realname = last.partition(" ")[2] if last[:1].isdigit() else last
         self._who_count += 1
         away = " (away)" if flags.startswith("G") else ""
-        return self._say(f"{nick} ({user}@{host}){away}: {realname}")
+        return self._tell(_Nick(nick), f" ({user}@{host}){away}: ", realname)
 
     def _on_end_of_who(self, msg: Message) -> list[str]:
         found, self._who_count = self._who_count, 0
@@ -728,7 +978,13 @@ class PlainSession:
         nicks = self._pending_names.pop(irc_lower(room), [])
         if not nicks:
             return self._say(f"Nobody visible in {room}.")
-        return self._say(f"People in {room}: {', '.join(nicks)}")
+        parts: list[str | _Nick] = [f"People in {room}: "]
+        for index, name in enumerate(nicks):
+            bare = name.lstrip(self._status_prefixes)
+            if index:
+                parts.append(", ")
+            parts += [name[: len(name) - len(bare)], _Nick(bare)]
+        return self._tell(*parts)
 
     def _on_list_entry(self, msg: Message) -> list[str]:
         if len(msg.params) >= 3:

@@ -1,0 +1,122 @@
+"""Command line: `tcpchat client [HOST[:PORT]] [--nick NAME] [--join ROOMS] [--tls]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..plaintext import sane_nick
+from .connection import ClientOptions
+
+__all__ = ["client_main", "client_parser", "default_nick", "parse_address"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 6667
+DEFAULT_TLS_PORT = 6697
+
+
+def parse_address(text: str, default_port: int) -> tuple[str, int]:
+    """'host', 'host:port', '[v6]', '[v6]:port' or a bare IPv6 address -> (host, port)."""
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"expected [IPv6]:PORT, got {text!r}")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    if not host:
+        raise ValueError(f"no host in {text!r}")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdecimal() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"invalid port {port_text!r}")
+    return host, int(port_text)
+
+
+def default_nick() -> str:
+    """The login name, made into a nick any server accepts."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no login name in the environment or the user database
+        login = ""
+    return sane_nick(login)
+
+
+def _rooms(text: str) -> list[str]:
+    rooms = [room.strip() for room in text.split(",") if room.strip()]
+    return [room if room[0] in "#&+!" else "#" + room for room in rooms]
+
+
+def client_parser(prog: str = "tcpchat client") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Chat on a tcpchat server, or any IRC server, from the terminal. "
+        "Type a line to say it in the current room; /help lists the commands; "
+        "'quit' or 'over' leaves.",
+    )
+    parser.add_argument(
+        "address",
+        nargs="?",
+        default=DEFAULT_HOST,
+        metavar="HOST[:PORT]",
+        help=f"server to connect to (default {DEFAULT_HOST}:{DEFAULT_PORT}, "
+        f"or port {DEFAULT_TLS_PORT} with --tls); IPv6 as [::1]:6667 or a bare ::1",
+    )
+    parser.add_argument(
+        "--nick", "-n", help="nickname to use (default: your login name); if taken, "
+        "the client picks a similar one and tells you",
+    )  # fmt: skip
+    parser.add_argument(
+        "--join",
+        "-j",
+        metavar="ROOMS",
+        default="#lobby",
+        help="comma-separated rooms to join on connect, the first one current "
+        "(default #lobby; '' joins none)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect with TLS, checking the server's certificate against the system's "
+        "trusted authorities (or the file in SSL_CERT_FILE)",
+    )
+    parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
+    return parser
+
+
+def client_main(argv: Sequence[str] | None = None, prog: str = "tcpchat client") -> int:
+    parser = client_parser(prog)
+    args = parser.parse_args(argv)
+    try:
+        host, port = parse_address(args.address, DEFAULT_TLS_PORT if args.tls else DEFAULT_PORT)
+    except ValueError as exc:
+        parser.error(str(exc))
+    rooms = _rooms(args.join)
+    options = ClientOptions(
+        host=host,
+        port=port,
+        nick=args.nick or default_nick(),
+        channels=rooms,
+        tls=args.tls,
+    )
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    try:
+        if interactive:
+            try:
+                from .terminal import chat_in_terminal
+            except ImportError:
+                print(f"{prog} needs prompt_toolkit: pip install prompt_toolkit", file=sys.stderr)
+                return 1
+            colour = not os.environ.get("NO_COLOR")
+            return asyncio.run(chat_in_terminal(options, colour=colour))
+        from .piped import chat_over_pipes
+
+        return asyncio.run(chat_over_pipes(options))
+    except KeyboardInterrupt:
+        return 130

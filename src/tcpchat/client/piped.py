@@ -1,0 +1,70 @@
+"""The client without a terminal: lines from stdin, sentences to stdout.
+
+For scripts and pipes (`printf 'hi\\nquit\\n' | tcpchat client`): no prompt, no
+colour, and the end of input leaves the chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import BinaryIO, TextIO
+
+from .connection import ChatClient, ClientOptions, ConnectError, is_leaving
+
+__all__ = ["chat_over_pipes"]
+
+
+def _read_in_background(stream: BinaryIO, queue: asyncio.Queue[str | None]) -> None:
+    """Feed stdin's lines to `queue` from a daemon thread (None at the end).
+
+    A thread, because stdin may be a file, which asyncio cannot watch; a daemon
+    thread, so a read still blocked at exit doesn't hold the process.
+    """
+    loop = asyncio.get_running_loop()
+
+    def read() -> None:
+        try:
+            for raw in stream:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except (RuntimeError, ValueError, OSError):
+            pass  # the loop or the stream is closed: the chat is over anyway
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+
+
+async def chat_over_pipes(
+    options: ClientOptions, stdin: BinaryIO | None = None, stdout: TextIO | None = None
+) -> int:
+    """Chat with lines from `stdin` (default: the process's) until it ends or we leave."""
+    out = stdout or sys.stdout
+
+    def show(text: str) -> None:
+        print(text, file=out, flush=True)
+
+    client = ChatClient(options, display=show)
+    try:
+        await client.connect()
+    except ConnectError as exc:
+        print(exc, file=sys.stderr, flush=True)
+        return 1
+    running = asyncio.create_task(client.run())
+    typed: asyncio.Queue[str | None] = asyncio.Queue()
+    _read_in_background(stdin or sys.stdin.buffer, typed)
+    while not running.done():
+        getting = asyncio.ensure_future(typed.get())
+        await asyncio.wait({running, getting}, return_when=asyncio.FIRST_COMPLETED)
+        if not getting.done():
+            getting.cancel()
+            break
+        line = getting.result()
+        if line is None:
+            await client.leave("End of input")
+            break
+        await client.send_typed(line, echo=True)
+        if is_leaving(line):
+            break
+    return await running
