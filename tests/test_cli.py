@@ -49,6 +49,14 @@ def test_module_and_console_script_entry_points_show_help():
         env={"PYTHONPATH": str(ROOT / "src")},
     ).stdout
     assert "--port" in out
+    out = subprocess.run(
+        [sys.executable, "-m", "tcpchat", "client", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "src")},
+    ).stdout
+    assert "--nick" in out and "--join" in out and "--tls" in out
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])

@@ -161,10 +161,16 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tcpchat", description="tcpchat: chat over TCP.")
-    parser.add_argument("command", choices=["server"], help="what to run")
+    parser.add_argument(
+        "command", choices=["server", "client"], help="run the chat server, or the terminal client"
+    )
     parser.add_argument("args", nargs=argparse.REMAINDER, help="options for the command")
     parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
     ns = parser.parse_args(argv)
+    if ns.command == "client":
+        from .client.cli import client_main
+
+        return client_main(ns.args)
     return server_main(ns.args)
 
 
