@@ -1,7 +1,7 @@
 """Summarise a py-spy raw profile (collapsed stacks): where the time goes, self and inclusive.
 
-    python bench/bench.py pairs --servers tcpchat --profile /tmp/pairs.txt
-    python bench/profile_top.py /tmp/pairs.txt
+python bench/bench.py pairs --servers tcpchat --profile /tmp/pairs.txt
+python bench/profile_top.py /tmp/pairs.txt
 """
 
 import sys

@@ -102,7 +102,9 @@ def parse(line: str) -> Message:
             raise ProtocolError("empty source")
         rest = rest.lstrip(" ")
     head, sep, trailing = rest.partition(" :")
-    words = [word for word in head.split(" ") if word]  # spaces only: a tab is data
+    words = head.split(" ")  # spaces only: a tab is data
+    if "" in words:
+        words = [word for word in words if word]
     if not words:
         raise ProtocolError("no command")
     command = words[0].upper()
@@ -159,8 +161,15 @@ def _has_line_breaker(text: str) -> bool:
 _RFC1459_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
 
 
+_RFC1459_LOWER_BYTES = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", b"abcdefghijklmnopqrstuvwxyz{}|^"
+)
+
+
 def irc_lower(name: str) -> str:
     """Fold a nick or channel name under the advertised CASEMAPPING=rfc1459."""
+    if name.isascii():  # nicks always are; bytes.translate is several times faster
+        return name.encode().translate(_RFC1459_LOWER_BYTES).decode()
     return name.translate(_RFC1459_LOWER)
 
 

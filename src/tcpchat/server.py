@@ -15,10 +15,12 @@ import ipaddress
 import logging
 import resource
 import socket
+import ssl
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
-from . import listener
+from . import listener, tls
 from .config import Settings
 from .core import ChatCore, Client
 from .core.chat import decode_line
@@ -103,24 +105,26 @@ class Connection(asyncio.Protocol):
         if b"\r" in data:
             data = data.replace(b"\r", b"\n")  # empty lines this makes are skipped below
         buffer = self.buffer
-        buffer += data
-        start = 0
-        while not self.closing:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                break
-            line = bytes(buffer[start:end])
-            start = end + 1
-            if self.discarding:
-                self.discarding = False
-            elif line:
-                self._offer(line, False)
-        del buffer[:start]
-        if len(buffer) > self.max_buffer and not self.closing:
-            if not self.discarding:
-                self._offer(bytes(buffer[: self.max_buffer]), True)
-                self.discarding = True
+        if buffer:
+            buffer += data
+            data = bytes(buffer)
             buffer.clear()
+        lines = data.split(b"\n")
+        rest = lines.pop()  # the unfinished line after the last newline
+        offer = self._offer
+        for line in lines:
+            if self.discarding:
+                self.discarding = False  # the end of an overlong line already answered
+            elif line:
+                offer(line, False)
+            if self.closing:
+                return
+        if rest:
+            if len(rest) <= self.max_buffer:
+                buffer += rest
+            elif not self.discarding:
+                offer(rest[: self.max_buffer], True)
+                self.discarding = True
 
     def eof_received(self) -> bool:
         return False  # a half-closed peer is treated as gone; close our side too
@@ -141,7 +145,11 @@ class Connection(asyncio.Protocol):
     def _offer(self, raw: bytes, truncated: bool) -> None:
         """Handle a line now, or hold it back if the client is over its flood limit."""
         if self.backlog is None and self._take_token():
-            self._line(raw, truncated)
+            client = self.client
+            if client is not None and self.person is None and self.spoke:
+                self.core.receive(client, raw, truncated)  # the usual case, kept short
+            else:
+                self._line(raw, truncated)
             return
         if self.backlog is None:
             self.backlog = deque()
@@ -230,7 +238,7 @@ class Connection(asyncio.Protocol):
         """A slow IRC client got the greeting before speaking; talk IRC to it after all."""
         assert self.client is not None
         self.person = None
-        self.client.sink = self
+        self.client.attach(self)
 
     def _write_person_text(self) -> None:
         if self.person is not None:
@@ -385,6 +393,19 @@ def raise_fd_limit(wanted: int) -> int:
     return soft
 
 
+class ListenError(OSError):
+    """A listening socket could not be opened; says which port, and why."""
+
+    def __init__(self, cause: OSError, port: int, tls: bool) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.port = port
+        self.tls = tls
+
+    def __str__(self) -> str:
+        kind = "TLS port" if self.tls else "port"
+        return f"cannot listen on {kind} {self.port}: {self.strerror}"
+
+
 class ChatServer:
     """Listening sockets plus the core; `start`, then `wait_closed` or `shutdown`."""
 
@@ -403,6 +424,8 @@ class ChatServer:
         self.dirty: list[Connection] = []  # written to in this loop iteration
         self.per_address: dict[str, int] = {}
         self.sweeper: asyncio.TimerHandle | None = None
+        self.tls_addresses: list[tuple[str, int]] = []
+        self.core.run_blocking = self._run_blocking
 
     def admit(self, connection: Connection) -> str | None:
         """Count a new connection in, or say why it is refused."""
@@ -450,29 +473,70 @@ class ChatServer:
 
     @property
     def port(self) -> int:
-        return self.addresses[0][1]
+        """The plain-text port (the TLS one when there is no plain listener)."""
+        return (self.addresses or self.tls_addresses)[0][1]
+
+    @property
+    def tls_port(self) -> int:
+        return self.tls_addresses[0][1]
+
+    def _run_blocking(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Slow work for the core (password hashing) on a worker thread; `done` runs on
+        the loop with the result, so no one waits while it is worked out."""
+        future = self.loop.run_in_executor(None, work)
+        future.add_done_callback(lambda finished: done(finished.result()))
 
     async def start(self) -> None:
-        """Bind every listening socket; with port 0, all of them share one free port."""
+        """Bind every listening socket: the plain port, and the TLS port when a certificate
+        is configured. With port 0, the sockets of one listener share one free port.
+
+        Raises ConfigError for an unusable certificate, ListenError if a port is taken.
+        """
         settings = self.settings
+        context = None
+        if settings.tls_cert:
+            context = tls.server_context(settings.tls_cert, settings.tls_key)
         limit = raise_fd_limit(settings.max_connections + FD_RESERVE)
         self.max_connections = connection_cap(settings.max_connections, limit)
+        try:
+            if settings.plain_listener:
+                self.addresses = self._listen(settings.port, None)
+            if context is not None:
+                self.tls_addresses = self._listen(settings.tls_port, context)
+        except OSError:
+            for each in self.listeners:
+                each.close()
+            self.listeners.clear()
+            raise
+        self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
+
+    def _listen(self, port: int, context: ssl.SSLContext | None) -> list[tuple[str, int]]:
+        settings = self.settings
         factory = functools.partial(Connection, self)
         hosts = [settings.host] if settings.host else ["0.0.0.0", "::"]
-        port = settings.port
+        addresses: list[tuple[str, int]] = []
         for host in hosts:
             try:
                 sockets = listener.bind(host, port, settings.listen_backlog)
             except OSError as exc:
-                if host == "::" and self.listeners:
+                if host == "::" and addresses:
                     log.info("IPv6 not available (%s); listening on IPv4 only", exc.strerror)
                     continue
-                raise
+                raise ListenError(exc, port, context is not None) from exc
             for sock in sockets:
-                self.listeners.append(listener.Listener(self.loop, sock, factory))
-                self.addresses.append(self.listeners[-1].address)
-                port = self.addresses[-1][1]
-        self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
+                each = listener.Listener(
+                    self.loop,
+                    sock,
+                    factory,
+                    tls=context,
+                    handshake_timeout=settings.tls_handshake_timeout,
+                    handshakes_per_address=settings.max_connections_per_address,
+                    address_key=address_key,
+                )
+                self.listeners.append(each)
+                addresses.append(each.address)
+                port = addresses[-1][1]
+        return addresses
 
     async def shutdown(self, reason: str = "Server shutting down") -> None:
         """Tell every client why, close them cleanly, stop listening."""

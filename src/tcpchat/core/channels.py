@@ -225,7 +225,9 @@ def handle_kick(core: ChatCore, client: Client, msg: Message) -> None:
                 client, n.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel"
             )
             continue
-        core.relay(channel.members, client.source, "KICK", [channel.name, target.nick, reason])
+        # A server operator kicking from outside the channel sees the KICK too.
+        recipients = channel.members if client in channel.members else [*channel.members, client]
+        core.relay(recipients, client.source, "KICK", [channel.name, target.nick, reason])
         core.remove_member(channel, target)
 
 

@@ -12,9 +12,11 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from .. import __version__
 from ..config import Settings
+from ..passwords import PasswordHash, parse_hash
 from ..protocol import Message, ProtocolError, format_tags, irc_lower, parse, serialize
 from . import numerics as n
 from .records import WANTS_CLIENT_TAGS, WANTS_TIME, Channel, Client, Sink
@@ -22,6 +24,14 @@ from .records import WANTS_CLIENT_TAGS, WANTS_TIME, Channel, Client, Sink
 log = logging.getLogger(__name__)
 
 Handler = Callable[["ChatCore", Client, Message], None]
+# Runs slow work (password hashing) and hands its result to a callback on the core's
+# thread. The core alone runs it at once; the server edge uses a worker thread.
+RunBlocking = Callable[[Callable[[], Any], Callable[[Any], None]], None]
+
+
+def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+    done(work())
+
 
 # Commands a client may send before it has registered.
 PRE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"})
@@ -73,6 +83,13 @@ class ChatCore:
         self.reserved = {irc_lower(nick) for nick in self.settings.reserved_nicks}
         self.version = f"tcpchat-{__version__}"
         self.server_prefix = f":{self.settings.server_name} ".encode()
+        # Server operators (OPER): name -> password hash, and the checks under way.
+        self.operators: dict[str, PasswordHash] = {
+            name: parse_hash(hashed) for name, hashed in self.settings.operators.items()
+        }
+        self.oper_checks: set[Client] = set()
+        self.oper_failures: dict[Client, float] = {}  # when each last failed, for a pause
+        self.run_blocking: RunBlocking = run_now
 
     # ----------------------------------------------------------- lifecycle
 
@@ -116,12 +133,14 @@ class ChatCore:
         if truncated or len(raw) - body_start + 2 > settings.max_line_bytes:
             self.reply(client, n.ERR_INPUTTOOLONG, "Input line was too long")
             return
-        text = decode_line(raw).replace("\0", "")
-        if not text.strip(" "):
-            return
+        text = decode_line(raw)
+        if "\0" in text:
+            text = text.replace("\0", "")
         try:
             msg = parse(text)
         except ProtocolError:
+            if not text.strip(" "):
+                return  # an empty line is no command at all
             word = text.lstrip(" ").split(" ", 1)[0][:32]
             self.reply(client, n.ERR_UNKNOWNCOMMAND, _safe_middle(word), "Unknown command")
             return
@@ -208,6 +227,7 @@ class ChatCore:
             self.remove_member(channel, client)
         for channel in self.channels.values():
             channel.invited.discard(client)
+        self.oper_failures.pop(client, None)
         folded = irc_lower(client.nick)
         if self.nicks.get(folded) is client:
             del self.nicks[folded]
@@ -222,7 +242,7 @@ class ChatCore:
         except ValueError:
             params = [_safe_middle(p) for p in msg.params[:-1]] + msg.params[-1:]
             line = serialize(Message(msg.command, params, msg.source, msg.tags), trailing=True)
-        client.sink.write(line.encode() + b"\r\n")
+        client.write(line.encode() + b"\r\n")
 
     def reply(self, client: Client, numeric: str, *params: str) -> None:
         """A numeric reply from the server, addressed to the client's nick (or '*')."""
@@ -243,16 +263,33 @@ class ChatCore:
     ) -> None:
         """Send one message to many clients, encoding it once per tag variant."""
         text_last = command not in _NAME_LAST
-        plain = (serialize(Message(command, params, source), text_last) + "\r\n").encode()
-        variants: list[bytes | None] = [plain, None, None, None]
+        line = (serialize(Message(command, params, source), text_last) + "\r\n").encode()
+        self.deliver(recipients, line, client_tags, exclude)
+
+    def deliver(
+        self,
+        recipients: Iterable[Client],
+        line: bytes,
+        client_tags: dict[str, str] | None = None,
+        exclude: Client | None = None,
+    ) -> None:
+        """Hand the same encoded line to every recipient (but `exclude`). Only clients that
+        asked for tags get a tagged copy, made once per variant. This loop is the hot path
+        of every broadcast: keep it lean."""
+        variants: list[bytes | None] | None = None
         for recipient in recipients:
             if recipient is exclude:
                 continue
             mask = recipient.tag_mask
+            if not mask:
+                recipient.write(line)
+                continue
+            if variants is None:
+                variants = [line, None, None, None]
             data = variants[mask]
             if data is None:
-                data = variants[mask] = self._tagged(plain, mask, client_tags)
-            recipient.sink.write(data)
+                data = variants[mask] = self._tagged(line, mask, client_tags)
+            recipient.write(data)
 
     def _tagged(self, plain: bytes, mask: int, client_tags: dict[str, str] | None) -> bytes:
         tags: dict[str, str] = {}

@@ -1,6 +1,6 @@
 """The command table: every IRC command the core understands, and its handler."""
 
-from . import channels, messaging, modes, queries, registration
+from . import channels, messaging, modes, operators, queries, registration
 
 HANDLERS = {
     **registration.HANDLERS,
@@ -8,4 +8,5 @@ HANDLERS = {
     **modes.HANDLERS,
     **messaging.HANDLERS,
     **queries.HANDLERS,
+    **operators.HANDLERS,
 }

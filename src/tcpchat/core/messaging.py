@@ -17,10 +17,16 @@ def can_speak(channel: Channel, client: Client) -> bool:
     """+n keeps outsiders out; +m and bans silence all but voiced members and operators."""
     status = channel.members.get(client)
     if status is None:
-        return "n" not in channel.modes and not is_banned(channel, client)
+        modes = channel.modes
+        return "n" not in modes and "m" not in modes and not is_banned(channel, client)
     if status:
         return True
     return "m" not in channel.modes and not is_banned(channel, client)
+
+
+def _client_tags(tags: dict[str, str]) -> dict[str, str] | None:
+    """The tags a client may pass on to others: only client-only ('+') ones."""
+    return {k: v for k, v in tags.items() if k.startswith("+")} or None
 
 
 def handle_message(core: ChatCore, client: Client, msg: Message) -> None:
@@ -41,7 +47,7 @@ def handle_message(core: ChatCore, client: Client, msg: Message) -> None:
             core.reply(client, n.ERR_TOOMANYTARGETS, msg.params[0], "Too many targets")
         return
     text = msg.params[1]
-    client_tags = {k: v for k, v in msg.tags.items() if k.startswith("+")} or None
+    client_tags = _client_tags(msg.tags) if msg.tags else None
     echo = "echo-message" in client.caps
     client.last_spoke = core.clock()
     for target in targets:
@@ -56,14 +62,10 @@ def handle_message(core: ChatCore, client: Client, msg: Message) -> None:
                         client, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel"
                     )
             else:
-                core.relay(
-                    channel.members,
-                    client.source,
-                    command,
-                    [channel.name, text],
-                    client_tags,
-                    exclude=None if echo else client,
-                )
+                # Built directly: the name is valid and the text came from one parsed line,
+                # so neither can hold CR, LF or NUL.
+                line = f":{client.source} {command} {channel.name} :{text}\r\n".encode()
+                core.deliver(channel.members, line, client_tags, None if echo else client)
                 core.messages_relayed += 1
             continue
         user = core.find_user(target)
@@ -71,8 +73,8 @@ def handle_message(core: ChatCore, client: Client, msg: Message) -> None:
             if not quiet:
                 core.reply(client, n.ERR_NOSUCHNICK, target, "No such nick/channel")
             continue
-        recipients = [user, client] if echo and user is not client else [user]
-        core.relay(recipients, client.source, command, [user.nick, text], client_tags)
+        line = f":{client.source} {command} {user.nick} :{text}\r\n".encode()
+        core.deliver([user, client] if echo and user is not client else [user], line, client_tags)
         core.messages_relayed += 1
         if user.away is not None and not quiet:
             core.reply(client, n.RPL_AWAY, user.nick, user.away)
@@ -83,7 +85,7 @@ def handle_tagmsg(core: ChatCore, client: Client, msg: Message) -> None:
     if not msg.params or not msg.params[0]:
         core.reply(client, n.ERR_NORECIPIENT, "No recipient given (TAGMSG)")
         return
-    client_tags = {k: v for k, v in msg.tags.items() if k.startswith("+")}
+    client_tags = _client_tags(msg.tags)
     if not client_tags:
         return
     target = msg.params[0].split(",")[0]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..protocol import Message
 from . import numerics as n
-from .channels import is_operator, normalize_mask
+from .channels import is_operator, normalize_mask, visible
 from .records import Channel, Client
 
 if TYPE_CHECKING:
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 FLAG_MODES = frozenset("imnst")
 MAX_PARAM_MODES = 4  # ISUPPORT MODES
 MAX_BANS = 100  # ISUPPORT MAXLIST
+MAX_KEY_LENGTH = 50
 
 
 def handle_mode(core: ChatCore, client: Client, msg: Message) -> None:
@@ -85,6 +86,9 @@ def channel_mode(
 ) -> None:
     """Apply a mode change, or answer a ban-list query; one MODE line goes to members."""
     if modestring.lstrip("+-") == "b" and not args:
+        if not visible(channel, client) and "o" not in client.modes:
+            core.reply(client, n.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+            return
         for mask, (setter, when) in channel.bans.items():
             core.reply(client, n.RPL_BANLIST, channel.name, mask, setter, str(int(when)))
         core.reply(client, n.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
@@ -124,9 +128,9 @@ def channel_mode(
             changes.append(sign + letter)
             params.append(applied)
     if changes:
-        core.relay(
-            channel.members, client.source, "MODE", [channel.name, _compact(changes), *params]
-        )
+        # A server operator acting from outside the channel sees the change too.
+        recipients = channel.members if client in channel.members else [*channel.members, client]
+        core.relay(recipients, client.source, "MODE", [channel.name, _compact(changes), *params])
 
 
 def _apply_param_mode(
@@ -135,7 +139,10 @@ def _apply_param_mode(
     """Apply one mode that takes a parameter; the parameter to show, or None if nothing changed."""
     if letter in "ov":
         member = core.find_user(arg)
-        if member is None or member not in channel.members:
+        if member is None:
+            core.reply(client, n.ERR_NOSUCHNICK, arg, "No such nick/channel")
+            return None
+        if member not in channel.members:
             core.reply(
                 client, n.ERR_USERNOTINCHANNEL, arg, channel.name, "They aren't on that channel"
             )
@@ -148,6 +155,8 @@ def _apply_param_mode(
         )
         return member.nick
     if letter == "b":
+        if " " in arg or arg.startswith(":"):
+            return None  # could never match a nick!user@host, nor be shown in a reply
         mask = normalize_mask(arg)
         if adding:
             if mask in channel.bans or len(channel.bans) >= MAX_BANS:
@@ -158,6 +167,9 @@ def _apply_param_mode(
         return mask
     if letter == "k":
         if adding:
+            if len(arg) > MAX_KEY_LENGTH or any(ch in arg for ch in " ,") or arg[0] == ":":
+                core.reply(client, n.ERR_INVALIDKEY, channel.name, "Key is not well-formed")
+                return None
             channel.key = arg
             return arg
         if channel.key is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,6 +28,8 @@ class Client:
     sink: Sink
     host: str
     connected_at: float
+    # The sink's write, bound once, since relays call it for every recipient.
+    write: Callable[[bytes], None] = field(init=False, repr=False)
     nick: str = "*"
     user: str = ""
     realname: str = ""
@@ -44,6 +47,14 @@ class Client:
     gone: bool = False
     console: bool = False  # the server's own operator console, not a connection
     source: str = "*"  # nick!user@host, kept current so relays never rebuild it
+
+    def __post_init__(self) -> None:
+        self.write = self.sink.write
+
+    def attach(self, sink: Sink) -> None:
+        """Send this client's output somewhere else from now on."""
+        self.sink = sink
+        self.write = sink.write
 
     def refresh_source(self) -> None:
         """Recompute `source` after the nick or user changed."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -11,6 +13,8 @@ from .records import WANTS_CLIENT_TAGS, WANTS_TIME, Client
 
 if TYPE_CHECKING:
     from .chat import ChatCore
+
+log = logging.getLogger(__name__)
 
 # Only capabilities the core really implements are advertised.
 CAPABILITIES = (
@@ -116,7 +120,8 @@ def try_register(core: ChatCore, client: Client) -> None:
     if client.registered or client.cap_negotiating or client.nick == "*" or not client.user:
         return
     password = core.settings.password
-    if password is not None and client.password != password:
+    if password is not None and not _same_password(client.password, password):
+        log.warning("wrong server password from %s (nick %s)", client.host, client.nick)
         core.reply(client, n.ERR_PASSWDMISMATCH, "Password incorrect")
         core.close(client, "Bad password")
         return
@@ -126,6 +131,11 @@ def try_register(core: ChatCore, client: Client) -> None:
         core.user_modes[letter] += 1
     core.max_registered = max(core.max_registered, core.users)
     send_welcome(core, client)
+
+
+def _same_password(given: str | None, expected: str) -> bool:
+    """Compared in constant time, so timing reveals nothing of the password."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def send_welcome(core: ChatCore, client: Client) -> None:
