@@ -123,10 +123,10 @@ async def run_pairs(server: ServerProcess, args: argparse.Namespace) -> Outcome:
     senders = [f"s{i}" for i in range(pairs)]
     receivers = [f"r{i}" for i in range(pairs)]
     clients = await connect_clients(
-        server.host, server.port, senders + receivers, set(receivers), None
+        server.host, server.port, senders + receivers, set(receivers[: args.auditors]), None
     )
     await asyncio.gather(*(c.sync() for c in clients))
-    per_pair = max(args.messages // pairs, 1)
+    per_pair = args.pair_messages
     window = 20
     done = [c.start_counting(0 if i < pairs else per_pair) for i, c in enumerate(clients)]
     sent = [0] * pairs
@@ -326,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument("--messages", type=int, default=20000, help="M for fanout/flood/pairs")
     parser.add_argument(
+        "--pair-messages",
+        type=int,
+        default=1000,
+        help="pairs: messages each sender sends its partner",
+    )
+    parser.add_argument(
         "--auditors",
         type=int,
         default=10,
@@ -354,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = [name for name in args.servers.split(",") if name]
     if args.quick:
         args.runs, args.messages, args.seconds, args.rate = 1, 200, 0.5, 2000
+        args.pair_messages = 20
         args.senders, args.auditors = 2, 3
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
