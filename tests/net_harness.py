@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -91,8 +92,14 @@ def running_server(**settings: object) -> Iterator[RunningServer]:
 class LineClient:
     """A blocking TCP client that reads until what it expects shows up (or times out)."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    def __init__(
+        self, port: int, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """With `ssl_context`, TLS to the server (the handshake done before returning)."""
+        sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        if ssl_context is not None:
+            sock = ssl_context.wrap_socket(sock, server_hostname=host)
+        self.sock = sock
         self.buffer = b""
         self.seen: list[str] = []
 

@@ -288,7 +288,7 @@ def test_unknown_command_is_explained_not_sent() -> None:
 
 def test_no_raw_irc_passthrough() -> None:
     session = registered()
-    for typed in ("/quote KILL bob", "/raw PRIVMSG bob :x", "/mode #lobby +o alice"):
+    for typed in ("/quote KILL bob", "/raw PRIVMSG bob :x", "/mode #lobby o alice"):
         assert session.from_person(typed) == []
 
 
@@ -875,3 +875,102 @@ def test_client_mode_never_raises_on_irc_shaped_lines(
             assert no_line_breaks(session.from_server(raw.encode() + b"\r\n"))
         for shown in session.take_lines():
             assert not any(ch in shown for ch in "\r\n\0\x1b\x01")
+
+
+# -- powers of room and server operators ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("/kick bob", ["KICK #lobby bob"]),
+        ("/kick bob go away", ["KICK #lobby bob :go away"]),
+        ("/kick #dev bob be nice", ["KICK #dev bob :be nice"]),
+        ("/ban", ["MODE #lobby +b"]),
+        ("/ban bob", ["MODE #lobby +b bob"]),
+        ("/ban #dev *!*@10.0.0.*", ["MODE #dev +b *!*@10.0.0.*"]),
+        ("/unban bob", ["MODE #lobby -b bob"]),
+        ("/op bob", ["MODE #lobby +o bob"]),
+        ("/deop #dev bob", ["MODE #dev -o bob"]),
+        ("/voice bob", ["MODE #lobby +v bob"]),
+        ("/devoice bob", ["MODE #lobby -v bob"]),
+        ("/invite bob", ["INVITE bob #lobby"]),
+        ("/invite bob dev", ["INVITE bob #dev"]),
+        ("/key sesame", ["MODE #lobby +k sesame"]),
+        ("/key", ["MODE #lobby -k *"]),
+        ("/key #dev s3", ["MODE #dev +k s3"]),
+        ("/mode", ["MODE #lobby"]),
+        ("/mode +im", ["MODE #lobby +im"]),
+        ("/mode #dev +l 20", ["MODE #dev +l 20"]),
+        ("/oper root hunter2", ["OPER root hunter2"]),
+        ("/kill bob", ["KILL bob :No reason given"]),
+        ("/kill bob spam bot", ["KILL bob :spam bot"]),
+        ("/stats", ["STATS"]),
+        ("/stats u", ["STATS u"]),
+    ],
+)  # fmt: skip
+def test_operator_commands_translate_to_irc(typed: str, expected: list[str]) -> None:
+    session = registered()
+    assert session.from_person(typed) == expected
+    assert session.take_text() == b""
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("/kick", "Usage: /kick nick [reason]"),
+        ("/unban", "Usage: /unban mask"),
+        ("/op", "Usage: /op nick"),
+        ("/invite", "Usage: /invite nick [#room]"),
+        ("/oper root", "Usage: /oper name password"),
+        ("/kill", "Usage: /kill nick [reason]"),
+        ("/mode im", "Usage: /mode [#room] [+flags|-flags [arguments]]"),
+        ("/op :bob", "That isn't a valid name: :bob"),
+        ("/ban :x!y@z", "That isn't a valid name: :x!y@z"),
+    ],
+)
+def test_operator_commands_explain_their_usage(typed: str, shown: str) -> None:
+    session = registered()
+    assert session.from_person(typed) == []
+    assert text_of(session) == shown + "\r\n"
+
+
+def test_operator_commands_needing_a_room_explain_when_in_none() -> None:
+    for typed in ("/kick bob", "/ban", "/op bob", "/invite bob", "/key", "/mode +m"):
+        session = registered(room=None)
+        assert session.from_person(typed) == []
+        assert text_of(session) == "You are not in any room; /join #room first.\r\n"
+
+
+def test_help_lists_the_operator_commands() -> None:
+    session = registered()
+    session.from_person("/help")
+    shown = text_of(session)
+    for command in ("/kick", "/ban", "/unban", "/op", "/deop", "/voice", "/invite", "/key",
+                    "/mode", "/oper", "/kill", "/stats"):  # fmt: skip
+        assert command in shown
+
+
+def test_ban_list_and_operator_replies_read_as_sentences() -> None:
+    session = registered()
+    server(
+        session,
+        ":tcpchat 367 alice #lobby bob!*@* carol!c@h 1700000000",
+        ":tcpchat 367 alice #lobby *!*@10.0.0.* carol!c@h 1700000000",
+        ":tcpchat 368 alice #lobby :End of channel ban list",
+        ":tcpchat 368 alice #dev :End of channel ban list",
+        ":tcpchat 381 alice :You are now an IRC operator",
+        ":tcpchat 242 alice :Server Up 0 days 0:00:05",
+        ":tcpchat 219 alice u :End of /STATS report",
+        ":carol!c@h KILL alice :spamming",
+        "ERROR :Closing Link: 127.0.0.1 (Killed (carol (spamming)))",
+    )
+    assert text_of(session).split("\r\n") == [
+        "Banned in #lobby: bob!*@* (by carol)",
+        "Banned in #lobby: *!*@10.0.0.* (by carol)",
+        "Nobody is banned in #dev.",
+        "You are now an IRC operator",
+        "Server Up 0 days 0:00:05",
+        "Disconnected: Closing Link: 127.0.0.1 (Killed (carol (spamming)))",
+        "",
+    ]

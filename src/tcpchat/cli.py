@@ -1,18 +1,22 @@
-"""Command line: `tcpchat server ...` (also `python server.py`, `python -m tcpchat`)."""
+"""Command line: `tcpchat server ...` (also `python server.py`, `python -m tcpchat`),
+and the helpers `tcpchat gen-cert` and `tcpchat hash-password`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import getpass
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, Settings
-from .server import ChatServer
+from .server import ChatServer, ListenError
 
 log = logging.getLogger("tcpchat")
 
@@ -30,6 +34,25 @@ def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
         "--port",
         type=int,
         help="port to listen on (default 6667; 0 picks a free port and prints it)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="PEM certificate (chain): adds a TLS listener beside the plain one "
+        "(try it with a certificate from 'tcpchat gen-cert')",
+    )
+    parser.add_argument(
+        "--tls-key", metavar="FILE", help="PEM private key (default: inside the --tls-cert file)"
+    )
+    parser.add_argument(
+        "--tls-port",
+        type=int,
+        help="port for TLS (default 6697; 0 picks a free port and prints it)",
+    )
+    parser.add_argument(
+        "--no-plain",
+        action="store_true",
+        help="no plain-text listener: TLS only (needs --tls-cert)",
     )
     parser.add_argument(
         "--no-console",
@@ -63,6 +86,9 @@ def load_settings(args: argparse.Namespace) -> Settings:
         for key, value in {
             "host": args.host,
             "port": args.port,
+            "tls_cert": args.tls_cert,
+            "tls_key": args.tls_key,
+            "tls_port": args.tls_port,
             "log_level": args.log_level,
             "event_loop": args.event_loop,
             "server_name": args.server_name,
@@ -72,7 +98,11 @@ def load_settings(args: argparse.Namespace) -> Settings:
     }
     if args.no_console:
         overrides["console"] = False
-    return settings.updated(overrides, origin="command line")
+    if args.no_plain:
+        overrides["plain_listener"] = False
+    settings = settings.updated(overrides, origin="command line")
+    settings.check()
+    return settings
 
 
 class CannotListen(Exception):
@@ -102,16 +132,20 @@ async def run_server(settings: Settings, with_console: bool) -> None:
     server = ChatServer(settings)
     try:
         await server.start()
+    except ListenError as exc:
+        raise CannotListen(str(exc)) from exc
     except OSError as exc:
-        raise CannotListen(f"cannot listen on port {settings.port}: {exc.strerror}") from exc
-    for host, port in server.addresses:
-        shown = f"[{host}]" if ":" in host else host
-        print(f"Listening on {shown}:{port}", flush=True)
-    print("Server is waiting for connections...", flush=True)
+        raise CannotListen(f"cannot listen: {exc.strerror or exc}") from exc
+    # Ready for SIGINT/SIGTERM before saying so: a script may signal as soon as it reads.
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    for label, addresses in (("", server.addresses), (" (TLS)", server.tls_addresses)):
+        for host, port in addresses:
+            shown = f"[{host}]" if ":" in host else host
+            print(f"Listening{label} on {shown}:{port}", flush=True)
+    print("Server is waiting for connections...", flush=True)
     waiters = [asyncio.ensure_future(stop.wait())]
     console = None
     if with_console:
@@ -156,13 +190,95 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
     except CannotListen as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:  # a TLS certificate or key that can't be used
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def gen_cert_main(argv: Sequence[str] | None = None, prog: str = "tcpchat gen-cert") -> int:
+    from .tls import CERT_NAME, KEY_NAME, VALID_DAYS, CertificateError, make_self_signed
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Make a self-signed TLS certificate and key (cert.pem, key.pem) to try "
+        "TLS with. It uses the openssl command (or the cryptography package). Clients must "
+        "be told to trust it: SSL_CERT_FILE=cert.pem tcpchat client HOST --tls.",
+    )
+    parser.add_argument("--out", metavar="DIR", default=".", help="where to write (default .)")
+    parser.add_argument(
+        "--host",
+        default=socket.gethostname(),
+        help="the name clients connect to (default: this machine's name); "
+        "localhost, 127.0.0.1 and ::1 are always included",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+    args = parser.parse_args(argv)
+    folder = Path(args.out)
+    existing = [folder / name for name in (CERT_NAME, KEY_NAME) if (folder / name).exists()]
+    if existing and not args.force:
+        names = " and ".join(str(path) for path in existing)
+        print(f"{prog}: {names} already exist(s); use --force to replace", file=sys.stderr)
+        return 1
+    try:
+        cert, key = make_self_signed(folder, args.host)
+    except (CertificateError, OSError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    print(f"Wrote {cert} (self-signed for {args.host}, valid {VALID_DAYS} days) and {key}.")
+    print(f"Serve TLS:  tcpchat server --tls-cert {cert} --tls-key {key}")
+    print(f"Connect:    SSL_CERT_FILE={cert} tcpchat client {args.host} --tls")
+    print(f"            openssl s_client -connect {args.host}:6697 -CAfile {cert} -quiet")
+    return 0
+
+
+def hash_password_main(
+    argv: Sequence[str] | None = None, prog: str = "tcpchat hash-password"
+) -> int:
+    from .passwords import hash_password
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Print the scrypt hash of an operator password, for the [operators] "
+        "table of the config file. On a terminal the password is asked twice, unechoed; "
+        "otherwise the first line of standard input is the password.",
+    )
+    parser.add_argument("--name", help='print a ready config line: NAME = "scrypt$..."')
+    args = parser.parse_args(argv)
+    if sys.stdin.isatty():
+        try:
+            password = getpass.getpass("Password: ")
+            again = getpass.getpass("Same again: ")
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 1
+        if password != again:
+            print(f"{prog}: the two passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print(f"{prog}: the password is empty", file=sys.stderr)
+        return 1
+    hashed = hash_password(password)
+    print(f'{args.name} = "{hashed}"' if args.name else hashed)
+    return 0
+
+
+COMMANDS = {
+    "server": "run the chat server",
+    "client": "the terminal client",
+    "gen-cert": "make a self-signed TLS certificate to try TLS",
+    "hash-password": "hash an operator password for the config file",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tcpchat", description="tcpchat: chat over TCP.")
     parser.add_argument(
-        "command", choices=["server", "client"], help="run the chat server, or the terminal client"
+        "command",
+        choices=list(COMMANDS),
+        help="; ".join(f"{name}: {what}" for name, what in COMMANDS.items()),
     )
     parser.add_argument("args", nargs=argparse.REMAINDER, help="options for the command")
     parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
@@ -171,6 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .client.cli import client_main
 
         return client_main(ns.args)
+    if ns.command == "gen-cert":
+        return gen_cert_main(ns.args)
+    if ns.command == "hash-password":
+        return hash_password_main(ns.args)
     return server_main(ns.args)
 
 

@@ -7,9 +7,11 @@ A TOML file may set any field below by its name (top level, or under a
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from .passwords import parse_hash
 
 DEFAULT_MOTD = (
     "Welcome to tcpchat.\n"
@@ -28,6 +30,14 @@ class Settings:
     # Where to listen. "" means every interface, IPv4 and IPv6.
     host: str = ""
     port: int = 6667
+    plain_listener: bool = True  # false: TLS only (needs tls_cert)
+    # TLS beside the plain port, when a certificate is given (PEM files; the key may be
+    # in the certificate's file). TLS 1.2 at least.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_port: int = 6697
+    tls_handshake_timeout: float = 10.0  # a peer that stalls the handshake is dropped
+    tls_shutdown_timeout: float = 2.0  # how long a closing TLS connection waits for the peer
     console: bool = True
     log_level: str = "info"
     event_loop: str = "auto"  # "uvloop" (faster, if installed), "asyncio", or "auto"
@@ -37,6 +47,8 @@ class Settings:
     network_name: str = "tcpchat"
     motd: str = DEFAULT_MOTD
     password: str | None = None
+    # Server operators: name -> scrypt hash of the password (`tcpchat hash-password`).
+    operators: dict[str, str] = field(default_factory=dict)
     default_channel: str = "#lobby"
     # Nicks no client may take (the operator console speaks as "Server").
     reserved_nicks: tuple[str, ...] = ("Server",)
@@ -97,11 +109,39 @@ class Settings:
             default = current[key]
             if isinstance(default, bool) and not isinstance(value, bool):
                 raise ConfigError(f"{origin}: {key} must be true or false")
-            if isinstance(default, tuple):
+            if key == "operators":
+                value = _operators(value, origin)
+            elif isinstance(default, tuple):
                 value = tuple(value)
             elif isinstance(default, float) and isinstance(value, int):
                 value = float(value)
-            elif default is not None and not isinstance(value, type(default)):
+            elif known[key].default is None:  # an optional string
+                if value is not None and not isinstance(value, str):
+                    raise ConfigError(f"{origin}: {key} must be a string")
+            elif not isinstance(value, type(default)):
                 raise ConfigError(f"{origin}: {key} must be a {type(default).__name__}")
             current[key] = value
         return Settings(**current)
+
+    def check(self) -> None:
+        """Settings that only make sense together, checked once all are applied."""
+        if not self.plain_listener and not self.tls_cert:
+            raise ConfigError("plain_listener = false (--no-plain) needs tls_cert (--tls-cert)")
+
+
+def _operators(value: Any, origin: str) -> dict[str, str]:
+    """The [operators] table: each name maps to a valid scrypt hash string."""
+    if not isinstance(value, dict):
+        raise ConfigError(f'{origin}: operators must be a table of name = "scrypt$..."')
+    checked: dict[str, str] = {}
+    for name, hashed in value.items():
+        if not name or any(ch in name for ch in " ,:\0\r\n"):
+            raise ConfigError(f"{origin}: operator name {name!r} can't be typed in OPER")
+        if not isinstance(hashed, str):
+            raise ConfigError(f"{origin}: operator {name!r} needs a hash string")
+        try:
+            parse_hash(hashed)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: operator {name!r}: {exc}") from None
+        checked[name] = hashed
+    return checked

@@ -26,6 +26,9 @@ CONSOLE_HELP = """\
 Type a line to say it in the current room (#lobby at first). Commands:
   /msg nick text         private message
   /kick nick [reason]    remove someone from the current room
+  /kill nick [reason]    disconnect someone from the server
+  /ban, /unban, /op, /deop, /voice, /devoice, /invite, /key, /mode  in any room,
+                         as for room operators (see /help in the client)
   /who [#room|nick]      who is in a room, or who someone is
   /list                  the rooms
   /stats                 users, rooms, messages, uptime

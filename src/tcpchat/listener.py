@@ -5,6 +5,10 @@ the rest of its batch and schedules a restart for every failure, so running out 
 descriptors turns into thousands of error logs and retries a second. Here, running out
 pauses accepting for `retry_delay` seconds, logs once, and resumes on its own. The accepted
 sockets are handed to the event loop (asyncio or uvloop) with `connect_accepted_socket`.
+
+A TLS listener does the handshake there too, as a task of its own, so a peer that stalls
+or botches it holds up no one. It is dropped after `handshake_timeout`, and each address
+may have only so many handshakes under way, so stalled ones cannot pile up.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import errno
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -30,11 +35,23 @@ class Listener:
         sock: socket.socket,
         factory: Callable[[], asyncio.Protocol],
         retry_delay: float = 1.0,
+        *,
+        tls: ssl.SSLContext | None = None,
+        handshake_timeout: float = 10.0,
+        shutdown_timeout: float = 2.0,
+        handshakes_per_address: int = 0,
+        address_key: Callable[[str], str] = str,
     ) -> None:
         self.loop = loop
         self.sock = sock
         self.factory = factory
         self.retry_delay = retry_delay
+        self.tls = tls
+        self.handshake_timeout = handshake_timeout
+        self.shutdown_timeout = shutdown_timeout  # waiting for the peer's close_notify
+        self.handshakes_per_address = handshakes_per_address  # 0: no limit
+        self.address_key = address_key
+        self.handshaking: dict[str, int] = {}  # address key -> TLS handshakes under way
         self.paused = False
         self.warned = False  # the error is logged once per episode, not once a second
         self.closed = False
@@ -49,7 +66,7 @@ class Listener:
     def _accept(self) -> None:
         for _ in range(ACCEPTS_PER_WAKEUP):
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionAbortedError:
@@ -60,7 +77,17 @@ class Listener:
                     return
                 raise
             conn.setblocking(False)
-            self.loop.create_task(self._serve(conn))
+            if self.tls is None:
+                self.loop.create_task(self._serve(conn))
+                continue
+            key = self.address_key(str(peer[0])) if peer else ""
+            under_way = self.handshaking.get(key, 0)
+            if self.handshakes_per_address and under_way >= self.handshakes_per_address:
+                log.warning("refused %s: too many TLS handshakes under way", peer)
+                conn.close()
+                continue
+            self.handshaking[key] = under_way + 1
+            self.loop.create_task(self._serve_tls(conn, key))
 
     async def _serve(self, conn: socket.socket) -> None:
         try:
@@ -68,6 +95,27 @@ class Listener:
         except OSError as exc:
             log.debug("could not set up an accepted connection: %s", exc)
             conn.close()
+
+    async def _serve_tls(self, conn: socket.socket, key: str) -> None:
+        """The TLS handshake, then the connection as usual; a failed handshake is logged
+        and closed, and affects no one else."""
+        try:
+            await self.loop.connect_accepted_socket(
+                self.factory,
+                conn,
+                ssl=self.tls,
+                ssl_handshake_timeout=self.handshake_timeout,
+                ssl_shutdown_timeout=self.shutdown_timeout,
+            )
+        except OSError as exc:  # ssl.SSLError and the handshake timeout among them
+            log.info("TLS handshake with %s failed: %s", key or "a peer", exc)
+            conn.close()
+        finally:
+            left = self.handshaking.get(key, 1) - 1
+            if left > 0:
+                self.handshaking[key] = left
+            else:
+                self.handshaking.pop(key, None)
 
     def _pause(self, exc: OSError) -> None:
         if not self.warned:

@@ -49,7 +49,21 @@ Type a message and press Enter to say it in your current room. Commands:
   /away [message]        mark yourself away; without a message, back again
   /quit [reason]         leave the chat (typing quit or over does the same)
   /help                  this list
-  //text                 say a message that starts with a slash"""
+  //text                 say a message that starts with a slash
+Room operators (@), in the current room or a #room given first:
+  /kick nick [reason]    put someone out of the room
+  /ban [mask]            ban a nick or nick!user@host mask (* and ? match anything);
+                         without a mask, list the bans
+  /unban mask            lift a ban
+  /op nick, /deop nick   make someone a room operator, or no longer one
+  /voice nick, /devoice nick  let someone speak in a moderated (+m) room, or not
+  /invite nick [#room]   invite someone (needed to join an invite-only (+i) room)
+  /key [key]             set the room's key (password), or remove it
+  /mode [flags [args]]   show or change the room's modes, e.g. /mode +im, /mode +l 20
+Server operators:
+  /oper name password    become a server operator
+  /kill nick [reason]    disconnect someone from the server
+  /stats                 the server's statistics (/stats u: uptime, for anyone)"""
 
 # mIRC-style colours and formatting, then anything a terminal could act on.
 _FORMATTING = re.compile(
@@ -65,7 +79,7 @@ _STATUS_PREFIXES = "~&@%+"
 _SILENT_NUMERICS = frozenset(
     {"002", "003", "004", "042", "221", "250", "251", "252", "253", "254", "255"}
     | {str(code) for code in range(256, 267)}
-    | {"318", "321", "329", "333", "369", "375", "376", "396", "422"}
+    | {"219", "318", "321", "329", "333", "369", "375", "376", "396", "422"}
 )
 # WHOIS lines whose text reads well after the nick: "alice is an IRC operator".
 _WHOIS_SENTENCES = frozenset({"276", "307", "313", "320", "335", "338", "378", "379", "671"})
@@ -226,6 +240,7 @@ class PlainSession:
         self._pending_names: dict[str, list[str]] = {}
         self._pending_rooms: list[tuple[str, str, str]] = []
         self._who_count = 0
+        self._ban_count = 0
         self._out: list[str] = []
         self._commands: dict[str, Callable[[str], list[str]]] = {
             "join": self._cmd_join,
@@ -242,6 +257,19 @@ class PlainSession:
             "away": self._cmd_away,
             "quit": self._cmd_quit,
             "help": self._cmd_help,
+            "kick": self._cmd_kick,
+            "ban": self._cmd_ban,
+            "unban": self._cmd_unban,
+            "op": lambda args: self._cmd_status(args, "+o", "/op nick"),
+            "deop": lambda args: self._cmd_status(args, "-o", "/deop nick"),
+            "voice": lambda args: self._cmd_status(args, "+v", "/voice nick"),
+            "devoice": lambda args: self._cmd_status(args, "-v", "/devoice nick"),
+            "invite": self._cmd_invite,
+            "key": self._cmd_key,
+            "mode": self._cmd_mode,
+            "oper": self._cmd_oper,
+            "kill": self._cmd_kill,
+            "stats": self._cmd_stats,
         }
         self._server_commands: dict[str, Callable[[Message], list[str]]] = {
             "PING": self._on_ping,
@@ -281,6 +309,8 @@ class PlainSession:
             "352": self._on_who_entry,
             "353": self._on_names_entry,
             "366": self._on_names_end,
+            "367": self._on_ban_entry,
+            "368": self._on_ban_list_end,
             "372": self._on_motd_line,
         }
 
@@ -623,6 +653,121 @@ class PlainSession:
 
     def _cmd_help(self, _args: str) -> list[str]:
         return self._say(HELP_TEXT)
+
+    # -- powers of room and server operators ------------------------------------
+
+    def _room_first(self, args: str) -> tuple[str | None, list[str]]:
+        """A #room given first, else the current room; and the words after it."""
+        words = args.split()
+        if words and self._looks_like_channel(words[0]):
+            return words[0], words[1:]
+        return self._current, words
+
+    def _room_command(self, args: str, usage: str, needed: int) -> tuple[str, list[str]] | None:
+        """The room and at least `needed` words, or None once the problem is explained."""
+        room, words = self._room_first(args)
+        if len(words) < needed:
+            self._say(f"Usage: {usage}")
+            return None
+        if room is None:
+            self._say(NOT_IN_A_ROOM)
+            return None
+        bad = next((word for word in [room, *words[:needed]] if not _is_middle(word)), None)
+        if bad is not None:
+            self._invalid(bad)
+            return None
+        return room, words
+
+    def _cmd_kick(self, args: str) -> list[str]:
+        first, _, rest = args.strip().partition(" ")
+        room = self._current
+        if self._looks_like_channel(first):
+            room, (first, _, rest) = first, rest.strip().partition(" ")
+        if not first:
+            return self._say("Usage: /kick nick [reason]")
+        if room is None:
+            return self._say(NOT_IN_A_ROOM)
+        for word in (room, first):
+            if not _is_middle(word):
+                return self._invalid(word)
+        reason = rest.strip()
+        return [f"KICK {room} {first} :{reason}" if reason else f"KICK {room} {first}"]
+
+    def _cmd_ban(self, args: str) -> list[str]:
+        room, words = self._room_first(args)
+        if room is None:
+            return self._say(NOT_IN_A_ROOM)
+        if not words:
+            if not _is_middle(room):
+                return self._invalid(room)
+            return [f"MODE {room} +b"]
+        found = self._room_command(args, "/ban [mask]", 1)
+        return [f"MODE {found[0]} +b {found[1][0]}"] if found else []
+
+    def _cmd_unban(self, args: str) -> list[str]:
+        found = self._room_command(args, "/unban mask", 1)
+        return [f"MODE {found[0]} -b {found[1][0]}"] if found else []
+
+    def _cmd_status(self, args: str, change: str, usage: str) -> list[str]:
+        found = self._room_command(args, usage, 1)
+        return [f"MODE {found[0]} {change} {found[1][0]}"] if found else []
+
+    def _cmd_invite(self, args: str) -> list[str]:
+        words = args.split()
+        if not words or self._looks_like_channel(words[0]):
+            return self._say("Usage: /invite nick [#room]")
+        room = self._as_channel(words[1]) if len(words) > 1 else self._current
+        if room is None:
+            return self._say(NOT_IN_A_ROOM)
+        for word in (words[0], room):
+            if not _is_middle(word):
+                return self._invalid(word)
+        return [f"INVITE {words[0]} {room}"]
+
+    def _cmd_key(self, args: str) -> list[str]:
+        room, words = self._room_first(args)
+        if room is None:
+            return self._say(NOT_IN_A_ROOM)
+        if not words:
+            if not _is_middle(room):
+                return self._invalid(room)
+            return [f"MODE {room} -k *"]
+        found = self._room_command(args, "/key [key]", 1)
+        return [f"MODE {found[0]} +k {found[1][0]}"] if found else []
+
+    def _cmd_mode(self, args: str) -> list[str]:
+        room, words = self._room_first(args)
+        if room is None:
+            return self._say(NOT_IN_A_ROOM)
+        if words and words[0][:1] not in ("+", "-"):
+            return self._say("Usage: /mode [#room] [+flags|-flags [arguments]]")
+        for word in [room, *words]:
+            if not _is_middle(word):
+                return self._invalid(word)
+        return [" ".join(["MODE", room, *words])]
+
+    def _cmd_oper(self, args: str) -> list[str]:
+        words = args.split()
+        if len(words) != 2:
+            return self._say("Usage: /oper name password")
+        for word in words:
+            if not _is_middle(word):
+                return self._invalid(word)
+        return [f"OPER {words[0]} {words[1]}"]
+
+    def _cmd_kill(self, args: str) -> list[str]:
+        nick, _, reason = args.strip().partition(" ")
+        if not nick:
+            return self._say("Usage: /kill nick [reason]")
+        if not _is_middle(nick):
+            return self._invalid(nick)
+        return [f"KILL {nick} :{reason.strip() or 'No reason given'}"]
+
+    def _cmd_stats(self, args: str) -> list[str]:
+        words = args.split()
+        if words and not _is_middle(words[0]):
+            return self._invalid(words[0])
+        return [f"STATS {words[0]}"] if words else ["STATS"]
 
     # -- lines from the server ------------------------------------------------
 
@@ -1000,6 +1145,16 @@ class PlainSession:
             people = "1 person" if count == "1" else f"{count} people"
             lines.append(f"  {room} ({people}): {topic}" if topic else f"  {room} ({people})")
         return self._say(*lines)
+
+    def _on_ban_entry(self, msg: Message) -> list[str]:
+        room, mask, setter = msg.param(1), msg.param(2), _nick_of(msg.param(3))
+        self._ban_count += 1
+        by = (" (by ", _Nick(setter), ")") if setter else ()
+        return self._tell(f"Banned in {room}: {mask}", *by)
+
+    def _on_ban_list_end(self, msg: Message) -> list[str]:
+        found, self._ban_count = self._ban_count, 0
+        return [] if found else self._say(f"Nobody is banned in {msg.param(1)}.")
 
     def _on_channel_mode(self, msg: Message) -> list[str]:
         return self._say(f"Mode of {msg.param(1)}: {' '.join(msg.params[2:])}")

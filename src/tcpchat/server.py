@@ -102,8 +102,10 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
-        if b"\r" in data:
-            data = data.replace(b"\r", b"\n")  # empty lines this makes are skipped below
+        if b"\r" in data:  # CRLF, LF and a lone CR all end a line
+            data = data.replace(b"\r\n", b"\n")
+            if b"\r" in data:
+                data = data.replace(b"\r", b"\n")
         buffer = self.buffer
         if buffer:
             buffer += data
@@ -144,7 +146,7 @@ class Connection(asyncio.Protocol):
 
     def _offer(self, raw: bytes, truncated: bool) -> None:
         """Handle a line now, or hold it back if the client is over its flood limit."""
-        if self.backlog is None and self._take_token():
+        if self.backlog is None and (self.server.unthrottled or self._take_token()):
             client = self.client
             if client is not None and self.person is None and self.spoke:
                 self.core.receive(client, raw, truncated)  # the usual case, kept short
@@ -422,6 +424,7 @@ class ChatServer:
         # Told of each new connection's (host, port); the operator console shows them.
         self.on_connect: Callable[[tuple[str, int]], None] | None = None
         self.dirty: list[Connection] = []  # written to in this loop iteration
+        self.unthrottled = settings.flood_rate <= 0  # flood control is off
         self.per_address: dict[str, int] = {}
         self.sweeper: asyncio.TimerHandle | None = None
         self.tls_addresses: list[tuple[str, int]] = []
@@ -493,6 +496,7 @@ class ChatServer:
         Raises ConfigError for an unusable certificate, ListenError if a port is taken.
         """
         settings = self.settings
+        settings.check()
         context = None
         if settings.tls_cert:
             context = tls.server_context(settings.tls_cert, settings.tls_key)
@@ -530,6 +534,7 @@ class ChatServer:
                     factory,
                     tls=context,
                     handshake_timeout=settings.tls_handshake_timeout,
+                    shutdown_timeout=settings.tls_shutdown_timeout,
                     handshakes_per_address=settings.max_connections_per_address,
                     address_key=address_key,
                 )

@@ -1,4 +1,5 @@
-"""Command line: `tcpchat client [HOST[:PORT]] [--nick NAME] [--join ROOMS] [--tls]`."""
+"""Command line: `tcpchat client [HOST[:PORT]] [--nick NAME] [--join ROOMS] [--tls]
+[--insecure]`."""
 
 from __future__ import annotations
 
@@ -86,15 +87,28 @@ def client_parser(prog: str = "tcpchat client") -> argparse.ArgumentParser:
         help="connect with TLS, checking the server's certificate against the system's "
         "trusted authorities (or the file in SSL_CERT_FILE)",
     )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="TLS (implies --tls) without checking the server's certificate, e.g. a "
+        "self-signed one; anyone in between could read and change the chat",
+    )
     parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
     return parser
+
+
+INSECURE_WARNING = (
+    "Warning: --insecure: the server's certificate is not checked, so the chat is "
+    "encrypted but anyone in between could pretend to be the server."
+)
 
 
 def client_main(argv: Sequence[str] | None = None, prog: str = "tcpchat client") -> int:
     parser = client_parser(prog)
     args = parser.parse_args(argv)
+    tls = args.tls or args.insecure
     try:
-        host, port = parse_address(args.address, DEFAULT_TLS_PORT if args.tls else DEFAULT_PORT)
+        host, port = parse_address(args.address, DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
     except ValueError as exc:
         parser.error(str(exc))
     rooms = _rooms(args.join)
@@ -103,8 +117,11 @@ def client_main(argv: Sequence[str] | None = None, prog: str = "tcpchat client")
         port=port,
         nick=args.nick or default_nick(),
         channels=rooms,
-        tls=args.tls,
+        tls=tls,
+        insecure=args.insecure,
     )
+    if args.insecure:
+        print(INSECURE_WARNING, file=sys.stderr, flush=True)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     try:
         if interactive:

@@ -45,6 +45,8 @@ class ClientOptions:
     tls: bool = False
     # None with tls: the system's trusted CAs, with hostname checking.
     ssl_context: ssl.SSLContext | None = None
+    # With tls and no ssl_context: encrypt, but check no certificate (--insecure).
+    insecure: bool = False
     username: str | None = None
     realname: str = "tcpchat client"
     connect_timeout: float = 10.0
@@ -227,6 +229,9 @@ class ChatClient:
         context = options.ssl_context
         if options.tls and context is None:
             context = ssl.create_default_context()
+            if options.insecure:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
         loop = asyncio.get_running_loop()
         infos = await asyncio.wait_for(
             loop.getaddrinfo(options.host, options.port, type=socket.SOCK_STREAM),

@@ -7,13 +7,34 @@ colour, and the end of input leaves the chat.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
+from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 from .connection import ChatClient, ClientOptions, ConnectError, is_leaving
 
 __all__ = ["chat_over_pipes"]
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The stream's lines, read from its file descriptor when it has one.
+
+    Not through the stream's buffer: a thread blocked reading it would hold the
+    buffer's lock, and Python aborts at exit when it can't take that lock.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield from stream
+        return
+    pending = b""
+    while chunk := os.read(fd, 65536):
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from lines
+    if pending:
+        yield pending
 
 
 def _read_in_background(stream: BinaryIO, queue: asyncio.Queue[str | None]) -> None:
@@ -26,7 +47,7 @@ def _read_in_background(stream: BinaryIO, queue: asyncio.Queue[str | None]) -> N
 
     def read() -> None:
         try:
-            for raw in stream:
+            for raw in _lines(stream):
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 loop.call_soon_threadsafe(queue.put_nowait, line)
             loop.call_soon_threadsafe(queue.put_nowait, None)

@@ -12,13 +12,16 @@ from ..protocol import Message, irc_lower
 __all__ = ["COMMANDS", "Roster", "completions"]
 
 COMMANDS = (
-    "/away", "/help", "/join", "/list", "/me", "/msg", "/names", "/nick",
-    "/part", "/quit", "/switch", "/topic", "/who", "/whois",
+    "/away", "/ban", "/deop", "/devoice", "/help", "/invite", "/join", "/key", "/kick",
+    "/kill", "/list", "/me", "/mode", "/msg", "/names", "/nick", "/op", "/oper", "/part",
+    "/quit", "/stats", "/switch", "/topic", "/unban", "/voice", "/who", "/whois",
 )  # fmt: skip
 
 # Commands whose first argument is a nick or a room, for the right completion.
-_TAKES_NICK = frozenset({"/msg", "/whois", "/who"})
-_TAKES_ROOM = frozenset({"/join", "/part", "/switch", "/names", "/topic", "/who"})
+_TAKES_NICK = frozenset(
+    {"/msg", "/whois", "/who", "/kick", "/kill", "/op", "/deop", "/voice", "/devoice", "/invite"}
+)
+_TAKES_ROOM = frozenset({"/join", "/part", "/switch", "/names", "/topic", "/who", "/mode"})
 
 
 def _nick_of(source: str | None) -> str:

@@ -19,6 +19,7 @@ from ..config import Settings
 from ..passwords import PasswordHash, parse_hash
 from ..protocol import Message, ProtocolError, format_tags, irc_lower, parse, serialize
 from . import numerics as n
+from .messaging import send_text
 from .records import WANTS_CLIENT_TAGS, WANTS_TIME, Channel, Client, Sink
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,23 @@ class ChatCore:
         if truncated or len(raw) - body_start + 2 > settings.max_line_bytes:
             self.reply(client, n.ERR_INPUTTOOLONG, "Input line was too long")
             return
+        if raw[:8] == b"PRIVMSG " and client.registered:
+            target, sep, body = raw[8:].partition(b" :")
+            if sep and body and target and b" " not in target and b"," not in target:
+                if b"\0" in body:
+                    body = body.replace(b"\0", b"")
+                if body:  # the common case, without the general parser
+                    self.guarded(
+                        client,
+                        "PRIVMSG",
+                        send_text,
+                        self,
+                        client,
+                        "PRIVMSG",
+                        decode_line(target),
+                        decode_line(body),
+                    )
+                    return
         text = decode_line(raw)
         if "\0" in text:
             text = text.replace("\0", "")
@@ -158,11 +176,15 @@ class ChatCore:
         if not client.registered and msg.command not in PRE_REGISTRATION:
             self.reply(client, n.ERR_NOTREGISTERED, "You have not registered")
             return
+        self.guarded(client, msg.command, handler, self, client, msg)
+
+    def guarded(self, client: Client, command: str, handler: Callable[..., None], *args) -> None:
+        """Run a handler; a failure is logged and told to this client, and goes no further."""
         try:
-            handler(self, client, msg)
+            handler(*args)
         except Exception:
-            log.exception("error handling %s from %s (%s)", msg.command, client.nick, client.host)
-            self.reply(client, "400", msg.command, "Internal error; the command was not completed")
+            log.exception("error handling %s from %s (%s)", command, client.nick, client.host)
+            self.reply(client, "400", command, "Internal error; the command was not completed")
 
     def sweep(self) -> None:
         """Drop clients that never registered or stopped answering; PING the quiet ones.
@@ -313,11 +335,12 @@ class ChatCore:
 
     def find_user(self, nick: str) -> Client | None:
         """The registered user with this nick (under casemapping), if any."""
-        client = self.nicks.get(irc_lower(nick))
+        # Keys are folded, and a folded string folds to itself: try the name as typed first.
+        client = self.nicks.get(nick) or self.nicks.get(irc_lower(nick))
         return client if client is not None and client.registered else None
 
     def find_channel(self, name: str) -> Channel | None:
-        return self.channels.get(irc_lower(name))
+        return self.channels.get(name) or self.channels.get(irc_lower(name))
 
     def valid_nick(self, nick: str) -> bool:
         return (

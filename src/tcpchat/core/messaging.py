@@ -48,36 +48,54 @@ def handle_message(core: ChatCore, client: Client, msg: Message) -> None:
         return
     text = msg.params[1]
     client_tags = _client_tags(msg.tags) if msg.tags else None
-    echo = "echo-message" in client.caps
-    client.last_spoke = core.clock()
     for target in targets:
-        if target.startswith("#"):
-            channel = core.find_channel(target)
-            if channel is None:
-                if not quiet:
-                    core.reply(client, n.ERR_NOSUCHCHANNEL, target, "No such channel")
-            elif not can_speak(channel, client):
-                if not quiet:
-                    core.reply(
-                        client, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel"
-                    )
-            else:
-                # Built directly: the name is valid and the text came from one parsed line,
-                # so neither can hold CR, LF or NUL.
-                line = f":{client.source} {command} {channel.name} :{text}\r\n".encode()
-                core.deliver(channel.members, line, client_tags, None if echo else client)
-                core.messages_relayed += 1
-            continue
-        user = core.find_user(target)
-        if user is None:
+        send_text(core, client, command, target, text, client_tags)
+
+
+def send_text(
+    core: ChatCore,
+    client: Client,
+    command: str,
+    target: str,
+    text: str,
+    client_tags: dict[str, str] | None = None,
+) -> None:
+    """One PRIVMSG or NOTICE to one target. `text` is a parsed parameter: no CR, LF or NUL.
+
+    Also the whole handling of a plain one-target PRIVMSG, which ChatCore.receive sends here
+    without building a Message: the most common line there is.
+    """
+    quiet = command == "NOTICE"
+    echo = "echo-message" in client.caps
+    client.last_spoke = client.last_heard  # set by receive for this very line
+    if target[:1] == "#":
+        channel = core.find_channel(target)
+        if channel is None:
             if not quiet:
-                core.reply(client, n.ERR_NOSUCHNICK, target, "No such nick/channel")
-            continue
-        line = f":{client.source} {command} {user.nick} :{text}\r\n".encode()
-        core.deliver([user, client] if echo and user is not client else [user], line, client_tags)
-        core.messages_relayed += 1
-        if user.away is not None and not quiet:
-            core.reply(client, n.RPL_AWAY, user.nick, user.away)
+                core.reply(client, n.ERR_NOSUCHCHANNEL, target, "No such channel")
+        elif not can_speak(channel, client):
+            if not quiet:
+                core.reply(client, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+        else:
+            line = f":{client.source} {command} {channel.name} :{text}\r\n".encode()
+            core.deliver(channel.members, line, client_tags, None if echo else client)
+            core.messages_relayed += 1
+        return
+    user = core.find_user(target)
+    if user is None:
+        if not quiet:
+            core.reply(client, n.ERR_NOSUCHNICK, target, "No such nick/channel")
+        return
+    line = f":{client.source} {command} {user.nick} :{text}\r\n".encode()
+    if echo and user is not client:
+        core.deliver([user, client], line, client_tags)
+    elif user.tag_mask:
+        core.deliver([user], line, client_tags)
+    else:
+        user.write(line)
+    core.messages_relayed += 1
+    if user.away is not None and not quiet:
+        core.reply(client, n.RPL_AWAY, user.nick, user.away)
 
 
 def handle_tagmsg(core: ChatCore, client: Client, msg: Message) -> None:

@@ -1,0 +1,131 @@
+"""TLS for the server: its SSL context, and a self-signed certificate to try TLS with.
+
+`tcpchat gen-cert` runs the `openssl` command when there is one:
+
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \\
+        -keyout key.pem -out cert.pem -subj /CN=HOST \\
+        -addext subjectAltName=DNS:HOST,DNS:localhost,IP:127.0.0.1,IP:::1
+
+and falls back to the `cryptography` package if that happens to be installed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import shutil
+import ssl
+import subprocess
+from pathlib import Path
+
+from .config import ConfigError
+
+__all__ = ["CertificateError", "make_self_signed", "server_context"]
+
+CERT_NAME = "cert.pem"
+KEY_NAME = "key.pem"
+VALID_DAYS = 365
+
+
+def server_context(cert: str, key: str | None = None) -> ssl.SSLContext:
+    """The server's context: the library's defaults for servers, TLS 1.2 at least."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"TLS certificate or key not found: {exc.filename}") from None
+    except (OSError, ssl.SSLError) as exc:
+        where = f"{cert} and {key}" if key else cert
+        raise ConfigError(f"cannot use TLS certificate and key in {where}: {exc}") from None
+    return context
+
+
+class CertificateError(Exception):
+    """No certificate could be made; the message says why and what to do."""
+
+
+def _alt_names(host: str) -> list[str]:
+    """subjectAltName entries: the host, plus this machine's loopback names."""
+    names = [host, "localhost", "127.0.0.1", "::1"]
+    out: list[str] = []
+    for name in dict.fromkeys(names):
+        try:
+            ipaddress.ip_address(name)
+            out.append(f"IP:{name}")
+        except ValueError:
+            out.append(f"DNS:{name}")
+    return out
+
+
+def make_self_signed(folder: Path, host: str) -> tuple[Path, Path]:
+    """Write cert.pem and key.pem (readable by the owner only) into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / CERT_NAME, folder / KEY_NAME
+    # The key file exists, private, before any key is written into it.
+    os.close(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    os.chmod(key, 0o600)
+    openssl = shutil.which("openssl")
+    if openssl is not None:
+        _with_openssl(openssl, cert, key, host)
+    else:
+        _with_cryptography(cert, key, host)
+    return cert, key
+
+
+def _with_openssl(openssl: str, cert: Path, key: Path, host: str) -> None:
+    command = [
+        openssl, "req", "-x509",
+        "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes", "-days", str(VALID_DAYS),
+        "-keyout", str(key), "-out", str(cert),
+        "-subj", f"/CN={host}",
+        "-addext", "subjectAltName=" + ",".join(_alt_names(host)),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise CertificateError(f"openssl failed: {done.stderr.strip()}")
+
+
+def _with_cryptography(cert: Path, key: Path, host: str) -> None:
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        raise CertificateError(
+            "neither the openssl command nor the Python cryptography package is installed; "
+            "install one of them (e.g. apt install openssl, or pip install cryptography)"
+        ) from None
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    alt: list[x509.GeneralName] = []
+    for entry in _alt_names(host):
+        kind, _, value = entry.partition(":")
+        if kind == "IP":
+            alt.append(x509.IPAddress(ipaddress.ip_address(value)))
+        else:
+            alt.append(x509.DNSName(value))
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(private, hashes.SHA256())
+    )
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
