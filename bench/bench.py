@@ -93,7 +93,7 @@ async def run_fanout(
             clients[sender].write(message(CHANNEL, sender, seq))
         position = end
 
-    cpu, server_cpu, started = own_cpu(), server.cpu_seconds(), time.perf_counter()
+    meter = Meter(server)
     if window:
         tracker = clients[senders]  # an auditor: a message it has seen is out of flight
         tracker.on_message = send
@@ -103,19 +103,9 @@ async def run_fanout(
             clients[sender].write(
                 b"".join(message(CHANNEL, sender, seq) for seq in range(per_sender))
             )
-    loss = await finish(done, clients, args.timeout)
-    elapsed = time.perf_counter() - started
-    outcome = summarize(
-        clients,
-        total * (len(clients) - 1),
-        elapsed,
-        loss,
-        own_cpu() - cpu,
-        server.cpu_seconds() - server_cpu,
-        "deliveries/s",
+    return await meter.finish(
+        done, clients, total * (len(clients) - 1), args.timeout, "deliveries/s"
     )
-    close_all(clients)
-    return outcome
 
 
 async def run_pairs(server: ServerProcess, args: argparse.Namespace) -> Outcome:
@@ -142,24 +132,12 @@ async def run_pairs(server: ServerProcess, args: argparse.Namespace) -> Outcome:
 
         return send
 
-    cpu, server_cpu, started = own_cpu(), server.cpu_seconds(), time.perf_counter()
+    meter = Meter(server)
     for pair in range(pairs):
         release = releaser(pair)
         clients[pairs + pair].on_message = release
         release(window)
-    loss = await finish(done, clients, args.timeout)
-    elapsed = time.perf_counter() - started
-    outcome = summarize(
-        clients,
-        per_pair * pairs,
-        elapsed,
-        loss,
-        own_cpu() - cpu,
-        server.cpu_seconds() - server_cpu,
-        "messages/s",
-    )
-    close_all(clients)
-    return outcome
+    return await meter.finish(done, clients, per_pair * pairs, args.timeout, "messages/s")
 
 
 async def run_latency(server: ServerProcess, args: argparse.Namespace) -> Outcome:
@@ -176,26 +154,16 @@ async def run_latency(server: ServerProcess, args: argparse.Namespace) -> Outcom
         c.start_counting(total - (per_sender if i < senders else 0)) for i, c in enumerate(clients)
     ]
     loop = asyncio.get_running_loop()
-    cpu, server_cpu, started = own_cpu(), server.cpu_seconds(), time.perf_counter()
+    meter = Meter(server)
     start_at = loop.time() + 0.05
     for i in range(total):  # a fixed schedule, so a slow server cannot slow the senders
         sender, seq = i % senders, i // senders
         loop.call_at(
             start_at + i / rate, lambda s=sender, q=seq: clients[s].write(message(CHANNEL, s, q))
         )
-    loss = await finish(done, clients, args.timeout + args.seconds)
-    elapsed = time.perf_counter() - started
-    outcome = summarize(
-        clients,
-        total * (len(clients) - 1),
-        elapsed,
-        loss,
-        own_cpu() - cpu,
-        server.cpu_seconds() - server_cpu,
-        "deliveries/s",
+    return await meter.finish(
+        done, clients, total * (len(clients) - 1), args.timeout + args.seconds, "deliveries/s"
     )
-    close_all(clients)
-    return outcome
 
 
 async def run_idle(server: ServerProcess, args: argparse.Namespace) -> Outcome:
@@ -231,6 +199,38 @@ async def run_connect(server: ServerProcess, args: argparse.Namespace) -> Outcom
         server.cpu_seconds() - server_cpu,
         elapsed,
     )
+
+
+class Meter:
+    """CPU and wall time of one measured stretch, for the load generator and the server."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.cpu, self.server_cpu = own_cpu(), server.cpu_seconds()
+        self.started = time.perf_counter()
+
+    async def finish(
+        self,
+        done: list[asyncio.Future[None]],
+        clients: list[BenchClient],
+        deliveries: int,
+        timeout: float,
+        unit: str,
+    ) -> Outcome:
+        """Wait for every delivery (or the timeout), then sum up and hang up."""
+        loss = await finish(done, clients, timeout)
+        elapsed = time.perf_counter() - self.started
+        outcome = summarize(
+            clients,
+            deliveries,
+            elapsed,
+            loss,
+            own_cpu() - self.cpu,
+            self.server.cpu_seconds() - self.server_cpu,
+            unit,
+        )
+        close_all(clients)
+        return outcome
 
 
 async def finish(
