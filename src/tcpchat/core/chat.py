@@ -140,16 +140,10 @@ class ChatCore:
                 if b"\0" in body:
                     body = body.replace(b"\0", b"")
                 if body:  # the common case, without the general parser
-                    self.guarded(
-                        client,
-                        "PRIVMSG",
-                        send_text,
-                        self,
-                        client,
-                        "PRIVMSG",
-                        decode_line(target),
-                        decode_line(body),
-                    )
+                    try:
+                        send_text(self, client, "PRIVMSG", decode_line(target), decode_line(body))
+                    except Exception:
+                        self.failed(client, "PRIVMSG")
                     return
         text = decode_line(raw)
         if "\0" in text:
@@ -176,15 +170,15 @@ class ChatCore:
         if not client.registered and msg.command not in PRE_REGISTRATION:
             self.reply(client, n.ERR_NOTREGISTERED, "You have not registered")
             return
-        self.guarded(client, msg.command, handler, self, client, msg)
-
-    def guarded(self, client: Client, command: str, handler: Callable[..., None], *args) -> None:
-        """Run a handler; a failure is logged and told to this client, and goes no further."""
         try:
-            handler(*args)
+            handler(self, client, msg)
         except Exception:
-            log.exception("error handling %s from %s (%s)", command, client.nick, client.host)
-            self.reply(client, "400", command, "Internal error; the command was not completed")
+            self.failed(client, msg.command)
+
+    def failed(self, client: Client, command: str) -> None:
+        """A handler raised: log it with context and tell this client; it goes no further."""
+        log.exception("error handling %s from %s (%s)", command, client.nick, client.host)
+        self.reply(client, "400", command, "Internal error; the command was not completed")
 
     def sweep(self) -> None:
         """Drop clients that never registered or stopped answering; PING the quiet ones.
