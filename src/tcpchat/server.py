@@ -385,9 +385,11 @@ def raise_fd_limit(wanted: int) -> int:
         except (ValueError, OSError) as exc:
             log.warning("could not raise the open-file limit to %d: %s", target, exc)
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        log.warning(
+        # A shortfall is routine (max_connections is generous); a small limit is worth a warning.
+        log.log(
+            logging.WARNING if soft < 4096 else logging.INFO,
             "the open-file limit is %d (hard limit %d), below the %d that max_connections "
-            "needs; raise it with 'ulimit -n' or lower max_connections",
+            "needs, so fewer connections are admitted; raise it with 'ulimit -n'",
             soft,
             hard,
             wanted,
