@@ -85,9 +85,15 @@ class Connection(asyncio.Protocol):
         refusal = self.server.admit(self)
         if refusal is not None:
             log.warning("refused %s: %s", self.peer, refusal)
-            self.closing = True
+            self.closing = True  # from now on, what the peer sends is read and dropped
             transport.write(self.core.farewell(self.peer[0], refusal))
-            transport.close()
+            if transport.can_write_eof():
+                # Closing with the peer's NICK/USER unread would reset the connection and
+                # discard our ERROR before it is read; so half-close, and close a bit later.
+                transport.write_eof()
+                self.loop.call_later(REFUSAL_LINGER, transport.close)
+            else:
+                transport.close()
             return
         settings = self.server.settings
         if settings.tcp_keepalive or settings.socket_send_buffer:
@@ -358,6 +364,9 @@ def address_key(host: str) -> str:
         return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
     return str(address)
 
+
+# Seconds a refused connection stays half-closed, so its peer can read why.
+REFUSAL_LINGER = 2.0
 
 # Descriptors kept for the listening sockets, logs, files and the odd accept in flight.
 FD_RESERVE = 64

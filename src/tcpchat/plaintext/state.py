@@ -1,0 +1,97 @@
+"""What typed commands and server rendering share: session state and the text queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .text import displayable
+
+NICK_PROMPT = "What's your nickname? "
+
+
+@dataclass(frozen=True, slots=True)
+class Nick:
+    """A nick inside a sentence: shown through the session's `style_nick`, if any."""
+
+    name: str
+
+
+@dataclass(slots=True)
+class ClientMode:
+    """What a terminal client adds: a nick chosen up front, rooms to (re)join, CAP."""
+
+    wanted_nick: str
+    trying: str
+    channels: list[str]
+    prefer_current: str | None
+    welcome_text: str
+    tried: set[str] = field(default_factory=set)
+    nick_limit: int = 30
+    nick_base: str = ""
+    nick_problem: str = ""  # "taken" or "not allowed", told once we are welcomed
+    refusals: int = 0  # 431/432 replies: the server found our nick malformed
+    caps_offered: set[str] = field(default_factory=set)
+    cap_done: bool = False
+    autojoin_pending: set[str] = field(default_factory=set)
+    quitting: bool = False
+
+
+class SessionState:
+    """The state `PlainSession.__init__` sets up, and helpers both directions use."""
+
+    _default_channel: str
+    _server_name: str
+    _nick_length: int
+    _style_nick: Callable[[str], str] | None
+    _client: ClientMode | None
+    _chantypes: str
+    _status_prefixes: str
+    _nick: str | None
+    _user_sent: bool
+    _joined: dict[str, str]
+    _current: str | None
+    _pending_names: dict[str, list[str]]
+    _pending_rooms: list[tuple[str, str, str]]
+    _who_count: int
+    _ban_count: int
+    _out: list[str]
+
+    # -- output helpers -------------------------------------------------------
+
+    def _say(self, *lines: str) -> list[str]:
+        """Queue whole lines for the person; returns no IRC lines, for handler brevity."""
+        for line in lines:
+            self._out.extend(displayable(part) + "\r\n" for part in line.split("\n"))
+        return []
+
+    def _tell(self, *parts: str | Nick) -> list[str]:
+        """Queue one sentence made of text and nicks; each nick goes through `style_nick`.
+
+        Parts are made safe one by one, so the escape sequences that styling adds
+        survive while anything a peer sent is still stripped of them.
+        """
+        shown = []
+        for part in parts:
+            if isinstance(part, Nick):
+                nick = displayable(part.name).replace("\n", " ")
+                shown.append(self._style_nick(nick) if self._style_nick and nick else nick)
+            else:
+                shown.append(displayable(part).replace("\n", " "))
+        self._out.append("".join(shown) + "\r\n")
+        return []
+
+    def _prompt(self, text: str) -> None:
+        """Queue a question left open on its line, as the nickname prompt is."""
+        self._out.append(displayable(text))
+
+    # -- shared by both directions ----------------------------------------------
+
+    def _nick_not_allowed(self) -> str:
+        return (
+            "That nickname isn't allowed (letters, digits and -[]\\`_^{|}, up to "
+            f"{self._nick_length} characters, not starting with a digit or -); pick another: "
+        )
+
+    def _looks_like_channel(self, word: str) -> bool:
+        return bool(word) and word[0] in self._chantypes
