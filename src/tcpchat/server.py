@@ -420,7 +420,7 @@ class ListenError(OSError):
 
 
 class ChatServer:
-    """Listening sockets plus the core; `start`, then `wait_closed` or `shutdown`."""
+    """Listening sockets plus the core: `start`, later `shutdown`."""
 
     def __init__(self, settings: Settings, core: ChatCore | None = None) -> None:
         self.settings = settings
@@ -431,7 +431,6 @@ class ChatServer:
         self.addresses: list[tuple[str, int]] = []
         self.max_connections = settings.max_connections  # lowered to fit the fd limit
         self.all_closed: asyncio.Event | None = None  # set when the last one closes
-        self.stopped = asyncio.Event()
         # Told of each new connection's (host, port); the operator console shows them.
         self.on_connect: Callable[[tuple[str, int]], None] | None = None
         self.dirty: list[Connection] = []  # written to in this loop iteration
@@ -572,4 +571,3 @@ class ChatServer:
                 for connection in list(self.connections):
                     if connection.transport is not None:
                         connection.transport.abort()
-        self.stopped.set()
