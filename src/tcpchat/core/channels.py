@@ -117,9 +117,8 @@ def handle_topic(core: ChatCore, client: Client, msg: Message) -> None:
     if not msg.params:
         core.reply(client, n.ERR_NEEDMOREPARAMS, "TOPIC", "Not enough parameters")
         return
-    channel = core.find_channel(msg.params[0])
+    channel = core.channel_or_reply(client, msg.params[0])
     if channel is None:
-        core.reply(client, n.ERR_NOSUCHCHANNEL, msg.params[0], "No such channel")
         return
     member = client in channel.members
     if len(msg.params) < 2:
@@ -207,9 +206,8 @@ def handle_kick(core: ChatCore, client: Client, msg: Message) -> None:
     if len(msg.params) < 2:
         core.reply(client, n.ERR_NEEDMOREPARAMS, "KICK", "Not enough parameters")
         return
-    channel = core.find_channel(msg.params[0])
+    channel = core.channel_or_reply(client, msg.params[0])
     if channel is None:
-        core.reply(client, n.ERR_NOSUCHCHANNEL, msg.params[0], "No such channel")
         return
     if client not in channel.members and "o" not in client.modes:
         core.reply(client, n.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
@@ -239,9 +237,8 @@ def handle_invite(core: ChatCore, client: Client, msg: Message) -> None:
     if target is None:
         core.reply(client, n.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
         return
-    channel = core.find_channel(msg.params[1])
+    channel = core.channel_or_reply(client, msg.params[1])
     if channel is None:
-        core.reply(client, n.ERR_NOSUCHCHANNEL, msg.params[1], "No such channel")
         return
     if client not in channel.members:
         core.reply(client, n.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")

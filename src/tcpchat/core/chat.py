@@ -333,6 +333,13 @@ class ChatCore:
         client = self.nicks.get(nick) or self.nicks.get(irc_lower(nick))
         return client if client is not None and client.registered else None
 
+    def channel_or_reply(self, client: Client, name: str) -> Channel | None:
+        """The channel called `name`; if there is none, `client` is told so (403)."""
+        channel = self.find_channel(name)
+        if channel is None:
+            self.reply(client, n.ERR_NOSUCHCHANNEL, name or "*", "No such channel")
+        return channel
+
     def find_channel(self, name: str) -> Channel | None:
         return self.channels.get(name) or self.channels.get(irc_lower(name))
 

@@ -109,9 +109,8 @@ def handle_tagmsg(core: ChatCore, client: Client, msg: Message) -> None:
     target = msg.params[0].split(",")[0]
     echo = "echo-message" in client.caps
     if target.startswith("#"):
-        channel = core.find_channel(target)
+        channel = core.channel_or_reply(client, target)
         if channel is None:
-            core.reply(client, n.ERR_NOSUCHCHANNEL, target, "No such channel")
             return
         if not can_speak(channel, client):
             core.reply(client, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")

@@ -155,16 +155,20 @@ class CommandMixin(SessionState):
         return [f"JOIN {target}"]
 
     def _cmd_part(self, args: str) -> list[str]:
+        return self._room_and_text("PART", args)
+
+    def _room_and_text(self, command: str, args: str) -> list[str]:
+        """`COMMAND #room [:text]` from `[#room] [text]`; the room defaults to the current one."""
         words = args.split(None, 1)
         if words and self._looks_like_channel(words[0]):
-            room, reason = words[0], words[1] if len(words) > 1 else ""
+            room, text = words[0], words[1] if len(words) > 1 else ""
         else:
-            room, reason = self._current, args.strip()
+            room, text = self._current, args.strip()
         if room is None:
             return self._say(NOT_IN_A_ROOM)
         if not is_middle(room):
             return self._invalid(room)
-        return [f"PART {room} :{reason}" if reason else f"PART {room}"]
+        return [f"{command} {room} :{text}" if text else f"{command} {room}"]
 
     def _cmd_switch(self, args: str) -> list[str]:
         words = args.split()
@@ -225,16 +229,7 @@ class CommandMixin(SessionState):
         return ["LIST"]
 
     def _cmd_topic(self, args: str) -> list[str]:
-        words = args.split(None, 1)
-        if words and self._looks_like_channel(words[0]):
-            room, text = words[0], words[1] if len(words) > 1 else ""
-        else:
-            room, text = self._current, args.strip()
-        if room is None:
-            return self._say(NOT_IN_A_ROOM)
-        if not is_middle(room):
-            return self._invalid(room)
-        return [f"TOPIC {room} :{text}" if text else f"TOPIC {room}"]
+        return self._room_and_text("TOPIC", args)
 
     def _cmd_who(self, args: str) -> list[str]:
         words = args.split()
