@@ -312,23 +312,25 @@ class CommandMixin(SessionState):
         return [f"KICK {room} {first} :{reason}" if reason else f"KICK {room} {first}"]
 
     def _cmd_ban(self, args: str) -> list[str]:
-        room, words = self._room_first(args)
-        if room is None:
-            return self._say(NOT_IN_A_ROOM)
-        if not words:
-            if not is_middle(room):
-                return self._invalid(room)
-            return [f"MODE {room} +b"]
-        found = self._room_command(args, "/ban [mask]", 1)
-        return [f"MODE {found[0]} +b {found[1][0]}"] if found else []
+        return self._mode_with_default(args, "+b", "MODE {room} +b", "/ban [mask]")
 
     def _cmd_unban(self, args: str) -> list[str]:
-        found = self._room_command(args, "/unban mask", 1)
-        return [f"MODE {found[0]} -b {found[1][0]}"] if found else []
+        return self._cmd_status(args, "-b", "/unban mask")
 
     def _cmd_status(self, args: str, change: str, usage: str) -> list[str]:
         found = self._room_command(args, usage, 1)
         return [f"MODE {found[0]} {change} {found[1][0]}"] if found else []
+
+    def _mode_with_default(self, args: str, change: str, bare: str, usage: str) -> list[str]:
+        """`/ban mask` sets a mode with its argument; a bare `/ban` sends `bare` instead."""
+        room, words = self._room_first(args)
+        if room is None:
+            return self._say(NOT_IN_A_ROOM)
+        if words:
+            return self._cmd_status(args, change, usage)
+        if not is_middle(room):
+            return self._invalid(room)
+        return [bare.format(room=room)]
 
     def _cmd_invite(self, args: str) -> list[str]:
         words = args.split()
@@ -343,15 +345,7 @@ class CommandMixin(SessionState):
         return [f"INVITE {words[0]} {room}"]
 
     def _cmd_key(self, args: str) -> list[str]:
-        room, words = self._room_first(args)
-        if room is None:
-            return self._say(NOT_IN_A_ROOM)
-        if not words:
-            if not is_middle(room):
-                return self._invalid(room)
-            return [f"MODE {room} -k *"]
-        found = self._room_command(args, "/key [key]", 1)
-        return [f"MODE {found[0]} +k {found[1][0]}"] if found else []
+        return self._mode_with_default(args, "+k", "MODE {room} -k *", "/key [key]")
 
     def _cmd_mode(self, args: str) -> list[str]:
         room, words = self._room_first(args)
