@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tcpchat.config import Settings
-from tcpchat.core import ChatCore, Client
+from tcpchat.core import ChatCore, Session, User
 from tcpchat.protocol import Message, parse
 
 
@@ -29,11 +29,12 @@ class Peer:
     def __init__(self, core: ChatCore, host: str = "127.0.0.1") -> None:
         self.core = core
         self.sink = RecordingSink()
-        self.client: Client = core.connect(self.sink, host)
+        self.session: Session = core.connect(self.sink, host)
+        self.user: User = self.session.user
 
     def send(self, *lines: str | bytes) -> None:
         for line in lines:
-            self.core.receive(self.client, line.encode() if isinstance(line, str) else line)
+            self.core.receive(self.session, line.encode() if isinstance(line, str) else line)
 
     def take(self) -> list[Message]:
         """Messages written since the last call."""
@@ -61,6 +62,6 @@ def register(core: ChatCore, nick: str, *caps: str) -> Peer:
     peer.send(f"NICK {nick}", f"USER {nick.lower()} 0 * :{nick} Example")
     if caps:
         peer.send("CAP END")
-    assert peer.client.registered, peer.take_raw()
+    assert peer.session.registered, peer.take_raw()
     peer.take()
     return peer

@@ -300,7 +300,7 @@ def cut_connection(server: RunningServer, nick: str) -> None:
     def cut() -> bool:
         assert server.server is not None
         for connection in list(server.server.connections):
-            if connection.client is not None and connection.client.nick == nick:
+            if connection.session is not None and connection.session.nick == nick:
                 assert connection.transport is not None
                 connection.transport.abort()
                 return True

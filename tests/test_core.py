@@ -3,6 +3,7 @@
 import re
 
 from tcpchat.core.chat import format_server_time
+from tcpchat.core.commands import Command
 
 from core_harness import Peer, make_core, register
 
@@ -55,13 +56,13 @@ def test_cap_negotiation_holds_registration_until_cap_end():
     assert msgs[0].command == "CAP" and msgs[0].params[:2] == ["*", "LS"]
     advertised = msgs[0].params[2].split()
     assert set(advertised) >= {"server-time", "message-tags", "echo-message", "multi-prefix"}
-    assert not peer.client.registered
+    assert not peer.session.registered
     peer.send("CAP REQ :multi-prefix server-time")
     assert peer.take()[0].params[1:] == ["ACK", "multi-prefix server-time"]
     peer.send("CAP REQ :multi-prefix bogus-cap")
     assert peer.take()[0].params[1:] == ["NAK", "multi-prefix bogus-cap"]
     peer.send("CAP END")
-    assert peer.client.registered
+    assert peer.session.registered
     assert numerics(peer.take())[0] == "001"
     peer.send("CAP LIST")
     assert peer.take()[0].params[1:] == ["LIST", "multi-prefix server-time"]
@@ -115,7 +116,7 @@ def test_server_password_is_checked():
     assert peer.sink.closed
     good = Peer(core)
     good.send("PASS sesame", "NICK alice", "USER alice 0 * :A")
-    assert good.client.registered
+    assert good.session.registered
 
 
 # ------------------------------------------------------------------- channels
@@ -144,7 +145,7 @@ def test_join_several_channels_and_join_zero():
     assert [m.params[0] for m in alice.take() if m.command == "JOIN"] == ["#a", "#b", "#c"]
     alice.send("JOIN 0")
     assert sorted(m.params[0] for m in alice.take() if m.command == "PART") == ["#a", "#b", "#c"]
-    assert core.channels == {}
+    assert core.state.channels == {}
 
 
 def test_join_invalid_name_and_missing_params():
@@ -298,8 +299,10 @@ def test_client_tags_reach_only_message_tags_clients():
     alice.take(), bob.take()
     alice.send("@+draft/react=\\:) PRIVMSG #a :tagged", "@+typing=active TAGMSG #a")
     bob_msgs = bob.take()
-    assert bob_msgs[0].tags == {"+draft/react": ";)"} and bob_msgs[0].params[1] == "tagged"
-    assert bob_msgs[1].command == "TAGMSG" and bob_msgs[1].tags == {"+typing": "active"}
+    client_tags = [{k: v for k, v in m.tags.items() if k != "msgid"} for m in bob_msgs]
+    assert client_tags[0] == {"+draft/react": ";)"} and bob_msgs[0].params[1] == "tagged"
+    assert bob_msgs[1].command == "TAGMSG" and client_tags[1] == {"+typing": "active"}
+    assert all(m.tags["msgid"] for m in bob_msgs)  # and each message has its id
     assert carol.take_raw() == [":alice!alice@127.0.0.1 PRIVMSG #a :tagged"]
 
 
@@ -315,7 +318,7 @@ def test_quit_reaches_each_peer_once_however_many_channels_shared():
     assert [m.command for m in alice.take()] == ["ERROR"]
     assert alice.sink.closed
     assert core.find_user("alice") is None
-    assert all(alice.client not in c.members for c in core.channels.values())
+    assert all(alice.user.uid not in c.members for c in core.state.channels.values())
 
 
 def test_disconnect_without_quit_tells_peers():
@@ -324,7 +327,7 @@ def test_disconnect_without_quit_tells_peers():
     alice.send("JOIN #a")
     bob.send("JOIN #a")
     alice.take(), bob.take()
-    core.disconnect(alice.client, "Connection closed")
+    core.disconnect(alice.session, "Connection closed")
     assert bob.take()[0].params == ["Connection closed"]
     bob.send("NICK alice")  # the nick is free again
     assert bob.take()[0].command == "NICK"
@@ -395,7 +398,7 @@ def test_server_queries():
     assert codes[:3] == ["375", "372", "372"] and "376" in codes
     assert "251" in codes and "351" in codes and "391" in codes and "409" in codes
     assert "221" in codes
-    assert "i" in alice.client.modes
+    assert "i" in alice.user.modes
 
 
 def test_unknown_command_and_missing_parameters():
@@ -442,7 +445,7 @@ def test_garbage_lines_get_421_and_harm_no_one():
     codes = numerics(alice.take())
     assert codes and set(codes) == {"421"}
     assert bob.take() == []
-    assert alice.client.registered and not alice.sink.closed
+    assert alice.session.registered and not alice.sink.closed
 
 
 def test_errors_echo_user_input_without_breaking_the_reply_line():
@@ -464,7 +467,7 @@ def test_a_failing_handler_is_logged_and_answered_and_no_one_else_notices(caplog
     def broken(core, client, msg):
         raise RuntimeError("a bug in a handler")
 
-    core.handlers = {**core.handlers, "WHO": broken}
+    core.commands = {**core.commands, "WHO": Command(broken)}
     alice.send("WHO #a")
     reply = alice.take_raw()
     assert len(reply) == 1 and " 400 alice WHO :" in reply[0]
@@ -486,7 +489,7 @@ def test_limits_are_enforced_with_the_right_numerics():
     assert alice.take()[0].params == ["#a", "t" * 10]
     alice.send("AWAY :" + "a" * 50)
     alice.take()
-    assert alice.client.away == "aaaaa"
+    assert alice.user.away == "aaaaa"
     bob.take()
     alice.send("KICK #a bob :" + "k" * 50)
     assert bob.take()[0].params == ["#a", "bob", "kkkk"]

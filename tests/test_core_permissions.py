@@ -64,10 +64,10 @@ def test_non_operator_cannot_kick_change_modes_or_set_a_protected_topic():
         assert numerics(bob.take()) == ["482"], line
     assert carol.take() == [] and alice.take() == []  # nobody saw anything happen
     channel = core.find_channel("#room")
-    assert carol.client in channel.members
+    assert carol.user.uid in channel.members
     assert channel.modes == {"n", "t"} and channel.key is None and channel.limit is None
     assert channel.bans == {} and channel.topic == ""
-    assert channel.members[bob.client] == ""
+    assert channel.members[bob.user.uid] == ""
 
 
 def test_operator_can_kick_and_everyone_in_the_room_sees_it():
@@ -79,7 +79,7 @@ def test_operator_can_kick_and_everyone_in_the_room_sees_it():
     for peer in (alice, bob, carol):
         assert lines(peer) == [expected]
     assert outsider.take() == []
-    assert bob.client not in core.find_channel("#room").members
+    assert bob.user.uid not in core.find_channel("#room").members
     bob.send("PRIVMSG #room :still here?")
     assert numerics(bob.take()) == ["404"]  # +n: no longer a member
 
@@ -376,9 +376,9 @@ def test_wrong_or_missing_server_password_is_464_then_closed(caplog):
             peer.send(*opening, "NICK mallory", "USER m 0 * :M")
             msgs = peer.take()
             assert [m.command for m in msgs] == ["464", "ERROR"]
-            assert peer.sink.closed and not peer.client.registered
+            assert peer.sink.closed and not peer.session.registered
     assert "192.0.2.9" in caplog.text
-    assert core.users == 0 and core.find_user("mallory") is None
+    assert core.state.users == 0 and core.find_user("mallory") is None
 
 
 def test_right_server_password_registers_and_pass_after_registration_is_462():
@@ -413,13 +413,13 @@ def test_oper_with_the_right_password_gets_381_and_mode_o():
         ":tcpchat 381 alice :You are now an IRC operator",
         ":alice!alice@127.0.0.1 MODE alice +o",
     ]
-    assert "o" in alice.client.modes and core.user_modes["o"] == 1
+    assert "o" in alice.user.modes and core.state.user_modes["o"] == 1
     bob = register(core, "bob")
     bob.send("WHOIS alice")
     assert "313" in numerics(bob.take())
     alice.send("MODE alice -o")  # giving it up is allowed; taking it with MODE is not
     alice.send("MODE alice +o")
-    assert "o" not in alice.client.modes and core.user_modes["o"] == 0
+    assert "o" not in alice.user.modes and core.state.user_modes["o"] == 0
 
 
 def test_wrong_oper_name_or_password_is_464_and_logged_with_the_address(caplog):
@@ -430,7 +430,7 @@ def test_wrong_oper_name_or_password_is_464_and_logged_with_the_address(caplog):
     with caplog.at_level(logging.WARNING, logger="tcpchat"):
         mallory.send("OPER root wrong")
     assert numerics(mallory.take()) == ["464"]
-    assert "o" not in mallory.client.modes
+    assert "o" not in mallory.user.modes
     failures = [r.getMessage() for r in caplog.records if "failed OPER" in r.getMessage()]
     assert failures and "198.51.100.7" in failures[0] and "'root'" in failures[0]
     caplog.clear()
@@ -451,7 +451,7 @@ def test_retrying_oper_at_once_after_a_failure_is_refused_without_checking():
     alice.send("OPER root hunter2")
     refusal = alice.take()
     assert numerics(refusal) == ["464"] and "wait" in refusal[0].params[-1]
-    assert "o" not in alice.client.modes
+    assert "o" not in alice.user.modes
     now[0] += 5
     alice.send("OPER root hunter2")
     assert "381" in numerics(alice.take())
@@ -498,7 +498,7 @@ def test_kill_needs_an_operator():
     alice, bob = room(core, "alice", "bob")
     bob.send("KILL alice :you're gone")
     assert numerics(bob.take()) == ["481"]
-    assert alice.client.registered and not alice.sink.closed
+    assert alice.session.registered and not alice.sink.closed
 
 
 def test_kill_disconnects_and_everyone_sharing_a_room_sees_the_quit():
@@ -515,7 +515,7 @@ def test_kill_disconnects_and_everyone_sharing_a_room_sees_the_quit():
     assert lines(carol) == [":bob!bob@127.0.0.1 QUIT :Killed (root (spamming))"]
     assert dave.take() == []
     assert lines(root) == [":tcpchat NOTICE root :bob was killed: spamming"]
-    assert bob.client not in core.find_channel("#room").members
+    assert bob.user.uid not in core.find_channel("#room").members
 
 
 def test_kill_errors():

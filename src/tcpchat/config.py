@@ -64,6 +64,9 @@ class Settings:
     user_length: int = 18
     channels_per_user: int = 50
     targets_per_message: int = 4
+    key_length: int = 50  # KEYLEN: longest channel key (+k)
+    max_list_entries: int = 100  # MAXLIST: bans per channel
+    modes_per_command: int = 4  # MODES: mode changes with a parameter in one MODE command
 
     # Connection handling.
     sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from .core import Client
+from .core import Session
 from .plaintext import PlainSession
 from .server import ChatServer
 
@@ -57,7 +57,7 @@ class OperatorConsole:
         self.greeted = False
         self.quit_requested = asyncio.Event()
         self.session = PlainSession(settings.default_channel, settings.server_name)
-        self.client: Client = self.core.connect_operator(ConsoleSink(self), CONSOLE_NICK)
+        self.chat: Session = self.core.connect_operator(ConsoleSink(self), CONSOLE_NICK)
         server.on_connect = self._on_connect
         # Learn our nick as any participant would, then join the default room.
         welcome = f":{settings.server_name} 001 {CONSOLE_NICK} :Welcome\r\n".encode()
@@ -88,7 +88,7 @@ class OperatorConsole:
     def feed(self, lines: list[str]) -> None:
         """IRC lines from our session to the core, as if typed by a client."""
         for line in lines:
-            self.core.receive(self.client, line.encode())
+            self.core.receive(self.chat, line.encode())
 
     def show_pending(self) -> None:
         self._show(self.session.take_text().decode())
@@ -115,10 +115,10 @@ class OperatorConsole:
 
     def _stats(self) -> None:
         core = self.core
-        users = core.users - 1  # not counting the console itself
+        users = core.state.users - 1  # not counting the console itself
         uptime = _duration(time.monotonic() - self.started)
         self.display(
-            f"Users: {users}, rooms: {len(core.channels)}, "
+            f"Users: {users}, rooms: {core.state.channel_count}, "
             f"messages: {core.messages_relayed}, uptime: {uptime}"
         )
 

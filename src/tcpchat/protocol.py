@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import ProtocolError, UnsafeLineError
+
 __all__ = [
     "Message",
     "ProtocolError",
+    "UnsafeLineError",
     "parse",
     "serialize",
     "escape_tag_value",
@@ -24,10 +27,6 @@ __all__ = [
     "irc_lower",
     "looks_like_irc",
 ]
-
-
-class ProtocolError(ValueError):
-    """Raised for a line that is not an IRC message; the only error `parse` raises."""
 
 
 _TAG_ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
@@ -128,8 +127,8 @@ def serialize(msg: Message, trailing: bool = False) -> str:
     space, or starts with a colon), or always with `trailing=True`, which the
     server uses for free text so that naive clients read it right.
 
-    Raises `ValueError` for a parameter that could break the line: CR, LF or
-    NUL anywhere, or a space or leading colon in a parameter that is not last.
+    Raises `UnsafeLineError` for a parameter that could break the line: CR, LF
+    or NUL anywhere, or a space or leading colon in a parameter that is not last.
     """
     parts: list[str] = []
     if msg.tags:
@@ -142,14 +141,14 @@ def serialize(msg: Message, trailing: bool = False) -> str:
         *middle, last = params
         for param in middle:
             if not param or " " in param or param[0] == ":":
-                raise ValueError(f"middle parameter {param!r} needs to be last")
+                raise UnsafeLineError(f"middle parameter {param!r} needs to be last")
         parts.extend(middle)
         if trailing or not last or " " in last or last[0] == ":":
             last = ":" + last
         parts.append(last)
     line = " ".join(parts)
     if _has_line_breaker(line):
-        raise ValueError("parameter contains CR, LF or NUL")
+        raise UnsafeLineError("parameter contains CR, LF or NUL")
     return line
 
 

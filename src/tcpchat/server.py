@@ -22,7 +22,7 @@ from typing import Any
 
 from . import listener, tls
 from .config import Settings
-from .core import ChatCore, Client
+from .core import ChatCore, Session
 from .core.chat import decode_line
 from .plaintext import PlainSession, strip_telnet
 from .protocol import looks_like_irc
@@ -39,7 +39,7 @@ class Connection(asyncio.Protocol):
         "loop",
         "transport",
         "peer",
-        "client",
+        "session",
         "buffer",
         "discarding",
         "pending",
@@ -60,7 +60,7 @@ class Connection(asyncio.Protocol):
         self.loop = server.loop
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("unknown", 0)
-        self.client: Client | None = None  # set once we know IRC client or person
+        self.session: Session | None = None  # set once we know IRC client or person
         self.person: PlainSession | None = None
         self.buffer = bytearray()
         self.discarding = False  # skipping the rest of an overlong line
@@ -143,9 +143,9 @@ class Connection(asyncio.Protocol):
         if self.greet_timer is not None:
             self.greet_timer.cancel()
         self.server.release(self)
-        if self.client is not None:
+        if self.session is not None:
             reason = "Connection closed" if exc is None else f"Connection error: {exc}"
-            self.core.disconnect(self.client, reason)
+            self.core.disconnect(self.session, reason)
         log.info("Client disconnected: %s", self.peer)
 
     # --------------------------------------------------------- lines in
@@ -153,7 +153,7 @@ class Connection(asyncio.Protocol):
     def _offer(self, raw: bytes, truncated: bool) -> None:
         """Handle a line now, or hold it back if the client is over its flood limit."""
         if self.backlog is None and (self.server.unthrottled or self._take_token()):
-            client = self.client
+            client = self.session
             if client is not None and self.person is None and self.spoke:
                 self.core.receive(client, raw, truncated)  # the usual case, kept short
             else:
@@ -198,8 +198,8 @@ class Connection(asyncio.Protocol):
     def _excess_flood(self) -> None:
         log.warning("disconnecting %s: Excess Flood", self.peer)
         self.backlog = None
-        if self.client is not None:
-            self.core.close(self.client, "Excess Flood")
+        if self.session is not None:
+            self.core.close(self.session, "Excess Flood")
         else:
             self.write(self.core.farewell(self.peer[0], "Excess Flood"))
             self.close()
@@ -208,14 +208,14 @@ class Connection(asyncio.Protocol):
     def _line(self, raw: bytes, truncated: bool) -> None:
         first = not self.spoke
         self.spoke = True
-        if self.client is None:
+        if self.session is None:
             if looks_like_irc(raw):
                 self._start_irc()
             else:
                 self._greet_person()
         elif first and self.person is not None and looks_like_irc(raw):
             self._become_irc()
-        client = self.client
+        client = self.session
         assert client is not None
         person = self.person
         if person is None or truncated:
@@ -229,24 +229,24 @@ class Connection(asyncio.Protocol):
         if self.greet_timer is not None:
             self.greet_timer.cancel()
             self.greet_timer = None
-        self.client = self.core.connect(self, self.peer[0])
+        self.session = self.core.connect(self, self.peer[0])
 
     def _greet_person(self) -> None:
         """Nothing said yet (or not IRC): this is a person with nc or telnet."""
         self.greet_timer = None
-        if self.client is not None or self.closing:
+        if self.session is not None or self.closing:
             return
         settings = self.server.settings
         person = PlainSession(settings.default_channel, settings.server_name)
         self.person = person
-        self.client = self.core.connect(PersonSink(self, person), self.peer[0])
+        self.session = self.core.connect(PersonSink(self, person), self.peer[0])
         self.write(person.greeting())
 
     def _become_irc(self) -> None:
         """A slow IRC client got the greeting before speaking; talk IRC to it after all."""
-        assert self.client is not None
+        assert self.session is not None
         self.person = None
-        self.client.attach(self)
+        self.session.attach(self)
 
     def _write_person_text(self) -> None:
         if self.person is not None:
@@ -299,8 +299,8 @@ class Connection(asyncio.Protocol):
         log.warning("dropping %s: %s", self.peer, reason)
         self.closing = True
         self.pending.clear()
-        if self.client is not None:
-            self.core.disconnect(self.client, reason)
+        if self.session is not None:
+            self.core.disconnect(self.session, reason)
         if self.transport is not None:
             self.transport.abort()
 
@@ -323,10 +323,10 @@ class PersonSink:
 
     def _to_core(self, lines: list[str]) -> None:
         connection = self.connection
-        if connection.client is None or connection.closing:
+        if connection.session is None or connection.closing:
             return
         for line in lines:
-            connection.core.receive(connection.client, line.encode())
+            connection.core.receive(connection.session, line.encode())
         connection._write_person_text()
 
     def close(self) -> None:

@@ -1,0 +1,251 @@
+"""Everything a command handler may use: the state, the output verbs, lookups and the clock.
+
+`ChatCore` (chat.py) adds the input side on top: `receive`, the command table, `dispatch`.
+Handlers import this module, never chat.py, so the layers stay acyclic.
+
+The output verbs, and who hears each:
+
+- `reply(session, numeric, ...)`: a numeric to the session whose command is running;
+- `send(session, message)`: any other line to one session (PONG, CAP, a server NOTICE);
+- `emit(event)`: something happened; the state applies it, the router tells whoever on
+  this node should see it (the sender included, where IRC says so);
+- `close(session, reason)`: ERROR to the session, QUIT to its peers, then hang up.
+
+While a session's command runs, everything written to that session (replies, and its own
+echo of an event) goes into the command's reply buffer and leaves in one write when the
+command ends, so a later `labeled-response` can wrap it. Work that finishes later (`later`)
+holds the session's next lines until it has finished.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .. import __version__
+from ..config import Settings
+from ..passwords import PasswordHash, parse_hash
+from ..protocol import Message, irc_lower, serialize
+from . import numerics as n
+from .events import Event, Quit
+from .model import Channel, Session, User
+from .router import LocalRouter
+from .state import ChatState, LocalState
+
+log = logging.getLogger("tcpchat.core")
+
+# Runs slow work (password hashing) and hands its result to a callback on the core's
+# thread. The core alone runs it at once; the server edge uses a worker thread.
+RunBlocking = Callable[[Callable[[], Any], Callable[[Any], None]], None]
+
+
+def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+    done(work())
+
+
+_NICK_RE = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*\Z")
+_CHANNEL_RE = re.compile(r"#[^\x00\x07\r\n ,:]+\Z")
+
+
+def safe_middle(param: str) -> str:
+    """Make an echoed user word usable as a middle parameter of a reply."""
+    param = param.replace(" ", "_")
+    return "*" if not param or param.startswith(":") else param
+
+
+class ChatBase:
+    """The chat's state and the ways to change it and to speak; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        clock: Callable[[], float] = time.time,
+        state: ChatState | None = None,
+        node: str = "",
+    ) -> None:
+        self.settings = settings or Settings()
+        self.clock = clock
+        self.started = clock()
+        self.state: ChatState = state if state is not None else LocalState()
+        self.router = LocalRouter(self.state)
+        self.sessions: set[Session] = set()  # this node's connections
+        self.node = node
+        self.version = f"tcpchat-{__version__}"
+        self.messages_relayed = 0
+        self.run_blocking: RunBlocking = run_now
+        self.reserved = {irc_lower(nick) for nick in self.settings.reserved_nicks}
+        # Server operators (OPER): name -> password hash, and the checks under way.
+        self.operators: dict[str, PasswordHash] = {
+            name: parse_hash(hashed) for name, hashed in self.settings.operators.items()
+        }
+        self.oper_checks: set[Session] = set()
+        self.oper_failures: dict[Session, float] = {}  # when each last failed, for a pause
+        self._uids = itertools.count(1)
+        # msgids are unique forever and network-wide: a prefix no other run or node shares
+        # (this start's time and 40 random bits), then a counter.
+        self._msgid_prefix = f"{int(self.started):x}{secrets.token_hex(5)}{node}-"
+        self._msgids = itertools.count(1)
+
+    # ---------------------------------------------------------------- ids
+
+    def new_uid(self) -> str:
+        return f"{self.node}{next(self._uids):x}"
+
+    def new_msgid(self) -> str:
+        return f"{self._msgid_prefix}{next(self._msgids):x}"
+
+    # ------------------------------------------------------------- lookups
+
+    def find_user(self, nick: str) -> User | None:
+        """The registered user with this nick (under casemapping), if any."""
+        return self.state.user_by_nick(nick)
+
+    def find_channel(self, name: str) -> Channel | None:
+        return self.state.channel(name)
+
+    def session_of(self, user: User) -> Session | None:
+        """The user's session, if they are connected to this node."""
+        return self.router.sessions.get(user.uid)
+
+    def channel_or_reply(self, session: Session, name: str) -> Channel | None:
+        """The channel called `name`; if there is none, the session is told so (403)."""
+        channel = self.state.channel(name)
+        if channel is None:
+            self.reply(session, n.ERR_NOSUCHCHANNEL, name or "*", "No such channel")
+        return channel
+
+    def shares_channel(self, user: User, other: User) -> bool:
+        return any(other.uid in channel.members for channel in user.channels.values())
+
+    def valid_nick(self, nick: str) -> bool:
+        return (
+            len(nick) <= self.settings.nick_length
+            and _NICK_RE.match(nick) is not None
+            and irc_lower(nick) not in self.reserved
+        )
+
+    def valid_channel_name(self, name: str) -> bool:
+        return len(name) <= self.settings.channel_length and _CHANNEL_RE.match(name) is not None
+
+    # -------------------------------------------------------------- output
+
+    def emit(self, event: Event) -> None:
+        """Something happened: the state applies it, then the router tells who should know."""
+        self.state.apply(event)
+        self.router.publish(event)
+
+    def send(self, session: Session, msg: Message) -> None:
+        """Serialise and send one message to one session; its last parameter is free text."""
+        try:
+            line = serialize(msg, trailing=True)
+        except ValueError:
+            params = [safe_middle(p) for p in msg.params[:-1]] + msg.params[-1:]
+            line = serialize(Message(msg.command, params, msg.source, msg.tags), trailing=True)
+        session.write(line.encode() + b"\r\n")
+
+    def reply(self, session: Session, numeric: str, *params: str) -> None:
+        """A numeric reply from the server, addressed to the session's nick (or '*')."""
+        msg = Message(numeric, [session.user.nick, *params], self.settings.server_name)
+        self.send(session, msg)
+
+    def notice(self, session: Session, text: str) -> None:
+        """A server NOTICE to one session."""
+        msg = Message("NOTICE", [session.user.nick, text], self.settings.server_name)
+        self.send(session, msg)
+
+    def farewell(self, host: str, reason: str) -> bytes:
+        """The ERROR line that ends a connection: a session's, or one refused at the door."""
+        return (serialize(Message("ERROR", [f"Closing Link: {host} ({reason})"])) + "\r\n").encode()
+
+    # ------------------------------------------------- commands and replies
+
+    def run_command(self, session: Session, handler: Callable[..., None], *args: Any) -> None:
+        """Run a handler (or a continuation) for `session` with its replies buffered, keeping
+        any failure to this one session."""
+        outer = session.replies
+        replies = session.replies = []
+        session.write = replies.append
+        try:
+            handler(self, session, *args)
+        except Exception:
+            name = args[0].command if args and isinstance(args[0], Message) else "a command"
+            self.failed(session, name)
+        finally:
+            self.flush_replies(session)
+            session.replies = outer
+            session.write = session.sink.write if outer is None else outer.append
+
+    def flush_replies(self, session: Session) -> None:
+        """Send what the running command wrote to its own session, in one write."""
+        replies = session.replies
+        if replies and not session.gone:
+            data = replies[0] if len(replies) == 1 else b"".join(replies)
+            replies.clear()
+            session.sink.write(data)
+
+    def failed(self, session: Session, command: str) -> None:
+        """A handler raised: log it with context and tell this session; it goes no further."""
+        log.exception(
+            "error handling %s from %s (%s)", command, session.user.nick, session.user.host
+        )
+        self.reply(session, "400", command, "Internal error; the command was not completed")
+
+    def later(
+        self, session: Session, work: Callable[[], Any], then: Callable[..., None]
+    ) -> None:
+        """Start work that finishes later (a password check, a database read, a cluster
+        claim). Until it has, the session's later lines wait, in order; `then(core,
+        session, result)` finishes the command under the same error isolation."""
+        if session.held is None:
+            session.held = deque()
+        self.run_blocking(work, lambda result: self._finish(session, then, result))
+
+    def _finish(self, session: Session, then: Callable[..., None], result: Any) -> None:
+        held, session.held = session.held, None
+        if session.gone:
+            return
+        self.run_command(session, then, result)
+        while held:
+            if session.held is not None:  # another operation started: the rest waits for it
+                session.held.extend(held)
+                return
+            raw, truncated = held.popleft()
+            self.receive(session, raw, truncated)
+
+    def receive(self, session: Session, raw: bytes, truncated: bool = False) -> None:
+        raise NotImplementedError  # ChatCore
+
+    # ----------------------------------------------------------- lifecycle
+
+    def close(self, session: Session, reason: str) -> None:
+        """End a session: ERROR to it, QUIT to its peers, then hang up."""
+        if session.gone:
+            return
+        session.write(self.farewell(session.user.host, reason))
+        self.flush_replies(session)
+        self._leave(session, reason)
+        session.sink.close()
+
+    def disconnect(self, session: Session, reason: str = "Connection closed") -> None:
+        """The connection is gone (closed by the peer or the edge): tell its peers."""
+        if not session.gone:
+            self._leave(session, reason)
+
+    def _leave(self, session: Session, reason: str) -> None:
+        session.gone = True
+        session.held = None
+        user = session.user
+        if user.registered:
+            self.emit(Quit(self.clock(), user.uid, user.source, reason, tuple(user.channels)))
+        else:
+            self.state.forget(user)
+        self.router.detach(session)
+        self.sessions.discard(session)
+        self.oper_failures.pop(session, None)
+

@@ -1,0 +1,70 @@
+"""The command table: every IRC command the core understands, in one place.
+
+Each entry says which handler runs it, how many parameters it needs at least (fewer get
+`461 ERR_NEEDMOREPARAMS` before the handler runs), whether it may come before registration
+(else `451`), and whether only server operators may use it (else `481`). A handler only
+checks what is particular to its command. Commands whose missing parameters have a numeric of
+their own (PRIVMSG's 411 and 412, NICK's 431, PING's 409) check those themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .handlers import channels, messaging, modes, operators, queries, registration
+
+if TYPE_CHECKING:
+    from ..protocol import Message
+    from .base import ChatBase
+    from .model import Session
+
+Handler = Callable[["ChatBase", "Session", "Message"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    handler: Handler
+    min_params: int = 0
+    before_registration: bool = False
+    oper_only: bool = False
+
+
+COMMANDS: dict[str, Command] = {
+    # registration
+    "CAP": Command(registration.handle_cap, 1, before_registration=True),
+    "PASS": Command(registration.handle_pass, 1, before_registration=True),
+    "NICK": Command(registration.handle_nick, 0, before_registration=True),
+    "USER": Command(registration.handle_user, 4, before_registration=True),
+    "PING": Command(queries.handle_ping, 0, before_registration=True),
+    "PONG": Command(queries.handle_pong, 0, before_registration=True),
+    "QUIT": Command(messaging.handle_quit, 0, before_registration=True),
+    # channels
+    "JOIN": Command(channels.handle_join, 1),
+    "PART": Command(channels.handle_part, 1),
+    "TOPIC": Command(channels.handle_topic, 1),
+    "NAMES": Command(channels.handle_names),
+    "LIST": Command(channels.handle_list),
+    "KICK": Command(channels.handle_kick, 2),
+    "INVITE": Command(channels.handle_invite, 2),
+    "MODE": Command(modes.handle_mode, 1),
+    # talking
+    "PRIVMSG": Command(messaging.handle_message),
+    "NOTICE": Command(messaging.handle_message),
+    "TAGMSG": Command(messaging.handle_tagmsg),
+    "AWAY": Command(messaging.handle_away),
+    # questions
+    "WHO": Command(queries.handle_who),
+    "WHOIS": Command(queries.handle_whois),
+    "ISON": Command(queries.handle_ison, 1),
+    "USERHOST": Command(queries.handle_userhost, 1),
+    "MOTD": Command(queries.handle_motd),
+    "LUSERS": Command(queries.handle_lusers),
+    "VERSION": Command(queries.handle_version),
+    "TIME": Command(queries.handle_time),
+    # operators
+    "OPER": Command(operators.handle_oper, 2),
+    "KILL": Command(operators.handle_kill, 1, oper_only=True),
+    "STATS": Command(operators.handle_stats),
+}

@@ -1,0 +1,185 @@
+"""What happened, as data: the records handlers emit and every consumer reads.
+
+A handler checks a command against the state and decides; what it decided becomes one event.
+`ChatCore.emit` hands the event to the state (`ChatState.apply`, the only place state changes)
+and then to the router (`Router.publish`, which renders it for the local sessions that should
+see it). History and the cluster read the same records. Each event has one `time`, read once,
+so every recipient (and the history) sees the same; a `MessageSent` also has one `msgid`.
+
+Events name users by uid and channels by their folded name (`key`), never by object, so a
+record can travel to another node. They are named tuples: immutable, and cheap to make on the
+hot path (a frozen dataclass costs four times as much to build).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .model import User
+
+
+class Registered(NamedTuple):
+    """A connection finished registering: `user` is now on the network."""
+
+    time: float
+    user: User
+
+
+class MessageSent(NamedTuple):
+    """PRIVMSG, NOTICE or TAGMSG to a channel (`channel` is its key) or to one user
+    (`recipient` is their uid)."""
+
+    time: float
+    msgid: str
+    command: str
+    sender: str  # uid
+    source: str  # nick!user@host
+    target: str  # the channel's name or the recipient's nick, as shown
+    channel: str | None
+    recipient: str | None
+    text: str  # empty for TAGMSG
+    tags: dict[str, str] | None  # client-only tags ('+...') to pass on
+
+
+class Joined(NamedTuple):
+    time: float
+    uid: str
+    source: str
+    channel: str  # name as shown
+    key: str
+    status: str  # 'o' for the channel's creator
+
+
+class Parted(NamedTuple):
+    time: float
+    uid: str
+    source: str
+    channel: str
+    key: str
+    reason: str
+
+
+class Kicked(NamedTuple):
+    time: float
+    uid: str  # who kicked
+    source: str
+    channel: str
+    key: str
+    target: str  # uid of who was kicked
+    target_nick: str
+    reason: str
+
+
+class Quit(NamedTuple):
+    """A registered user left the network; `channels` are the keys of the rooms they were in."""
+
+    time: float
+    uid: str
+    source: str
+    reason: str
+    channels: tuple[str, ...]
+
+
+class NickChanged(NamedTuple):
+    time: float
+    uid: str
+    old_source: str
+    nick: str
+
+
+class TopicSet(NamedTuple):
+    time: float
+    uid: str
+    source: str
+    channel: str
+    key: str
+    topic: str
+
+
+class ModeChange(NamedTuple):
+    """One letter of a MODE change: `arg` is the parameter as shown (a nick, a mask, a key)."""
+
+    adding: bool
+    letter: str
+    arg: str | None = None
+    target: str | None = None  # the uid, for the status letters o and v
+
+
+class ChannelModeChanged(NamedTuple):
+    time: float
+    uid: str
+    source: str
+    channel: str
+    key: str
+    changes: tuple[ModeChange, ...]
+
+
+class UserModeChanged(NamedTuple):
+    """User modes of `uid` changed (by themselves, or by OPER); only they are told."""
+
+    time: float
+    uid: str
+    source: str
+    nick: str
+    changes: tuple[ModeChange, ...]
+
+
+class Invited(NamedTuple):
+    time: float
+    uid: str
+    source: str
+    target: str  # uid
+    target_nick: str
+    channel: str
+    key: str
+
+
+class AwayChanged(NamedTuple):
+    time: float
+    uid: str
+    source: str
+    text: str | None  # None: back
+
+
+class Killed(NamedTuple):
+    """An operator disconnects `target`; the victim is told before the Quit that follows."""
+
+    time: float
+    uid: str
+    source: str
+    target: str
+    target_nick: str
+    reason: str
+
+
+Event = (
+    Registered
+    | MessageSent
+    | Joined
+    | Parted
+    | Kicked
+    | Quit
+    | NickChanged
+    | TopicSet
+    | ChannelModeChanged
+    | UserModeChanged
+    | Invited
+    | AwayChanged
+    | Killed
+)
+
+
+def mode_text(changes: tuple[ModeChange, ...]) -> list[str]:
+    """MODE parameters for `changes`: ['+o-v', 'alice', 'bob']."""
+    letters = ""
+    sign = ""
+    params: list[str] = []
+    for change in changes:
+        wanted = "+" if change.adding else "-"
+        if wanted != sign:
+            sign = wanted
+            letters += sign
+        letters += change.letter
+        if change.arg is not None:
+            params.append(change.arg)
+    return [letters, *params]

@@ -1,0 +1,255 @@
+"""Channel membership and channel queries: JOIN, PART, TOPIC, NAMES, LIST, KICK, INVITE."""
+
+from __future__ import annotations
+
+import re
+
+from ...protocol import Message, irc_lower
+from .. import numerics as n
+from ..base import ChatBase
+from ..events import Invited, Joined, Kicked, Parted, TopicSet
+from ..model import Channel, Session, User
+
+
+def normalize_mask(mask: str) -> str:
+    """Complete a ban mask to nick!user@host form: 'bob' -> 'bob!*@*'."""
+    if "!" not in mask and "@" not in mask:
+        return f"{mask}!*@*"
+    if "!" not in mask:
+        return f"*!{mask}"
+    if "@" not in mask:
+        return f"{mask}@*"
+    return mask
+
+
+def mask_matches(mask: str, text: str) -> bool:
+    """IRC wildcard match ('*' and '?'), case-insensitive under rfc1459."""
+    pattern = "".join(
+        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in irc_lower(mask)
+    )
+    return re.fullmatch(pattern, irc_lower(text), re.DOTALL) is not None
+
+
+def is_banned(channel: Channel, user: User) -> bool:
+    return any(mask_matches(mask, user.source) for mask in channel.bans)
+
+
+def is_operator(channel: Channel, user: User) -> bool:
+    """Channel operator, or a server operator (who may act in any channel)."""
+    return "o" in channel.members.get(user.uid, "") or "o" in user.modes
+
+
+def visible(channel: Channel, user: User) -> bool:
+    """Secret channels are seen only by their members."""
+    return "s" not in channel.modes or user.uid in channel.members
+
+
+def handle_join(core: ChatBase, session: Session, msg: Message) -> None:
+    user = session.user
+    if msg.params[0] == "0":
+        for channel in list(user.channels.values()):
+            part_channel(core, user, channel, "Left all channels")
+        return
+    keys = msg.param(1).split(",")
+    for i, name in enumerate(msg.params[0].split(",")):
+        join_channel(core, session, name, keys[i] if i < len(keys) else "")
+
+
+def join_channel(core: ChatBase, session: Session, name: str, key: str = "") -> None:
+    """Join (creating if needed) a channel; its creator becomes its operator."""
+    if not core.valid_channel_name(name):
+        core.reply(session, n.ERR_NOSUCHCHANNEL, name or "*", "No such channel")
+        return
+    user = session.user
+    folded = irc_lower(name)
+    if folded in user.channels:
+        return
+    if len(user.channels) >= core.settings.channels_per_user:
+        core.reply(session, n.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+        return
+    channel = core.state.channel(folded)
+    if channel is not None:
+        refusal = _refusal(channel, user, key)
+        if refusal is not None:
+            core.reply(session, refusal[0], channel.name, refusal[1])
+            return
+    shown = name if channel is None else channel.name
+    status = "o" if channel is None else ""
+    core.emit(Joined(core.clock(), user.uid, user.source, shown, folded, status))
+    joined = core.state.channel(folded)
+    assert joined is not None
+    if joined.topic:
+        send_topic(core, session, joined)
+    send_names(core, session, joined)
+
+
+def _refusal(channel: Channel, user: User, key: str) -> tuple[str, str] | None:
+    """Why `user` may not join `channel`, if they may not."""
+    invited = user.uid in channel.invited
+    if is_banned(channel, user) and not invited:
+        return n.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"
+    if "i" in channel.modes and not invited:
+        return n.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"
+    if channel.key is not None and key != channel.key:
+        return n.ERR_BADCHANNELKEY, "Cannot join channel (+k)"
+    if channel.limit is not None and len(channel.members) >= channel.limit:
+        return n.ERR_CHANNELISFULL, "Cannot join channel (+l)"
+    return None
+
+
+def handle_part(core: ChatBase, session: Session, msg: Message) -> None:
+    reason = msg.param(1)
+    user = session.user
+    for name in msg.params[0].split(","):
+        channel = core.state.channel(name)
+        if channel is None:
+            core.reply(session, n.ERR_NOSUCHCHANNEL, name or "*", "No such channel")
+        elif user.uid not in channel.members:
+            core.reply(session, n.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        else:
+            part_channel(core, user, channel, reason)
+
+
+def part_channel(core: ChatBase, user: User, channel: Channel, reason: str) -> None:
+    core.emit(Parted(core.clock(), user.uid, user.source, channel.name, channel.folded, reason))
+
+
+def handle_topic(core: ChatBase, session: Session, msg: Message) -> None:
+    channel = core.channel_or_reply(session, msg.params[0])
+    if channel is None:
+        return
+    user = session.user
+    member = user.uid in channel.members
+    if len(msg.params) < 2:
+        if not member and "s" in channel.modes:
+            core.reply(session, n.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        elif channel.topic:
+            send_topic(core, session, channel)
+        else:
+            core.reply(session, n.RPL_NOTOPIC, channel.name, "No topic is set")
+        return
+    if not member:
+        core.reply(session, n.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        return
+    if "t" in channel.modes and not is_operator(channel, user):
+        core.reply(session, n.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        return
+    topic = msg.params[1][: core.settings.topic_length]
+    core.emit(TopicSet(core.clock(), user.uid, user.source, channel.name, channel.folded, topic))
+
+
+def send_topic(core: ChatBase, session: Session, channel: Channel) -> None:
+    core.reply(session, n.RPL_TOPIC, channel.name, channel.topic)
+    core.reply(
+        session,
+        n.RPL_TOPICWHOTIME,
+        channel.name,
+        channel.topic_setter,
+        str(int(channel.topic_time)),
+    )
+
+
+def handle_names(core: ChatBase, session: Session, msg: Message) -> None:
+    if not msg.params:
+        core.reply(session, n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+        return
+    for name in msg.params[0].split(","):
+        channel = core.state.channel(name)
+        if channel is not None and visible(channel, session.user):
+            send_names(core, session, channel)
+        else:
+            core.reply(session, n.RPL_ENDOFNAMES, name or "*", "End of /NAMES list")
+
+
+def send_names(core: ChatBase, session: Session, channel: Channel) -> None:
+    """353 lines packed up to the line limit, then 366."""
+    multi = "multi-prefix" in session.caps
+    full = "userhost-in-names" in session.caps
+    symbol = "@" if "s" in channel.modes else "="
+    state = core.state
+    entries = []
+    for uid in channel.members:
+        member = state.user(uid)
+        if member is not None:
+            shown = member.source if full else member.nick
+            entries.append(channel.status_prefix(uid, multi) + shown)
+    head = len(core.settings.server_name) + len(session.user.nick) + len(channel.name) + 16
+    budget = core.settings.max_line_bytes - head
+    batch: list[str] = []
+    used = 0
+    for entry in entries:
+        if batch and used + len(entry) + 1 > budget:
+            core.reply(session, n.RPL_NAMREPLY, symbol, channel.name, " ".join(batch))
+            batch, used = [], 0
+        batch.append(entry)
+        used += len(entry) + 1
+    if batch:
+        core.reply(session, n.RPL_NAMREPLY, symbol, channel.name, " ".join(batch))
+    core.reply(session, n.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+
+
+def handle_list(core: ChatBase, session: Session, msg: Message) -> None:
+    if msg.params and msg.params[0]:
+        found = (core.state.channel(name) for name in msg.params[0].split(","))
+        channels = [c for c in found if c is not None]
+    else:
+        channels = sorted(core.state.all_channels(), key=lambda c: c.folded)
+    core.reply(session, n.RPL_LISTSTART, "Channel", "Users  Name")
+    for channel in channels:
+        if visible(channel, session.user):
+            core.reply(
+                session, n.RPL_LIST, channel.name, str(len(channel.members)), channel.topic
+            )
+    core.reply(session, n.RPL_LISTEND, "End of /LIST")
+
+
+def handle_kick(core: ChatBase, session: Session, msg: Message) -> None:
+    channel = core.channel_or_reply(session, msg.params[0])
+    if channel is None:
+        return
+    user = session.user
+    if user.uid not in channel.members and "o" not in user.modes:
+        core.reply(session, n.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        return
+    if not is_operator(channel, user):
+        core.reply(session, n.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        return
+    reason = (msg.param(2) or user.nick)[: core.settings.kick_length]
+    for nick in msg.params[1].split(","):
+        target = core.find_user(nick)
+        if target is None or target.uid not in channel.members:
+            core.reply(
+                session, n.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel"
+            )
+            continue
+        core.emit(
+            Kicked(core.clock(), user.uid, user.source, channel.name, channel.folded,
+                   target.uid, target.nick, reason)
+        )  # fmt: skip
+
+
+def handle_invite(core: ChatBase, session: Session, msg: Message) -> None:
+    target = core.find_user(msg.params[0])
+    if target is None:
+        core.reply(session, n.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
+        return
+    channel = core.channel_or_reply(session, msg.params[1])
+    if channel is None:
+        return
+    user = session.user
+    if user.uid not in channel.members:
+        core.reply(session, n.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        return
+    if target.uid in channel.members:
+        core.reply(
+            session, n.ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel"
+        )
+        return
+    if "i" in channel.modes and not is_operator(channel, user):
+        core.reply(session, n.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        return
+    core.reply(session, n.RPL_INVITING, target.nick, channel.name)
+    core.emit(
+        Invited(core.clock(), user.uid, user.source, target.uid, target.nick, channel.name,
+                channel.folded)
+    )  # fmt: skip

@@ -1,0 +1,137 @@
+"""Talking: PRIVMSG, NOTICE, TAGMSG, AWAY and QUIT."""
+
+from __future__ import annotations
+
+from ...protocol import Message
+from .. import numerics as n
+from ..base import ChatBase
+from ..events import AwayChanged, MessageSent
+from ..model import Channel, Session, User
+from .channels import is_banned
+
+
+def can_speak(channel: Channel, user: User) -> bool:
+    """+n keeps outsiders out; +m and bans silence all but voiced members and operators."""
+    status = channel.members.get(user.uid)
+    if status is None:
+        modes = channel.modes
+        return "n" not in modes and "m" not in modes and not is_banned(channel, user)
+    if status:
+        return True
+    return "m" not in channel.modes and not is_banned(channel, user)
+
+
+def _client_tags(tags: dict[str, str]) -> dict[str, str] | None:
+    """The tags a client may pass on to others: only client-only ('+') ones."""
+    return {k: v for k, v in tags.items() if k.startswith("+")} or None
+
+
+def handle_message(core: ChatBase, session: Session, msg: Message) -> None:
+    """PRIVMSG and NOTICE. A NOTICE never draws an error reply, as the RFC requires."""
+    command = msg.command
+    quiet = command == "NOTICE"
+    params = msg.params
+    if not params or not params[0]:
+        if not quiet:
+            core.reply(session, n.ERR_NORECIPIENT, f"No recipient given ({command})")
+        return
+    if len(params) < 2 or not params[1]:
+        if not quiet:
+            core.reply(session, n.ERR_NOTEXTTOSEND, "No text to send")
+        return
+    client_tags = _client_tags(msg.tags) if msg.tags else None
+    target = params[0]
+    if "," not in target and core.settings.targets_per_message:
+        send_text(core, session, command, target, params[1], client_tags)
+        return
+    targets = target.split(",")
+    if len(targets) > core.settings.targets_per_message:
+        if not quiet:
+            core.reply(session, n.ERR_TOOMANYTARGETS, target, "Too many targets")
+        return
+    for each in targets:
+        send_text(core, session, command, each, params[1], client_tags)
+
+
+def send_text(
+    core: ChatBase,
+    session: Session,
+    command: str,
+    target: str,
+    text: str,
+    client_tags: dict[str, str] | None = None,
+) -> None:
+    """One PRIVMSG or NOTICE to one target. `text` is a parsed parameter: no CR, LF or NUL."""
+    quiet = command == "NOTICE"
+    user = session.user
+    if target[:1] == "#":
+        channel = core.state.channel(target)
+        if channel is None:
+            if not quiet:
+                core.reply(session, n.ERR_NOSUCHCHANNEL, target, "No such channel")
+        elif not can_speak(channel, user):
+            if not quiet:
+                core.reply(session, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+        else:
+            core.emit(
+                MessageSent(core.clock(), core.new_msgid(), command, user.uid, user.source,
+                            channel.name, channel.folded, None, text, client_tags)
+            )  # fmt: skip
+            core.messages_relayed += 1
+        return
+    other = core.state.user_by_nick(target)
+    if other is None:
+        if not quiet:
+            core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
+        return
+    core.emit(
+        MessageSent(core.clock(), core.new_msgid(), command, user.uid, user.source, other.nick,
+                    None, other.uid, text, client_tags)
+    )  # fmt: skip
+    core.messages_relayed += 1
+    if other.away is not None and not quiet:
+        core.reply(session, n.RPL_AWAY, other.nick, other.away)
+
+
+def handle_tagmsg(core: ChatBase, session: Session, msg: Message) -> None:
+    """A message that is only tags (typing notifications); reaches message-tags clients only."""
+    if not msg.params or not msg.params[0]:
+        core.reply(session, n.ERR_NORECIPIENT, "No recipient given (TAGMSG)")
+        return
+    client_tags = _client_tags(msg.tags)
+    if not client_tags:
+        return
+    user = session.user
+    target = msg.params[0].split(",")[0]
+    if target.startswith("#"):
+        channel = core.channel_or_reply(session, target)
+        if channel is None:
+            return
+        if not can_speak(channel, user):
+            core.reply(session, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+            return
+        event = MessageSent(core.clock(), core.new_msgid(), "TAGMSG", user.uid, user.source,
+                            channel.name, channel.folded, None, "", client_tags)  # fmt: skip
+    else:
+        other = core.find_user(target)
+        if other is None:
+            core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
+            return
+        event = MessageSent(core.clock(), core.new_msgid(), "TAGMSG", user.uid, user.source,
+                            other.nick, None, other.uid, "", client_tags)  # fmt: skip
+    core.emit(event)
+
+
+def handle_away(core: ChatBase, session: Session, msg: Message) -> None:
+    text = msg.param(0)[: core.settings.away_length]
+    user = session.user
+    if text:
+        core.reply(session, n.RPL_NOWAWAY, "You have been marked as being away")
+    else:
+        core.reply(session, n.RPL_UNAWAY, "You are no longer marked as being away")
+    core.emit(AwayChanged(core.clock(), user.uid, user.source, text or None))
+
+
+def handle_quit(core: ChatBase, session: Session, msg: Message) -> None:
+    reason = msg.param(0)
+    core.close(session, f"Quit: {reason}" if reason else "Quit")

@@ -1,0 +1,154 @@
+"""Questions about users and the server: WHO, WHOIS, ISON, USERHOST, MOTD, LUSERS,
+VERSION, TIME, and the PING/PONG keepalive."""
+
+from __future__ import annotations
+
+import time
+
+from ...protocol import Message
+from .. import numerics as n
+from ..base import ChatBase
+from ..model import Channel, Session, User
+from .channels import mask_matches, visible
+from .registration import send_isupport, send_lusers, send_motd
+
+MAX_WHO_REPLIES = 200
+
+
+def handle_ping(core: ChatBase, session: Session, msg: Message) -> None:
+    if not msg.params:
+        core.reply(session, n.ERR_NOORIGIN, "No origin specified")
+        return
+    server = core.settings.server_name
+    core.send(session, Message("PONG", [server, msg.params[0]], server))
+
+
+def handle_pong(core: ChatBase, session: Session, msg: Message) -> None:
+    """Any line proves the client is alive; nothing more to do."""
+
+
+def _who_line(
+    core: ChatBase, session: Session, user: User, channel: Channel | None
+) -> None:
+    flags = "G" if user.away is not None else "H"
+    if "o" in user.modes:
+        flags += "*"
+    if channel is not None:
+        flags += channel.status_prefix(user.uid, "multi-prefix" in session.caps)
+    core.reply(
+        session,
+        n.RPL_WHOREPLY,
+        channel.name if channel else "*",
+        user.user,
+        user.host,
+        core.settings.server_name,
+        user.nick,
+        flags,
+        f"0 {user.realname}",
+    )
+
+
+def handle_who(core: ChatBase, session: Session, msg: Message) -> None:
+    mask = msg.param(0, "*")
+    asker = session.user
+    if mask.startswith("#"):
+        channel = core.state.channel(mask)
+        if channel is not None and visible(channel, asker):
+            for uid in channel.members:
+                member = core.state.user(uid)
+                if member is not None:
+                    _who_line(core, session, member, channel)
+    elif "*" not in mask and "?" not in mask:
+        user = core.find_user(mask)
+        if user is not None:
+            _who_line(core, session, user, None)
+    else:
+        pattern = "*" if mask == "0" else mask
+        shown = 0
+        for user in core.state.all_users():
+            if shown >= MAX_WHO_REPLIES:
+                break
+            if "i" in user.modes and user is not asker and not core.shares_channel(asker, user):
+                continue
+            if mask_matches(pattern, user.nick):
+                _who_line(core, session, user, None)
+                shown += 1
+    core.reply(session, n.RPL_ENDOFWHO, mask, "End of WHO list")
+
+
+def handle_whois(core: ChatBase, session: Session, msg: Message) -> None:
+    if not msg.params:
+        core.reply(session, n.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return
+    nick = msg.params[-1].split(",")[0]
+    user = core.find_user(nick)
+    if user is None:
+        core.reply(session, n.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        core.reply(session, n.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+        return
+    server = core.settings.server_name
+    core.reply(session, n.RPL_WHOISUSER, user.nick, user.user, user.host, "*", user.realname)
+    multi = "multi-prefix" in session.caps
+    names = [
+        channel.status_prefix(user.uid, multi) + channel.name
+        for channel in user.channels.values()
+        if visible(channel, session.user)
+    ]
+    if names:
+        core.reply(session, n.RPL_WHOISCHANNELS, user.nick, " ".join(names))
+    core.reply(session, n.RPL_WHOISSERVER, user.nick, server, core.settings.network_name)
+    if user.away is not None:
+        core.reply(session, n.RPL_AWAY, user.nick, user.away)
+    if "o" in user.modes:
+        core.reply(session, n.RPL_WHOISOPERATOR, user.nick, "is an IRC operator")
+    idle = int(core.clock() - user.last_spoke)
+    core.reply(
+        session,
+        n.RPL_WHOISIDLE,
+        user.nick,
+        str(idle),
+        str(int(user.signon)),
+        "seconds idle, signon time",
+    )
+    core.reply(session, n.RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list")
+
+
+def handle_ison(core: ChatBase, session: Session, msg: Message) -> None:
+    words = " ".join(msg.params).split()
+    online = [user.nick for user in map(core.find_user, words) if user is not None]
+    core.reply(session, n.RPL_ISON, " ".join(online))
+
+
+def handle_userhost(core: ChatBase, session: Session, msg: Message) -> None:
+    replies = []
+    for nick in " ".join(msg.params).split()[:5]:
+        user = core.find_user(nick)
+        if user is not None:
+            oper = "*" if "o" in user.modes else ""
+            here = "-" if user.away is not None else "+"
+            replies.append(f"{user.nick}{oper}={here}{user.user}@{user.host}")
+    core.reply(session, n.RPL_USERHOST, " ".join(replies))
+
+
+def handle_motd(core: ChatBase, session: Session, msg: Message) -> None:
+    send_motd(core, session)
+
+
+def handle_lusers(core: ChatBase, session: Session, msg: Message) -> None:
+    send_lusers(core, session)
+
+
+def handle_version(core: ChatBase, session: Session, msg: Message) -> None:
+    core.reply(
+        session,
+        n.RPL_VERSION,
+        core.version,
+        core.settings.server_name,
+        "tcpchat: IRC for programs, plain text for people",
+    )
+    send_isupport(core, session)
+
+
+def handle_time(core: ChatBase, session: Session, msg: Message) -> None:
+    now = time.strftime("%A %B %d %Y -- %H:%M:%S UTC", time.gmtime(core.clock()))
+    core.reply(session, n.RPL_TIME, core.settings.server_name, now)

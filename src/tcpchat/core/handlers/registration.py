@@ -1,0 +1,188 @@
+"""Connection registration: CAP negotiation, PASS, NICK, USER and the welcome burst."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+
+from ...protocol import Message
+from .. import numerics as n
+from ..base import ChatBase
+from ..events import NickChanged, Registered
+from ..isupport import isupport_tokens, myinfo
+from ..model import WANTS_TAGS, WANTS_TIME, Session
+
+log = logging.getLogger("tcpchat.core")
+
+# Only capabilities the core really implements are advertised.
+CAPABILITIES = (
+    "away-notify",
+    "echo-message",
+    "message-tags",
+    "multi-prefix",
+    "server-time",
+    "userhost-in-names",
+)
+
+
+def handle_cap(core: ChatBase, session: Session, msg: Message) -> None:
+    sub = msg.params[0].upper()
+    target = session.user.nick
+    server = core.settings.server_name
+    if sub in ("LS", "REQ") and not session.registered:
+        session.cap_negotiating = True
+    if sub == "LS":
+        core.send(session, Message("CAP", [target, "LS", " ".join(CAPABILITIES)], server))
+    elif sub == "LIST":
+        listed = " ".join(sorted(session.caps))
+        core.send(session, Message("CAP", [target, "LIST", listed], server))
+    elif sub == "REQ":
+        wanted = msg.param(1)
+        names = wanted.split()
+        if names and all(name.removeprefix("-") in CAPABILITIES for name in names):
+            caps = set(session.caps)
+            for name in names:
+                if name.startswith("-"):
+                    caps.discard(name[1:])
+                else:
+                    caps.add(name)
+            session.caps = frozenset(caps)
+            session.tag_mask = (WANTS_TIME if "server-time" in caps else 0) | (
+                WANTS_TAGS if "message-tags" in caps else 0
+            )
+            core.send(session, Message("CAP", [target, "ACK", wanted], server))
+        else:
+            core.send(session, Message("CAP", [target, "NAK", wanted], server))
+    elif sub == "END":
+        if not session.registered:
+            session.cap_negotiating = False
+            try_register(core, session)
+    else:
+        core.reply(session, n.ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP command")
+
+
+def handle_pass(core: ChatBase, session: Session, msg: Message) -> None:
+    if session.registered:
+        core.reply(session, n.ERR_ALREADYREGISTERED, "You may not reregister")
+    else:
+        session.password = msg.params[0]
+
+
+def handle_nick(core: ChatBase, session: Session, msg: Message) -> None:
+    nick = msg.param(0)
+    if not nick:
+        core.reply(session, n.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return
+    if not core.valid_nick(nick):
+        core.reply(session, n.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+        return
+    user = session.user
+    holder = core.state.nick_holder(nick)
+    if holder is not None and holder is not user:
+        core.reply(session, n.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    if nick == user.nick:
+        return
+    if user.registered:
+        core.emit(NickChanged(core.clock(), user.uid, user.source, nick))
+    else:
+        core.state.claim_nick(user, nick)
+        try_register(core, session)
+
+
+def handle_user(core: ChatBase, session: Session, msg: Message) -> None:
+    if session.registered:
+        core.reply(session, n.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    if not msg.params[0]:
+        core.reply(session, n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        return
+    user = session.user
+    name = "".join(ch for ch in msg.params[0] if ch.isalnum() or ch in "-_.~")
+    user.user = name[: core.settings.user_length] or "user"
+    user.realname = msg.params[3]
+    user.refresh_source()
+    try_register(core, session)
+
+
+def try_register(core: ChatBase, session: Session) -> None:
+    """Finish registration once NICK, USER and any CAP negotiation are done."""
+    user = session.user
+    if user.registered or session.cap_negotiating or user.nick == "*" or not user.user:
+        return
+    password = core.settings.password
+    if password is not None and not _same_password(session.password, password):
+        log.warning("wrong server password from %s (nick %s)", user.host, user.nick)
+        core.reply(session, n.ERR_PASSWDMISMATCH, "Password incorrect")
+        core.close(session, "Bad password")
+        return
+    core.emit(Registered(core.clock(), user))
+    send_welcome(core, session)
+
+
+def _same_password(given: str | None, expected: str) -> bool:
+    """Compared in constant time, so timing reveals nothing of the password."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def send_welcome(core: ChatBase, session: Session) -> None:
+    s = core.settings
+    created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(core.started))
+    source = session.user.source
+    core.reply(session, n.RPL_WELCOME, f"Welcome to the {s.network_name} IRC Network, {source}")
+    core.reply(
+        session, n.RPL_YOURHOST, f"Your host is {s.server_name}, running version {core.version}"
+    )
+    core.reply(session, n.RPL_CREATED, f"This server was created {created}")
+    core.reply(session, n.RPL_MYINFO, *myinfo(s, core.version))
+    send_isupport(core, session)
+    send_lusers(core, session)
+    send_motd(core, session)
+
+
+def send_isupport(core: ChatBase, session: Session) -> None:
+    tokens = isupport_tokens(core.settings)
+    for start in range(0, len(tokens), 12):
+        core.reply(
+            session, n.RPL_ISUPPORT, *tokens[start : start + 12], "are supported by this server"
+        )
+
+
+def send_lusers(core: ChatBase, session: Session) -> None:
+    state = core.state
+    users = state.users
+    invisible = state.user_modes["i"]
+    opers = state.user_modes["o"]
+    unknown = len(core.sessions) - users
+    most = state.max_users
+    core.reply(
+        session,
+        n.RPL_LUSERCLIENT,
+        f"There are {users - invisible} users and {invisible} invisible on 1 servers",
+    )
+    core.reply(session, n.RPL_LUSEROP, str(opers), "operator(s) online")
+    core.reply(session, n.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
+    core.reply(session, n.RPL_LUSERCHANNELS, str(state.channel_count), "channels formed")
+    core.reply(session, n.RPL_LUSERME, f"I have {users} clients and 0 servers")
+    core.reply(
+        session, n.RPL_LOCALUSERS, str(users), str(most), f"Current local users {users}, max {most}"
+    )
+    core.reply(
+        session,
+        n.RPL_GLOBALUSERS,
+        str(users),
+        str(most),
+        f"Current global users {users}, max {most}",
+    )
+
+
+def send_motd(core: ChatBase, session: Session) -> None:
+    motd = core.settings.motd
+    if not motd:
+        core.reply(session, n.ERR_NOMOTD, "MOTD File is missing")
+        return
+    core.reply(session, n.RPL_MOTDSTART, f"- {core.settings.server_name} Message of the day - ")
+    for line in motd.splitlines():
+        core.reply(session, n.RPL_MOTD, f"- {line}")
+    core.reply(session, n.RPL_ENDOFMOTD, "End of /MOTD command.")

@@ -1,0 +1,69 @@
+"""Mode letters and what the server tells clients about itself (ISUPPORT, MYINFO).
+
+Every letter the core understands is written here once; the MODE handler, the state and the
+replies advertising them all read these, so what is advertised is what is enforced.
+"""
+
+from __future__ import annotations
+
+from ..config import Settings
+
+# Channel modes by kind, as ISUPPORT's CHANMODES=A,B,C,D groups them.
+LIST_MODES = "b"  # A: a list; a parameter to add or remove, none to show the list
+KEY_MODES = "k"  # B: a parameter to set and to unset
+LIMIT_MODES = "l"  # C: a parameter to set only
+FLAG_MODES = frozenset("imnst")  # D: no parameter
+# Member statuses, highest first, with the prefix shown before a nick.
+STATUS_MODES = "ov"
+STATUS_PREFIXES = "@+"
+PARAM_MODES = LIST_MODES + KEY_MODES + LIMIT_MODES + STATUS_MODES
+CHANNEL_MODES = "".join(sorted(set(PARAM_MODES) | FLAG_MODES))
+
+DEFAULT_CHANNEL_MODES = frozenset("nt")
+
+# User modes: i (invisible: hidden from WHO of strangers), o (server operator; set by OPER).
+USER_MODES = "io"
+USER_SETTABLE_MODES = frozenset("i")  # by MODE nick +x; o only by OPER, given up with -o
+
+CASEMAPPING = "rfc1459"
+CHANNEL_TYPES = "#"
+
+
+def chanmodes() -> str:
+    return f"{LIST_MODES},{KEY_MODES},{LIMIT_MODES},{''.join(sorted(FLAG_MODES))}"
+
+
+def myinfo(settings: Settings, version: str) -> list[str]:
+    """RPL_MYINFO's parameters: server, version, user modes, channel modes, those with a
+    parameter."""
+    return [
+        settings.server_name,
+        version,
+        USER_MODES,
+        CHANNEL_MODES,
+        "".join(sorted(PARAM_MODES)),
+    ]
+
+
+def isupport_tokens(settings: Settings) -> list[str]:
+    """The ISUPPORT (005) tokens; every one reflects a limit the core enforces."""
+    s = settings
+    targets = s.targets_per_message
+    return [
+        f"AWAYLEN={s.away_length}",
+        f"CASEMAPPING={CASEMAPPING}",
+        f"CHANLIMIT={CHANNEL_TYPES}:{s.channels_per_user}",
+        f"CHANMODES={chanmodes()}",
+        f"CHANNELLEN={s.channel_length}",
+        f"CHANTYPES={CHANNEL_TYPES}",
+        f"KEYLEN={s.key_length}",
+        f"KICKLEN={s.kick_length}",
+        f"MAXLIST={LIST_MODES}:{s.max_list_entries}",
+        f"MODES={s.modes_per_command}",
+        f"NETWORK={s.network_name}",
+        f"NICKLEN={s.nick_length}",
+        f"PREFIX=({STATUS_MODES}){STATUS_PREFIXES}",
+        f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},JOIN:,PART:,KICK:1,NAMES:,LIST:,WHOIS:1",
+        f"TOPICLEN={s.topic_length}",
+        f"USERLEN={s.user_length}",
+    ]

@@ -1,0 +1,136 @@
+"""The core's nouns: a `User` (who someone is, network-wide), a `Session` (one local
+connection) and a `Channel` (a room, whose members are users by uid).
+
+A cluster node holds a `User` and a `Channel` for everyone and every room of the network, but
+a `Session` only for its own connections. Records change only through `ChatState`, except the
+few fields that are a session's own (caps, timers).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# One shared empty set: most users never get a mode and most sessions never ask for a
+# capability, and an empty `set()` costs 216 bytes each; these fields are replaced, not mutated.
+NONE: frozenset[str] = frozenset()
+
+# Bits of Session.tag_mask: which tags a session wants on what it is sent.
+WANTS_TIME = 1  # server-time
+WANTS_TAGS = 2  # message-tags: msgid and the client-only tags of messages
+
+
+class Sink(Protocol):
+    """Where the core writes a session's bytes; the edge decides how they travel."""
+
+    def write(self, data: bytes) -> None:
+        """Queue `data` (whole CRLF-terminated lines) for the peer."""
+
+    def close(self) -> None:
+        """Send what is queued, then hang up."""
+
+
+@dataclass(slots=True, eq=False)
+class User:
+    """Someone on the network (identity by uid, never by nick, which changes)."""
+
+    uid: str
+    host: str
+    nick: str = "*"
+    user: str = ""
+    realname: str = ""
+    modes: frozenset[str] = NONE
+    away: str | None = None
+    account: str | None = None
+    node: str = ""  # the node whose session this user is (a cluster has several)
+    signon: float = 0.0
+    last_spoke: float = 0.0  # for WHOIS idle time
+    registered: bool = False
+    console: bool = False  # the server's own operator console, not a connection
+    channels: dict[str, Channel] = field(default_factory=dict)  # folded name -> channel
+    source: str = "*"  # nick!user@host, kept current so relays never rebuild it
+
+    def refresh_source(self) -> None:
+        """Recompute `source` after the nick or user changed."""
+        self.source = f"{self.nick}!{self.user or '~u'}@{self.host}"
+
+
+@dataclass(slots=True, eq=False)
+class Session:
+    """One local connection: where its bytes go, what it negotiated, its timers."""
+
+    sink: Sink
+    user: User
+    connected_at: float
+    # The sink's write, bound once since deliveries call it for every recipient; while
+    # the session's own command runs, it points into the command's reply buffer.
+    write: Callable[[bytes], None] = field(init=False, repr=False)
+    caps: frozenset[str] = NONE
+    tag_mask: int = 0
+    cap_negotiating: bool = False
+    password: str | None = None
+    last_heard: float = 0.0  # any line at all, for ping timeouts
+    ping_sent: bool = False  # a keepalive PING is waiting for an answer
+    gone: bool = False
+    # Lines that arrived while an operation of this session was pending: they wait, in order.
+    held: deque[tuple[bytes, bool]] | None = None
+    # While its own command runs: what it writes to itself, sent in one piece at the end.
+    replies: list[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.write = self.sink.write
+
+    @property
+    def registered(self) -> bool:
+        return self.user.registered
+
+    @property
+    def nick(self) -> str:
+        return self.user.nick
+
+    @property
+    def console(self) -> bool:
+        return self.user.console
+
+    def attach(self, sink: Sink) -> None:
+        """Send this session's output somewhere else from now on."""
+        self.sink = sink
+        self.write = sink.write
+
+
+@dataclass(slots=True, eq=False)
+class Channel:
+    """A room. `members` maps each member's uid to its status letters ('o', 'v', 'ov')."""
+
+    name: str
+    folded: str  # the name under casemapping: the channel's key everywhere
+    created: float
+    members: dict[str, str] = field(default_factory=dict)
+    topic: str = ""
+    topic_setter: str = ""
+    topic_time: float = 0.0
+    modes: frozenset[str] = NONE  # flag modes; the key and limit have fields of their own
+    key: str | None = None
+    limit: int | None = None
+    bans: dict[str, tuple[str, float]] = field(default_factory=dict)  # mask -> (setter, time)
+    invited: set[str] = field(default_factory=set)  # uids
+
+    def status_prefix(self, uid: str, multi_prefix: bool = False) -> str:
+        """The '@'/'+' shown before a member's nick, highest first."""
+        status = self.members.get(uid, "")
+        prefix = ("@" if "o" in status else "") + ("+" if "v" in status else "")
+        return prefix if multi_prefix else prefix[:1]
+
+    def mode_string(self, show_key: bool) -> list[str]:
+        """The channel's modes as MODE parameters, e.g. ['+klnt', 'secret', '10']."""
+        letters = "".join(sorted(self.modes))
+        params: list[str] = []
+        if self.key is not None:
+            letters += "k"
+            params.append(self.key if show_key else "*")
+        if self.limit is not None:
+            letters += "l"
+            params.append(str(self.limit))
+        return ["+" + letters, *params]

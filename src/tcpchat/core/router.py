@@ -1,0 +1,273 @@
+"""From events to bytes: who on this node sees an event, and the line each of them gets.
+
+The router keeps its own index of the local sessions in each channel, updated from the very
+events it renders, so it never needs to ask where a uid's connection is while fanning out.
+A cluster node runs the same router over events that happened anywhere, in the order the
+cluster gave them.
+
+A line is encoded once, and once more for each tag variant some recipient asked for
+(server-time, message-tags); every recipient of one event gets the same bytes, with the
+event's one time and msgid.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..protocol import Message, format_tags, serialize
+from .events import (
+    AwayChanged,
+    ChannelModeChanged,
+    Event,
+    Invited,
+    Joined,
+    Kicked,
+    Killed,
+    MessageSent,
+    NickChanged,
+    Parted,
+    Quit,
+    Registered,
+    TopicSet,
+    UserModeChanged,
+    mode_text,
+)
+from .model import WANTS_TAGS, WANTS_TIME, Session
+from .state import ChatState
+
+__all__ = ["LocalRouter", "format_server_time"]
+
+
+def format_server_time(timestamp: float) -> str:
+    """The IRCv3 server-time format: ISO 8601, UTC, milliseconds."""
+    millis = int(timestamp * 1000) % 1000
+    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(timestamp)) + f".{millis:03d}Z"
+
+
+def _line(source: str, command: str, params: list[str], text_last: bool = True) -> bytes:
+    return (serialize(Message(command, params, source), text_last) + "\r\n").encode()
+
+
+class LocalRouter:
+    """Renders each event for the local sessions that should see it."""
+
+    def __init__(self, state: ChatState) -> None:
+        self.state = state
+        self.sessions: dict[str, Session] = {}  # uid -> this node's session of that user
+        self.members: dict[str, dict[Session, None]] = {}  # channel key -> local members
+        self._second = -1  # the last whole second formatted as server-time, and its text
+        self._second_text = ""
+        self._render: dict[type, Callable[[Any], None]] = {
+            Registered: lambda event: None,
+            MessageSent: self._message_sent,
+            Joined: self._joined,
+            Parted: self._parted,
+            Kicked: self._kicked,
+            Quit: self._quit,
+            NickChanged: self._nick_changed,
+            TopicSet: self._topic_set,
+            ChannelModeChanged: self._channel_mode_changed,
+            UserModeChanged: self._user_mode_changed,
+            Invited: self._invited,
+            AwayChanged: self._away_changed,
+            Killed: self._killed,
+        }
+
+    def attach(self, session: Session) -> None:
+        self.sessions[session.user.uid] = session
+
+    def detach(self, session: Session) -> None:
+        if self.sessions.get(session.user.uid) is session:
+            del self.sessions[session.user.uid]
+
+    def clear(self) -> None:
+        self.sessions.clear()
+        self.members.clear()
+
+    def publish(self, event: Event) -> None:
+        self._render[type(event)](event)
+
+    # ------------------------------------------------------------- delivery
+
+    def deliver(
+        self,
+        recipients: Iterable[Session],
+        line: bytes,
+        when: float,
+        msgid: str | None = None,
+        tags: dict[str, str] | None = None,
+        exclude: Session | None = None,
+    ) -> None:
+        """Hand the same encoded line to every recipient (but `exclude`); those that asked
+        for tags get a tagged copy, made once per variant. This loop is the hot path of
+        every broadcast: keep it lean."""
+        variants: list[bytes | None] | None = None
+        for session in recipients:
+            if session is exclude:
+                continue
+            mask = session.tag_mask
+            if not mask:
+                session.write(line)
+                continue
+            if variants is None:
+                variants = [line, None, None, None]
+            data = variants[mask]
+            if data is None:
+                data = variants[mask] = self._tagged(line, mask, when, msgid, tags)
+            session.write(data)
+
+    def _tagged(
+        self,
+        plain: bytes,
+        mask: int,
+        when: float,
+        msgid: str | None,
+        client_tags: dict[str, str] | None,
+    ) -> bytes:
+        tags: dict[str, str] = {}
+        if mask & WANTS_TIME:
+            tags["time"] = self.server_time(when)
+        if mask & WANTS_TAGS:
+            if msgid is not None:
+                tags["msgid"] = msgid
+            if client_tags:
+                tags.update(client_tags)
+        if not tags:
+            return plain
+        return b"@" + format_tags(tags).encode() + b" " + plain
+
+    def server_time(self, when: float) -> str:
+        """format_server_time, with the seconds part formatted once per second."""
+        second = int(when)
+        if second != self._second:
+            self._second = second
+            self._second_text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second))
+        return f"{self._second_text}.{int(when * 1000) % 1000:03d}Z"
+
+    def peers(self, uid: str) -> set[Session]:
+        """The local sessions sharing a channel with `uid`, each once, not theirs."""
+        user = self.state.user(uid)
+        found: set[Session] = set()
+        if user is not None:
+            members = self.members
+            for key in user.channels:
+                found.update(members.get(key, ()))
+        found.discard(self.sessions.get(uid))  # type: ignore[arg-type]
+        return found
+
+    def _with_actor(self, key: str, uid: str) -> Iterable[Session]:
+        """A channel's local members, plus the actor when acting from outside (an operator)."""
+        members = self.members.get(key, {})
+        actor = self.sessions.get(uid)
+        if actor is None or actor in members:
+            return members
+        return [*members, actor]
+
+    def _leave(self, key: str, session: Session | None) -> None:
+        members = self.members.get(key)
+        if members is None or session is None:
+            return
+        members.pop(session, None)
+        if not members:
+            del self.members[key]
+
+    # ------------------------------------------------------------- renderers
+
+    def _message_sent(self, event: MessageSent) -> None:
+        command = event.command
+        if command == "TAGMSG":
+            line = f":{event.source} TAGMSG {event.target}\r\n".encode()
+        else:
+            line = f":{event.source} {command} {event.target} :{event.text}\r\n".encode()
+        sender = self.sessions.get(event.sender)
+        echo = sender is not None and "echo-message" in sender.caps
+        if event.channel is not None:
+            recipients: Iterable[Session] = self.members.get(event.channel, ())
+            if command == "TAGMSG":
+                recipients = [s for s in recipients if s.tag_mask & WANTS_TAGS]
+            self.deliver(recipients, line, event.time, event.msgid, event.tags,
+                         None if echo else sender)  # fmt: skip
+            return
+        recipient = self.sessions.get(event.recipient or "")
+        if recipient is not None and command == "TAGMSG" and not recipient.tag_mask & WANTS_TAGS:
+            recipient = None
+        if echo and recipient is not sender:
+            assert sender is not None
+            targets = [sender] if recipient is None else [recipient, sender]
+            self.deliver(targets, line, event.time, event.msgid, event.tags)
+        elif recipient is None:
+            return
+        elif recipient.tag_mask:
+            self.deliver((recipient,), line, event.time, event.msgid, event.tags)
+        else:
+            recipient.write(line)
+
+    def _joined(self, event: Joined) -> None:
+        members = self.members.get(event.key)
+        if members is None:
+            members = self.members[event.key] = {}
+        session = self.sessions.get(event.uid)
+        if session is not None:
+            members[session] = None
+        self.deliver(members, _line(event.source, "JOIN", [event.channel], False), event.time)
+
+    def _parted(self, event: Parted) -> None:
+        params = [event.channel, event.reason] if event.reason else [event.channel]
+        self.deliver(self.members.get(event.key, ()), _line(event.source, "PART", params),
+                     event.time)  # fmt: skip
+        self._leave(event.key, self.sessions.get(event.uid))
+
+    def _kicked(self, event: Kicked) -> None:
+        line = _line(event.source, "KICK", [event.channel, event.target_nick, event.reason])
+        self.deliver(self._with_actor(event.key, event.uid), line, event.time)
+        self._leave(event.key, self.sessions.get(event.target))
+
+    def _quit(self, event: Quit) -> None:
+        session = self.sessions.get(event.uid)
+        peers: set[Session] = set()
+        for key in event.channels:
+            peers.update(self.members.get(key, ()))
+        peers.discard(session)  # type: ignore[arg-type]
+        self.deliver(peers, _line(event.source, "QUIT", [event.reason]), event.time)
+        for key in event.channels:
+            self._leave(key, session)
+
+    def _nick_changed(self, event: NickChanged) -> None:
+        recipients = self.peers(event.uid)
+        session = self.sessions.get(event.uid)
+        if session is not None:
+            recipients.add(session)
+        self.deliver(recipients, _line(event.old_source, "NICK", [event.nick]), event.time)
+
+    def _topic_set(self, event: TopicSet) -> None:
+        line = _line(event.source, "TOPIC", [event.channel, event.topic])
+        self.deliver(self.members.get(event.key, ()), line, event.time)
+
+    def _channel_mode_changed(self, event: ChannelModeChanged) -> None:
+        line = _line(event.source, "MODE", [event.channel, *mode_text(event.changes)], False)
+        self.deliver(self._with_actor(event.key, event.uid), line, event.time)
+
+    def _user_mode_changed(self, event: UserModeChanged) -> None:
+        session = self.sessions.get(event.uid)
+        if session is not None:
+            line = _line(event.source, "MODE", [event.nick, *mode_text(event.changes)], False)
+            self.deliver((session,), line, event.time)
+
+    def _invited(self, event: Invited) -> None:
+        session = self.sessions.get(event.target)
+        if session is not None:
+            line = _line(event.source, "INVITE", [event.target_nick, event.channel], False)
+            self.deliver((session,), line, event.time)
+
+    def _away_changed(self, event: AwayChanged) -> None:
+        watchers = [s for s in self.peers(event.uid) if "away-notify" in s.caps]
+        params = [event.text] if event.text is not None else []
+        self.deliver(watchers, _line(event.source, "AWAY", params), event.time)
+
+    def _killed(self, event: Killed) -> None:
+        session = self.sessions.get(event.target)
+        if session is not None:
+            line = _line(event.source, "KILL", [event.target_nick, event.reason])
+            self.deliver((session,), line, event.time)

@@ -1,0 +1,288 @@
+"""The one owner of chat state: nicks, users, channels, membership, modes, invites, counts.
+
+Handlers read the state freely but never change it: they emit events, and `apply` is the only
+way in. That keeps every rule about who holds what in one place, and lets a cluster put the
+same interface over Redis (where `apply` runs for events in the order Redis gave them).
+
+`ChatState` is the interface; `LocalState`, plain dicts in this process, is the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+from ..protocol import irc_lower
+from .events import (
+    AwayChanged,
+    ChannelModeChanged,
+    Event,
+    Invited,
+    Joined,
+    Kicked,
+    Killed,
+    MessageSent,
+    NickChanged,
+    Parted,
+    Quit,
+    Registered,
+    TopicSet,
+    UserModeChanged,
+)
+from .isupport import DEFAULT_CHANNEL_MODES
+from .model import Channel, User
+
+__all__ = ["ChatState", "LocalState"]
+
+
+class ChatState(Protocol):
+    """What the core asks of the chat's state, wherever it is kept."""
+
+    users: int  # registered users
+    max_users: int  # the most at once
+    user_modes: dict[str, int]  # registered users per user mode ('i', 'o')
+
+    def connect(self, user: User) -> None:
+        """A new, unregistered user (a connection that has not finished registering)."""
+
+    def forget(self, user: User) -> None:
+        """An unregistered user is gone: drop its nick claim."""
+
+    def claim_nick(self, user: User, nick: str) -> bool:
+        """Before registration: hold `nick` for `user`, unless someone else holds it."""
+
+    def nick_holder(self, nick: str) -> User | None:
+        """Whoever holds `nick`, registered or not."""
+
+    def user_by_nick(self, nick: str) -> User | None:
+        """The registered user with this nick (under casemapping), if any."""
+
+    def user(self, uid: str) -> User | None: ...
+
+    def channel(self, name: str) -> Channel | None: ...
+
+    def all_channels(self) -> Iterable[Channel]: ...
+
+    def all_users(self) -> Iterable[User]:
+        """Every registered user."""
+
+    @property
+    def channel_count(self) -> int: ...
+
+    def apply(self, event: Event) -> None:
+        """Change the state as `event` says; the only way it changes."""
+
+    def clear(self) -> None:
+        """Forget everyone and everything (the server is shutting down)."""
+
+
+class LocalState:
+    """The chat's state in this process's memory."""
+
+    def __init__(self) -> None:
+        self.nicks: dict[str, User] = {}  # folded nick -> user, registered or not
+        self.by_uid: dict[str, User] = {}
+        self.channels: dict[str, Channel] = {}  # folded name -> channel
+        self.invites: dict[str, set[str]] = {}  # uid -> keys of channels they are invited to
+        self.users = 0
+        self.max_users = 0
+        self.user_modes: dict[str, int] = {"i": 0, "o": 0}
+        self._apply: dict[type, Callable[[Any], None]] = {
+            Registered: self._registered,
+            MessageSent: self._message_sent,
+            Joined: self._joined,
+            Parted: self._parted,
+            Kicked: self._kicked,
+            Quit: self._quit,
+            NickChanged: self._nick_changed,
+            TopicSet: self._topic_set,
+            ChannelModeChanged: self._channel_mode_changed,
+            UserModeChanged: self._user_mode_changed,
+            Invited: self._invited,
+            AwayChanged: self._away_changed,
+            Killed: lambda event: None,  # the Quit that follows changes the state
+        }
+
+    # ------------------------------------------------------------------ reads
+
+    def nick_holder(self, nick: str) -> User | None:
+        # Keys are folded, and a folded string folds to itself: try the name as typed first.
+        return self.nicks.get(nick) or self.nicks.get(irc_lower(nick))
+
+    def user_by_nick(self, nick: str) -> User | None:
+        user = self.nicks.get(nick) or self.nicks.get(irc_lower(nick))
+        return user if user is not None and user.registered else None
+
+    def user(self, uid: str) -> User | None:
+        return self.by_uid.get(uid)
+
+    def channel(self, name: str) -> Channel | None:
+        return self.channels.get(name) or self.channels.get(irc_lower(name))
+
+    def all_channels(self) -> Iterator[Channel]:
+        return iter(self.channels.values())
+
+    def all_users(self) -> Iterator[User]:
+        return (user for user in self.by_uid.values() if user.registered)
+
+    @property
+    def channel_count(self) -> int:
+        return len(self.channels)
+
+    # ------------------------------------------------- connections, nick claims
+
+    def connect(self, user: User) -> None:
+        self.by_uid[user.uid] = user
+
+    def forget(self, user: User) -> None:
+        self._release_nick(user)
+        self.by_uid.pop(user.uid, None)
+
+    def claim_nick(self, user: User, nick: str) -> bool:
+        folded = irc_lower(nick)
+        holder = self.nicks.get(folded)
+        if holder is not None and holder is not user:
+            return False
+        self._release_nick(user)
+        self.nicks[folded] = user
+        user.nick = nick
+        user.refresh_source()
+        return True
+
+    def _release_nick(self, user: User) -> None:
+        folded = irc_lower(user.nick)
+        if self.nicks.get(folded) is user:
+            del self.nicks[folded]
+
+    def clear(self) -> None:
+        self.nicks.clear()
+        self.by_uid.clear()
+        self.channels.clear()
+        self.invites.clear()
+        self.users = 0
+        self.user_modes = dict.fromkeys(self.user_modes, 0)
+
+    # ----------------------------------------------------------------- apply
+
+    def apply(self, event: Event) -> None:
+        self._apply[type(event)](event)
+
+    def _registered(self, event: Registered) -> None:
+        user = event.user
+        user.registered = True
+        user.signon = user.last_spoke = event.time
+        self.by_uid[user.uid] = user
+        self.users += 1
+        self.max_users = max(self.max_users, self.users)
+        for letter in user.modes:
+            self.user_modes[letter] += 1
+
+    def _message_sent(self, event: MessageSent) -> None:
+        sender = self.by_uid.get(event.sender)
+        if sender is not None:
+            sender.last_spoke = event.time
+
+    def _joined(self, event: Joined) -> None:
+        user = self.by_uid[event.uid]
+        channel = self.channels.get(event.key)
+        if channel is None:
+            channel = self.channels[event.key] = Channel(
+                event.channel, event.key, event.time, modes=DEFAULT_CHANNEL_MODES
+            )
+        channel.members[event.uid] = event.status
+        user.channels[event.key] = channel
+        if event.uid in channel.invited:
+            channel.invited.discard(event.uid)
+            self.invites[event.uid].discard(event.key)
+
+    def _parted(self, event: Parted) -> None:
+        self._remove_member(event.key, event.uid)
+
+    def _kicked(self, event: Kicked) -> None:
+        self._remove_member(event.key, event.target)
+
+    def _remove_member(self, key: str, uid: str) -> None:
+        """Take a user out of a channel, dropping the channel once it is empty."""
+        channel = self.channels.get(key)
+        if channel is None:
+            return
+        channel.members.pop(uid, None)
+        user = self.by_uid.get(uid)
+        if user is not None:
+            user.channels.pop(key, None)
+        if not channel.members:
+            del self.channels[key]
+            for invitee in channel.invited:
+                self.invites[invitee].discard(key)
+
+    def _quit(self, event: Quit) -> None:
+        user = self.by_uid.pop(event.uid, None)
+        if user is None:
+            return
+        for key in list(user.channels):
+            self._remove_member(key, event.uid)
+        for key in self.invites.pop(event.uid, ()):
+            channel = self.channels.get(key)
+            if channel is not None:
+                channel.invited.discard(event.uid)
+        self._release_nick(user)
+        if user.registered:
+            self.users -= 1
+            for letter in user.modes:
+                self.user_modes[letter] -= 1
+
+    def _nick_changed(self, event: NickChanged) -> None:
+        user = self.by_uid[event.uid]
+        self._release_nick(user)
+        self.nicks[irc_lower(event.nick)] = user
+        user.nick = event.nick
+        user.refresh_source()
+
+    def _topic_set(self, event: TopicSet) -> None:
+        channel = self.channels[event.key]
+        channel.topic = event.topic
+        channel.topic_setter = event.source
+        channel.topic_time = event.time
+
+    def _channel_mode_changed(self, event: ChannelModeChanged) -> None:
+        channel = self.channels[event.key]
+        for change in event.changes:
+            letter, adding, arg = change.letter, change.adding, change.arg
+            if change.target is not None:  # o or v
+                status = channel.members.get(change.target)
+                if status is not None:
+                    status = status.replace(letter, "")
+                    channel.members[change.target] = (
+                        "".join(sorted(status + letter)) if adding else status
+                    )
+            elif letter == "b" and arg is not None:
+                if adding:
+                    channel.bans[arg] = (event.source, event.time)
+                else:
+                    channel.bans.pop(arg, None)
+            elif letter == "k":
+                channel.key = arg if adding else None
+            elif letter == "l":
+                channel.limit = int(arg) if adding and arg is not None else None
+            else:
+                modes = set(channel.modes)
+                (modes.add if adding else modes.discard)(letter)
+                channel.modes = frozenset(modes)
+
+    def _user_mode_changed(self, event: UserModeChanged) -> None:
+        user = self.by_uid[event.uid]
+        modes = set(user.modes)
+        for change in event.changes:
+            if change.adding != (change.letter in modes):
+                (modes.add if change.adding else modes.discard)(change.letter)
+                if user.registered:
+                    self.user_modes[change.letter] += 1 if change.adding else -1
+        user.modes = frozenset(modes)
+
+    def _invited(self, event: Invited) -> None:
+        channel = self.channels[event.key]
+        channel.invited.add(event.target)
+        self.invites.setdefault(event.target, set()).add(event.key)
+
+    def _away_changed(self, event: AwayChanged) -> None:
+        self.by_uid[event.uid].away = event.text
