@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from loadgen import BenchClient, connect_clients, message, percentile
 from servers import STARTERS, ServerProcess, start_tcpchat, two_cores
@@ -280,6 +281,9 @@ SCENARIOS: dict[str, Callable[[ServerProcess, argparse.Namespace], object]] = {
 def measure(scenario: str, server_name: str, args: argparse.Namespace) -> Outcome:
     if server_name == "tcpchat":
         server = start_tcpchat(args.event_loop, args.profile)
+    elif server_name.startswith("tcpchat@"):  # another checkout, e.g. before a change
+        root = Path(server_name.partition("@")[2]).resolve()
+        server = start_tcpchat(args.event_loop, None, root, server_name)
     else:
         server = STARTERS[server_name]()
     try:
@@ -319,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers",
         default="tcpchat,ngircd",
-        help="comma-separated: tcpchat, ngircd (default both)",
+        help="comma-separated: tcpchat, ngircd, tcpchat@DIR (the checkout in DIR, e.g. the "
+        "commit before a change) (default tcpchat,ngircd); ratios are the first to each other",
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clients", type=int, help="C (default 1000; 10000 for idle)")
@@ -400,8 +405,7 @@ def print_table(
     results: dict[tuple[str, str], list[Outcome]], scenarios: list[str], servers: list[str]
 ) -> None:
     header = ["scenario", "figure", *servers]
-    if "tcpchat" in servers and "ngircd" in servers:
-        header.append("tcpchat/ngircd")
+    header += [f"{servers[0]}/{other}" for other in servers[1:]]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for scenario in scenarios:
@@ -416,8 +420,8 @@ def print_table(
                 for name in servers
             }
             row = [scenario, figure.name, *(fmt(medians[name], figure.unit) for name in servers)]
-            if len(header) > len(servers) + 2:
-                ratio = medians["tcpchat"] / medians["ngircd"] if medians["ngircd"] else 0.0
+            for other in servers[1:]:
+                ratio = medians[servers[0]] / medians[other] if medians[other] else 0.0
                 row.append(f"{ratio:.2f}")
             print("| " + " | ".join(row) + " |")
 

@@ -94,11 +94,17 @@ def wait_listening(port: int, timeout: float = 15.0) -> None:
             time.sleep(0.05)
 
 
-def start_tcpchat(event_loop: str = "auto", profile: str | None = None) -> ServerProcess:
-    """tcpchat with bench/unlimited.toml; with `profile`, under py-spy writing a flame graph."""
+def start_tcpchat(
+    event_loop: str = "auto", profile: str | None = None, root: Path = ROOT, name: str = "tcpchat"
+) -> ServerProcess:
+    """tcpchat with bench/unlimited.toml; with `profile`, under py-spy writing a flame graph.
+
+    `root` may be another checkout (say, of the commit before a change), to measure both in
+    one run: `--servers tcpchat,tcpchat@../before`.
+    """
     command = [
         sys.executable,
-        str(ROOT / "server.py"),
+        str(root / "server.py"),
         "--config",
         str(UNLIMITED),
         "--host",
@@ -125,12 +131,12 @@ def start_tcpchat(event_loop: str = "auto", profile: str | None = None) -> Serve
             "--",
             *command,
         ]
-    proc = subprocess.Popen(pinned(command, 0), stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(pinned(command, 0), stdout=subprocess.PIPE, text=True, cwd=root)
     assert proc.stdout is not None
     for line in proc.stdout:
         match = re.match(r"Listening on (\S+):(\d+)", line)
         if match:
-            return ServerProcess("tcpchat", "127.0.0.1", int(match.group(2)), proc)
+            return ServerProcess(name, "127.0.0.1", int(match.group(2)), proc)
     raise SystemExit("tcpchat did not start")
 
 

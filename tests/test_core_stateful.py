@@ -1,167 +1,268 @@
-"""Random sessions of many clients against the chat core, checking its invariants each step."""
+"""Random sessions of many clients against the chat core, checking its invariants each step.
 
+Every command in the core's table is sent, in upper, lower and mixed case, so lines take both
+the PRIVMSG shortcut and the general parser. After every step the state must be consistent
+(membership both ways, nicks unique, counts right, the router's index matching the state),
+no handler may have failed, and every recipient of one message must have got the same msgid
+and the same time.
+"""
+
+import functools
 import itertools
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from tcpchat.protocol import irc_lower
+from tcpchat.passwords import hash_password
+from tcpchat.protocol import irc_lower, parse
 
 from core_harness import Peer, make_core
 
-NICKS = st.sampled_from(["alice", "Alice", "bob", "BOB[1]", "bob{1}", "carol", "dave", "eve"])
-CHANNELS = st.sampled_from(["#a", "#A", "#b", "#chat", "#Chat", "#x{y}", "#X[Y]"])
-GARBAGE = st.sampled_from(
-    [
-        b"",
-        b"\x00",
-        b"PRIVMSG",
-        b"JOIN ,,,",
-        b"MODE #a +ooo",
-        b"KICK",
-        b":x",
-        b"@a",
-        b"\xff\xfe",
-        b"NICK :",
-        b"PART #a,#b,#nope :bye",
-        b"TOPIC #a :t",
-        b"WHO *",
-        b"NAMES #a,#b",
-        b"LIST",
-        b"MODE #a +b",
-        b"MODE #a +kl key 3",
-        b"INVITE alice #a",
-        b"AWAY :x",
-        b"JOIN 0",
-    ]
-)
+NICKS = ["alice", "Alice", "bob", "BOB[1]", "bob{1}", "carol", "dave", "eve"]
+CHANNELS = ["#a", "#A", "#b", "#chat", "#Chat", "#x{y}", "#X[Y]"]
+CAP_SETS = [(), ("message-tags",), ("server-time",), ("message-tags", "server-time", "echo-message")]
+OPER_PASSWORD = "hunter2"
+
+# For every command of the core, lines that use it well and badly. {n} is a nick, {c} a
+# channel, {t} some text.
+TEMPLATES: dict[str, list[str]] = {
+    "CAP": ["CAP LS 302", "CAP LIST", "CAP REQ :multi-prefix", "CAP REQ :bogus", "CAP END",
+            "CAP FROB", "CAP"],
+    "PASS": ["PASS secret", "PASS"],
+    "NICK": ["NICK {n}", "NICK", "NICK 9lives", "NICK Server"],
+    "USER": ["USER u 0 * :real name", "USER u 0 *", "USER"],
+    "PING": ["PING x", "PING"],
+    "PONG": ["PONG x"],
+    "QUIT": ["QUIT :bye", "QUIT"],
+    "JOIN": ["JOIN {c}", "JOIN {c},{c2}", "JOIN {c} key", "JOIN 0", "JOIN ,,,", "JOIN"],
+    "PART": ["PART {c} :leaving", "PART {c},{c2},#nope", "PART"],
+    "TOPIC": ["TOPIC {c}", "TOPIC {c} :{t}", "TOPIC {c} :", "TOPIC"],
+    "NAMES": ["NAMES {c}", "NAMES {c},{c2}", "NAMES"],
+    "LIST": ["LIST", "LIST {c}"],
+    "KICK": ["KICK {c} {n} :out", "KICK {c} {n},{n2}", "KICK {c}"],
+    "INVITE": ["INVITE {n} {c}", "INVITE {n}"],
+    "MODE": ["MODE {c} +o {n}", "MODE {c} -o {n}", "MODE {c} +v-v {n} {n}", "MODE {c} +imnst",
+             "MODE {c} -imnst", "MODE {c} +b {n}", "MODE {c} -b {n}", "MODE {c} +kl key 3",
+             "MODE {c} -kl key", "MODE {c} b", "MODE {c} +xyz", "MODE {c}", "MODE {n} +i",
+             "MODE {n} -io", "MODE {n}", "MODE"],
+    "PRIVMSG": ["PRIVMSG {c} :{t}", "PRIVMSG {n} :{t}", "PRIVMSG {c},{n} :{t}",
+                "@+react=:) PRIVMSG {c} :{t}", "PRIVMSG {c}", "PRIVMSG"],
+    "NOTICE": ["NOTICE {c} :{t}", "NOTICE {n} :{t}", "NOTICE"],
+    "TAGMSG": ["@+typing=active TAGMSG {c}", "@+typing=active TAGMSG {n}", "TAGMSG {c}"],
+    "AWAY": ["AWAY :{t}", "AWAY"],
+    "WHO": ["WHO {c}", "WHO {n}", "WHO *", "WHO"],
+    "WHOIS": ["WHOIS {n}", "WHOIS"],
+    "ISON": ["ISON {n} {n2}", "ISON"],
+    "USERHOST": ["USERHOST {n}", "USERHOST"],
+    "MOTD": ["MOTD"],
+    "LUSERS": ["LUSERS"],
+    "VERSION": ["VERSION"],
+    "TIME": ["TIME"],
+    "OPER": ["OPER root " + OPER_PASSWORD, "OPER root wrong", "OPER root"],
+    "KILL": ["KILL {n} :go", "KILL"],
+    "STATS": ["STATS", "STATS u"],
+}  # fmt: skip
+
+MESSAGE_COMMANDS = {"PRIVMSG", "NOTICE", "TAGMSG"}
+
+
+def recase(line: str, how: str) -> str:
+    """The command word of `line` in upper, lower or mixed case (tags left alone)."""
+    tags, space, rest = line.partition(" ") if line.startswith("@") else ("", "", line)
+    word, gap, params = rest.partition(" ")
+    word = {"upper": word.upper(), "lower": word.lower(), "mixed": word.capitalize()}[how]
+    return f"{tags}{space}{word}{gap}{params}"
+
+
+@functools.cache
+def operator_hash() -> str:
+    return hash_password(OPER_PASSWORD)
+
+
+def test_every_command_of_the_core_is_driven():
+    assert set(TEMPLATES) == set(make_core().commands)
 
 
 class ChatMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.core = make_core(targets_per_message=8)
+        self.core = make_core(targets_per_message=8, operators={"root": operator_hash()})
         self.peers: list[Peer] = []
         self.tokens = itertools.count()
+        self.messages: dict[str, tuple[str, str, str, str]] = {}  # msgid -> what it carried
+        self.times: dict[str, str] = {}  # msgid -> its time tag
 
     def live(self) -> list[Peer]:
-        return [p for p in self.peers if not p.client.gone]
+        return [p for p in self.peers if not p.session.gone]
+
+    def registered(self) -> list[Peer]:
+        return [p for p in self.live() if p.session.registered]
 
     def pick(self, data, registered: bool = True) -> Peer:
-        choices = [p for p in self.live() if p.client.registered or not registered]
-        return data.draw(st.sampled_from(choices))
+        return data.draw(st.sampled_from(self.registered() if registered else self.live()))
 
-    @rule(nick=NICKS)
-    def connect(self, nick):
+    def drain(self) -> None:
+        """Read what every peer was sent since the last step and check it (see below)."""
+        for peer in self.peers:
+            self.check_lines(peer.take_raw())
+
+    @rule(nick=st.sampled_from(NICKS), caps=st.sampled_from(CAP_SETS))
+    def connect(self, nick, caps):
         peer = Peer(self.core)
         self.peers.append(peer)
+        if caps:
+            peer.send("CAP LS 302", "CAP REQ :" + " ".join(caps))
         peer.send(f"NICK {nick}", f"USER {nick.lower()[:5]} 0 * :real name")
+        if caps:
+            peer.send("CAP END")
 
-    @precondition(lambda self: any(p.client.registered for p in self.live()))
-    @rule(data=st.data(), channel=CHANNELS)
-    def join(self, data, channel):
-        self.pick(data).send(f"JOIN {channel}")
+    @precondition(lambda self: bool(self.live()))
+    @rule(
+        data=st.data(),
+        command=st.sampled_from(sorted(TEMPLATES)),
+        case=st.sampled_from(["upper", "lower", "mixed"]),
+    )
+    def any_command(self, data, command, case):
+        template = data.draw(st.sampled_from(TEMPLATES[command]))
+        line = template.format(
+            n=data.draw(st.sampled_from(NICKS)),
+            n2=data.draw(st.sampled_from(NICKS)),
+            c=data.draw(st.sampled_from(CHANNELS)),
+            c2=data.draw(st.sampled_from(CHANNELS)),
+            t=data.draw(st.sampled_from(["hi", "a b c", ":-)", "x" * 300])),
+        )
+        self.pick(data, registered=False).send(recase(line, case))
 
-    @precondition(lambda self: any(p.client.registered for p in self.live()))
-    @rule(data=st.data(), channel=CHANNELS)
-    def part(self, data, channel):
-        self.pick(data).send(f"PART {channel} :leaving")
-
-    @precondition(lambda self: any(p.client.registered for p in self.live()))
-    @rule(data=st.data(), nick=NICKS)
-    def change_nick(self, data, nick):
-        self.pick(data).send(f"NICK {nick}")
-
-    @precondition(lambda self: any(p.client.registered for p in self.live()))
-    @rule(data=st.data(), channel=CHANNELS)
-    def say_in_channel(self, data, channel):
+    @precondition(lambda self: bool(self.registered()))
+    @rule(
+        data=st.data(),
+        channel=st.sampled_from(CHANNELS),
+        command=st.sampled_from(["PRIVMSG", "privmsg", "Notice"]),
+    )
+    def say_in_channel(self, data, channel, command):
+        """Exactly the channel's members get the message, once; the sender only by echo."""
         sender = self.pick(data)
-        for peer in self.peers:
-            peer.take_raw()
+        self.drain()
         token = f"token{next(self.tokens)}"
         found = self.core.find_channel(channel)
         expected = set()
-        if found is not None and sender.client in found.members:
-            expected = {id(m) for m in found.members if m is not sender.client}
-        sender.send(f"PRIVMSG {channel} :{token}")
-        got = {}
+        if found is not None and sender.user.uid in found.members:
+            echo = "echo-message" in sender.session.caps
+            expected = {uid for uid in found.members if echo or uid != sender.user.uid}
+        sender.send(f"{command} {channel} :{token}")
+        got: dict[str, int] = {}
         for peer in self.peers:
-            hits = [line for line in peer.take_raw() if line.endswith(f":{token}")]
+            lines = peer.take_raw()
+            self.check_lines(lines)
+            hits = [line for line in lines if line.endswith(f":{token}")]
             if hits:
-                got[id(peer.client)] = len(hits)
+                got[peer.user.uid] = len(hits)
         assert set(got) == expected
         assert all(count == 1 for count in got.values())
 
-    @precondition(lambda self: len([p for p in self.live() if p.client.registered]) >= 2)
-    @rule(data=st.data())
-    def say_privately(self, data):
+    @precondition(lambda self: len(self.registered()) >= 2)
+    @rule(data=st.data(), command=st.sampled_from(["PRIVMSG", "privmsg"]))
+    def say_privately(self, data, command):
         sender, target = self.pick(data), self.pick(data)
+        self.drain()
+        token = f"secret{next(self.tokens)}"
+        sender.send(f"{command} {target.user.nick.upper()} :{token}")
+        echo = "echo-message" in sender.session.caps
         for peer in self.peers:
-            peer.take_raw()
-        sender.send(f"PRIVMSG {target.client.nick.upper()} :secret")
-        for peer in self.peers:
-            hits = [line for line in peer.take_raw() if line.endswith(":secret")]
-            assert len(hits) == (1 if peer is target else 0)
-
-    @precondition(lambda self: any(p.client.registered for p in self.live()))
-    @rule(data=st.data(), channel=CHANNELS)
-    def op_or_kick(self, data, channel):
-        actor, other = self.pick(data), self.pick(data)
-        action = data.draw(st.sampled_from(["MODE {c} +o {n}", "MODE {c} -o {n}", "KICK {c} {n}"]))
-        actor.send(action.format(c=channel, n=other.client.nick))
+            lines = peer.take_raw()
+            self.check_lines(lines)
+            hits = [line for line in lines if line.endswith(f":{token}")]
+            wanted = peer is target or (peer is sender and echo)
+            assert len(hits) == (1 if wanted else 0), (peer.user.nick, hits)
 
     @precondition(lambda self: bool(self.live()))
-    @rule(data=st.data(), line=GARBAGE)
-    def garbage(self, data, line):
-        self.pick(data, registered=False).send(line)
+    @rule(data=st.data())
+    def disconnect(self, data):
+        self.core.disconnect(self.pick(data, registered=False).session, "Connection reset")
 
-    @precondition(lambda self: bool(self.live()))
-    @rule(data=st.data(), polite=st.booleans())
-    def leave(self, data, polite):
-        peer = self.pick(data, registered=False)
-        if polite:
-            peer.send("QUIT :bye")
-        else:
-            self.core.disconnect(peer.client, "Connection reset")
+    # ---------------------------------------------------------- what was sent
+
+    def check_lines(self, lines: list[str]) -> None:
+        """No handler failed, and each message keeps one msgid and one time for everyone."""
+        times: dict[str, str] = {}
+        for line in lines:
+            assert " 400 " not in line, line
+            msg = parse(line)
+            if msg.command not in MESSAGE_COMMANDS or msg.source is None:
+                continue
+            if "msgid" not in msg.tags:
+                continue
+            msgid = msg.tags["msgid"]
+            assert not msgid.startswith(":")
+            carried = (msg.source, msg.command, msg.params[0], msg.param(1))
+            assert self.messages.setdefault(msgid, carried) == carried, (msgid, carried)
+            if "time" in msg.tags:
+                assert times.setdefault(msgid, msg.tags["time"]) == msg.tags["time"]
+        for msgid, time in times.items():
+            assert self.times.setdefault(msgid, time) == time, msgid
+
+    @invariant()
+    def output_is_consistent(self):
+        self.drain()
+
+    # ---------------------------------------------------------------- state
 
     @invariant()
     def membership_is_symmetric_and_channels_are_never_empty(self):
-        for folded, channel in self.core.channels.items():
+        state = self.core.state
+        for folded, channel in state.channels.items():
             assert channel.members, f"empty channel {channel.name} kept"
-            assert folded == irc_lower(channel.name)
-            for member in channel.members:
-                assert not member.gone
+            assert folded == channel.folded == irc_lower(channel.name)
+            for uid in channel.members:
+                member = state.user(uid)
+                assert member is not None and member.registered
                 assert member.channels.get(folded) is channel
         for peer in self.live():
-            for folded, channel in peer.client.channels.items():
-                assert self.core.channels.get(folded) is channel
-                assert peer.client in channel.members
+            for folded, channel in peer.user.channels.items():
+                assert state.channels.get(folded) is channel
+                assert peer.user.uid in channel.members
+
+    @invariant()
+    def the_router_sees_what_the_state_holds(self):
+        state, router = self.core.state, self.core.router
+        assert router.sessions == {p.user.uid: p.session for p in self.live()}
+        assert set(router.members) == set(state.channels)
+        for folded, channel in state.channels.items():
+            assert set(router.members[folded]) == {router.sessions[uid] for uid in channel.members}
+
+    @invariant()
+    def invites_are_indexed_both_ways(self):
+        state = self.core.state
+        for folded, channel in state.channels.items():
+            for uid in channel.invited:
+                assert folded in state.invites[uid]
+        for uid, keys in state.invites.items():
+            assert uid in state.by_uid
+            for folded in keys:
+                assert uid in state.channels[folded].invited
 
     @invariant()
     def nicks_are_unique_under_casemapping(self):
-        holders = [p.client for p in self.live() if p.client.nick != "*"]
-        folded = [irc_lower(c.nick) for c in holders]
+        holders = [p.user for p in self.live() if p.user.nick != "*"]
+        folded = [irc_lower(user.nick) for user in holders]
         assert len(folded) == len(set(folded))
-        assert dict(self.core.nicks) == dict(zip(folded, holders, strict=True))
+        assert dict(self.core.state.nicks) == dict(zip(folded, holders, strict=True))
 
     @invariant()
-    def no_handler_ever_failed(self):
+    def user_counts_match_the_sessions(self):
+        state = self.core.state
+        registered = [p.user for p in self.registered()]
+        assert state.users == len(registered)
+        for letter, count in state.user_modes.items():
+            assert count == sum(1 for user in registered if letter in user.modes)
+
+    @invariant()
+    def gone_sessions_are_closed_or_disconnected_and_forgotten(self):
         for peer in self.peers:
-            assert b" 400 " not in peer.sink.data, bytes(peer.sink.data)
-
-    @invariant()
-    def user_counts_match_the_clients(self):
-        registered = [c for c in self.core.clients if c.registered]
-        assert self.core.users == len(registered)
-        for letter, count in self.core.user_modes.items():
-            assert count == sum(1 for c in registered if letter in c.modes)
-
-    @invariant()
-    def gone_clients_are_closed_or_disconnected_and_forgotten(self):
-        for peer in self.peers:
-            if peer.client.gone:
-                assert peer.client not in self.core.clients
+            if peer.session.gone:
+                assert peer.session not in self.core.sessions
+                assert peer.user.uid not in self.core.state.by_uid
 
 
 ChatMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)

@@ -33,7 +33,7 @@ from ..config import Settings
 from ..passwords import PasswordHash, parse_hash
 from ..protocol import Message, irc_lower, serialize
 from . import numerics as n
-from .events import Event, Quit
+from .events import EVENT_TYPES, Event, Quit
 from .model import Channel, Session, User
 from .router import LocalRouter
 from .state import ChatState, LocalState
@@ -87,18 +87,18 @@ class ChatBase:
         self.oper_checks: set[Session] = set()
         self.oper_failures: dict[Session, float] = {}  # when each last failed, for a pause
         self._uids = itertools.count(1)
-        # msgids are unique forever and network-wide: a prefix no other run or node shares
-        # (this start's time and 40 random bits), then a counter.
-        self._msgid_prefix = f"{int(self.started):x}{secrets.token_hex(5)}{node}-"
-        self._msgids = itertools.count(1)
+        # msgids are unique forever and network-wide: an origin no other run or node shares
+        # (this start's time and 40 random bits), then a serial number.
+        self.msgid_origin = f"{int(self.started):x}{secrets.token_hex(5)}{node}-"
+        self.next_serial = itertools.count(1).__next__
+        # What happens to each kind of event, in order: the state applies it, then the
+        # router renders it (looked up once per kind, since messages take this path).
+        self._pipeline = {kind: self._steps(kind) for kind in EVENT_TYPES}
 
     # ---------------------------------------------------------------- ids
 
     def new_uid(self) -> str:
         return f"{self.node}{next(self._uids):x}"
-
-    def new_msgid(self) -> str:
-        return f"{self._msgid_prefix}{next(self._msgids):x}"
 
     # ------------------------------------------------------------- lookups
 
@@ -137,8 +137,20 @@ class ChatBase:
 
     def emit(self, event: Event) -> None:
         """Something happened: the state applies it, then the router tells who should know."""
-        self.state.apply(event)
-        self.router.publish(event)
+        self._pipeline[type(event)](event)
+
+    def _steps(self, kind: type) -> Callable[[Any], None]:
+        """What `emit` does with an event of this kind: apply, then render; or only render
+        when the kind changes no state (messages: the hot path)."""
+        apply, render = self.state.applier(kind), self.router.renderer(kind)
+        if apply is None:
+            return render
+
+        def both(event: Any) -> None:
+            apply(event)
+            render(event)
+
+        return both
 
     def send(self, session: Session, msg: Message) -> None:
         """Serialise and send one message to one session; its last parameter is free text."""
@@ -165,19 +177,21 @@ class ChatBase:
 
     # ------------------------------------------------- commands and replies
 
-    def run_command(self, session: Session, handler: Callable[..., None], *args: Any) -> None:
-        """Run a handler (or a continuation) for `session` with its replies buffered, keeping
-        any failure to this one session."""
+    def run_command(
+        self, session: Session, handler: Callable[[Any, Session, Any], None], arg: Any
+    ) -> None:
+        """Run a handler (with its Message) or a continuation (with its result) for
+        `session`, its replies buffered, and any failure kept to this one session."""
         outer = session.replies
         replies = session.replies = []
         session.write = replies.append
         try:
-            handler(self, session, *args)
+            handler(self, session, arg)
         except Exception:
-            name = args[0].command if args and isinstance(args[0], Message) else "a command"
-            self.failed(session, name)
+            self.failed(session, arg.command if isinstance(arg, Message) else "a command")
         finally:
-            self.flush_replies(session)
+            if replies:
+                self.flush_replies(session)
             session.replies = outer
             session.write = session.sink.write if outer is None else outer.append
 

@@ -41,15 +41,9 @@ def parse_line(text: str) -> Message:
     """
     if text[:8] == "PRIVMSG ":
         target, sep, body = text[8:].partition(" :")
-        if (
-            sep
-            and target
-            and " " not in target
-            and target[0] != ":"
-            and "\r" not in text
-            and "\n" not in text
-        ):
-            return Message("PRIVMSG", [target, body])
+        if sep and target and " " not in target and target[0] != ":":
+            if "\r" not in text and "\n" not in text:
+                return Message("PRIVMSG", [target, body])
     return parse(text)
 
 
@@ -72,7 +66,7 @@ class ChatCore(ChatBase):
         """A new connection; nothing is sent until it speaks."""
         now = self.clock()
         user = User(self.new_uid(), host, node=self.node)
-        session = Session(sink, user, now, last_heard=now)
+        session = Session(sink, user, now, last_heard=now, last_spoke=now)
         self.state.connect(user)
         self.router.attach(session)
         self.sessions.add(session)
@@ -150,7 +144,10 @@ class ChatCore(ChatBase):
         if truncated or len(raw) - body_start + 2 > settings.max_line_bytes:
             self.reply(session, n.ERR_INPUTTOOLONG, "Input line was too long")
             return
-        text = decode_line(raw)
+        try:  # decode_line, inlined: every line takes this path
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
         if "\0" in text:
             text = text.replace("\0", "")
         try:
@@ -166,12 +163,13 @@ class ChatCore(ChatBase):
     def dispatch(self, session: Session, msg: Message) -> None:
         """Check `msg` against the command table, then run its handler."""
         command = self.commands.get(msg.command)
+        registered = session.user.registered
         if command is None:
-            if session.registered:
+            if registered:
                 self.reply(session, n.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")
             else:
                 self.reply(session, n.ERR_NOTREGISTERED, "You have not registered")
-        elif not session.registered and not command.before_registration:
+        elif not registered and not command.before_registration:
             self.reply(session, n.ERR_NOTREGISTERED, "You have not registered")
         elif command.oper_only and "o" not in session.user.modes:
             self.reply(

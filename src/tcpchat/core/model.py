@@ -46,7 +46,6 @@ class User:
     account: str | None = None
     node: str = ""  # the node whose session this user is (a cluster has several)
     signon: float = 0.0
-    last_spoke: float = 0.0  # for WHOIS idle time
     registered: bool = False
     console: bool = False  # the server's own operator console, not a connection
     channels: dict[str, Channel] = field(default_factory=dict)  # folded name -> channel
@@ -72,6 +71,7 @@ class Session:
     cap_negotiating: bool = False
     password: str | None = None
     last_heard: float = 0.0  # any line at all, for ping timeouts
+    last_spoke: float = 0.0  # the last message sent, for WHOIS idle time
     ping_sent: bool = False  # a keepalive PING is waiting for an answer
     gone: bool = False
     # Lines that arrived while an operation of this session was pending: they wait, in order.

@@ -89,6 +89,10 @@ class LocalRouter:
     def publish(self, event: Event) -> None:
         self._render[type(event)](event)
 
+    def renderer(self, kind: type) -> Callable[[Any], None]:
+        """What `publish` does with events of this kind (the core looks it up once)."""
+        return self._render[kind]
+
     # ------------------------------------------------------------- delivery
 
     def deliver(

@@ -20,8 +20,6 @@ from .events import (
     Invited,
     Joined,
     Kicked,
-    Killed,
-    MessageSent,
     NickChanged,
     Parted,
     Quit,
@@ -72,6 +70,10 @@ class ChatState(Protocol):
     def apply(self, event: Event) -> None:
         """Change the state as `event` says; the only way it changes."""
 
+    def applier(self, kind: type) -> Callable[[Any], None] | None:
+        """What `apply` does with events of this kind (the core looks it up once); None
+        for a kind that changes nothing."""
+
     def clear(self) -> None:
         """Forget everyone and everything (the server is shutting down)."""
 
@@ -89,7 +91,6 @@ class LocalState:
         self.user_modes: dict[str, int] = {"i": 0, "o": 0}
         self._apply: dict[type, Callable[[Any], None]] = {
             Registered: self._registered,
-            MessageSent: self._message_sent,
             Joined: self._joined,
             Parted: self._parted,
             Kicked: self._kicked,
@@ -100,7 +101,6 @@ class LocalState:
             UserModeChanged: self._user_mode_changed,
             Invited: self._invited,
             AwayChanged: self._away_changed,
-            Killed: lambda event: None,  # the Quit that follows changes the state
         }
 
     # ------------------------------------------------------------------ reads
@@ -165,22 +165,22 @@ class LocalState:
     # ----------------------------------------------------------------- apply
 
     def apply(self, event: Event) -> None:
-        self._apply[type(event)](event)
+        applier = self._apply.get(type(event))
+        if applier is not None:
+            applier(event)
+
+    def applier(self, kind: type) -> Callable[[Any], None] | None:
+        return self._apply.get(kind)
 
     def _registered(self, event: Registered) -> None:
         user = event.user
         user.registered = True
-        user.signon = user.last_spoke = event.time
+        user.signon = event.time
         self.by_uid[user.uid] = user
         self.users += 1
         self.max_users = max(self.max_users, self.users)
         for letter in user.modes:
             self.user_modes[letter] += 1
-
-    def _message_sent(self, event: MessageSent) -> None:
-        sender = self.by_uid.get(event.sender)
-        if sender is not None:
-            sender.last_spoke = event.time
 
     def _joined(self, event: Joined) -> None:
         user = self.by_uid[event.uid]

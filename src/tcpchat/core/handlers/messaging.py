@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...protocol import Message
 from .. import numerics as n
 from ..base import ChatBase
-from ..events import AwayChanged, MessageSent
+from ..events import AwayChanged, MessageSent, message_sent
 from ..model import Channel, Session, User
 from .channels import is_banned
 
@@ -61,9 +61,13 @@ def send_text(
     text: str,
     client_tags: dict[str, str] | None = None,
 ) -> None:
-    """One PRIVMSG or NOTICE to one target. `text` is a parsed parameter: no CR, LF or NUL."""
+    """One PRIVMSG or NOTICE to one target. `text` is a parsed parameter: no CR, LF or NUL.
+
+    The message's time is when its line arrived (`last_heard`, read for this very line).
+    """
     quiet = command == "NOTICE"
     user = session.user
+    session.last_spoke = session.last_heard
     if target[:1] == "#":
         channel = core.state.channel(target)
         if channel is None:
@@ -74,8 +78,9 @@ def send_text(
                 core.reply(session, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
         else:
             core.emit(
-                MessageSent(core.clock(), core.new_msgid(), command, user.uid, user.source,
-                            channel.name, channel.folded, None, text, client_tags)
+                message_sent((session.last_heard, core.msgid_origin, core.next_serial(), command,
+                              user.uid, user.source, channel.name, channel.folded, None, text,
+                              client_tags))
             )  # fmt: skip
             core.messages_relayed += 1
         return
@@ -85,8 +90,8 @@ def send_text(
             core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
         return
     core.emit(
-        MessageSent(core.clock(), core.new_msgid(), command, user.uid, user.source, other.nick,
-                    None, other.uid, text, client_tags)
+        message_sent((session.last_heard, core.msgid_origin, core.next_serial(), command,
+                      user.uid, user.source, other.nick, None, other.uid, text, client_tags))
     )  # fmt: skip
     core.messages_relayed += 1
     if other.away is not None and not quiet:
@@ -110,15 +115,17 @@ def handle_tagmsg(core: ChatBase, session: Session, msg: Message) -> None:
         if not can_speak(channel, user):
             core.reply(session, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
             return
-        event = MessageSent(core.clock(), core.new_msgid(), "TAGMSG", user.uid, user.source,
-                            channel.name, channel.folded, None, "", client_tags)  # fmt: skip
+        event = MessageSent(core.clock(), core.msgid_origin, core.next_serial(), "TAGMSG",
+                            user.uid, user.source, channel.name, channel.folded, None, "",
+                            client_tags)  # fmt: skip
     else:
         other = core.find_user(target)
         if other is None:
             core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
             return
-        event = MessageSent(core.clock(), core.new_msgid(), "TAGMSG", user.uid, user.source,
-                            other.nick, None, other.uid, "", client_tags)  # fmt: skip
+        event = MessageSent(core.clock(), core.msgid_origin, core.next_serial(), "TAGMSG",
+                            user.uid, user.source, other.nick, None, other.uid, "",
+                            client_tags)  # fmt: skip
     core.emit(event)
 
 

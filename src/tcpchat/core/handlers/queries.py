@@ -101,7 +101,8 @@ def handle_whois(core: ChatBase, session: Session, msg: Message) -> None:
         core.reply(session, n.RPL_AWAY, user.nick, user.away)
     if "o" in user.modes:
         core.reply(session, n.RPL_WHOISOPERATOR, user.nick, "is an IRC operator")
-    idle = int(core.clock() - user.last_spoke)
+    local = core.session_of(user)
+    idle = int(core.clock() - local.last_spoke) if local is not None else 0
     core.reply(
         session,
         n.RPL_WHOISIDLE,
