@@ -274,10 +274,34 @@ def test_reserved_nick_is_replaced_and_explained() -> None:
         with running_server() as server:
             alice = await RunningClient(client_options(server, nick="Server")).start()
             assert alice.screen.lines[1] == (
-                "The nickname Server isn't allowed here; you are Server_ instead."
+                "The nickname Server is reserved; you are Server_ instead."
             )
             await alice.say("quit")
             assert await alice.exit_code() == 0
+
+    run(main)
+
+
+def test_a_refused_nick_change_is_explained_not_shown_bare() -> None:
+    async def main() -> None:
+        with running_server() as server:
+            bob = await irc_user(server, "bob", "#lobby")
+            alice = await RunningClient(client_options(server)).start()
+            await alice.say("/nick Server")
+            await alice.screen.expect(
+                r"^You can't be Server: that nickname is reserved for the server's own use\.$"
+            )
+            await alice.say("/nick José")
+            await alice.screen.expect(
+                r"^You can't be José: that nickname isn't allowed \(letters, digits and "
+                r"-\[\]\\`_\^\{\|\}, up to 30 characters, not starting with a digit or -\)\.$"
+            )
+            await alice.say("/nick bob")
+            await alice.screen.expect(r"^You can't be bob: that nickname is taken\.$")
+            assert alice.client.nick == "alice"
+            await alice.say("quit")
+            assert await alice.exit_code() == 0
+            bob.close()
 
     run(main)
 

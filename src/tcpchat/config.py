@@ -13,9 +13,11 @@ from typing import Any
 
 from .passwords import parse_hash
 
+# For IRC clients, who land in no room by themselves. People on nc and telnet get
+# their own welcome instead (see PlainSession's show_motd), and are put in #lobby.
 DEFAULT_MOTD = (
     "Welcome to tcpchat.\n"
-    "Everyone starts in #lobby. /join #room to go elsewhere, /help for commands."
+    "People meet in #lobby: /join #lobby to say hello, /list for the other rooms."
 )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import listener, tls
-from .config import Settings
+from .config import DEFAULT_MOTD, Settings
 from .core import ChatCore, Client
 from .core.chat import decode_line
 from .plaintext import PlainSession, strip_telnet
@@ -237,7 +237,12 @@ class Connection(asyncio.Protocol):
         if self.client is not None or self.closing:
             return
         settings = self.server.settings
-        person = PlainSession(settings.default_channel, settings.server_name)
+        person = PlainSession(
+            settings.default_channel,
+            settings.server_name,
+            nick_length=settings.nick_length,
+            show_motd=settings.motd != DEFAULT_MOTD,
+        )
         self.person = person
         self.client = self.core.connect(PersonSink(self, person), self.peer[0])
         self.write(person.greeting())

@@ -343,12 +343,16 @@ class ChatCore:
     def find_channel(self, name: str) -> Channel | None:
         return self.channels.get(name) or self.channels.get(irc_lower(name))
 
-    def valid_nick(self, nick: str) -> bool:
-        return (
-            len(nick) <= self.settings.nick_length
-            and _NICK_RE.match(nick) is not None
-            and irc_lower(nick) not in self.reserved
-        )
+    def nick_refusal(self, nick: str) -> str | None:
+        """Why `nick` can't be taken (the text of a 432), or None when it can.
+
+        A reserved nick is refused in words that say so, as UnrealIRCd does,
+        so that a person isn't shown the nick rule for a nick that follows it."""
+        if len(nick) > self.settings.nick_length or _NICK_RE.match(nick) is None:
+            return "Erroneous nickname"
+        if irc_lower(nick) in self.reserved:
+            return "Nickname is reserved for the server's own use"
+        return None
 
     def valid_channel_name(self, name: str) -> bool:
         return len(name) <= self.settings.channel_length and _CHANNEL_RE.match(name) is not None

@@ -79,8 +79,9 @@ def handle_nick(core: ChatCore, client: Client, msg: Message) -> None:
     if not nick:
         core.reply(client, n.ERR_NONICKNAMEGIVEN, "No nickname given")
         return
-    if not core.valid_nick(nick):
-        core.reply(client, n.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+    refusal = core.nick_refusal(nick)
+    if refusal is not None:
+        core.reply(client, n.ERR_ERRONEUSNICKNAME, nick, refusal)
         return
     folded = irc_lower(nick)
     holder = core.nicks.get(folded)

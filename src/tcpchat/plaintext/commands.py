@@ -104,14 +104,13 @@ class CommandMixin(SessionState):
                 return []
             wanted = words[1]
         if not is_middle(wanted):
-            self._prompt(self._nick_not_allowed())
+            self._prompt(self._nick_not_allowed(wanted))
             return []
-        lines = [f"NICK {wanted}"]
-        if not self._user_sent:
-            username = wanted.replace("@", "").lstrip(":") or "guest"
-            lines.append(f"USER {username} 0 * :{wanted}")
-            self._user_sent = True
-        return lines
+        # USER goes with every try, and first: the core keeps the last one sent before
+        # registering, and registers on the NICK it accepts, so the user name and real
+        # name are always those of the nickname finally taken, never of one refused.
+        username = wanted.replace("@", "").lstrip(":") or "guest"
+        return [f"USER {username} 0 * :{wanted}", f"NICK {wanted}"]
 
     def _say_in_current(self, text: str) -> list[str]:
         if self._current is None:
