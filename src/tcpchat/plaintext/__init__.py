@@ -6,7 +6,8 @@ so the core needs no special case for plain clients. Like the rest of the core
 it does no I/O: the edge hands it text and bytes and writes back what it returns.
 
 `text` holds pure helpers, `commands` what the person types, `rendering` what the
-server sends, and `session` puts them together as `PlainSession`.
+server sends (with `nicknames` for refused nicks), and `session` puts them together
+as `PlainSession`.
 """
 
 from .commands import HELP_TEXT, MESSAGE_CHUNK_BYTES
