@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from . import listener, tls
+from . import listener, sniff, tls
 from .config import DEFAULT_MOTD, Settings
 from .core import ChatCore, Client
 from .core.chat import decode_line
@@ -85,22 +85,12 @@ class Connection(asyncio.Protocol):
         refusal = self.server.admit(self)
         if refusal is not None:
             log.warning("refused %s: %s", self.peer, refusal)
-            self.closing = True  # from now on, what the peer sends is read and dropped
-            transport.write(self.core.farewell(self.peer[0], refusal))
-            if transport.can_write_eof():
-                # Closing with the peer's NICK/USER unread would reset the connection and
-                # discard our ERROR before it is read; so half-close, and close a bit later.
-                transport.write_eof()
-                self.loop.call_later(REFUSAL_LINGER, transport.close)
-            else:
-                transport.close()
+            self._hang_up(self.core.farewell(self.peer[0], refusal))
             return
         settings = self.server.settings
         if settings.tcp_keepalive or settings.socket_send_buffer:
             tune_socket(transport.get_extra_info("socket"), settings)
         log.info("Client connected from: %s", self.peer)
-        if self.server.on_connect is not None:
-            self.server.on_connect(self.peer)
         self.greet_timer = self.loop.call_later(
             self.server.settings.plain_greeting_delay, self._greet_person
         )
@@ -108,6 +98,12 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        if not self.spoke and not self.buffer:
+            # The very first bytes: a TLS ClientHello has no line end to wait for.
+            stranger = sniff.identify(data)
+            if stranger is not None:
+                self._turn_away(stranger)
+                return
         if b"\r" in data:  # CRLF, LF and a lone CR all end a line
             data = data.replace(b"\r\n", b"\n")
             if b"\r" in data:
@@ -207,6 +203,11 @@ class Connection(asyncio.Protocol):
 
     def _line(self, raw: bytes, truncated: bool) -> None:
         first = not self.spoke
+        if first:
+            stranger = sniff.identify(raw)  # the first line, should it have come in pieces
+            if stranger is not None:
+                self._turn_away(stranger)
+                return
         self.spoke = True
         if self.client is None:
             if looks_like_irc(raw):
@@ -230,6 +231,7 @@ class Connection(asyncio.Protocol):
             self.greet_timer.cancel()
             self.greet_timer = None
         self.client = self.core.connect(self, self.peer[0])
+        self._announce()
 
     def _greet_person(self) -> None:
         """Nothing said yet (or not IRC): this is a person with nc or telnet."""
@@ -246,6 +248,32 @@ class Connection(asyncio.Protocol):
         self.person = person
         self.client = self.core.connect(PersonSink(self, person), self.peer[0])
         self.write(person.greeting())
+        self._announce()
+
+    def _announce(self) -> None:
+        """The console hears of a chat client or person, never of a stranger."""
+        if self.server.on_connect is not None:
+            self.server.on_connect(self.peer)
+
+    def _turn_away(self, stranger: sniff.Stranger) -> None:
+        """Not a chat client (a browser, TLS or SSH on the wrong port): a word if it
+        can read one, a log line, and close. It never becomes a user."""
+        server = self.server
+        local = self.transport.get_extra_info("sockname") if self.transport else None
+        answer = sniff.answer(
+            stranger,
+            str(local[0]) if local else "HOST",
+            server.addresses[0][1] if server.addresses else None,
+            server.tls_addresses[0][1] if server.tls_addresses else None,
+        )
+        log.log(answer.level, "not a chat client at %s: %s", self.peer, answer.note)
+        if self.greet_timer is not None:
+            self.greet_timer.cancel()
+            self.greet_timer = None
+        if self.client is not None:  # greeted as a person, but never gave a nickname
+            self.core.disconnect(self.client, "Not a chat client")
+            self.client = self.person = None
+        self._hang_up(answer.reply)
 
     def _become_irc(self) -> None:
         """A slow IRC client got the greeting before speaking; talk IRC to it after all."""
@@ -298,6 +326,22 @@ class Connection(asyncio.Protocol):
         self.closing = True
         if self.transport is not None:
             self.transport.close()
+
+    def _hang_up(self, last_words: bytes) -> None:
+        """Send `last_words` and close; what the peer still sends is read and dropped."""
+        self.closing = True
+        self.pending.clear()
+        transport = self.transport
+        assert transport is not None
+        if last_words:
+            transport.write(last_words)
+        if transport.can_write_eof():
+            # Closing with the peer's lines unread would reset the connection and discard
+            # our last words before they are read; so half-close, and close a bit later.
+            transport.write_eof()
+            self.loop.call_later(REFUSAL_LINGER, transport.close)
+        else:
+            transport.close()
 
     def _drop(self, reason: str) -> None:
         """Disconnect without flushing: the peer is not reading."""
@@ -370,7 +414,7 @@ def address_key(host: str) -> str:
     return str(address)
 
 
-# Seconds a refused connection stays half-closed, so its peer can read why.
+# Seconds a refused or turned-away connection stays half-closed, so its peer can read why.
 REFUSAL_LINGER = 2.0
 
 # Descriptors kept for the listening sockets, logs, files and the odd accept in flight.
