@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from ..plaintext import CONNECTED_TEXT, PlainSession, displayable
+from ..plaintext import CONNECTED_TEXT, PlainSession, displayable, typed_lines
 from ..protocol import parse
 from .roster import Roster
 
@@ -98,8 +98,15 @@ def describe_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def is_leaving(line: str) -> bool:
-    """`quit`, `over` or `/quit ...`: the lines that end the chat, connected or not."""
+def is_leaving(text: str) -> bool:
+    """`quit`, `over` or `/quit ...`: the lines that end the chat, connected or not.
+
+    True for a pasted block with such a line in it.
+    """
+    return any(_leaves(line) for line in typed_lines(text))
+
+
+def _leaves(line: str) -> bool:
     stripped = line.strip()
     return stripped.lower() in ("quit", "over") or stripped.lower().split(" ")[0] == "/quit"
 
@@ -191,12 +198,20 @@ class ChatClient:
             streams, delay = opened
             welcome = RECONNECTED_TEXT
 
-    async def send_typed(self, line: str, *, echo: bool = False) -> None:
-        """One line the person typed: a message, a /command, or quit.
+    async def send_typed(self, text: str, *, echo: bool = False) -> None:
+        """What the person typed: a message, a /command, or quit; or a pasted block.
 
-        With `echo`, the line is displayed as "You (nick): text" first, once the
-        server has welcomed us, so it appears after the connection's own news.
+        Each line of a pasted block goes as if typed alone, in order, up to one
+        that leaves. With `echo`, each line is displayed as "You (nick): text"
+        first, once the server has welcomed us, so it appears after the
+        connection's own news.
         """
+        for line in typed_lines(text):
+            await self._send_line(line, echo=echo)
+            if is_leaving(line):
+                return
+
+    async def _send_line(self, line: str, *, echo: bool) -> None:
         if not self._settled.is_set() and not is_leaving(line):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._settled.wait(), self.options.ready_timeout)

@@ -11,7 +11,7 @@ server sends, and `session` puts them together as `PlainSession`.
 
 from .commands import HELP_TEXT, MESSAGE_CHUNK_BYTES
 from .session import CONNECTED_TEXT, PlainSession
-from .text import displayable, sane_nick, strip_telnet
+from .text import displayable, sane_nick, strip_telnet, typed_lines
 
 __all__ = [
     "CONNECTED_TEXT",
@@ -21,4 +21,5 @@ __all__ = [
     "displayable",
     "sane_nick",
     "strip_telnet",
+    "typed_lines",
 ]
