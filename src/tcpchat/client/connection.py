@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import os
 import socket
 import ssl
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from enum import Enum
 
 from ..plaintext import CONNECTED_TEXT, PlainSession, displayable, typed_lines
 from ..protocol import parse
+from .failures import ConnectError, closed_before_welcome, connect_failure, describe_error
 from .roster import Roster
 
 __all__ = ["ChatClient", "ClientOptions", "ConnectError", "format_address"]
@@ -66,10 +66,6 @@ class ClientOptions:
         return format_address(self.host, self.port)
 
 
-class ConnectError(Exception):
-    """The server could not be reached; the message is one line for the user."""
-
-
 class _End(Enum):
     LEFT = "left"  # we sent QUIT
     ENDED = "ended"  # the server sent ERROR, then closed
@@ -81,21 +77,6 @@ class _Outcome:
     end: _End
     registered: bool
     reason: str = ""
-
-
-def describe_error(exc: BaseException) -> str:
-    """A few words for a connection error: 'Connection refused', not a repr."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate verify failed: {exc.verify_message}"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc}"
-    if isinstance(exc, socket.gaierror):
-        return exc.strerror or str(exc)
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, OSError) and exc.errno:
-        return os.strerror(exc.errno)
-    return str(exc) or type(exc).__name__
 
 
 def is_leaving(text: str) -> bool:
@@ -156,8 +137,9 @@ class ChatClient:
             self._streams = await self._open()
         except OSError as exc:
             self._settled.set()
+            options = self.options
             raise ConnectError(
-                f"Cannot connect to {self.options.address}: {describe_error(exc)}"
+                connect_failure(options.address, options.port, options.tls, exc)
             ) from None
 
     async def run(self) -> int:
@@ -319,6 +301,7 @@ class ChatClient:
         )
         outcome = _Outcome(_End.LOST, registered=False, reason="the server closed the connection")
         saw_error = pinged = False
+        heard = b""  # the first bytes, to tell why a server hung up before its welcome
         try:
             while True:
                 timeout = options.ping_timeout if pinged else options.ping_after
@@ -337,7 +320,10 @@ class ChatClient:
                     outcome.reason = describe_error(exc)
                     break
                 if not raw:
+                    if not outcome.registered:
+                        outcome.reason = closed_before_welcome(options.port, options.tls, heard)
                     break
+                heard = heard or raw[:2]
                 pinged = False
                 saw_error = self._receive(session, raw) or saw_error
                 outcome.registered = session.nick is not None
