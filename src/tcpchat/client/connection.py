@@ -17,8 +17,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from ..plaintext import CONNECTED_TEXT, PlainSession, displayable, typed_lines
+from ..plaintext import (
+    CONNECTED_TEXT,
+    PlainSession,
+    confirms_itself,
+    displayable,
+    typed_lines,
+)
 from ..protocol import parse
+from .clock import local_hh_mm, now_hh_mm
 from .failures import ConnectError, closed_before_welcome, connect_failure, describe_error
 from .roster import Roster
 
@@ -60,6 +67,8 @@ class ClientOptions:
     ping_timeout: float = 60.0
     # Typed lines wait this long at most for the welcome and the first rooms.
     ready_timeout: float = 15.0
+    # Messages the server timed (IRCv3 server-time) start with the local HH:MM.
+    show_time: bool = False
 
     @property
     def address(self) -> str:
@@ -116,6 +125,8 @@ class ChatClient:
         self._settled = asyncio.Event()
         self._leaving = asyncio.Event()
         self._close_timer: asyncio.TimerHandle | None = None
+        # Whether messages are shown with their times: the server sent some, and we show them.
+        self._server_times = False
 
     # -- what the UI uses ---------------------------------------------------
 
@@ -197,8 +208,9 @@ class ChatClient:
         if not self._settled.is_set() and not is_leaving(line):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._settled.wait(), self.options.ready_timeout)
-        if echo:
-            self._display(f"You ({self.nick}): {displayable(line)}")
+        confirmed = self._session is not None and confirms_itself(line)
+        if echo and not confirmed:
+            self._display(self._stamp_now(f"You ({self.nick}): {displayable(line)}"))
         if self._session is None or self._writer is None:
             if is_leaving(line):
                 self._leaving.set()
@@ -207,7 +219,8 @@ class ChatClient:
             return
         session, writer = self._session, self._writer
         self._send(session.from_person(line))
-        self._show(session.take_lines())
+        shown = session.take_lines()
+        self._show([self._stamp_now(text) for text in shown] if confirmed else shown)
         if session.quitting:
             self._leaving.set()
             self._close_after(self.options.quit_timeout)
@@ -345,7 +358,7 @@ class ChatClient:
         self._send(session.from_server(raw))
         lines = session.take_lines()
         if not session.quitting:  # after QUIT, only goodbyes ("Connection statistics: ...")
-            self._show(lines)
+            self._show(self._stamped(lines, msg.tags.get("time")))
         if session.ready:
             self._settled.set()
         if msg.command == "ERROR":
@@ -371,6 +384,18 @@ class ChatClient:
         if self._close_timer is None and self._writer is not None:
             transport = self._writer.transport
             self._close_timer = asyncio.get_running_loop().call_later(seconds, transport.abort)
+
+    def _stamped(self, lines: list[str], server_time: str | None) -> list[str]:
+        """Lines from a message the server timed, each after the time as local HH:MM."""
+        shown = local_hh_mm(server_time) if server_time and self.options.show_time else None
+        if shown is None:
+            return lines
+        self._server_times = True
+        return [f"{shown} {line}" for line in lines]
+
+    def _stamp_now(self, line: str) -> str:
+        """What we typed, timed like the server's messages are (when they are)."""
+        return f"{now_hh_mm()} {line}" if self._server_times else line
 
     def _send(self, lines: list[str]) -> None:
         writer = self._writer

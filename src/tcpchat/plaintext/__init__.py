@@ -9,7 +9,8 @@ it does no I/O: the edge hands it text and bytes and writes back what it returns
 server sends, and `session` puts them together as `PlainSession`.
 """
 
-from .commands import HELP_TEXT, MESSAGE_CHUNK_BYTES
+from .commands import MESSAGE_CHUNK_BYTES, confirms_itself
+from .help import HELP_TEXT, help_text
 from .session import CONNECTED_TEXT, PlainSession
 from .text import displayable, sane_nick, strip_telnet, typed_lines
 
@@ -18,7 +19,9 @@ __all__ = [
     "HELP_TEXT",
     "MESSAGE_CHUNK_BYTES",
     "PlainSession",
+    "confirms_itself",
     "displayable",
+    "help_text",
     "sane_nick",
     "strip_telnet",
     "typed_lines",
