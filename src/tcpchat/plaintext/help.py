@@ -5,6 +5,10 @@ Shared by the plain-text mode (people on nc and telnet) and the terminal client.
 
 from __future__ import annotations
 
+import textwrap
+
+_WIDTH = 78  # the details fit an 80-column terminal
+
 HELP_TEXT = """\
 Type a message and press Enter to say it in your current room. Commands:
   /join #room            join a room; it becomes your current room
@@ -13,7 +17,8 @@ Type a message and press Enter to say it in your current room. Commands:
   /msg nick text         send a private message
   /me action             act something out, shown as: * you action
   /nick newname          change your nickname
-  /names /list /who /whois /topic /away   who and what is around
+  /names /list /who /whois  who is in a room, the rooms, who someone is
+  /topic /away           a room's topic; marking yourself away
   /quit [reason]         leave the chat (typing quit or over does the same)
   //text                 say a message that starts with a slash
 Room operators: /kick /ban /unban /op /deop /voice /devoice /invite /key /mode
@@ -106,4 +111,5 @@ def help_text(topic: str = "") -> str:
     if entry is None:
         return f"There is no /{name} command; /help lists them."
     usage, details = entry
-    return f"{usage}\n  {details}"
+    wrapped = textwrap.fill(details, _WIDTH, initial_indent="  ", subsequent_indent="  ")
+    return f"{usage}\n{wrapped}"
