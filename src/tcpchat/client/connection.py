@@ -208,7 +208,8 @@ class ChatClient:
         if not self._settled.is_set() and not is_leaving(line):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._settled.wait(), self.options.ready_timeout)
-        confirmed = self._session is not None and confirms_itself(line)
+        welcomed = self._session is not None and self._session.nick is not None
+        confirmed = welcomed and confirms_itself(line)
         if echo and not confirmed:
             self._display(self._stamp_now(f"You ({self.nick}): {displayable(line)}"))
         if self._session is None or self._writer is None:
