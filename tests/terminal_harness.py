@@ -58,6 +58,10 @@ class Terminal:
         if enter:
             self._tmux("send-keys", "-t", "main", "Enter")
 
+    def keys(self, *names: str) -> None:
+        """Press keys by tmux's names for them: "C-c", "Enter", "Up"."""
+        self._tmux("send-keys", "-t", "main", *names)
+
     def screen(self) -> str:
         """Everything the pane has shown, scrollback included, with wrapped lines joined."""
         return self._tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "main")

@@ -250,6 +250,34 @@ def test_unreachable_server_gives_one_clear_line() -> None:
     run(main)
 
 
+def test_a_server_answering_in_tls_is_recognised() -> None:
+    """A TLS server that answers our plain "CAP LS" with an alert, as many do."""
+
+    async def main() -> None:
+        tls_only = socket.create_server(("127.0.0.1", 0))
+        tls_only.setblocking(False)
+        loop = asyncio.get_running_loop()
+
+        async def serve() -> None:
+            sock, _ = await loop.sock_accept(tls_only)
+            with sock:
+                await loop.sock_recv(sock, 4096)
+                await loop.sock_sendall(sock, bytes.fromhex("15030300020232"))  # decode_error
+
+        with tls_only:
+            fake = asyncio.create_task(serve())
+            port = tls_only.getsockname()[1]
+            lines: list[str] = []
+            assert await ChatClient(client_options(PortOnly(port)), lines.append).run() == 1
+            assert lines == [
+                f"Cannot connect to 127.0.0.1:{port}: the server answered in TLS, not plain "
+                "text; try --tls."
+            ]
+            await fake
+
+    run(main)
+
+
 def test_taken_nick_picks_another_and_says_so() -> None:
     async def main() -> None:
         with running_server() as server:

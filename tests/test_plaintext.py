@@ -265,8 +265,6 @@ def test_long_multibyte_lines_split_on_character_boundaries() -> None:
         ("/part #dev", ["PART #dev"]),
         ("/part #dev gone fishing", ["PART #dev :gone fishing"]),
         ("/part gone fishing", ["PART #lobby :gone fishing"]),
-        ("/msg bob hi there", ["PRIVMSG bob :hi there"]),
-        ("/msg #dev hi", ["PRIVMSG #dev :hi"]),
         ("/nick robert", ["NICK robert"]),
         ("/me waves", ["PRIVMSG #lobby :\x01ACTION waves\x01"]),
         ("/names", ["NAMES #lobby"]),
@@ -291,6 +289,19 @@ def test_slash_commands_translate_to_irc(typed: str, expected: list[str]) -> Non
     session = registered()
     assert session.from_person(typed) == expected
     assert session.take_text() == b""
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected", "shown"),
+    [
+        ("/msg bob hi there", ["PRIVMSG bob :hi there"], "-> bob: hi there\r\n"),
+        ("/msg #dev hi", ["PRIVMSG #dev :hi"], "-> #dev: hi\r\n"),
+    ],
+)
+def test_msg_is_sent_and_confirmed_as_sent(typed: str, expected: list[str], shown: str) -> None:
+    session = registered()
+    assert session.from_person(typed) == expected
+    assert text_of(session) == shown
 
 
 @pytest.mark.parametrize(
@@ -714,14 +725,16 @@ def test_start_cleans_a_nick_that_would_break_the_line() -> None:
 def test_cap_ls_requests_only_what_the_client_uses_then_ends() -> None:
     session = client_session()
     assert server(session, ":srv CAP * LS * :away-notify multi-prefix") == []
-    assert server(session, ":srv CAP * LS :sasl=PLAIN server-time") == ["CAP REQ :multi-prefix"]
-    assert server(session, ":srv CAP * ACK :multi-prefix") == ["CAP END"]
+    assert server(session, ":srv CAP * LS :sasl=PLAIN server-time") == [
+        "CAP REQ :multi-prefix server-time"
+    ]
+    assert server(session, ":srv CAP * ACK :multi-prefix server-time") == ["CAP END"]
     assert session.take_lines() == []
 
 
 def test_cap_ls_without_anything_wanted_ends_at_once() -> None:
     session = client_session()
-    assert server(session, ":srv CAP * LS :sasl server-time") == ["CAP END"]
+    assert server(session, ":srv CAP * LS :sasl echo-message") == ["CAP END"]
 
 
 def test_a_server_without_cap_still_welcomes_us_and_nothing_odd_shows() -> None:

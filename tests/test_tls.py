@@ -3,6 +3,7 @@ and the openssl command, against a certificate made by `tcpchat gen-cert`."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import re
@@ -405,3 +406,46 @@ def test_help_mentions_the_tls_options_and_the_new_commands():
     assert "--insecure" in tcpchat("client", "--help").stdout
     overview = tcpchat("--help").stdout
     assert "gen-cert" in overview and "hash-password" in overview
+
+
+def client_line(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python client.py ARGS` with nothing to type: what it prints, and its exit code."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "client.py"), *args],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def test_tls_against_the_plain_port_says_to_try_without_tls(certificate):
+    with running_server(**tls_settings(certificate)) as server:
+        port = server.port
+        done = client_line(
+            f"127.0.0.1:{port}", "--tls", env={"SSL_CERT_FILE": str(certificate[0])}
+        )
+        assert done.returncode == 1
+        assert done.stdout == ""
+        assert "WRONG_VERSION_NUMBER" not in done.stderr
+        assert re.fullmatch(
+            rf"Cannot connect to 127\.0\.0\.1:{port} with TLS: the server (answered in plain "
+            rf"text, not TLS|closed the connection during the TLS handshake); is {port} its "
+            r"plain port\? Try without --tls, or the TLS port \(usually 6697\)\.\n",
+            done.stderr,
+        ), done.stderr
+
+
+def test_plain_against_the_tls_port_says_to_try_tls(certificate):
+    async def main() -> None:
+        # The server hangs up once the handshake times out: "CAP LS" is no TLS record.
+        settings = tls_settings(certificate, tls_handshake_timeout=1.0)
+        with running_server(**settings) as server:
+            tls_port = server.server.tls_port
+            carol = RunningClient(client_options(server, port=tls_port, nick="carol"))
+            carol.task = asyncio.create_task(carol.client.run())
+            assert await carol.exit_code() == 1
+            await carol.screen.expect(
+                rf"^Cannot connect to 127\.0\.0\.1:{tls_port}: the server closed the connection "
+                rf"before saying anything; if {tls_port} is a TLS port, try --tls\.$"
+            )
+
+    run(main)

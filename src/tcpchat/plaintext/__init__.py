@@ -10,16 +10,20 @@ server sends (with `nicknames` for refused nicks), and `session` puts them toget
 as `PlainSession`.
 """
 
-from .commands import HELP_TEXT, MESSAGE_CHUNK_BYTES
+from .commands import MESSAGE_CHUNK_BYTES, confirms_itself
+from .help import HELP_TEXT, help_text
 from .session import CONNECTED_TEXT, PlainSession
-from .text import displayable, sane_nick, strip_telnet
+from .text import displayable, sane_nick, strip_telnet, typed_lines
 
 __all__ = [
     "CONNECTED_TEXT",
     "HELP_TEXT",
     "MESSAGE_CHUNK_BYTES",
     "PlainSession",
+    "confirms_itself",
     "displayable",
+    "help_text",
     "sane_nick",
     "strip_telnet",
+    "typed_lines",
 ]

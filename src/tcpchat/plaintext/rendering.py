@@ -24,8 +24,9 @@ _SILENT_NUMERICS = frozenset(
 # WHOIS lines whose text reads well after the nick: "alice is an IRC operator".
 _WHOIS_SENTENCES = frozenset({"276", "307", "313", "320", "335", "338", "378", "379", "671"})
 
-# Client mode: capabilities we ask for when offered (NAMES then shows every status).
-_WANTED_CAPS = ("multi-prefix",)
+# Client mode: capabilities we ask for when offered (NAMES then shows every status;
+# messages carry the time they were sent, which the client shows).
+_WANTED_CAPS = ("multi-prefix", "server-time")
 # Before the welcome, replies to a CAP the server doesn't know are no news to a person.
 _SILENT_BEFORE_WELCOME = frozenset({"020", "421", "451"})
 
