@@ -1,6 +1,8 @@
 """The operator console: the server's terminal chats as `Server` and manages the server."""
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -14,6 +16,7 @@ from prompt_toolkit.output import DummyOutput
 from tcpchat.console import OperatorConsole, run_console
 
 from net_harness import TIMEOUT, LineClient, running_server
+from terminal_harness import Terminal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,3 +152,51 @@ def test_without_a_terminal_the_server_never_reads_stdin():
     finally:
         proc.terminate()
         assert proc.wait(TIMEOUT) == 0
+
+
+# ------------------------------------------------ the console in a real terminal
+
+QUIT_KEYS = {
+    "ctrl-c": ("", "C-c"),
+    "ctrl-c-half-typed": ("half a thought", "C-c"),
+    "ctrl-d": ("", "C-d"),
+    "over": ("over", "Enter"),
+    "sigint": ("half a thought", signal.SIGINT),
+    "sigterm": ("half a thought", signal.SIGTERM),
+}
+
+
+@pytest.mark.parametrize("event_loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("how", list(QUIT_KEYS))
+def test_ctrl_c_and_ctrl_d_at_the_console_shut_down_like_over(event_loop, how):
+    """With prompt_toolkit on a real terminal, Ctrl-C (even with text half typed), Ctrl-D
+    and SIGINT/SIGTERM from elsewhere end the server as `over` does: every client told the
+    same reason, exit 0, no traceback."""
+    server = Terminal(
+        [sys.executable, "server.py", "--host", "127.0.0.1", "--port", "0",
+         "--event-loop", event_loop],
+        cwd=str(ROOT),
+        env={"NO_COLOR": "1", "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        port = int(server.wait_for(r"Listening on 127\.0\.0\.1:(\d+)").group(1))
+        server.wait_for(r"You \(Server\):")
+        alice = LineClient(port).register("alice")
+        alice.send("JOIN #lobby")
+        server.wait_for(r"^\* alice joined #lobby$")
+        typed, key = QUIT_KEYS[how]
+        server.type(typed, enter=False)
+        server.wait_for(rf"You \(Server\): {typed}$" if typed else r"You \(Server\):$")
+        if isinstance(key, str):
+            server.press(key)
+        else:
+            os.kill(server.command_pid(), key)
+        lines = alice.expect_closed()
+        assert lines[-1] == "ERROR :Closing Link: 127.0.0.1 (Server shutting down)", lines
+        assert not any("half a thought" in line for line in lines)
+        assert server.wait_exit() == 0
+        screen = server.screen()
+        assert "Traceback" not in screen and "Task exception" not in screen, screen
+        assert "Shutting down..." in screen
+    finally:
+        server.close()

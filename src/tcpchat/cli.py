@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, Settings
-from .server import ChatServer, ListenError
+from .server import SHUTDOWN_REASON, ChatServer, ListenError
 
 log = logging.getLogger("tcpchat")
 
@@ -128,7 +128,8 @@ def console_wanted(settings: Settings) -> bool:
 
 
 async def run_server(settings: Settings, with_console: bool) -> None:
-    """Serve until SIGINT/SIGTERM (or quit/over at the console), then shut down gracefully."""
+    """Serve until SIGINT/SIGTERM (or quit/over, Ctrl-C or Ctrl-D at the console), then
+    shut down gracefully, telling every client why."""
     server = ChatServer(settings)
     try:
         await server.start()
@@ -147,7 +148,6 @@ async def run_server(settings: Settings, with_console: bool) -> None:
             print(f"Listening{label} on {shown}:{port}", flush=True)
     print("Server is waiting for connections...", flush=True)
     waiters = [asyncio.ensure_future(stop.wait())]
-    console = None
     if with_console:
         from .console import OperatorConsole, run_console
 
@@ -157,13 +157,10 @@ async def run_server(settings: Settings, with_console: bool) -> None:
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for waiter in waiters:
         waiter.cancel()
-    if console is not None and console.quit_requested.is_set():
-        reason = "The server ended the chat"
-    else:
-        reason = "Server shutting down"
     with contextlib.suppress(OSError):  # stdout may be gone (a closed pipe); carry on
         print("Shutting down...", flush=True)
-    await server.shutdown(reason)
+    # One reason, however the shutdown came (quit/over, Ctrl-C, Ctrl-D, SIGINT, SIGTERM).
+    await server.shutdown(SHUTDOWN_REASON)
 
 
 def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server") -> int:

@@ -140,18 +140,59 @@ class ConsoleSink:
         """The server is shutting down; the console has nothing to hang up."""
 
 
+class StopConsole(Exception):
+    """Ctrl-C or Ctrl-D at the prompt: shut the server down, as `over` does.
+
+    An ordinary exception on purpose: prompt_toolkit's default KeyboardInterrupt is a
+    BaseException, which asyncio lets escape the event loop as a crash."""
+
+
+def _stop_keys() -> object:
+    """Ctrl-C (even with a line half typed) and Ctrl-D on an empty line end the server."""
+    from prompt_toolkit.filters import Condition
+    from prompt_toolkit.key_binding import KeyBindings
+
+    bindings = KeyBindings()
+
+    @bindings.add("c-c")
+    def _interrupt(event) -> None:  # noqa: ANN001
+        event.app.exit(exception=StopConsole())
+
+    @bindings.add("c-d", filter=Condition(lambda: not _current_text()))
+    def _end_of_input(event) -> None:  # noqa: ANN001
+        event.app.exit(exception=StopConsole())
+
+    return bindings
+
+
+def _current_text() -> str:
+    from prompt_toolkit.application import get_app
+
+    return get_app().current_buffer.text
+
+
 async def run_console(console: OperatorConsole, input=None, output=None) -> None:  # noqa: A002
-    """Read typed lines until quit/over (or end of input), with prompt_toolkit if present."""
+    """Read typed lines until quit/over, Ctrl-C or Ctrl-D, with prompt_toolkit if present.
+
+    The prompt leaves SIGINT to the server's own handler (a Ctrl-C between two prompts, or
+    `kill -INT`, is a graceful shutdown too) and leaves the loop's exception handler alone
+    (prompt_toolkit's would wait for Enter in the middle of serving)."""
     try:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.patch_stdout import patch_stdout
     except ImportError:
         await _run_basic(console)
         return
-    session: PromptSession[str] = PromptSession(input=input, output=output)
+    session: PromptSession[str] = PromptSession(
+        input=input, output=output, key_bindings=_stop_keys()
+    )
     with patch_stdout(raw=True):
         while not console.quit_requested.is_set():
-            prompt = asyncio.ensure_future(session.prompt_async(f"You ({CONSOLE_NICK}): "))
+            prompt = asyncio.ensure_future(
+                session.prompt_async(
+                    f"You ({CONSOLE_NICK}): ", handle_sigint=False, set_exception_handler=False
+                )
+            )
             quit_wait = asyncio.ensure_future(console.quit_requested.wait())
             done, _ = await asyncio.wait({prompt, quit_wait}, return_when=asyncio.FIRST_COMPLETED)
             quit_wait.cancel()
@@ -160,7 +201,7 @@ async def run_console(console: OperatorConsole, input=None, output=None) -> None
                 break
             try:
                 line = prompt.result()
-            except (EOFError, KeyboardInterrupt):
+            except (StopConsole, EOFError):
                 console.quit_requested.set()
                 break
             console.handle_typed(line)

@@ -365,6 +365,9 @@ def address_key(host: str) -> str:
     return str(address)
 
 
+# What every client is told when the server stops, however it was told to.
+SHUTDOWN_REASON = "Server shutting down"
+
 # Seconds a refused connection stays half-closed, so its peer can read why.
 REFUSAL_LINGER = 2.0
 
@@ -553,7 +556,7 @@ class ChatServer:
                 port = addresses[-1][1]
         return addresses
 
-    async def shutdown(self, reason: str = "Server shutting down") -> None:
+    async def shutdown(self, reason: str = SHUTDOWN_REASON) -> None:
         """Tell every client why, close them cleanly, stop listening."""
         if self.sweeper is not None:
             self.sweeper.cancel()
