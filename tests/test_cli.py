@@ -103,3 +103,68 @@ def test_bad_config_file_is_a_clear_error(tmp_path):
     assert result.returncode == 2
     assert "unknown setting 'prot'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def refused(*args: str) -> subprocess.CompletedProcess:
+    """Run the server with settings it must refuse: it exits at once, never listening."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--no-console", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--port", "99999"], "server.py: --port 99999: must be between 0 and 65535"),
+        (["--port", "-1"], "server.py: --port -1: must be between 0 and 65535"),
+        (["--tls-port", "70000"], "server.py: --tls-port 70000: must be between 0 and 65535"),
+        (["--server-name", "my server"],
+         "server.py: --server-name 'my server': must be a name without spaces"),
+    ],
+)  # fmt: skip
+def test_out_of_range_flags_are_refused_in_one_line(flags, message):
+    result = refused(*flags)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [message]
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("port = 70000", "port = 70000: must be between 0 and 65535"),
+        ("flood_rate = -1", "flood_rate = -1: must be between 0 and 1000000"),
+        ("max_line_bytes = 5", "max_line_bytes = 5: must be between 512 and 1048576"),
+        ("nick_length = 0", "nick_length = 0: must be between 9 and 255"),
+        ("ping_timeout = 0", "ping_timeout = 0: must be more than 0"),
+        ("ping_timeout = nan", "ping_timeout = nan: must be a finite number"),
+        ("[server]\nflood_burst = 0", "flood_burst = 0: must be between 1 and 16777216"),
+        ('port = "6667"', 'port = "6667": must be an integer (between 0 and 65535)'),
+        ("port = true", "port = true: must be an integer (between 0 and 65535)"),
+        ('ping_interval = "2m"', 'ping_interval = "2m": must be a number (more than 0)'),
+        ('log_level = "loud"', 'log_level = "loud": must be one of debug, info, warning, error'),
+        ('reserved_nicks = "Server"', 'reserved_nicks = "Server": must be a list of strings'),
+        ('default_channel = "lobby"', 'default_channel = "lobby": must be a room name'),
+    ],
+)
+def test_out_of_range_config_values_are_refused_in_one_line(tmp_path, line, problem):
+    config = tmp_path / "config.toml"
+    config.write_text(line + "\n")
+    result = refused("--port", "0", "--config", str(config))
+    assert result.returncode == 2
+    [said] = result.stderr.splitlines()
+    assert said.startswith(f"server.py: {config}: {problem}")
+
+
+def test_zero_means_off_where_the_readme_says_so(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("flood_rate = 0\nmax_connections_per_address = 0\nsocket_send_buffer = 0\n")
+    proc, port = start("--host", "127.0.0.1", "--config", str(config))
+    try:
+        LineClient(port).register("alice")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0

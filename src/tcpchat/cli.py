@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import shlex
 import signal
 import socket
 import sys
@@ -100,9 +101,14 @@ def load_settings(args: argparse.Namespace) -> Settings:
         overrides["console"] = False
     if args.no_plain:
         overrides["plain_listener"] = False
-    settings = settings.updated(overrides, origin="command line")
+    settings = settings.updated(overrides, origin="", spelled=flag_spelling)
     settings.check()
     return settings
+
+
+def flag_spelling(key: str, value: object) -> str:
+    """A setting as the command line spells it: `--port 99999`."""
+    return f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
 
 
 class CannotListen(Exception):
