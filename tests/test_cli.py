@@ -168,3 +168,69 @@ def test_zero_means_off_where_the_readme_says_so(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+
+
+# ------------------------------------------------ the helpers from a fresh clone
+
+# The interpreter the virtualenv was made from: nothing of tcpchat installed in it.
+BARE_PYTHON = str(Path(sys.base_prefix) / "bin" / "python3")
+
+
+def from_clone(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
+    """`python3 -I server.py ARGS`: isolated mode, no install, no PYTHONPATH, from elsewhere."""
+    return subprocess.run(
+        [BARE_PYTHON, "-I", str(ROOT / "server.py"), *args],
+        input=stdin, capture_output=True, text=True, timeout=60, cwd=cwd,
+    )  # fmt: skip
+
+
+def test_the_bare_python_really_has_no_tcpchat():
+    done = subprocess.run([BARE_PYTHON, "-I", "-c", "import tcpchat"], capture_output=True)
+    assert done.returncode != 0
+
+
+def test_server_py_makes_a_certificate_without_an_install(tmp_path):
+    done = from_clone("gen-cert", "--out", str(tmp_path / "tls"), "--host", "localhost",
+                      cwd=tmp_path)  # fmt: skip
+    if "neither the openssl command" in done.stderr:
+        pytest.skip("no openssl command and no cryptography package to make a certificate")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "tls" / "cert.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert (tmp_path / "tls" / "key.pem").stat().st_mode & 0o077 == 0
+    # The hints it prints work from the clone too.
+    assert f"python server.py --tls-cert {tmp_path}/tls/cert.pem" in done.stdout
+    assert "python client.py localhost --tls" in done.stdout
+
+
+def test_gen_cert_writes_into_tls_by_default(tmp_path):
+    done = from_clone("gen-cert", "--host", "localhost", cwd=tmp_path)
+    if "neither the openssl command" in done.stderr:
+        pytest.skip("no openssl command and no cryptography package to make a certificate")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "tls").iterdir()) == ["cert.pem", "key.pem"]
+
+
+def test_server_py_hashes_a_password_without_an_install(tmp_path):
+    done = from_clone("hash-password", "--name", "alice", cwd=tmp_path, stdin="sesame\n")
+    assert done.returncode == 0, done.stderr
+    name, _, hashed = done.stdout.strip().partition(" = ")
+    assert name == "alice"
+    sys.path.insert(0, str(ROOT / "src"))
+    from tcpchat.passwords import verify_password
+
+    assert verify_password("sesame", hashed.strip('"'))
+
+
+def test_server_py_help_mentions_the_helpers():
+    out = subprocess.run(
+        [BARE_PYTHON, "-I", str(ROOT / "server.py"), "--help"], capture_output=True, text=True
+    ).stdout
+    assert "python server.py gen-cert" in out and "python server.py hash-password" in out
+
+
+def test_generated_keys_and_data_are_ignored_by_git(tmp_path):
+    for path in ("tls/key.pem", "tls/cert.pem", "tcpchat-data/tcpchat.db"):
+        done = subprocess.run(
+            ["git", "check-ignore", "--no-index", "-q", path], cwd=ROOT, capture_output=True
+        )
+        assert done.returncode == 0, f"{path} is not ignored by .gitignore"

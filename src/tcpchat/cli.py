@@ -23,10 +23,15 @@ log = logging.getLogger("tcpchat")
 
 
 def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
+    helpers = prog.removesuffix(" server")  # "server.py" or "tcpchat"
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Run the tcpchat server: IRC for programs, plain text for people "
         "(nc/telnet), on one port.",
+        epilog=f"Helpers: '{_run(helpers)} gen-cert [--out DIR] [--host NAME]' makes a "
+        f"self-signed TLS certificate to try TLS with; '{_run(helpers)} hash-password "
+        "[--name NAME]' hashes an operator password for the config file. '--help' after "
+        "either says more.",
     )
     parser.add_argument(
         "--host", help="address to listen on (default: every interface, IPv4 and IPv6)"
@@ -169,6 +174,21 @@ async def run_server(settings: Settings, with_console: bool) -> None:
     await server.shutdown(SHUTDOWN_REASON)
 
 
+def _run(prog: str) -> str:
+    """How a user types `prog`: `python server.py` for the script, else as is."""
+    return f"python {prog}" if prog.endswith(".py") else prog
+
+
+def script_main(argv: Sequence[str] | None = None, prog: str = "server.py") -> int:
+    """`python server.py`: the server, or `gen-cert` / `hash-password` from a fresh clone."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "gen-cert":
+        return gen_cert_main(args[1:], prog=f"{prog} gen-cert")
+    if args and args[0] == "hash-password":
+        return hash_password_main(args[1:], prog=f"{prog} hash-password")
+    return server_main(args, prog=prog)
+
+
 def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server") -> int:
     args = server_parser(prog).parse_args(argv)
     try:
@@ -208,7 +228,12 @@ def gen_cert_main(argv: Sequence[str] | None = None, prog: str = "tcpchat gen-ce
         "TLS with. It uses the openssl command (or the cryptography package). Clients must "
         "be told to trust it: SSL_CERT_FILE=cert.pem tcpchat client HOST --tls.",
     )
-    parser.add_argument("--out", metavar="DIR", default=".", help="where to write (default .)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default="tls",
+        help="where to write (default tls/, which .gitignore keeps out of git)",
+    )
     parser.add_argument(
         "--host",
         default=socket.gethostname(),
@@ -228,9 +253,13 @@ def gen_cert_main(argv: Sequence[str] | None = None, prog: str = "tcpchat gen-ce
     except (CertificateError, OSError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1
+    if prog.startswith("server.py"):  # from a clone: the commands that work there
+        server, client = "python server.py", "python client.py"
+    else:
+        server, client = "tcpchat server", "tcpchat client"
     print(f"Wrote {cert} (self-signed for {args.host}, valid {VALID_DAYS} days) and {key}.")
-    print(f"Serve TLS:  tcpchat server --tls-cert {cert} --tls-key {key}")
-    print(f"Connect:    SSL_CERT_FILE={cert} tcpchat client {args.host} --tls")
+    print(f"Serve TLS:  {server} --tls-cert {cert} --tls-key {key}")
+    print(f"Connect:    SSL_CERT_FILE={cert} {client} {args.host} --tls")
     print(f"            openssl s_client -connect {args.host}:6697 -CAfile {cert} -quiet")
     return 0
 
