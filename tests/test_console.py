@@ -101,10 +101,59 @@ def test_console_commands(console_server):
     alice.expect(r"^:Server!\S+ KICK #lobby alice :behave$")
 
     type_at(server, console, "/help")
-    screen.wait_for("/kick nick [reason]")
+    screen.wait_for("/kick nick, /kill nick")
 
     type_at(server, console, "over")
     assert console.quit_requested.is_set()
+
+
+def test_console_joins_and_switches_rooms_like_a_person(console_server):
+    server, console, screen = console_server
+    bob = LineClient(server.port).register("bob")
+    bob.send("JOIN #lobby", "JOIN #dev")
+    bob.expect(r" 366 bob #dev ")
+
+    type_at(server, console, "/join #dev")
+    screen.wait_for("You joined #dev.")
+    bob.expect(r"^:Server!\S+ JOIN #dev$")
+    type_at(server, console, "said in dev")  # the room just joined is the current one
+    bob.expect(r"^:Server!\S+ PRIVMSG #dev :said in dev$")
+
+    bob.send("PRIVMSG #dev :in the current room", "PRIVMSG #lobby :in another room")
+    assert screen.wait_for("in the current room") == "bob says: in the current room"
+    assert screen.wait_for("in another room") == "[#lobby] bob says: in another room"
+
+    type_at(server, console, "/switch #lobby")
+    screen.wait_for("You are now talking in #lobby.")
+    type_at(server, console, "back in the lobby")
+    bob.expect(r"^:Server!\S+ PRIVMSG #lobby :back in the lobby$")
+    bob.send("PRIVMSG #dev :over here")
+    assert screen.wait_for("over here") == "[#dev] bob says: over here"
+
+    type_at(server, console, "/kick #dev bob out of dev")  # a #room first, as for people
+    bob.expect(r"^:Server!\S+ KICK #dev bob :out of dev$")
+
+
+def test_console_help_fits_a_small_terminal_and_details_each_command(console_server):
+    server, console, screen = console_server
+    type_at(server, console, "/help")
+    with screen.changed:
+        shown, screen.lines[:] = list(screen.lines), []
+    assert 3 < len(shown) <= 23, shown  # 24 rows, one for the prompt
+    assert all(len(line) <= 80 for line in shown), shown
+    text = "\n".join(shown)
+    for command in ("/join", "/switch", "/msg", "/kick", "/kill", "/stats", "/mode", "over"):
+        assert command in text
+    assert "/help COMMAND" in text
+
+    type_at(server, console, "/help switch")
+    screen.wait_for("/switch #room")
+    type_at(server, console, "/help /kick")
+    screen.wait_for("/kick [#room] nick [reason]")
+    type_at(server, console, "/help quit")
+    screen.wait_for("shut the server down")
+    type_at(server, console, "/help frobnicate")
+    screen.wait_for("No command /frobnicate; /help lists them.")
 
 
 def test_no_client_can_take_the_console_nick(console_server):
