@@ -1,6 +1,7 @@
 """`python server.py` as a user runs it: flags, config file, port 0, graceful shutdown."""
 
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -234,3 +235,57 @@ def test_generated_keys_and_data_are_ignored_by_git(tmp_path):
             ["git", "check-ignore", "--no-index", "-q", path], cwd=ROOT, capture_output=True
         )
         assert done.returncode == 0, f"{path} is not ignored by .gitignore"
+
+
+# ------------------------------------------------------------ the open-file limit
+
+
+def startup_log(limits: tuple[int, int], *args: str) -> list[str]:
+    """What a server started under the open-file `limits` (soft, hard) logs before serving."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0",
+         "--no-console", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:  # blocks until the server prints; the test timeout bounds it
+        if line.startswith("Server is waiting for connections"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    return [line for line in err.splitlines() if "open-file limit" in line]
+
+
+def fd_limits() -> tuple[int, int]:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def test_open_file_limit_is_not_mentioned_when_it_can_be_raised_to_fit(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("max_connections = 1000\n")
+    hard = fd_limits()[1]
+    assert startup_log((256, hard), "--config", str(config)) == []
+
+
+def test_open_file_limit_is_not_mentioned_when_it_holds_every_connection():
+    """A hard limit of exactly max_connections (20000 here by default) is no constraint worth
+    a line: only the server's own few descriptors come out of it."""
+    hard = fd_limits()[1]
+    if hard != resource.RLIM_INFINITY and hard < 20000:
+        pytest.skip(f"the hard open-file limit here is {hard}")
+    assert startup_log((1024, 20000)) == []
+
+
+def test_an_open_file_limit_that_constrains_is_said_in_one_line():
+    [line] = startup_log((512, 512))
+    assert "WARNING" in line
+    assert line.endswith(
+        "open-file limit 512 allows only 448 of max_connections=20000 connections; raise "
+        "the hard limit to 20064 (ulimit -Hn 20064 as root, LimitNOFILE=20064 for a "
+        "systemd service) or lower max_connections"
+    ), line
