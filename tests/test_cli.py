@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tcpchat.passwords import verify_password
+
 from net_harness import LineClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,9 +218,6 @@ def test_server_py_hashes_a_password_without_an_install(tmp_path):
     assert done.returncode == 0, done.stderr
     name, _, hashed = done.stdout.strip().partition(" = ")
     assert name == "alice"
-    sys.path.insert(0, str(ROOT / "src"))
-    from tcpchat.passwords import verify_password
-
     assert verify_password("sesame", hashed.strip('"'))
 
 
