@@ -14,10 +14,14 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .core import Client
 from .plaintext import PlainSession
 from .server import ChatServer
+
+if TYPE_CHECKING:  # prompt_toolkit is optional: the console falls back to plain lines
+    from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 CONSOLE_NICK = "Server"
 QUIT_WORDS = ("quit", "over")
@@ -175,7 +179,7 @@ class StopConsole(Exception):
     BaseException, which asyncio lets escape the event loop as a crash."""
 
 
-def _stop_keys() -> object:
+def _stop_keys() -> KeyBindings:
     """Ctrl-C (even with a line half typed) and Ctrl-D on an empty line end the server."""
     from prompt_toolkit.filters import Condition
     from prompt_toolkit.key_binding import KeyBindings
@@ -183,11 +187,11 @@ def _stop_keys() -> object:
     bindings = KeyBindings()
 
     @bindings.add("c-c")
-    def _interrupt(event) -> None:  # noqa: ANN001
+    def _interrupt(event: KeyPressEvent) -> None:
         event.app.exit(exception=StopConsole())
 
     @bindings.add("c-d", filter=Condition(lambda: not _current_text()))
-    def _end_of_input(event) -> None:  # noqa: ANN001
+    def _end_of_input(event: KeyPressEvent) -> None:
         event.app.exit(exception=StopConsole())
 
     return bindings
