@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 TIMEOUT = 15.0
 _counter = itertools.count()
@@ -58,9 +59,16 @@ class Terminal:
         if enter:
             self._tmux("send-keys", "-t", "main", "Enter")
 
-    def keys(self, *names: str) -> None:
-        """Press keys by tmux's names for them: "C-c", "Enter", "Up"."""
-        self._tmux("send-keys", "-t", "main", *names)
+    def press(self, *keys: str) -> None:
+        """Keys by tmux name, e.g. press("C-c") or press("C-d")."""
+        self._tmux("send-keys", "-t", "main", *keys)
+
+    def command_pid(self) -> int:
+        """The pid of the command (a child of the pane's shell), to signal it."""
+        shell = self._tmux("display-message", "-p", "-t", "main", "#{pane_pid}").strip()
+        children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+        assert len(children) == 1, f"the pane's shell has children {children}"
+        return int(children[0])
 
     def screen(self) -> str:
         """Everything the pane has shown, scrollback included, with wrapped lines joined."""

@@ -66,7 +66,7 @@ def test_line_mode_chats_both_ways_keeps_the_typed_line_and_sends_a_paste_line_b
         # A bracketed paste of three lines: three messages, in order, each shown.
         alice.type("\x1b[200~pasted one\npasted two\npasted three\x1b[201~", enter=False)
         alice.wait_for(r"^pasted three$")
-        alice.keys("Enter")
+        alice.press("Enter")
         bob.expect(r"PRIVMSG #lobby :pasted three$")
         assert said_in_lobby(bob)[-3:] == ["pasted one", "pasted two", "pasted three"]
         assert said_in_lobby(bob)[-4] == "half a line"
@@ -95,7 +95,7 @@ def test_ctrl_c_or_ctrl_d_leaves_cleanly(
         if key == "C-c":
             alice.type("never sent", enter=False)  # Ctrl-C leaves, even mid-line
             alice.wait_for(r"^You \(alice\): never sent$")
-        alice.keys(key)
+        alice.press(key)
         assert alice.wait_exit() == 0
         bob.expect(r"^:alice!\S+ QUIT :Quit: Leaving$")
         screen = alice.screen()

@@ -14,27 +14,71 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .core import Client
 from .plaintext import PlainSession
 from .server import ChatServer
 
+if TYPE_CHECKING:  # prompt_toolkit is optional: the console falls back to plain lines
+    from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+
 CONSOLE_NICK = "Server"
 QUIT_WORDS = ("quit", "over")
 
 CONSOLE_HELP = """\
-Type a line to say it in the current room (#lobby at first). Commands:
-  /msg nick text         private message
-  /kick nick [reason]    remove someone from the current room
-  /kill nick [reason]    disconnect someone from the server
-  /ban, /unban, /op, /deop, /voice, /devoice, /invite, /key, /mode  in any room,
-                         as for room operators (see /help in the client)
-  /who [#room|nick]      who is in a room, or who someone is
-  /list                  the rooms
-  /stats                 users, rooms, messages, uptime
-  /join, /part, /switch, /names, /topic, /me, /whois  as for people
-  /help                  this list
-  quit or over           shut the server down, telling everyone why"""
+Lines you type are said in the current room (#lobby at first). Commands:
+  rooms:     /join #room, /part [#room], /switch #room, /names, /topic, /list
+  people:    /msg nick text, /me action, /who [#room|nick], /whois nick
+  operator:  /kick nick, /kill nick, /ban, /unban, /op, /deop, /voice,
+             /devoice, /invite, /key, /mode (in any room), /stats
+  stopping:  quit or over (or Ctrl-C) shuts the server down, telling all why
+Messages in your other rooms show as: [#room] nick says: ...
+/help COMMAND tells more, e.g. /help switch."""
+
+# /help COMMAND: the usage, then what it does. The console is a server operator, so the
+# room operators' commands work in any room, from inside it or not.
+COMMAND_HELP = {
+    "join": ("/join #room [key]", "join or create a room; it becomes the current room"),
+    "part": ("/part [#room] [reason]", "leave a room (the current one if none is given)"),
+    "switch": ("/switch #room", "make another room you have joined the current one"),
+    "names": ("/names [#room]", "who is in a room"),
+    "topic": ("/topic [#room] [text]", "show a room's topic, or set it"),
+    "list": ("/list", "the rooms, with how many people are in each"),
+    "msg": ("/msg nick text", "a private message"),
+    "me": ("/me action", "act something out, shown as: * Server action"),
+    "who": ("/who [#room|nick]", "who is in a room, or who someone is"),
+    "whois": ("/whois nick", "details about someone: address, rooms, idle time"),
+    "kick": ("/kick [#room] nick [reason]", "put someone out of the room"),
+    "kill": ("/kill nick [reason]", "disconnect someone from the server"),
+    "ban": ("/ban [#room] [mask]", "ban a nick or nick!user@host mask (* and ? match "
+            "anything); without a mask, list the bans"),
+    "unban": ("/unban [#room] mask", "lift a ban"),
+    "op": ("/op [#room] nick", "make someone a room operator (/deop: no longer one)"),
+    "voice": ("/voice [#room] nick", "let someone speak in a moderated (+m) room "
+              "(/devoice: no longer)"),
+    "invite": ("/invite nick [#room]", "invite someone: the way into an invite-only (+i) "
+               "room, and past a ban"),
+    "key": ("/key [#room] [key]", "set the room's key (its password), or remove it"),
+    "mode": ("/mode [#room] [flags [args]]", "show or change a room's modes, e.g. /mode +m, "
+             "/mode +l 20, /mode -t"),
+    "stats": ("/stats", "users, rooms, messages relayed, uptime"),
+    "help": ("/help [COMMAND]", "the list of commands, or more about one"),
+    "quit": ("quit or over", "shut the server down, telling everyone why; Ctrl-C, and "
+             "Ctrl-D on an empty line, do the same"),
+}
+COMMAND_HELP["deop"] = COMMAND_HELP["op"]
+COMMAND_HELP["devoice"] = COMMAND_HELP["voice"]
+COMMAND_HELP["over"] = COMMAND_HELP["quit"]
+
+
+def command_help(name: str) -> str:
+    """`/help NAME`: the usage and what the command does, or where to look."""
+    name = name.strip().lstrip("/").lower()
+    if name not in COMMAND_HELP:
+        return f"No command /{name}; /help lists them."
+    usage, what = COMMAND_HELP[name]
+    return f"{usage}: {what}"
 
 
 def _duration(seconds: float) -> str:
@@ -73,12 +117,10 @@ class OperatorConsole:
             return
         command, _, args = stripped.partition(" ")
         command = command.lower()
-        if command == "/kick":
-            self._kick(args)
-        elif command == "/stats":
+        if command == "/stats":
             self._stats()
         elif command == "/help":
-            self._show(CONSOLE_HELP)
+            self._show(command_help(args) if args.strip() else CONSOLE_HELP)
         elif command == "/quit":
             self.quit_requested.set()
         else:
@@ -102,16 +144,6 @@ class OperatorConsole:
         if not self.greeted:
             self.greeted = True
             self.display("Type 'quit' to end the chat.")
-
-    def _kick(self, args: str) -> None:
-        nick, _, reason = args.strip().partition(" ")
-        room = self.session.current_channel
-        if not nick:
-            self.display("Usage: /kick nick [reason]")
-        elif room is None:
-            self.display("You are not in any room.")
-        else:
-            self.feed([f"KICK {room} {nick} :{reason.strip() or 'Kicked by the operator'}"])
 
     def _stats(self) -> None:
         core = self.core
@@ -140,18 +172,59 @@ class ConsoleSink:
         """The server is shutting down; the console has nothing to hang up."""
 
 
+class StopConsole(Exception):
+    """Ctrl-C or Ctrl-D at the prompt: shut the server down, as `over` does.
+
+    An ordinary exception on purpose: prompt_toolkit's default KeyboardInterrupt is a
+    BaseException, which asyncio lets escape the event loop as a crash."""
+
+
+def _stop_keys() -> KeyBindings:
+    """Ctrl-C (even with a line half typed) and Ctrl-D on an empty line end the server."""
+    from prompt_toolkit.filters import Condition
+    from prompt_toolkit.key_binding import KeyBindings
+
+    bindings = KeyBindings()
+
+    @bindings.add("c-c")
+    def _interrupt(event: KeyPressEvent) -> None:
+        event.app.exit(exception=StopConsole())
+
+    @bindings.add("c-d", filter=Condition(lambda: not _current_text()))
+    def _end_of_input(event: KeyPressEvent) -> None:
+        event.app.exit(exception=StopConsole())
+
+    return bindings
+
+
+def _current_text() -> str:
+    from prompt_toolkit.application import get_app
+
+    return get_app().current_buffer.text
+
+
 async def run_console(console: OperatorConsole, input=None, output=None) -> None:  # noqa: A002
-    """Read typed lines until quit/over (or end of input), with prompt_toolkit if present."""
+    """Read typed lines until quit/over, Ctrl-C or Ctrl-D, with prompt_toolkit if present.
+
+    The prompt leaves SIGINT to the server's own handler (a Ctrl-C between two prompts, or
+    `kill -INT`, is a graceful shutdown too) and leaves the loop's exception handler alone
+    (prompt_toolkit's would wait for Enter in the middle of serving)."""
     try:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.patch_stdout import patch_stdout
     except ImportError:
         await _run_basic(console)
         return
-    session: PromptSession[str] = PromptSession(input=input, output=output)
+    session: PromptSession[str] = PromptSession(
+        input=input, output=output, key_bindings=_stop_keys()
+    )
     with patch_stdout(raw=True):
         while not console.quit_requested.is_set():
-            prompt = asyncio.ensure_future(session.prompt_async(f"You ({CONSOLE_NICK}): "))
+            prompt = asyncio.ensure_future(
+                session.prompt_async(
+                    f"You ({CONSOLE_NICK}): ", handle_sigint=False, set_exception_handler=False
+                )
+            )
             quit_wait = asyncio.ensure_future(console.quit_requested.wait())
             done, _ = await asyncio.wait({prompt, quit_wait}, return_when=asyncio.FIRST_COMPLETED)
             quit_wait.cancel()
@@ -160,7 +233,7 @@ async def run_console(console: OperatorConsole, input=None, output=None) -> None
                 break
             try:
                 line = prompt.result()
-            except (EOFError, KeyboardInterrupt):
+            except (StopConsole, EOFError):
                 console.quit_requested.set()
                 break
             console.handle_typed(line)

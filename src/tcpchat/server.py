@@ -13,7 +13,6 @@ import asyncio
 import functools
 import ipaddress
 import logging
-import resource
 import socket
 import ssl
 from collections import deque
@@ -24,6 +23,7 @@ from . import listener, sniff, tls
 from .config import DEFAULT_MOTD, Settings
 from .core import ChatCore, Client
 from .core.chat import decode_line
+from .fdlimit import FD_RESERVE, connection_cap, fd_shortfall, raise_fd_limit
 from .plaintext import PlainSession, strip_telnet
 from .protocol import looks_like_irc
 
@@ -414,46 +414,11 @@ def address_key(host: str) -> str:
     return str(address)
 
 
+# What every client is told when the server stops, however it was told to.
+SHUTDOWN_REASON = "Server shutting down"
+
 # Seconds a refused or turned-away connection stays half-closed, so its peer can read why.
 REFUSAL_LINGER = 2.0
-
-# Descriptors kept for the listening sockets, logs, files and the odd accept in flight.
-FD_RESERVE = 64
-
-
-def connection_cap(max_connections: int, fd_limit: int) -> int:
-    """How many connections to admit, so that a "Server is full" refusal comes before the
-    process runs out of descriptors (keeping a quarter of small limits in reserve)."""
-    if fd_limit == resource.RLIM_INFINITY:
-        return max_connections
-    return min(max_connections, max(fd_limit - min(FD_RESERVE, fd_limit // 4), 1))
-
-
-def raise_fd_limit(wanted: int) -> int:
-    """Raise the soft limit on open files towards `wanted`, as far as the hard limit allows.
-
-    Returns the soft limit in force afterwards.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError) as exc:
-            log.warning("could not raise the open-file limit to %d: %s", target, exc)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        # A shortfall is routine (max_connections is generous); a small limit is worth a warning.
-        log.log(
-            logging.WARNING if soft < 4096 else logging.INFO,
-            "the open-file limit is %d (hard limit %d), below the %d that max_connections "
-            "needs, so fewer connections are admitted; raise it with 'ulimit -n'",
-            soft,
-            hard,
-            wanted,
-        )
-    return soft
-
 
 class ListenError(OSError):
     """A listening socket could not be opened; says which port, and why."""
@@ -561,6 +526,9 @@ class ChatServer:
             context = tls.server_context(settings.tls_cert, settings.tls_key)
         limit = raise_fd_limit(settings.max_connections + FD_RESERVE)
         self.max_connections = connection_cap(settings.max_connections, limit)
+        shortfall = fd_shortfall(settings.max_connections, limit)
+        if shortfall:
+            log.warning("%s", shortfall)
         try:
             if settings.plain_listener:
                 self.addresses = self._listen(settings.port, None)
@@ -602,7 +570,7 @@ class ChatServer:
                 port = addresses[-1][1]
         return addresses
 
-    async def shutdown(self, reason: str = "Server shutting down") -> None:
+    async def shutdown(self, reason: str = SHUTDOWN_REASON) -> None:
         """Tell every client why, close them cleanly, stop listening."""
         if self.sweeper is not None:
             self.sweeper.cancel()
