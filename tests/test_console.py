@@ -180,6 +180,27 @@ def test_prompt_toolkit_console_sends_typed_lines_and_stops_on_quit(console_serv
     assert console.quit_requested.is_set()
 
 
+def test_a_paste_at_the_console_is_said_line_by_line(console_server):
+    """A bracketed paste of three lines: three messages, in order, never glued together;
+    a pasted `quit` line does not stop the server."""
+    server, console, screen = console_server
+    alice = LineClient(server.port).register("alice")
+    alice.send("JOIN #lobby")
+    alice.expect(r" 366 ")
+    with create_pipe_input() as pipe:
+        future = asyncio.run_coroutine_threadsafe(
+            run_console(console, input=pipe, output=DummyOutput()), server.loop
+        )
+        block = "pasted line one\rpasted line two\r\nquit\npasted line three"
+        pipe.send_text(f"\x1b[200~{block}\x1b[201~\r")
+        said = [alice.expect(r"^:Server!\S+ PRIVMSG #lobby :(.*)$").group(1) for _ in range(4)]
+        assert said == ["pasted line one", "pasted line two", "quit", "pasted line three"]
+        assert not console.quit_requested.is_set()
+        pipe.send_text("over\r")
+        future.result(TIMEOUT)
+    assert console.quit_requested.is_set()
+
+
 def test_without_a_terminal_the_server_never_reads_stdin():
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0"],

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .core import Client
-from .plaintext import PlainSession
+from .plaintext import PlainSession, typed_lines
 from .server import ChatServer
 
 if TYPE_CHECKING:  # prompt_toolkit is optional: the console falls back to plain lines
@@ -109,8 +109,24 @@ class OperatorConsole:
         self.session.take_text()
         self.display = display
 
-    def handle_typed(self, line: str) -> None:
-        """One line typed at the console."""
+    def handle_typed(self, text: str) -> None:
+        """What was typed at the console: one line, or a pasted block of several, each
+        handled as if typed alone. In a paste, `quit` and `over` are words said, not the
+        end of the server: a pasted log should never shut it down."""
+        lines = typed_lines(text)
+        pasted = len(lines) > 1
+        for line in lines:
+            if self.quit_requested.is_set():
+                break
+            if pasted and line.strip().lower() in QUIT_WORDS:
+                room = self.session.current_channel
+                if room is not None:
+                    self.feed([f"PRIVMSG {room} :{line}"])
+            else:
+                self._handle_line(line)
+        self.show_pending()
+
+    def _handle_line(self, line: str) -> None:
         stripped = line.strip()
         if stripped.lower() in QUIT_WORDS:
             self.quit_requested.set()
@@ -125,7 +141,6 @@ class OperatorConsole:
             self.quit_requested.set()
         else:
             self.feed(self.session.from_person(line))
-        self.show_pending()
 
     def feed(self, lines: list[str]) -> None:
         """IRC lines from our session to the core, as if typed by a client."""
