@@ -153,7 +153,7 @@ def test_console_help_fits_a_small_terminal_and_details_each_command(console_ser
     type_at(server, console, "/help quit")
     screen.wait_for("shut the server down")
     type_at(server, console, "/help frobnicate")
-    screen.wait_for("No command /frobnicate; /help lists them.")
+    screen.wait_for("/frobnicate command; /help lists them.")
 
 
 def test_no_client_can_take_the_console_nick(console_server):

@@ -11,13 +11,14 @@ reader when prompt_toolkit is not installed.
 from __future__ import annotations
 
 import asyncio
+import textwrap
 import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .core import Client
-from .plaintext import PlainSession, typed_lines
+from .plaintext import PlainSession, help_text, typed_lines
 from .server import ChatServer
 
 if TYPE_CHECKING:  # prompt_toolkit is optional: the console falls back to plain lines
@@ -36,49 +37,27 @@ Lines you type are said in the current room (#lobby at first). Commands:
 Messages in your other rooms show as: [#room] nick says: ...
 /help COMMAND tells more, e.g. /help switch."""
 
-# /help COMMAND: the usage, then what it does. The console is a server operator, so the
-# room operators' commands work in any room, from inside it or not.
-COMMAND_HELP = {
-    "join": ("/join #room [key]", "join or create a room; it becomes the current room"),
-    "part": ("/part [#room] [reason]", "leave a room (the current one if none is given)"),
-    "switch": ("/switch #room", "make another room you have joined the current one"),
-    "names": ("/names [#room]", "who is in a room"),
-    "topic": ("/topic [#room] [text]", "show a room's topic, or set it"),
-    "list": ("/list", "the rooms, with how many people are in each"),
-    "msg": ("/msg nick text", "a private message"),
-    "me": ("/me action", "act something out, shown as: * Server action"),
-    "who": ("/who [#room|nick]", "who is in a room, or who someone is"),
-    "whois": ("/whois nick", "details about someone: address, rooms, idle time"),
-    "kick": ("/kick [#room] nick [reason]", "put someone out of the room"),
-    "kill": ("/kill nick [reason]", "disconnect someone from the server"),
-    "ban": ("/ban [#room] [mask]", "ban a nick or nick!user@host mask (* and ? match "
-            "anything); without a mask, list the bans"),
-    "unban": ("/unban [#room] mask", "lift a ban"),
-    "op": ("/op [#room] nick", "make someone a room operator (/deop: no longer one)"),
-    "voice": ("/voice [#room] nick", "let someone speak in a moderated (+m) room "
-              "(/devoice: no longer)"),
-    "invite": ("/invite nick [#room]", "invite someone: the way into an invite-only (+i) "
-               "room, and past a ban"),
-    "key": ("/key [#room] [key]", "set the room's key (its password), or remove it"),
-    "mode": ("/mode [#room] [flags [args]]", "show or change a room's modes, e.g. /mode +m, "
-             "/mode +l 20, /mode -t"),
-    "stats": ("/stats", "users, rooms, messages relayed, uptime"),
-    "help": ("/help [COMMAND]", "the list of commands, or more about one"),
-    "quit": ("quit or over", "shut the server down, telling everyone why; Ctrl-C, and "
-             "Ctrl-D on an empty line, do the same"),
+# /help COMMAND for what the console does its own way; every other command is a person's,
+# and `help_text` (the plain-text mode's) tells about it. The console is a server operator,
+# so the room operators' commands work in any room, from inside it or not.
+CONSOLE_COMMAND_HELP = {
+    "quit": (
+        "quit or over",
+        "Either word, typed alone, will shut the server down, telling everyone why. Ctrl-C, "
+        "and Ctrl-D on an empty line, do the same; a pasted quit or over is said, not obeyed.",
+    ),
+    "stats": ("/stats", "Users, rooms, messages relayed, uptime."),
 }
-COMMAND_HELP["deop"] = COMMAND_HELP["op"]
-COMMAND_HELP["devoice"] = COMMAND_HELP["voice"]
-COMMAND_HELP["over"] = COMMAND_HELP["quit"]
 
 
 def command_help(name: str) -> str:
     """`/help NAME`: the usage and what the command does, or where to look."""
-    name = name.strip().lstrip("/").lower()
-    if name not in COMMAND_HELP:
-        return f"No command /{name}; /help lists them."
-    usage, what = COMMAND_HELP[name]
-    return f"{usage}: {what}"
+    key = name.strip().lstrip("/").lower()
+    entry = CONSOLE_COMMAND_HELP.get("quit" if key == "over" else key)
+    if entry is None:
+        return help_text(key)
+    usage, what = entry
+    return f"{usage}\n" + textwrap.fill(what, 78, initial_indent="  ", subsequent_indent="  ")
 
 
 def _duration(seconds: float) -> str:
