@@ -11,8 +11,8 @@ reader when prompt_toolkit is not installed.
 from __future__ import annotations
 
 import asyncio
-import textwrap
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
