@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 TIMEOUT = 15.0
 _counter = itertools.count()
@@ -57,6 +58,17 @@ class Terminal:
         self._tmux("send-keys", "-t", "main", "-l", text)
         if enter:
             self._tmux("send-keys", "-t", "main", "Enter")
+
+    def press(self, *keys: str) -> None:
+        """Keys by tmux name, e.g. press("C-c") or press("C-d")."""
+        self._tmux("send-keys", "-t", "main", *keys)
+
+    def command_pid(self) -> int:
+        """The pid of the command (a child of the pane's shell), to signal it."""
+        shell = self._tmux("display-message", "-p", "-t", "main", "#{pane_pid}").strip()
+        children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+        assert len(children) == 1, f"the pane's shell has children {children}"
+        return int(children[0])
 
     def screen(self) -> str:
         """Everything the pane has shown, scrollback included, with wrapped lines joined."""

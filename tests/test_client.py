@@ -250,6 +250,34 @@ def test_unreachable_server_gives_one_clear_line() -> None:
     run(main)
 
 
+def test_a_server_answering_in_tls_is_recognised() -> None:
+    """A TLS server that answers our plain "CAP LS" with an alert, as many do."""
+
+    async def main() -> None:
+        tls_only = socket.create_server(("127.0.0.1", 0))
+        tls_only.setblocking(False)
+        loop = asyncio.get_running_loop()
+
+        async def serve() -> None:
+            sock, _ = await loop.sock_accept(tls_only)
+            with sock:
+                await loop.sock_recv(sock, 4096)
+                await loop.sock_sendall(sock, bytes.fromhex("15030300020232"))  # decode_error
+
+        with tls_only:
+            fake = asyncio.create_task(serve())
+            port = tls_only.getsockname()[1]
+            lines: list[str] = []
+            assert await ChatClient(client_options(PortOnly(port)), lines.append).run() == 1
+            assert lines == [
+                f"Cannot connect to 127.0.0.1:{port}: the server answered in TLS, not plain "
+                "text; try --tls."
+            ]
+            await fake
+
+    run(main)
+
+
 def test_taken_nick_picks_another_and_says_so() -> None:
     async def main() -> None:
         with running_server() as server:
@@ -274,10 +302,34 @@ def test_reserved_nick_is_replaced_and_explained() -> None:
         with running_server() as server:
             alice = await RunningClient(client_options(server, nick="Server")).start()
             assert alice.screen.lines[1] == (
-                "The nickname Server isn't allowed here; you are Server_ instead."
+                "The nickname Server is reserved; you are Server_ instead."
             )
             await alice.say("quit")
             assert await alice.exit_code() == 0
+
+    run(main)
+
+
+def test_a_refused_nick_change_is_explained_not_shown_bare() -> None:
+    async def main() -> None:
+        with running_server() as server:
+            bob = await irc_user(server, "bob", "#lobby")
+            alice = await RunningClient(client_options(server)).start()
+            await alice.say("/nick Server")
+            await alice.screen.expect(
+                r"^You can't be Server: that nickname is reserved for the server's own use\.$"
+            )
+            await alice.say("/nick José")
+            await alice.screen.expect(
+                r"^You can't be José: that nickname isn't allowed \(letters, digits and "
+                r"-\[\]\\`_\^\{\|\}, up to 30 characters, not starting with a digit or -\)\.$"
+            )
+            await alice.say("/nick bob")
+            await alice.screen.expect(r"^You can't be bob: that nickname is taken\.$")
+            assert alice.client.nick == "alice"
+            await alice.say("quit")
+            assert await alice.exit_code() == 0
+            bob.close()
 
     run(main)
 

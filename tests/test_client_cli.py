@@ -250,12 +250,48 @@ def test_in_a_terminal_nicks_are_coloured_unless_no_color(no_color: bool) -> Non
             bob.close()
 
 
-def test_without_prompt_toolkit_a_terminal_user_is_told_what_to_install() -> None:
+def test_without_prompt_toolkit_a_terminal_gets_the_line_mode_and_one_line_of_hint() -> None:
     # -S leaves out site-packages, where prompt_toolkit lives.
     term = Terminal(sys.executable, "-S", CLIENT, f"127.0.0.1:{free_port()}", env=terminal_env())
     try:
-        term.expect("pip install prompt_toolkit")
+        term.expect("Cannot connect to 127.0.0.1:")
         assert term.exit_code() == 1
-        assert "Traceback" not in term.text()
+        shown = term.text()
+        hint = "Simple line mode (prompt_toolkit is not installed); for the full UI: "
+        assert shown.startswith(hint) and shown.count("\n") == 2, shown
+        how = "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/tcpchat client"
+        assert how in shown
+        assert "Traceback" not in shown
     finally:
         term.close()
+
+
+@pytest.mark.parametrize("no_time", [False, True])
+def test_on_a_terminal_messages_show_the_time_unless_no_time(no_time: bool) -> None:
+    with running_server() as server:
+        bob = LineClient(server.port).register("bob")
+        bob.send("JOIN #lobby")
+        bob.expect(r" 366 bob #lobby ")
+        flags = ["--no-time"] if no_time else []
+        term = Terminal(
+            sys.executable, CLIENT, f"127.0.0.1:{server.port}", "--nick", "carol", *flags,
+            env=terminal_env(NO_COLOR="1"),
+        )  # fmt: skip
+        try:
+            bob.expect(r"^:carol!\S+ JOIN #lobby$")
+            bob.send("PRIVMSG #lobby :tick tock")
+            term.expect("bob says: tick tock")
+            timed = re.search(r"\d\d:\d\d bob says: tick tock", term.text())
+            assert (timed is None) is no_time, term.text()
+            term.type("quit\r")
+            assert term.exit_code() == 0
+        finally:
+            term.close()
+            bob.close()
+
+
+def test_help_mentions_no_time() -> None:
+    out = subprocess.run(
+        [sys.executable, CLIENT, "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "--no-time" in out and "HH:MM" in out

@@ -128,3 +128,31 @@ def test_server_ending_the_chat_ends_the_prompt() -> None:
             await screen.wait_for("The server ended the chat: ")
 
     run(main)
+
+
+def test_a_bracketed_paste_of_three_lines_sends_three_messages_in_order() -> None:
+    async def main() -> None:
+        with running_server() as server, create_pipe_input() as keys:
+            bob = await irc_user(server, "bob", "#lobby")
+            screen = WatchedScreen()
+            chat = asyncio.create_task(
+                chat_in_terminal(
+                    client_options(server), colour=False, input=keys, output=terminal(screen)
+                )
+            )
+            await screen.wait_for("You joined #lobby.")
+            # What a terminal sends for a pasted block: the text between paste brackets.
+            block = "pasted line one\rpasted line two\r\npasted line three"
+            keys.send_text(f"\x1b[200~{block}\x1b[201~")
+            await screen.wait_for("pasted line three")
+            keys.send_text("\r")
+            await blocking(bob.expect, r"PRIVMSG #lobby :pasted line three$")
+            said = [line.partition(" :")[2] for line in bob.seen if " PRIVMSG #lobby " in line]
+            assert said == ["pasted line one", "pasted line two", "pasted line three"]
+            for n in ("one", "two", "three"):
+                await screen.wait_for(f"You (alice): pasted line {n}\r\n")
+            keys.send_text("quit\r")
+            assert await asyncio.wait_for(chat, TIMEOUT) == 0
+            bob.close()
+
+    run(main)

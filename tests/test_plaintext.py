@@ -50,7 +50,7 @@ def test_greeting_explains_and_asks_for_a_nickname() -> None:
 
 def test_first_line_is_the_nickname() -> None:
     session = PlainSession()
-    assert session.from_person("alice") == ["NICK alice", "USER alice 0 * :alice"]
+    assert session.from_person("alice") == ["USER alice 0 * :alice", "NICK alice"]
     assert session.nick is None
 
 
@@ -58,19 +58,20 @@ def test_empty_lines_before_the_nickname_are_ignored() -> None:
     session = PlainSession()
     assert session.from_person("") == []
     assert session.from_person("   ") == []
-    assert session.from_person("bob")[0] == "NICK bob"
+    assert session.from_person("bob")[-1] == "NICK bob"
 
 
 def test_nickname_with_spaces_takes_the_first_word() -> None:
-    assert PlainSession().from_person("  alice smith ")[0] == "NICK alice"
+    assert PlainSession().from_person("  alice smith ")[-1] == "NICK alice"
 
 
-def test_taken_nickname_asks_again_and_sends_only_nick() -> None:
+def test_taken_nickname_asks_again_and_names_the_user_after_the_next_try() -> None:
     session = PlainSession()
     session.from_person("alice")
     assert server(session, ":tcpchat 433 * alice :Nickname is already in use") == []
-    assert text_of(session) == "That nickname is taken, pick another: "
-    assert session.from_person("alice2") == ["NICK alice2"]
+    assert text_of(session) == "alice is taken; pick another nickname: "
+    # The core keeps the last USER before it registers on the NICK it accepts.
+    assert session.from_person("erin") == ["USER erin 0 * :erin", "NICK erin"]
 
 
 def test_erroneous_nickname_explains_the_rules() -> None:
@@ -78,10 +79,50 @@ def test_erroneous_nickname_explains_the_rules() -> None:
     session.from_person("9lives")
     server(session, ":tcpchat 432 * 9lives :Erroneous nickname")
     prompt = text_of(session)
-    assert prompt.startswith("That nickname isn't allowed (letters, digits")
+    assert prompt.startswith("9lives isn't allowed (letters, digits")
     assert "16" in prompt
-    assert prompt.endswith("pick another: ")
-    assert session.from_person("lives") == ["NICK lives"]
+    assert prompt.endswith("pick another nickname: ")
+    assert session.from_person("lives")[-1] == "NICK lives"
+
+
+def test_reserved_nickname_is_said_to_be_reserved_not_against_the_rule() -> None:
+    session = PlainSession()
+    session.from_person("Server")
+    server(session, ":tcpchat 432 * Server :Nickname is reserved for the server's own use")
+    assert text_of(session) == "Server is reserved; pick another nickname: "
+
+
+def test_a_nickname_refused_for_another_reason_shows_the_servers_words() -> None:
+    session = PlainSession()
+    session.from_person("bot")
+    server(session, ":irc.example 432 * bot :Invalid nickname: no bots here")
+    assert text_of(session) == (
+        "bot was refused (Invalid nickname: no bots here); pick another nickname: "
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "sentence"),
+    [
+        (
+            ":tcpchat 432 alice José :Erroneous nickname",
+            "You can't be José: that nickname isn't allowed (letters, digits and "
+            "-[]\\`_^{|}, up to 30 characters, not starting with a digit or -).",
+        ),
+        (
+            ":tcpchat 432 alice Server :Nickname is reserved for the server's own use",
+            "You can't be Server: that nickname is reserved for the server's own use.",
+        ),
+        (
+            ":tcpchat 433 alice bob :Nickname is already in use",
+            "You can't be bob: that nickname is taken.",
+        ),
+    ],
+)
+def test_a_refused_nick_change_is_explained_in_a_sentence(reply: str, sentence: str) -> None:
+    for session in (registered(), welcomed()):
+        server(session, reply)
+        assert session.take_lines() == [sentence]
 
 
 def test_welcome_remembers_nick_greets_and_joins_default_channel() -> None:
@@ -133,6 +174,13 @@ def test_registration_burst_is_not_shown_raw_but_motd_is() -> None:
     assert "tcpchat" not in "".join(lines[1:])
 
 
+def test_motd_is_left_out_when_the_server_says_it_is_not_for_people() -> None:
+    session = PlainSession(show_motd=False)
+    session.from_person("alice")
+    server(session, ":tcpchat 001 alice :Welcome", ":tcpchat 372 alice :- /join #lobby")
+    assert "/join" not in text_of(session)
+
+
 def test_missing_motd_is_silent() -> None:
     session = PlainSession()
     session.from_person("alice")
@@ -151,7 +199,7 @@ def test_other_slash_commands_before_registration_ask_for_a_nick() -> None:
     session = PlainSession()
     assert session.from_person("/join #dev") == []
     assert text_of(session).endswith("What's your nickname? ")
-    assert session.from_person("/nick carol")[0] == "NICK carol"
+    assert session.from_person("/nick carol")[-1] == "NICK carol"
 
 
 # -- typing after registration ------------------------------------------------
@@ -217,8 +265,6 @@ def test_long_multibyte_lines_split_on_character_boundaries() -> None:
         ("/part #dev", ["PART #dev"]),
         ("/part #dev gone fishing", ["PART #dev :gone fishing"]),
         ("/part gone fishing", ["PART #lobby :gone fishing"]),
-        ("/msg bob hi there", ["PRIVMSG bob :hi there"]),
-        ("/msg #dev hi", ["PRIVMSG #dev :hi"]),
         ("/nick robert", ["NICK robert"]),
         ("/me waves", ["PRIVMSG #lobby :\x01ACTION waves\x01"]),
         ("/names", ["NAMES #lobby"]),
@@ -243,6 +289,19 @@ def test_slash_commands_translate_to_irc(typed: str, expected: list[str]) -> Non
     session = registered()
     assert session.from_person(typed) == expected
     assert session.take_text() == b""
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected", "shown"),
+    [
+        ("/msg bob hi there", ["PRIVMSG bob :hi there"], "-> bob: hi there\r\n"),
+        ("/msg #dev hi", ["PRIVMSG #dev :hi"], "-> #dev: hi\r\n"),
+    ],
+)
+def test_msg_is_sent_and_confirmed_as_sent(typed: str, expected: list[str], shown: str) -> None:
+    session = registered()
+    assert session.from_person(typed) == expected
+    assert text_of(session) == shown
 
 
 @pytest.mark.parametrize(
@@ -388,7 +447,10 @@ def test_room_names_compare_case_insensitively() -> None:
         (":tcpchat 401 alice bob :No such nick/channel", "No such nick/channel: bob"),
         (":tcpchat 404 alice #dev :Cannot send to channel", "Cannot send to channel: #dev"),
         (":tcpchat 481 alice :Permission Denied", "Permission Denied"),
-        (":tcpchat 433 alice bob :Nickname is already in use", "Nickname is already in use: bob"),
+        (
+            ":tcpchat 433 alice bob :Nickname is already in use",
+            "You can't be bob: that nickname is taken.",
+        ),
         (":tcpchat 999 alice :Something unusual", "Something unusual"),
         ("ERROR :Server shutting down", "Disconnected: Server shutting down"),
         ("@time=2024-01-01T00:00:00Z :bob!b@h PRIVMSG #lobby :tagged", "bob says: tagged"),
@@ -663,14 +725,16 @@ def test_start_cleans_a_nick_that_would_break_the_line() -> None:
 def test_cap_ls_requests_only_what_the_client_uses_then_ends() -> None:
     session = client_session()
     assert server(session, ":srv CAP * LS * :away-notify multi-prefix") == []
-    assert server(session, ":srv CAP * LS :sasl=PLAIN server-time") == ["CAP REQ :multi-prefix"]
-    assert server(session, ":srv CAP * ACK :multi-prefix") == ["CAP END"]
+    assert server(session, ":srv CAP * LS :sasl=PLAIN server-time") == [
+        "CAP REQ :multi-prefix server-time"
+    ]
+    assert server(session, ":srv CAP * ACK :multi-prefix server-time") == ["CAP END"]
     assert session.take_lines() == []
 
 
 def test_cap_ls_without_anything_wanted_ends_at_once() -> None:
     session = client_session()
-    assert server(session, ":srv CAP * LS :sasl server-time") == ["CAP END"]
+    assert server(session, ":srv CAP * LS :sasl echo-message") == ["CAP END"]
 
 
 def test_a_server_without_cap_still_welcomes_us_and_nothing_odd_shows() -> None:
@@ -723,6 +787,14 @@ def test_refused_nick_falls_back_to_a_sane_one_then_guest() -> None:
 def test_reserved_nick_tries_a_variant_first() -> None:
     session = client_session("Server")
     assert server(session, ":srv 432 * Server :Erroneous nickname") == ["NICK Server_"]
+
+
+def test_reserved_nick_tries_a_variant_and_says_it_was_reserved() -> None:
+    session = client_session("Server")
+    reply = ":srv 432 * Server :Nickname is reserved for the server's own use"
+    assert server(session, reply) == ["NICK Server_"]
+    server(session, ":srv 001 Server_ :Welcome")
+    assert session.take_lines()[1] == "The nickname Server is reserved; you are Server_ instead."
 
 
 def test_nick_changed_by_the_server_is_reported() -> None:

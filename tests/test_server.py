@@ -80,7 +80,7 @@ def test_person_who_types_first_is_greeted_and_taken_nick_is_asked_again(server)
     person = connect(server)
     person.send("taken")  # before the greeting: still a person, the line is the nickname
     person.expect_text("nickname? ")
-    person.expect_text("pick another: ")
+    person.expect_text("taken is taken; pick another nickname: ")
     person.send("fresh")
     person.expect(r"Welcome, fresh!")
     person.send("/join #side")
@@ -93,6 +93,78 @@ def test_person_who_types_first_is_greeted_and_taken_nick_is_asked_again(server)
     person.expect_closed()
     holder.send("WHOIS fresh")
     holder.expect(r" 401 taken fresh ")
+
+
+def test_a_person_is_known_by_the_nickname_finally_taken_not_the_first_refused(server):
+    holder = connect(server).register("alice")
+    person = connect(server)
+    person.expect_text("nickname? ")
+    person.send("alice")
+    person.expect_text("pick another")
+    person.send("erin")
+    person.expect(r"Welcome, erin!")
+    holder.send("WHOIS erin")
+    holder.expect(r" 311 alice erin erin 127\.0\.0\.1 \* :erin$")
+
+
+def test_nicknames_typed_ahead_of_the_refusal_still_name_the_person_right(server):
+    holder = connect(server).register("alice")
+    person = connect(server)
+    person.send("alice", "erin")  # both before the greeting and before the refusal
+    person.expect(r"Welcome, erin!")
+    holder.send("WHOIS erin")
+    holder.expect(r" 311 alice erin erin 127\.0\.0\.1 \* :erin$")
+
+
+def test_a_person_is_told_why_a_nickname_is_refused_before_and_after_the_welcome(server):
+    holder = connect(server).register("alice")
+    person = connect(server)
+    person.expect_text("nickname? ")
+    person.send("Server")
+    person.expect_text("Server is reserved; pick another nickname: ")
+    person.send("José")
+    person.expect_text("José isn't allowed (letters, digits and -[]\\`_^{|}, up to 30 ")
+    person.expect_text("pick another nickname: ")
+    person.send("erin")
+    person.expect(r"Welcome, erin!")
+    person.send("/nick Server")
+    person.expect(r"^You can't be Server: that nickname is reserved for the server's own use\.$")
+    person.send("/nick José")
+    person.expect(r"^You can't be José: that nickname isn't allowed \(letters, digits and ")
+    person.send("/nick alice")
+    person.expect(r"^You can't be alice: that nickname is taken\.$")
+    holder.close()
+
+
+def test_irc_clients_hear_that_a_reserved_nick_is_reserved(server):
+    client = connect(server)
+    client.send("NICK Server", "NICK 9lives")
+    client.expect(r"^:\S+ 432 \* Server :Nickname is reserved")
+    client.expect(r"^:\S+ 432 \* 9lives :Erroneous nickname$")
+
+
+def test_the_default_motd_advises_irc_clients_and_people_get_only_their_own_welcome(server):
+    irc = connect(server)
+    irc.send("NICK ircuser", "USER ircuser 0 * :I R C")
+    irc.expect(r" 375 ")
+    motd = []
+    while " 376 " not in (line := irc.readline()):
+        motd.append(line)
+    assert motd and "/help" not in " ".join(motd)  # a plain-text command, not an IRC one
+    assert "/join #lobby" in " ".join(motd)  # IRC clients don't land there by themselves
+    person = connect(server)
+    person.send("dave")
+    person.expect(r"Welcome, dave! Type a message and press Enter to talk; /help lists")
+    assert person.readline() == "You joined #lobby."
+
+
+def test_a_motd_the_operator_wrote_reaches_people_too():
+    with running_server(motd="Be kind.\nNo spam.") as running:
+        person = connect(running)
+        person.send("dave")
+        person.expect(r"Welcome, dave!")
+        lines = [person.readline() for _ in range(3)]
+        assert lines == ["Be kind.", "No spam.", "You joined #lobby."]
 
 
 def test_irc_client_that_speaks_late_still_gets_irc(server):

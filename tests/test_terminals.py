@@ -13,6 +13,7 @@ from terminal_harness import Terminal, require
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN = {"NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+TIME = r"\d\d:\d\d "  # the client shows when each message was said (our server sends it)
 
 
 def server_terminal(*args: str, netns: str | None = None) -> Terminal:
@@ -29,11 +30,11 @@ def chat_both_ways(server: Terminal, client: Terminal, nick: str) -> None:
     server.wait_for(r"^Client connected from: \('[0-9a-f.:]+', \d+\)$")
     server.wait_for(rf"^\* {nick} joined #lobby$")
     client.type("Hello, Server!")
-    client.wait_for(rf"^You \({nick}\): Hello, Server!$")
+    client.wait_for(rf"^{TIME}You \({nick}\): Hello, Server!$")
     server.wait_for(rf"^{nick} says: Hello, Server!$")
     server.type(f"Hi, {nick}!")
     server.wait_for(rf"^You \(Server\): Hi, {nick}!$")
-    client.wait_for(rf"^Server says: Hi, {nick}!$")
+    client.wait_for(rf"^{TIME}Server says: Hi, {nick}!$")
 
 
 def test_tutorial_two_terminals_on_one_machine():

@@ -3,6 +3,7 @@ and the openssl command, against a certificate made by `tcpchat gen-cert`."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import re
@@ -244,7 +245,7 @@ def test_server_context_wants_tls_1_2_at_least_and_reports_bad_files(certificate
     with pytest.raises(ConfigError, match="not found"):
         server_context(str(tmp_path / "missing.pem"))
     (tmp_path / "junk.pem").write_text("not a certificate")
-    with pytest.raises(ConfigError, match="cannot use"):
+    with pytest.raises(ConfigError, match="is not a PEM certificate"):
         server_context(str(tmp_path / "junk.pem"))
     with pytest.raises(ConfigError, match="needs tls_cert"):
         Settings().updated({"plain_listener": False}).check()
@@ -310,6 +311,88 @@ def test_tls_misconfiguration_is_a_clear_error(args: list[str], message: str):
     )  # fmt: skip
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def bad_tls_files(kind: str, tmp_path: Path, certificate: tuple[Path, Path]) -> list[str]:
+    """Flags naming TLS files that are wrong in the way `kind` says; real files throughout."""
+    cert, key = str(certificate[0]), str(certificate[1])
+    missing = str(tmp_path / "missing.pem")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("hello\n")
+    if kind == "missing certificate":
+        return ["--tls-cert", missing, "--tls-key", key]
+    if kind == "missing key":
+        return ["--tls-cert", cert, "--tls-key", missing]
+    if kind == "unreadable key":
+        locked = tmp_path / "locked.pem"
+        shutil.copy(key, locked)
+        locked.chmod(0)
+        return ["--tls-cert", cert, "--tls-key", str(locked)]
+    if kind == "directory":
+        return ["--tls-cert", str(tmp_path), "--tls-key", key]
+    if kind == "not a certificate":
+        return ["--tls-cert", str(junk), "--tls-key", key]
+    if kind == "swapped":
+        return ["--tls-cert", key, "--tls-key", cert]
+    if kind == "not a key":
+        return ["--tls-cert", cert, "--tls-key", str(junk)]
+    if kind == "no key given":
+        return ["--tls-cert", cert]
+    if kind == "mismatch":
+        other = tmp_path / "other"
+        assert tcpchat("gen-cert", "--out", str(other), "--host", "localhost").returncode == 0
+        return ["--tls-cert", cert, "--tls-key", str(other / "key.pem")]
+    if kind == "encrypted key":
+        locked = tmp_path / "encrypted.pem"
+        subprocess.run(
+            ["openssl", "pkey", "-in", key, "-out", str(locked), "-aes256", "-passout", "pass:x"],
+            check=True,
+        )
+        return ["--tls-cert", cert, "--tls-key", str(locked)]
+    raise AssertionError(kind)
+
+
+TLS_FILE_PROBLEMS = {
+    "missing certificate": r"TLS certificate {tmp}/missing\.pem not found; make one to try TLS "
+    r"with: python server\.py gen-cert --out tls/",
+    "missing key": r"TLS key {tmp}/missing\.pem not found; --tls-key \(tls_key\) names the "
+    r"private key that belongs to the certificate",
+    "unreadable key": r"cannot read TLS key {tmp}/locked\.pem: permission denied; let the "
+    r"server's user read it",
+    "directory": r"TLS certificate {tmp} is a directory; name the certificate file in it",
+    "not a certificate": r"TLS certificate {tmp}/junk\.pem is not a PEM certificate \(no "
+    r"-----BEGIN CERTIFICATE----- line\)",
+    "swapped": r"TLS certificate {tls}/key\.pem holds a private key, not a certificate: are "
+    r"--tls-cert and --tls-key swapped\?",
+    "not a key": r"TLS key {tmp}/junk\.pem is not a PEM private key \(no -----BEGIN "
+    r"\.\.\. PRIVATE KEY----- line\)",
+    "no key given": r"TLS certificate {tls}/cert\.pem holds no private key; name the key "
+    r"file with --tls-key \(tls_key\)",
+    "mismatch": r"TLS key {tmp}/other/key\.pem does not belong to the certificate "
+    r"{tls}/cert\.pem; give the key the certificate was made with",
+    "encrypted key": r"TLS key {tmp}/encrypted\.pem is protected by a passphrase, which the "
+    r"server cannot ask for; decrypt it: openssl pkey -in {tmp}/encrypted\.pem -out KEY\.pem",
+}
+
+
+@pytest.mark.parametrize("kind", list(TLS_FILE_PROBLEMS))
+def test_each_unusable_tls_file_is_named_with_what_to_do(kind, tmp_path, certificate):
+    if not HAS_OPENSSL and kind == "encrypted key":
+        pytest.skip("no openssl command to encrypt a key with")
+    flags = bad_tls_files(kind, tmp_path, certificate)
+    command = [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0",
+               "--tls-port", "0", "--no-console", *flags]  # fmt: skip
+    if kind == "unreadable key" and os.geteuid() == 0:
+        # root reads any file: take away the capabilities that let it, as a service user lacks
+        drop = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, cwd=ROOT)
+    pattern = TLS_FILE_PROBLEMS[kind].format(
+        tmp=re.escape(str(tmp_path)), tls=re.escape(str(certificate[0].parent))
+    )
+    assert done.returncode == 2, done.stdout
+    [line] = done.stderr.splitlines()
+    assert re.fullmatch(rf"server\.py: {pattern}.*", line), line
 
 
 def test_gen_cert_writes_a_private_key_and_refuses_to_overwrite(tmp_path):
@@ -405,3 +488,46 @@ def test_help_mentions_the_tls_options_and_the_new_commands():
     assert "--insecure" in tcpchat("client", "--help").stdout
     overview = tcpchat("--help").stdout
     assert "gen-cert" in overview and "hash-password" in overview
+
+
+def client_line(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python client.py ARGS` with nothing to type: what it prints, and its exit code."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "client.py"), *args],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def test_tls_against_the_plain_port_says_to_try_without_tls(certificate):
+    with running_server(**tls_settings(certificate)) as server:
+        port = server.port
+        done = client_line(
+            f"127.0.0.1:{port}", "--tls", env={"SSL_CERT_FILE": str(certificate[0])}
+        )
+        assert done.returncode == 1
+        assert done.stdout == ""
+        assert "WRONG_VERSION_NUMBER" not in done.stderr
+        assert re.fullmatch(
+            rf"Cannot connect to 127\.0\.0\.1:{port} with TLS: the server (answered in plain "
+            rf"text, not TLS|closed the connection during the TLS handshake); is {port} its "
+            r"plain port\? Try without --tls, or the TLS port \(usually 6697\)\.\n",
+            done.stderr,
+        ), done.stderr
+
+
+def test_plain_against_the_tls_port_says_to_try_tls(certificate):
+    async def main() -> None:
+        # The server hangs up once the handshake times out: "CAP LS" is no TLS record.
+        settings = tls_settings(certificate, tls_handshake_timeout=1.0)
+        with running_server(**settings) as server:
+            tls_port = server.server.tls_port
+            carol = RunningClient(client_options(server, port=tls_port, nick="carol"))
+            carol.task = asyncio.create_task(carol.client.run())
+            assert await carol.exit_code() == 1
+            await carol.screen.expect(
+                rf"^Cannot connect to 127\.0\.0\.1:{tls_port}: the server closed the connection "
+                rf"before saying anything; if {tls_port} is a TLS port, try --tls\.$"
+            )
+
+    run(main)

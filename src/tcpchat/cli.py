@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import shlex
 import signal
 import socket
 import sys
@@ -16,16 +17,21 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, Settings
-from .server import ChatServer, ListenError
+from .server import SHUTDOWN_REASON, ChatServer, ListenError
 
 log = logging.getLogger("tcpchat")
 
 
 def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
+    helpers = prog.removesuffix(" server")  # "server.py" or "tcpchat"
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Run the tcpchat server: IRC for programs, plain text for people "
         "(nc/telnet), on one port.",
+        epilog=f"Helpers: '{_run(helpers)} gen-cert [--out DIR] [--host NAME]' makes a "
+        f"self-signed TLS certificate to try TLS with; '{_run(helpers)} hash-password "
+        "[--name NAME]' hashes an operator password for the config file. '--help' after "
+        "either says more.",
     )
     parser.add_argument(
         "--host", help="address to listen on (default: every interface, IPv4 and IPv6)"
@@ -100,9 +106,14 @@ def load_settings(args: argparse.Namespace) -> Settings:
         overrides["console"] = False
     if args.no_plain:
         overrides["plain_listener"] = False
-    settings = settings.updated(overrides, origin="command line")
+    settings = settings.updated(overrides, origin="", spelled=flag_spelling)
     settings.check()
     return settings
+
+
+def flag_spelling(key: str, value: object) -> str:
+    """A setting as the command line spells it: `--port 99999`."""
+    return f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
 
 
 class CannotListen(Exception):
@@ -128,7 +139,8 @@ def console_wanted(settings: Settings) -> bool:
 
 
 async def run_server(settings: Settings, with_console: bool) -> None:
-    """Serve until SIGINT/SIGTERM (or quit/over at the console), then shut down gracefully."""
+    """Serve until SIGINT/SIGTERM (or quit/over, Ctrl-C or Ctrl-D at the console), then
+    shut down gracefully, telling every client why."""
     server = ChatServer(settings)
     try:
         await server.start()
@@ -147,7 +159,6 @@ async def run_server(settings: Settings, with_console: bool) -> None:
             print(f"Listening{label} on {shown}:{port}", flush=True)
     print("Server is waiting for connections...", flush=True)
     waiters = [asyncio.ensure_future(stop.wait())]
-    console = None
     if with_console:
         from .console import OperatorConsole, run_console
 
@@ -157,13 +168,25 @@ async def run_server(settings: Settings, with_console: bool) -> None:
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for waiter in waiters:
         waiter.cancel()
-    if console is not None and console.quit_requested.is_set():
-        reason = "The server ended the chat"
-    else:
-        reason = "Server shutting down"
     with contextlib.suppress(OSError):  # stdout may be gone (a closed pipe); carry on
         print("Shutting down...", flush=True)
-    await server.shutdown(reason)
+    # One reason, however the shutdown came (quit/over, Ctrl-C, Ctrl-D, SIGINT, SIGTERM).
+    await server.shutdown(SHUTDOWN_REASON)
+
+
+def _run(prog: str) -> str:
+    """How a user types `prog`: `python server.py` for the script, else as is."""
+    return f"python {prog}" if prog.endswith(".py") else prog
+
+
+def script_main(argv: Sequence[str] | None = None, prog: str = "server.py") -> int:
+    """`python server.py`: the server, or `gen-cert` / `hash-password` from a fresh clone."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "gen-cert":
+        return gen_cert_main(args[1:], prog=f"{prog} gen-cert")
+    if args and args[0] == "hash-password":
+        return hash_password_main(args[1:], prog=f"{prog} hash-password")
+    return server_main(args, prog=prog)
 
 
 def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server") -> int:
@@ -205,7 +228,12 @@ def gen_cert_main(argv: Sequence[str] | None = None, prog: str = "tcpchat gen-ce
         "TLS with. It uses the openssl command (or the cryptography package). Clients must "
         "be told to trust it: SSL_CERT_FILE=cert.pem tcpchat client HOST --tls.",
     )
-    parser.add_argument("--out", metavar="DIR", default=".", help="where to write (default .)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default="tls",
+        help="where to write (default tls/, which .gitignore keeps out of git)",
+    )
     parser.add_argument(
         "--host",
         default=socket.gethostname(),
@@ -225,9 +253,13 @@ def gen_cert_main(argv: Sequence[str] | None = None, prog: str = "tcpchat gen-ce
     except (CertificateError, OSError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1
+    if prog.startswith("server.py"):  # from a clone: the commands that work there
+        server, client = "python server.py", "python client.py"
+    else:
+        server, client = "tcpchat server", "tcpchat client"
     print(f"Wrote {cert} (self-signed for {args.host}, valid {VALID_DAYS} days) and {key}.")
-    print(f"Serve TLS:  tcpchat server --tls-cert {cert} --tls-key {key}")
-    print(f"Connect:    SSL_CERT_FILE={cert} tcpchat client {args.host} --tls")
+    print(f"Serve TLS:  {server} --tls-cert {cert} --tls-key {key}")
+    print(f"Connect:    SSL_CERT_FILE={cert} {client} {args.host} --tls")
     print(f"            openssl s_client -connect {args.host}:6697 -CAfile {cert} -quiet")
     return 0
 

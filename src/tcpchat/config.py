@@ -1,26 +1,33 @@
-"""Every setting and limit of the server, in one place, with its default.
+"""Every setting and limit of the server, in one place, with its default and valid range.
 
 A TOML file may set any field below by its name (top level, or under a
-`[server]` table); command-line flags override the file.
+`[server]` table); command-line flags override the file. Every value is checked
+against its type and its range in `RANGES` as it is applied, with an error that
+names the setting as the user wrote it; `Settings.check` checks a whole set again
+(for a start, or a reload).
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
 from .passwords import parse_hash
+from .protocol import is_channel_name
 
+# For IRC clients, who land in no room by themselves. People on nc and telnet get
+# their own welcome instead (see PlainSession's show_motd), and are put in #lobby.
 DEFAULT_MOTD = (
     "Welcome to tcpchat.\n"
-    "Everyone starts in #lobby. /join #room to go elsewhere, /help for commands."
+    "People meet in #lobby: /join #lobby to say hello, /list for the other rooms."
 )
-
-
-class ConfigError(ValueError):
-    """A config file or value the server cannot use; the message says which."""
 
 
 @dataclass(slots=True)
@@ -102,34 +109,200 @@ class Settings:
         data.update(table)
         return cls().updated(data, origin=str(path))
 
-    def updated(self, values: dict[str, Any], origin: str = "settings") -> Settings:
-        """A copy with `values` applied, each checked against the field's type."""
+    def updated(
+        self,
+        values: dict[str, Any],
+        origin: str = "settings",
+        spelled: Callable[[str, Any], str] | None = None,
+    ) -> Settings:
+        """A copy with `values` applied, each checked against the field's type and range.
+
+        An error reads `ORIGIN: SETTING: problem`, the setting spelled as the user wrote it
+        (`spelled(key, value)`; by default as in a TOML file: `port = 70000`)."""
         known = {f.name: f for f in fields(self)}
         current = {name: getattr(self, name) for name in known}
+        spell = spelled or toml_spelling
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(f"{origin}: unknown setting {key!r}")
-            default = current[key]
-            if isinstance(default, bool) and not isinstance(value, bool):
-                raise ConfigError(f"{origin}: {key} must be true or false")
+            where = f"{origin}: {spell(key, value)}" if origin else spell(key, value)
             if key == "operators":
                 value = _operators(value, origin)
-            elif isinstance(default, tuple):
-                value = tuple(value)
-            elif isinstance(default, float) and isinstance(value, int):
-                value = float(value)
-            elif known[key].default is None:  # an optional string
-                if value is not None and not isinstance(value, str):
-                    raise ConfigError(f"{origin}: {key} must be a string")
-            elif not isinstance(value, type(default)):
-                raise ConfigError(f"{origin}: {key} must be a {type(default).__name__}")
+            else:
+                value = _typed(known[key].default, current[key], key, value, where)
+                problem = value_problem(key, value)
+                if problem:
+                    raise ConfigError(f"{where}: {problem}")
             current[key] = value
         return Settings(**current)
 
     def check(self) -> None:
-        """Settings that only make sense together, checked once all are applied."""
+        """Every value in its range, and the settings that only make sense together.
+
+        Run before serving (and fit for a reload): a Settings built directly, not through
+        `updated`, is checked here too."""
+        for each in fields(self):
+            value = getattr(self, each.name)
+            problem = value_problem(each.name, value)
+            if problem:
+                raise ConfigError(f"{toml_spelling(each.name, value)}: {problem}")
         if not self.plain_listener and not self.tls_cert:
             raise ConfigError("plain_listener = false (--no-plain) needs tls_cert (--tls-cert)")
+        if len(self.default_channel) > self.channel_length:
+            raise ConfigError(
+                f"default_channel = {json.dumps(self.default_channel)} is longer than "
+                f"channel_length = {self.channel_length}"
+            )
+
+
+def toml_spelling(key: str, value: Any) -> str:
+    """A setting as a config file spells it: `port = 70000`, `log_level = "loud"`."""
+    if isinstance(value, bool):
+        shown = "true" if value else "false"
+    elif isinstance(value, str):
+        shown = json.dumps(value)
+    elif isinstance(value, list | tuple):
+        shown = "[" + ", ".join(json.dumps(v) if isinstance(v, str) else repr(v) for v in value)
+        shown += "]"
+    else:
+        shown = repr(value)
+    return f"{key} = {shown}"
+
+
+def _typed(declared: Any, default: Any, key: str, value: Any, where: str) -> Any:
+    """`value` as the field's type, or a ConfigError saying which type (and range) it needs."""
+    rule = RANGES.get(key)
+    span = f" ({rule})" if isinstance(rule, Range) else ""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: must be true or false")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: must be a list of strings")
+        return tuple(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: must be a number{span}")
+        return float(value)
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: must be an integer{span}")
+        return value
+    if declared is None:  # an optional string
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{where}: must be a string")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: must be a string")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A number's valid range: `low` to `high`, both included (`above` means low excluded)."""
+
+    low: float
+    high: float = math.inf
+    above: bool = False  # low itself is not allowed: "more than 0"
+
+    def problem(self, value: float) -> str | None:
+        if not math.isfinite(value):
+            return "must be a finite number"
+        too_low = value <= self.low if self.above else value < self.low
+        return f"must be {self}" if too_low or value > self.high else None
+
+    def __str__(self) -> str:
+        if self.above:
+            return f"more than {_number(self.low)}"
+        if self.high == math.inf:
+            return f"at least {_number(self.low)}"
+        return f"between {_number(self.low)} and {_number(self.high)}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def _choice(*allowed: str) -> Callable[[str], str | None]:
+    def problem(value: str) -> str | None:
+        return None if value in allowed else "must be one of " + ", ".join(allowed)
+
+    return problem
+
+
+def _name(value: str) -> str | None:
+    """A name sent as one IRC parameter: something, with no spaces or control characters."""
+    if not value or re.search(r"[\s\x00-\x1f]", value):
+        return "must be a name without spaces"
+    return None
+
+
+def _channel(value: str) -> str | None:
+    if not is_channel_name(value):
+        return "must be a room name: # and at least one character, no spaces, commas or colons"
+    return None
+
+
+def _nicks(value: tuple[str, ...]) -> str | None:
+    return "must not contain an empty nick" if any(not nick for nick in value) else None
+
+
+PORT = Range(0, 65535)
+SECONDS = Range(0, above=True)
+LENGTH = Range(1, 65535)
+
+# Each setting's valid values; a setting missing here takes any value of its type.
+# The README's settings table says the same in words.
+RANGES: dict[str, Range | Callable[[Any], str | None]] = {
+    "port": PORT,
+    "tls_port": PORT,
+    "tls_handshake_timeout": SECONDS,
+    "tls_shutdown_timeout": SECONDS,
+    "log_level": _choice("debug", "info", "warning", "error"),
+    "event_loop": _choice("auto", "uvloop", "asyncio"),
+    "server_name": _name,
+    "network_name": _name,
+    "default_channel": _channel,
+    "reserved_nicks": _nicks,
+    # RFC 1459 lines are 512 bytes: a server must take that much from every client.
+    "max_line_bytes": Range(512, 1 << 20),
+    # IRCv3 message-tags: a client may send 4094 bytes of tags, '@' and space aside.
+    "max_tags_bytes": Range(4096, 1 << 20),
+    "nick_length": Range(9, 255),  # RFC 1459's 9 is what every IRC client expects to fit
+    "channel_length": Range(2, 255),  # '#' and one character at least
+    "topic_length": LENGTH,
+    "away_length": LENGTH,
+    "kick_length": LENGTH,
+    "user_length": LENGTH,
+    "channels_per_user": Range(1, 65535),
+    "targets_per_message": Range(1, 65535),
+    "key_length": Range(1, 255),
+    "max_list_entries": Range(1, 65535),
+    "modes_per_command": Range(1, 100),
+    "sendq_bytes": Range(1, 1 << 40),
+    "plain_greeting_delay": Range(0, 3600),
+    "listen_backlog": Range(1, 65535),
+    "max_connections": Range(1, 1 << 24),  # also the open-file limit asked for
+    "max_connections_per_address": Range(0, 1 << 24),  # 0: no limit
+    "registration_timeout": SECONDS,
+    "ping_interval": SECONDS,
+    "ping_timeout": SECONDS,
+    "socket_send_buffer": Range(0, (1 << 31) - 1),  # 0: the OS decides; an int for the OS
+    "flood_burst": Range(1, 1 << 24),  # at least one line, or no one could speak
+    "flood_rate": Range(0, 1e6),  # 0: no flood control
+    "flood_max_queued": Range(0, 1 << 24),
+}
+
+
+def value_problem(key: str, value: Any) -> str | None:
+    """What is wrong with `value` for setting `key` (already of the right type), or None."""
+    rule = RANGES.get(key)
+    if rule is None or value is None:
+        return None
+    if isinstance(rule, Range):
+        return rule.problem(value)
+    return rule(value)
 
 
 def _operators(value: Any, origin: str) -> dict[str, str]:

@@ -12,29 +12,52 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import textwrap
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .core import Session
-from .plaintext import PlainSession
+from .plaintext import PlainSession, help_text, typed_lines
 from .server import ChatServer
+
+if TYPE_CHECKING:  # prompt_toolkit is optional: the console falls back to plain lines
+    from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 CONSOLE_NICK = "Server"
 QUIT_WORDS = ("quit", "over")
 
 CONSOLE_HELP = """\
-Type a line to say it in the current room (#lobby at first). Commands:
-  /msg nick text         private message
-  /kick nick [reason]    remove someone from the current room
-  /kill nick [reason]    disconnect someone from the server
-  /ban, /unban, /op, /deop, /voice, /devoice, /invite, /key, /mode  in any room,
-                         as for room operators (see /help in the client)
-  /who [#room|nick]      who is in a room, or who someone is
-  /list                  the rooms
-  /stats                 users, rooms, messages, uptime
-  /join, /part, /switch, /names, /topic, /me, /whois  as for people
-  /help                  this list
-  quit or over           shut the server down, telling everyone why"""
+Lines you type are said in the current room (#lobby at first). Commands:
+  rooms:     /join #room, /part [#room], /switch #room, /names, /topic, /list
+  people:    /msg nick text, /me action, /who [#room|nick], /whois nick
+  operator:  /kick nick, /kill nick, /ban, /unban, /op, /deop, /voice,
+             /devoice, /invite, /key, /mode (in any room), /stats
+  stopping:  quit or over (or Ctrl-C) shuts the server down, telling all why
+Messages in your other rooms show as: [#room] nick says: ...
+/help COMMAND tells more, e.g. /help switch."""
+
+# /help COMMAND for what the console does its own way; every other command is a person's,
+# and `help_text` (the plain-text mode's) tells about it. The console is a server operator,
+# so the room operators' commands work in any room, from inside it or not.
+CONSOLE_COMMAND_HELP = {
+    "quit": (
+        "quit or over",
+        "Either word, typed alone, will shut the server down, telling everyone why. Ctrl-C, "
+        "and Ctrl-D on an empty line, do the same; a pasted quit or over is said, not obeyed.",
+    ),
+    "stats": ("/stats", "Users, rooms, messages relayed, uptime."),
+}
+
+
+def command_help(name: str) -> str:
+    """`/help NAME`: the usage and what the command does, or where to look."""
+    key = name.strip().lstrip("/").lower()
+    entry = CONSOLE_COMMAND_HELP.get("quit" if key == "over" else key)
+    if entry is None:
+        return help_text(key)
+    usage, what = entry
+    return f"{usage}\n" + textwrap.fill(what, 78, initial_indent="  ", subsequent_indent="  ")
 
 
 def _duration(seconds: float) -> str:
@@ -65,25 +88,38 @@ class OperatorConsole:
         self.session.take_text()
         self.display = display
 
-    def handle_typed(self, line: str) -> None:
-        """One line typed at the console."""
+    def handle_typed(self, text: str) -> None:
+        """What was typed at the console: one line, or a pasted block of several, each
+        handled as if typed alone. In a paste, `quit` and `over` are words said, not the
+        end of the server: a pasted log should never shut it down."""
+        lines = typed_lines(text)
+        pasted = len(lines) > 1
+        for line in lines:
+            if self.quit_requested.is_set():
+                break
+            if pasted and line.strip().lower() in QUIT_WORDS:
+                room = self.session.current_channel
+                if room is not None:
+                    self.feed([f"PRIVMSG {room} :{line}"])
+            else:
+                self._handle_line(line)
+        self.show_pending()
+
+    def _handle_line(self, line: str) -> None:
         stripped = line.strip()
         if stripped.lower() in QUIT_WORDS:
             self.quit_requested.set()
             return
         command, _, args = stripped.partition(" ")
         command = command.lower()
-        if command == "/kick":
-            self._kick(args)
-        elif command == "/stats":
+        if command == "/stats":
             self._stats()
         elif command == "/help":
-            self._show(CONSOLE_HELP)
+            self._show(command_help(args) if args.strip() else CONSOLE_HELP)
         elif command == "/quit":
             self.quit_requested.set()
         else:
             self.feed(self.session.from_person(line))
-        self.show_pending()
 
     def feed(self, lines: list[str]) -> None:
         """IRC lines from our session to the core, as if typed by a client."""
@@ -102,16 +138,6 @@ class OperatorConsole:
         if not self.greeted:
             self.greeted = True
             self.display("Type 'quit' to end the chat.")
-
-    def _kick(self, args: str) -> None:
-        nick, _, reason = args.strip().partition(" ")
-        room = self.session.current_channel
-        if not nick:
-            self.display("Usage: /kick nick [reason]")
-        elif room is None:
-            self.display("You are not in any room.")
-        else:
-            self.feed([f"KICK {room} {nick} :{reason.strip() or 'Kicked by the operator'}"])
 
     def _stats(self) -> None:
         core = self.core
@@ -140,18 +166,59 @@ class ConsoleSink:
         """The server is shutting down; the console has nothing to hang up."""
 
 
+class StopConsole(Exception):
+    """Ctrl-C or Ctrl-D at the prompt: shut the server down, as `over` does.
+
+    An ordinary exception on purpose: prompt_toolkit's default KeyboardInterrupt is a
+    BaseException, which asyncio lets escape the event loop as a crash."""
+
+
+def _stop_keys() -> KeyBindings:
+    """Ctrl-C (even with a line half typed) and Ctrl-D on an empty line end the server."""
+    from prompt_toolkit.filters import Condition
+    from prompt_toolkit.key_binding import KeyBindings
+
+    bindings = KeyBindings()
+
+    @bindings.add("c-c")
+    def _interrupt(event: KeyPressEvent) -> None:
+        event.app.exit(exception=StopConsole())
+
+    @bindings.add("c-d", filter=Condition(lambda: not _current_text()))
+    def _end_of_input(event: KeyPressEvent) -> None:
+        event.app.exit(exception=StopConsole())
+
+    return bindings
+
+
+def _current_text() -> str:
+    from prompt_toolkit.application import get_app
+
+    return get_app().current_buffer.text
+
+
 async def run_console(console: OperatorConsole, input=None, output=None) -> None:  # noqa: A002
-    """Read typed lines until quit/over (or end of input), with prompt_toolkit if present."""
+    """Read typed lines until quit/over, Ctrl-C or Ctrl-D, with prompt_toolkit if present.
+
+    The prompt leaves SIGINT to the server's own handler (a Ctrl-C between two prompts, or
+    `kill -INT`, is a graceful shutdown too) and leaves the loop's exception handler alone
+    (prompt_toolkit's would wait for Enter in the middle of serving)."""
     try:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.patch_stdout import patch_stdout
     except ImportError:
         await _run_basic(console)
         return
-    session: PromptSession[str] = PromptSession(input=input, output=output)
+    session: PromptSession[str] = PromptSession(
+        input=input, output=output, key_bindings=_stop_keys()
+    )
     with patch_stdout(raw=True):
         while not console.quit_requested.is_set():
-            prompt = asyncio.ensure_future(session.prompt_async(f"You ({CONSOLE_NICK}): "))
+            prompt = asyncio.ensure_future(
+                session.prompt_async(
+                    f"You ({CONSOLE_NICK}): ", handle_sigint=False, set_exception_handler=False
+                )
+            )
             quit_wait = asyncio.ensure_future(console.quit_requested.wait())
             done, _ = await asyncio.wait({prompt, quit_wait}, return_when=asyncio.FIRST_COMPLETED)
             quit_wait.cancel()
@@ -160,7 +227,7 @@ async def run_console(console: OperatorConsole, input=None, output=None) -> None
                 break
             try:
                 line = prompt.result()
-            except (EOFError, KeyboardInterrupt):
+            except (StopConsole, EOFError):
                 console.quit_requested.set()
                 break
             console.handle_typed(line)

@@ -11,6 +11,7 @@ may contain CR, LF or NUL, so nothing can smuggle a second line to a peer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .errors import ProtocolError, UnsafeLineError
@@ -25,6 +26,7 @@ __all__ = [
     "format_tags",
     "unescape_tag_value",
     "irc_lower",
+    "is_channel_name",
     "looks_like_irc",
 ]
 
@@ -154,6 +156,14 @@ def serialize(msg: Message, trailing: bool = False) -> str:
 
 def _has_line_breaker(text: str) -> bool:
     return "\n" in text or "\r" in text or "\0" in text
+
+
+_CHANNEL_NAME = re.compile(r"#[^\x00\x07\r\n ,:]+\Z")
+
+
+def is_channel_name(name: str) -> bool:
+    """'#' then anything but NUL, BEL, CR, LF, space, comma or colon (CHANTYPES=#)."""
+    return _CHANNEL_NAME.match(name) is not None
 
 
 # RFC 1459 casemapping: {}|^ are the lower-case forms of []\~.

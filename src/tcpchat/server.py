@@ -13,17 +13,17 @@ import asyncio
 import functools
 import ipaddress
 import logging
-import resource
 import socket
 import ssl
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from . import listener, tls
-from .config import Settings
+from . import listener, sniff, tls
+from .config import DEFAULT_MOTD, Settings
 from .core import ChatCore, Session
 from .core.chat import decode_line
+from .fdlimit import FD_RESERVE, connection_cap, fd_shortfall, raise_fd_limit
 from .plaintext import PlainSession, strip_telnet
 from .protocol import looks_like_irc
 
@@ -85,22 +85,12 @@ class Connection(asyncio.Protocol):
         refusal = self.server.admit(self)
         if refusal is not None:
             log.warning("refused %s: %s", self.peer, refusal)
-            self.closing = True  # from now on, what the peer sends is read and dropped
-            transport.write(self.core.farewell(self.peer[0], refusal))
-            if transport.can_write_eof():
-                # Closing with the peer's NICK/USER unread would reset the connection and
-                # discard our ERROR before it is read; so half-close, and close a bit later.
-                transport.write_eof()
-                self.loop.call_later(REFUSAL_LINGER, transport.close)
-            else:
-                transport.close()
+            self._hang_up(self.core.farewell(self.peer[0], refusal))
             return
         settings = self.server.settings
         if settings.tcp_keepalive or settings.socket_send_buffer:
             tune_socket(transport.get_extra_info("socket"), settings)
         log.info("Client connected from: %s", self.peer)
-        if self.server.on_connect is not None:
-            self.server.on_connect(self.peer)
         self.greet_timer = self.loop.call_later(
             self.server.settings.plain_greeting_delay, self._greet_person
         )
@@ -108,6 +98,12 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        if not self.spoke and not self.buffer:
+            # The very first bytes: a TLS ClientHello has no line end to wait for.
+            stranger = sniff.identify(data)
+            if stranger is not None:
+                self._turn_away(stranger)
+                return
         if b"\r" in data:  # CRLF, LF and a lone CR all end a line
             data = data.replace(b"\r\n", b"\n")
             if b"\r" in data:
@@ -207,6 +203,11 @@ class Connection(asyncio.Protocol):
 
     def _line(self, raw: bytes, truncated: bool) -> None:
         first = not self.spoke
+        if first:
+            stranger = sniff.identify(raw)  # the first line, should it have come in pieces
+            if stranger is not None:
+                self._turn_away(stranger)
+                return
         self.spoke = True
         if self.session is None:
             if looks_like_irc(raw):
@@ -230,6 +231,7 @@ class Connection(asyncio.Protocol):
             self.greet_timer.cancel()
             self.greet_timer = None
         self.session = self.core.connect(self, self.peer[0])
+        self._announce()
 
     def _greet_person(self) -> None:
         """Nothing said yet (or not IRC): this is a person with nc or telnet."""
@@ -237,10 +239,41 @@ class Connection(asyncio.Protocol):
         if self.session is not None or self.closing:
             return
         settings = self.server.settings
-        person = PlainSession(settings.default_channel, settings.server_name)
+        person = PlainSession(
+            settings.default_channel,
+            settings.server_name,
+            nick_length=settings.nick_length,
+            show_motd=settings.motd != DEFAULT_MOTD,
+        )
         self.person = person
         self.session = self.core.connect(PersonSink(self, person), self.peer[0])
         self.write(person.greeting())
+        self._announce()
+
+    def _announce(self) -> None:
+        """The console hears of a chat client or person, never of a stranger."""
+        if self.server.on_connect is not None:
+            self.server.on_connect(self.peer)
+
+    def _turn_away(self, stranger: sniff.Stranger) -> None:
+        """Not a chat client (a browser, TLS or SSH on the wrong port): a word if it
+        can read one, a log line, and close. It never becomes a user."""
+        server = self.server
+        local = self.transport.get_extra_info("sockname") if self.transport else None
+        answer = sniff.answer(
+            stranger,
+            str(local[0]) if local else "HOST",
+            server.addresses[0][1] if server.addresses else None,
+            server.tls_addresses[0][1] if server.tls_addresses else None,
+        )
+        log.log(answer.level, "not a chat client at %s: %s", self.peer, answer.note)
+        if self.greet_timer is not None:
+            self.greet_timer.cancel()
+            self.greet_timer = None
+        if self.session is not None:  # greeted as a person, but never gave a nickname
+            self.core.disconnect(self.session, "Not a chat client")
+            self.session = self.person = None
+        self._hang_up(answer.reply)
 
     def _become_irc(self) -> None:
         """A slow IRC client got the greeting before speaking; talk IRC to it after all."""
@@ -293,6 +326,22 @@ class Connection(asyncio.Protocol):
         self.closing = True
         if self.transport is not None:
             self.transport.close()
+
+    def _hang_up(self, last_words: bytes) -> None:
+        """Send `last_words` and close; what the peer still sends is read and dropped."""
+        self.closing = True
+        self.pending.clear()
+        transport = self.transport
+        assert transport is not None
+        if last_words:
+            transport.write(last_words)
+        if transport.can_write_eof():
+            # Closing with the peer's lines unread would reset the connection and discard
+            # our last words before they are read; so half-close, and close a bit later.
+            transport.write_eof()
+            self.loop.call_later(REFUSAL_LINGER, transport.close)
+        else:
+            transport.close()
 
     def _drop(self, reason: str) -> None:
         """Disconnect without flushing: the peer is not reading."""
@@ -365,46 +414,11 @@ def address_key(host: str) -> str:
     return str(address)
 
 
-# Seconds a refused connection stays half-closed, so its peer can read why.
+# What every client is told when the server stops, however it was told to.
+SHUTDOWN_REASON = "Server shutting down"
+
+# Seconds a refused or turned-away connection stays half-closed, so its peer can read why.
 REFUSAL_LINGER = 2.0
-
-# Descriptors kept for the listening sockets, logs, files and the odd accept in flight.
-FD_RESERVE = 64
-
-
-def connection_cap(max_connections: int, fd_limit: int) -> int:
-    """How many connections to admit, so that a "Server is full" refusal comes before the
-    process runs out of descriptors (keeping a quarter of small limits in reserve)."""
-    if fd_limit == resource.RLIM_INFINITY:
-        return max_connections
-    return min(max_connections, max(fd_limit - min(FD_RESERVE, fd_limit // 4), 1))
-
-
-def raise_fd_limit(wanted: int) -> int:
-    """Raise the soft limit on open files towards `wanted`, as far as the hard limit allows.
-
-    Returns the soft limit in force afterwards.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError) as exc:
-            log.warning("could not raise the open-file limit to %d: %s", target, exc)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        # A shortfall is routine (max_connections is generous); a small limit is worth a warning.
-        log.log(
-            logging.WARNING if soft < 4096 else logging.INFO,
-            "the open-file limit is %d (hard limit %d), below the %d that max_connections "
-            "needs, so fewer connections are admitted; raise it with 'ulimit -n'",
-            soft,
-            hard,
-            wanted,
-        )
-    return soft
-
 
 class ListenError(OSError):
     """A listening socket could not be opened; says which port, and why."""
@@ -512,6 +526,9 @@ class ChatServer:
             context = tls.server_context(settings.tls_cert, settings.tls_key)
         limit = raise_fd_limit(settings.max_connections + FD_RESERVE)
         self.max_connections = connection_cap(settings.max_connections, limit)
+        shortfall = fd_shortfall(settings.max_connections, limit)
+        if shortfall:
+            log.warning("%s", shortfall)
         try:
             if settings.plain_listener:
                 self.addresses = self._listen(settings.port, None)
@@ -553,7 +570,7 @@ class ChatServer:
                 port = addresses[-1][1]
         return addresses
 
-    async def shutdown(self, reason: str = "Server shutting down") -> None:
+    async def shutdown(self, reason: str = SHUTDOWN_REASON) -> None:
         """Tell every client why, close them cleanly, stop listening."""
         if self.sweeper is not None:
             self.sweeper.cancel()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -29,17 +30,90 @@ VALID_DAYS = 365
 
 
 def server_context(cert: str, key: str | None = None) -> ssl.SSLContext:
-    """The server's context: the library's defaults for servers, TLS 1.2 at least."""
+    """The server's context: the library's defaults for servers, TLS 1.2 at least.
+
+    Raises ConfigError with one line naming the file that can't be used, and what to do."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    cert_pem = _read("TLS certificate", cert)
+    key_pem = _read("TLS key", key) if key else cert_pem
+    _check_pem(cert, cert_pem, key, key_pem)
+    key_name = f"TLS key {key}" if key else f"the key in TLS certificate {cert}"
     try:
-        context.load_cert_chain(cert, key)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"TLS certificate or key not found: {exc.filename}") from None
-    except (OSError, ssl.SSLError) as exc:
-        where = f"{cert} and {key}" if key else cert
-        raise ConfigError(f"cannot use TLS certificate and key in {where}: {exc}") from None
+        context.load_cert_chain(cert, key, password=_no_passphrase)
+    except _Encrypted:
+        where = key or cert
+        raise ConfigError(
+            f"{key_name} is protected by a passphrase, which the server cannot ask for; "
+            f"decrypt it: openssl pkey -in {where} -out KEY.pem (and keep KEY.pem private)"
+        ) from None
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise ConfigError(
+                f"{key_name} does not belong to the certificate {cert}; "
+                "give the key the certificate was made with"
+            ) from None
+        raise ConfigError(
+            f"cannot use TLS certificate {cert} with {key_name}: {exc.reason or exc}"
+        ) from None
+    except OSError as exc:  # the files changed under us since they were read
+        raise ConfigError(f"cannot use TLS certificate {cert}: {exc.strerror or exc}") from None
     return context
+
+
+class _Encrypted(Exception):
+    """The key wants a passphrase: the server is no place to type one."""
+
+
+def _no_passphrase() -> bytes:
+    raise _Encrypted
+
+
+def _read(what: str, path: str) -> str:
+    """The file's text, or a ConfigError naming it and saying why it can't be read."""
+    try:
+        return Path(path).read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        if what == "TLS certificate":
+            hint = "make one to try TLS with: python server.py gen-cert --out tls/"
+        else:
+            hint = "--tls-key (tls_key) names the private key that belongs to the certificate"
+        raise ConfigError(f"{what} {path} not found; {hint}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a directory; name the {what[4:]} file in it") from None
+    except PermissionError:
+        raise ConfigError(
+            f"cannot read {what} {path}: permission denied; let the server's user read it "
+            "(and no one else, for a key)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def _check_pem(cert: str, cert_pem: str, key: str | None, key_pem: str) -> None:
+    """Each file holds what it should: PEM blocks of the right kind."""
+    has_key = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+    if "-----BEGIN CERTIFICATE-----" not in cert_pem:
+        if has_key.search(cert_pem) and key and "-----BEGIN CERTIFICATE-----" in key_pem:
+            raise ConfigError(
+                f"TLS certificate {cert} holds a private key, not a certificate: "
+                "are --tls-cert and --tls-key swapped?"
+            )
+        raise ConfigError(
+            f"TLS certificate {cert} is not a PEM certificate (no -----BEGIN CERTIFICATE----- "
+            "line); --tls-cert (tls_cert) wants one, such as Let's Encrypt's fullchain.pem"
+        )
+    if key is None:
+        if not has_key.search(cert_pem):
+            raise ConfigError(
+                f"TLS certificate {cert} holds no private key; "
+                "name the key file with --tls-key (tls_key)"
+            )
+    elif not has_key.search(key_pem):
+        raise ConfigError(
+            f"TLS key {key} is not a PEM private key (no -----BEGIN ... PRIVATE KEY----- line); "
+            "--tls-key (tls_key) wants one, such as Let's Encrypt's privkey.pem"
+        )
 
 
 class CertificateError(Exception):

@@ -1,5 +1,5 @@
 """Command line: `tcpchat client [HOST[:PORT]] [--nick NAME] [--join ROOMS] [--tls]
-[--insecure]`."""
+[--insecure] [--no-time]`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..plaintext import sane_nick
 from .connection import ClientOptions
+from .style import colour_wanted
 
 __all__ = ["client_main", "client_parser", "default_nick", "parse_address"]
 
@@ -93,9 +94,21 @@ def client_parser(prog: str = "tcpchat client") -> argparse.ArgumentParser:
         help="TLS (implies --tls) without checking the server's certificate, e.g. a "
         "self-signed one; anyone in between could read and change the chat",
     )
+    parser.add_argument(
+        "--no-time",
+        action="store_true",
+        help="don't show the time (HH:MM, local) before messages; it is shown on a "
+        "terminal when the server sends it (IRCv3 server-time), never into a pipe",
+    )
     parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
     return parser
 
+
+# Without prompt_toolkit, a terminal gets the line mode, and this one line about the full UI.
+LINE_MODE_HINT = (
+    "Simple line mode (prompt_toolkit is not installed); for the full UI: "
+    "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/tcpchat client"
+)
 
 INSECURE_WARNING = (
     "Warning: --insecure: the server's certificate is not checked, so the chat is "
@@ -112,6 +125,7 @@ def client_main(argv: Sequence[str] | None = None, prog: str = "tcpchat client")
     except ValueError as exc:
         parser.error(str(exc))
     rooms = _rooms(args.join)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
     options = ClientOptions(
         host=host,
         port=port,
@@ -119,18 +133,20 @@ def client_main(argv: Sequence[str] | None = None, prog: str = "tcpchat client")
         channels=rooms,
         tls=tls,
         insecure=args.insecure,
+        show_time=interactive and not args.no_time,
     )
     if args.insecure:
         print(INSECURE_WARNING, file=sys.stderr, flush=True)
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
     try:
         if interactive:
+            colour = colour_wanted(os.environ)
             try:
                 from .terminal import chat_in_terminal
             except ImportError:
-                print(f"{prog} needs prompt_toolkit: pip install prompt_toolkit", file=sys.stderr)
-                return 1
-            colour = not os.environ.get("NO_COLOR")
+                from .lines import chat_in_lines
+
+                print(LINE_MODE_HINT, file=sys.stderr, flush=True)
+                return asyncio.run(chat_in_lines(options, colour=colour))
             return asyncio.run(chat_in_terminal(options, colour=colour))
         from .piped import chat_over_pipes
 

@@ -11,15 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import os
 import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from ..plaintext import CONNECTED_TEXT, PlainSession, displayable
+from ..plaintext import (
+    CONNECTED_TEXT,
+    PlainSession,
+    confirms_itself,
+    displayable,
+    typed_lines,
+)
 from ..protocol import parse
+from .clock import local_hh_mm, now_hh_mm
+from .failures import ConnectError, closed_before_welcome, connect_failure, describe_error
 from .roster import Roster
 
 __all__ = ["ChatClient", "ClientOptions", "ConnectError", "format_address"]
@@ -60,14 +67,12 @@ class ClientOptions:
     ping_timeout: float = 60.0
     # Typed lines wait this long at most for the welcome and the first rooms.
     ready_timeout: float = 15.0
+    # Messages the server timed (IRCv3 server-time) start with the local HH:MM.
+    show_time: bool = False
 
     @property
     def address(self) -> str:
         return format_address(self.host, self.port)
-
-
-class ConnectError(Exception):
-    """The server could not be reached; the message is one line for the user."""
 
 
 class _End(Enum):
@@ -83,23 +88,15 @@ class _Outcome:
     reason: str = ""
 
 
-def describe_error(exc: BaseException) -> str:
-    """A few words for a connection error: 'Connection refused', not a repr."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate verify failed: {exc.verify_message}"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc}"
-    if isinstance(exc, socket.gaierror):
-        return exc.strerror or str(exc)
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, OSError) and exc.errno:
-        return os.strerror(exc.errno)
-    return str(exc) or type(exc).__name__
+def is_leaving(text: str) -> bool:
+    """`quit`, `over` or `/quit ...`: the lines that end the chat, connected or not.
+
+    True for a pasted block with such a line in it.
+    """
+    return any(_leaves(line) for line in typed_lines(text))
 
 
-def is_leaving(line: str) -> bool:
-    """`quit`, `over` or `/quit ...`: the lines that end the chat, connected or not."""
+def _leaves(line: str) -> bool:
     stripped = line.strip()
     return stripped.lower() in ("quit", "over") or stripped.lower().split(" ")[0] == "/quit"
 
@@ -128,6 +125,8 @@ class ChatClient:
         self._settled = asyncio.Event()
         self._leaving = asyncio.Event()
         self._close_timer: asyncio.TimerHandle | None = None
+        # Whether messages are shown with their times: the server sent some, and we show them.
+        self._server_times = False
 
     # -- what the UI uses ---------------------------------------------------
 
@@ -149,8 +148,9 @@ class ChatClient:
             self._streams = await self._open()
         except OSError as exc:
             self._settled.set()
+            options = self.options
             raise ConnectError(
-                f"Cannot connect to {self.options.address}: {describe_error(exc)}"
+                connect_failure(options.address, options.port, options.tls, exc)
             ) from None
 
     async def run(self) -> int:
@@ -191,17 +191,27 @@ class ChatClient:
             streams, delay = opened
             welcome = RECONNECTED_TEXT
 
-    async def send_typed(self, line: str, *, echo: bool = False) -> None:
-        """One line the person typed: a message, a /command, or quit.
+    async def send_typed(self, text: str, *, echo: bool = False) -> None:
+        """What the person typed: a message, a /command, or quit; or a pasted block.
 
-        With `echo`, the line is displayed as "You (nick): text" first, once the
-        server has welcomed us, so it appears after the connection's own news.
+        Each line of a pasted block goes as if typed alone, in order, up to one
+        that leaves. With `echo`, each line is displayed as "You (nick): text"
+        first, once the server has welcomed us, so it appears after the
+        connection's own news.
         """
+        for line in typed_lines(text):
+            await self._send_line(line, echo=echo)
+            if is_leaving(line):
+                return
+
+    async def _send_line(self, line: str, *, echo: bool) -> None:
         if not self._settled.is_set() and not is_leaving(line):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._settled.wait(), self.options.ready_timeout)
-        if echo:
-            self._display(f"You ({self.nick}): {displayable(line)}")
+        welcomed = self._session is not None and self._session.nick is not None
+        confirmed = welcomed and confirms_itself(line)
+        if echo and not confirmed:
+            self._display(self._stamp_now(f"You ({self.nick}): {displayable(line)}"))
         if self._session is None or self._writer is None:
             if is_leaving(line):
                 self._leaving.set()
@@ -210,7 +220,8 @@ class ChatClient:
             return
         session, writer = self._session, self._writer
         self._send(session.from_person(line))
-        self._show(session.take_lines())
+        shown = session.take_lines()
+        self._show([self._stamp_now(text) for text in shown] if confirmed else shown)
         if session.quitting:
             self._leaving.set()
             self._close_after(self.options.quit_timeout)
@@ -304,6 +315,7 @@ class ChatClient:
         )
         outcome = _Outcome(_End.LOST, registered=False, reason="the server closed the connection")
         saw_error = pinged = False
+        heard = b""  # the first bytes, to tell why a server hung up before its welcome
         try:
             while True:
                 timeout = options.ping_timeout if pinged else options.ping_after
@@ -322,7 +334,10 @@ class ChatClient:
                     outcome.reason = describe_error(exc)
                     break
                 if not raw:
+                    if not outcome.registered:
+                        outcome.reason = closed_before_welcome(options.port, options.tls, heard)
                     break
+                heard = heard or raw[:2]
                 pinged = False
                 saw_error = self._receive(session, raw) or saw_error
                 outcome.registered = session.nick is not None
@@ -344,7 +359,7 @@ class ChatClient:
         self._send(session.from_server(raw))
         lines = session.take_lines()
         if not session.quitting:  # after QUIT, only goodbyes ("Connection statistics: ...")
-            self._show(lines)
+            self._show(self._stamped(lines, msg.tags.get("time")))
         if session.ready:
             self._settled.set()
         if msg.command == "ERROR":
@@ -370,6 +385,18 @@ class ChatClient:
         if self._close_timer is None and self._writer is not None:
             transport = self._writer.transport
             self._close_timer = asyncio.get_running_loop().call_later(seconds, transport.abort)
+
+    def _stamped(self, lines: list[str], server_time: str | None) -> list[str]:
+        """Lines from a message the server timed, each after the time as local HH:MM."""
+        shown = local_hh_mm(server_time) if server_time and self.options.show_time else None
+        if shown is None:
+            return lines
+        self._server_times = True
+        return [f"{shown} {line}" for line in lines]
+
+    def _stamp_now(self, line: str) -> str:
+        """What we typed, timed like the server's messages are (when they are)."""
+        return f"{now_hh_mm()} {line}" if self._server_times else line
 
     def _send(self, lines: list[str]) -> None:
         writer = self._writer

@@ -15,7 +15,7 @@ from typing import BinaryIO, TextIO
 
 from .connection import ChatClient, ClientOptions, ConnectError, is_leaving
 
-__all__ = ["chat_over_pipes"]
+__all__ = ["chat_over_pipes", "relay_typed_lines"]
 
 
 def _lines(stream: BinaryIO) -> Iterator[bytes]:
@@ -72,9 +72,19 @@ async def chat_over_pipes(
     except ConnectError as exc:
         print(exc, file=sys.stderr, flush=True)
         return 1
-    running = asyncio.create_task(client.run())
     typed: asyncio.Queue[str | None] = asyncio.Queue()
     _read_in_background(stdin or sys.stdin.buffer, typed)
+    return await relay_typed_lines(client, typed, "End of input")
+
+
+async def relay_typed_lines(
+    client: ChatClient, typed: asyncio.Queue[str | None], end_reason: str
+) -> int:
+    """Run the connected `client`, sending each queued line (echoed), until it ends.
+
+    None in the queue means the end of input: leave with `end_reason`.
+    """
+    running = asyncio.create_task(client.run())
     while not running.done():
         getting = asyncio.ensure_future(typed.get())
         await asyncio.wait({running, getting}, return_when=asyncio.FIRST_COMPLETED)
@@ -83,7 +93,7 @@ async def chat_over_pipes(
             break
         line = getting.result()
         if line is None:
-            await client.leave("End of input")
+            await client.leave(end_reason)
             break
         await client.send_typed(line, echo=True)
         if is_leaving(line):

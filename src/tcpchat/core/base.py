@@ -31,7 +31,7 @@ from typing import Any
 from .. import __version__
 from ..config import Settings
 from ..passwords import PasswordHash, parse_hash
-from ..protocol import Message, irc_lower, serialize
+from ..protocol import Message, irc_lower, is_channel_name, serialize
 from . import numerics as n
 from .events import EVENT_TYPES, Event, Quit
 from .model import Channel, Session, User
@@ -50,7 +50,6 @@ def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
 
 
 _NICK_RE = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*\Z")
-_CHANNEL_RE = re.compile(r"#[^\x00\x07\r\n ,:]+\Z")
 
 
 def safe_middle(param: str) -> str:
@@ -123,15 +122,19 @@ class ChatBase:
     def shares_channel(self, user: User, other: User) -> bool:
         return any(other.uid in channel.members for channel in user.channels.values())
 
-    def valid_nick(self, nick: str) -> bool:
-        return (
-            len(nick) <= self.settings.nick_length
-            and _NICK_RE.match(nick) is not None
-            and irc_lower(nick) not in self.reserved
-        )
+    def nick_refusal(self, nick: str) -> str | None:
+        """Why `nick` can't be taken (the text of a 432), or None when it can.
+
+        A reserved nick is refused in words that say so, as UnrealIRCd does,
+        so that a person isn't shown the nick rule for a nick that follows it."""
+        if len(nick) > self.settings.nick_length or _NICK_RE.match(nick) is None:
+            return "Erroneous nickname"
+        if irc_lower(nick) in self.reserved:
+            return "Nickname is reserved for the server's own use"
+        return None
 
     def valid_channel_name(self, name: str) -> bool:
-        return len(name) <= self.settings.channel_length and _CHANNEL_RE.match(name) is not None
+        return len(name) <= self.settings.channel_length and is_channel_name(name)
 
     # -------------------------------------------------------------- output
 

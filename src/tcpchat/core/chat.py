@@ -39,11 +39,10 @@ def parse_line(text: str) -> Message:
 
     Raises ProtocolError as `parse` does.
     """
-    if text[:8] == "PRIVMSG ":
+    if text[:8] == "PRIVMSG " and "\r" not in text and "\n" not in text:
         target, sep, body = text[8:].partition(" :")
         if sep and target and " " not in target and target[0] != ":":
-            if "\r" not in text and "\n" not in text:
-                return Message("PRIVMSG", [target, body])
+            return Message("PRIVMSG", [target, body])
     return parse(text)
 
 

@@ -6,19 +6,24 @@ so the core needs no special case for plain clients. Like the rest of the core
 it does no I/O: the edge hands it text and bytes and writes back what it returns.
 
 `text` holds pure helpers, `commands` what the person types, `rendering` what the
-server sends, and `session` puts them together as `PlainSession`.
+server sends (with `nicknames` for refused nicks), and `session` puts them together
+as `PlainSession`.
 """
 
-from .commands import HELP_TEXT, MESSAGE_CHUNK_BYTES
+from .commands import MESSAGE_CHUNK_BYTES, confirms_itself
+from .help import HELP_TEXT, help_text
 from .session import CONNECTED_TEXT, PlainSession
-from .text import displayable, sane_nick, strip_telnet
+from .text import displayable, sane_nick, strip_telnet, typed_lines
 
 __all__ = [
     "CONNECTED_TEXT",
     "HELP_TEXT",
     "MESSAGE_CHUNK_BYTES",
     "PlainSession",
+    "confirms_itself",
     "displayable",
+    "help_text",
     "sane_nick",
     "strip_telnet",
+    "typed_lines",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..protocol import irc_lower
-from .state import NICK_PROMPT, SessionState
+from .help import help_text
+from .state import NICK_PROMPT, Nick, SessionState
 from .text import chunks, is_middle
 
 # A relayed PRIVMSG gains ":nick!user@host PRIVMSG #channel :" in front, and the
@@ -15,37 +16,11 @@ MESSAGE_CHUNK_BYTES = 350
 NOT_IN_A_ROOM = "You are not in any room; /join #room first."
 STILL_CONNECTING = "Still connecting to the server; try again in a moment."
 
-HELP_TEXT = """\
-Type a message and press Enter to say it in your current room. Commands:
-  /join #room [key]      join a room; it becomes your current room
-  /part [#room] [reason] leave a room (the current one if none is given)
-  /switch #room          talk in another room you have joined
-  /msg nick text         send a private message
-  /me action             act something out, shown as: * you action
-  /nick newname          change your nickname
-  /names [#room]         who is in a room
-  /list                  list the rooms
-  /topic [#room] [text]  show a room's topic, or set it
-  /who #room|nick        who is in a room, or who someone is
-  /whois nick            details about someone
-  /away [message]        mark yourself away; without a message, back again
-  /quit [reason]         leave the chat (typing quit or over does the same)
-  /help                  this list
-  //text                 say a message that starts with a slash
-Room operators (@), in the current room or a #room given first:
-  /kick nick [reason]    put someone out of the room
-  /ban [mask]            ban a nick or nick!user@host mask (* and ? match anything);
-                         without a mask, list the bans
-  /unban mask            lift a ban
-  /op nick, /deop nick   make someone a room operator, or no longer one
-  /voice nick, /devoice nick  let someone speak in a moderated (+m) room, or not
-  /invite nick [#room]   invite someone (needed to join an invite-only (+i) room)
-  /key [key]             set the room's key (password), or remove it
-  /mode [flags [args]]   show or change the room's modes, e.g. /mode +im, /mode +l 20
-Server operators:
-  /oper name password    become a server operator
-  /kill nick [reason]    disconnect someone from the server
-  /stats                 the server's statistics (/stats u: uptime, for anyone)"""
+def confirms_itself(line: str) -> bool:
+    """Whether the session shows what `line` did, so echoing the line typed is redundant:
+    `/msg nick text` is shown as `-> nick: text`."""
+    words = line.split(None, 2)
+    return len(words) == 3 and words[0].lower() == "/msg"
 
 
 class CommandMixin(SessionState):
@@ -94,7 +69,7 @@ class CommandMixin(SessionState):
         if wanted.startswith("/"):
             command = wanted[1:].lower()
             if command == "help":
-                self._say(HELP_TEXT)
+                self._say(help_text(" ".join(words[1:])))
                 self._prompt(NICK_PROMPT)
                 return []
             if command == "quit":
@@ -104,14 +79,13 @@ class CommandMixin(SessionState):
                 return []
             wanted = words[1]
         if not is_middle(wanted):
-            self._prompt(self._nick_not_allowed())
+            self._prompt(self._nick_not_allowed(wanted))
             return []
-        lines = [f"NICK {wanted}"]
-        if not self._user_sent:
-            username = wanted.replace("@", "").lstrip(":") or "guest"
-            lines.append(f"USER {username} 0 * :{wanted}")
-            self._user_sent = True
-        return lines
+        # USER goes with every try, and first: the core keeps the last one sent before
+        # registering, and registers on the NICK it accepts, so the user name and real
+        # name are always those of the nickname finally taken, never of one refused.
+        username = wanted.replace("@", "").lstrip(":") or "guest"
+        return [f"USER {username} 0 * :{wanted}", f"NICK {wanted}"]
 
     def _say_in_current(self, text: str) -> list[str]:
         if self._current is None:
@@ -192,6 +166,7 @@ class CommandMixin(SessionState):
             return self._say("Usage: /msg nick text")
         if not is_middle(parts[0]):
             return self._invalid(parts[0])
+        self._tell("-> ", Nick(parts[0]), ": ", parts[1])  # what was sent, and to whom
         return self._privmsg(parts[0], parts[1])
 
     def _cmd_me(self, args: str) -> list[str]:
@@ -264,13 +239,13 @@ class CommandMixin(SessionState):
         """Client mode, still registering: only /help and /quit make sense yet."""
         command = line.split()[0].lower()
         if command == "/help":
-            return self._say(HELP_TEXT)
+            return self._say(help_text(line[len(command) :]))
         if command == "/quit":
             return self._cmd_quit(line[len(command) :])
         return self._say(STILL_CONNECTING)
 
-    def _cmd_help(self, _args: str) -> list[str]:
-        return self._say(HELP_TEXT)
+    def _cmd_help(self, args: str) -> list[str]:
+        return self._say(help_text(args))
 
     # -- powers of room and server operators ------------------------------------
 

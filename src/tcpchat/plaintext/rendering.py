@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..protocol import Message, irc_lower
-from .state import NICK_PROMPT, ClientMode, Nick, SessionState
+from .nicknames import NICK_CHANGE_REFUSED, NICK_REJECTED, NicknameMixin
+from .state import Nick
 from .text import (
     STATUS_PREFIXES,
     duration,
     is_middle,
-    nick_candidates,
     nick_of,
     parenthesised,
-    sane_nick,
 )
 
 # Numerics that only matter to programs (registration burst, counts, ends of lists).
@@ -24,17 +23,15 @@ _SILENT_NUMERICS = frozenset(
 )
 # WHOIS lines whose text reads well after the nick: "alice is an IRC operator".
 _WHOIS_SENTENCES = frozenset({"276", "307", "313", "320", "335", "338", "378", "379", "671"})
-_NICK_REJECTED = frozenset({"431", "432", "433", "436", "437"})
 
-# Client mode: capabilities we ask for when offered (NAMES then shows every status).
-_WANTED_CAPS = ("multi-prefix",)
+# Client mode: capabilities we ask for when offered (NAMES then shows every status;
+# messages carry the time they were sent, which the client shows).
+_WANTED_CAPS = ("multi-prefix", "server-time")
 # Before the welcome, replies to a CAP the server doesn't know are no news to a person.
 _SILENT_BEFORE_WELCOME = frozenset({"020", "421", "451"})
-# RFC 1459's NICKLEN, which every server allows; ISUPPORT only comes after the welcome.
-_SAFE_NICK_LENGTH = 9
 
 
-class RenderingMixin(SessionState):
+class RenderingMixin(NicknameMixin):
     """Turns IRC lines from the server into sentences, keeping the session state current."""
 
     _server_commands: dict[str, Callable[[Message], list[str]]]
@@ -284,13 +281,14 @@ class RenderingMixin(SessionState):
 
     def _on_numeric(self, msg: Message) -> list[str]:
         code = msg.command
-        if self._client is not None and self._nick is None:
-            if code in _NICK_REJECTED:
-                return self._try_another_nick(code)
-            if code in _SILENT_BEFORE_WELCOME:
-                return []
-        elif self._nick is None and code in _NICK_REJECTED:
-            return self._on_nick_rejected(code)
+        if self._nick is None and code in NICK_REJECTED:
+            if self._client is not None:
+                return self._try_another_nick(msg)
+            return self._on_nick_rejected(msg)
+        if self._nick is not None and code in NICK_CHANGE_REFUSED:
+            return self._on_nick_change_refused(msg)
+        if self._client is not None and self._nick is None and code in _SILENT_BEFORE_WELCOME:
+            return []
         if self._client is not None and "400" <= code < "600":
             self._client.autojoin_pending.discard(irc_lower(msg.param(1)))
         if code in _SILENT_NUMERICS:
@@ -309,59 +307,6 @@ class RenderingMixin(SessionState):
             targets = " ".join(msg.params[1:-1])
             return self._say(f"{text.rstrip('.')}: {targets}" if targets else text)
         return self._say(text)
-
-    def _on_nick_rejected(self, code: str) -> list[str]:
-        if code == "432":
-            self._prompt(self._nick_not_allowed())
-        elif code == "431":
-            self._prompt(NICK_PROMPT)
-        else:
-            self._prompt("That nickname is taken, pick another: ")
-        return []
-
-    def _try_another_nick(self, code: str) -> list[str]:
-        """Client mode: the server refused our nick while registering; try the next one."""
-        client = self._client
-        assert client is not None
-        if code in ("431", "432"):
-            # First refusal: cut to the length every server allows, drop odd characters
-            # (or, if that changes nothing, try the next variant). Then: "guest".
-            client.nick_problem = client.nick_problem or "not allowed"
-            client.nick_limit = min(client.nick_limit, _SAFE_NICK_LENGTH)
-            client.refusals += 1
-            client.nick_base = (
-                sane_nick(client.nick_base, client.nick_limit) if client.refusals == 1 else "guest"
-            )
-        else:
-            client.nick_problem = client.nick_problem or "taken"
-        for candidate in nick_candidates(client.nick_base, client.nick_limit):
-            if irc_lower(candidate) not in client.tried:
-                client.tried.add(irc_lower(candidate))
-                client.trying = candidate
-                return [f"NICK {candidate}"]
-        client.quitting = True
-        self._say("The server accepted none of the nicknames tried; pick one with --nick.")
-        return ["QUIT :No nickname"]
-
-    def _client_welcome(self, client: ClientMode) -> list[str]:
-        client.cap_done = True
-        self._say(client.welcome_text)
-        if self._nick != client.wanted_nick:
-            why = {"taken": "is taken", "not allowed": "isn't allowed here"}.get(
-                client.nick_problem, "was changed by the server"
-            )
-            nick = Nick(self._nick or "")
-            self._tell(f"The nickname {client.wanted_nick} {why}; you are ", nick, " instead.")
-        if not client.channels:
-            return []
-        client.autojoin_pending = {irc_lower(room) for room in client.channels}
-        lines, batch = [], ""
-        for room in client.channels:
-            if batch and len(batch) + len(room) > 400:
-                lines.append(f"JOIN {batch}")
-                batch = ""
-            batch = f"{batch},{room}" if batch else room
-        return [*lines, f"JOIN {batch}"]
 
     def _on_welcome(self, msg: Message) -> list[str]:
         first_welcome = self._nick is None
@@ -391,7 +336,7 @@ class RenderingMixin(SessionState):
         return []
 
     def _on_motd_line(self, msg: Message) -> list[str]:
-        if self._client is not None:
+        if self._client is not None or not self._show_motd:
             return []  # the client keeps its start short: no message of the day
         text = msg.params[-1] if len(msg.params) >= 2 else ""
         return self._say(text[2:] if text.startswith("- ") else text.removeprefix("-"))

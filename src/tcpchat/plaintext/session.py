@@ -23,7 +23,9 @@ class PlainSession(CommandMixin, RenderingMixin):
     The terminal client reuses it in client mode (`start`): it registers with a
     nick given up front, negotiates CAP, picks another nick when one is taken,
     and joins its rooms, talking to any IRC server instead of our core alone.
-    `style_nick` decorates every nick shown (colour, for the client).
+    `style_nick` decorates every nick shown (colour, for the client). With
+    `show_motd` false the message of the day is not shown (the server's default
+    one is advice for IRC clients; a person has had their own welcome).
     """
 
     def __init__(
@@ -33,8 +35,10 @@ class PlainSession(CommandMixin, RenderingMixin):
         *,
         nick_length: int = 30,
         style_nick: Callable[[str], str] | None = None,
+        show_motd: bool = True,
     ) -> None:
         self._default_channel = default_channel
+        self._show_motd = show_motd
         self._server_name = server_name
         self._nick_length = nick_length
         self._style_nick = style_nick
@@ -42,7 +46,6 @@ class PlainSession(CommandMixin, RenderingMixin):
         self._chantypes = "#"
         self._status_prefixes = STATUS_PREFIXES
         self._nick: str | None = None
-        self._user_sent = False
         # Joined rooms by folded name, in joining order, so the newest is last.
         self._joined: dict[str, str] = {}
         self._current: str | None = None
@@ -90,7 +93,6 @@ class PlainSession(CommandMixin, RenderingMixin):
             nick_base=nick,
             tried={irc_lower(nick)},
         )
-        self._user_sent = True
         user = sane_nick(username or nick, 18)
         return ["CAP LS 302", f"NICK {nick}", f"USER {user} 0 * :{realname or nick}"]
 

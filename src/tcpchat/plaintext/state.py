@@ -29,7 +29,7 @@ class ClientMode:
     tried: set[str] = field(default_factory=set)
     nick_limit: int = 30
     nick_base: str = ""
-    nick_problem: str = ""  # "taken" or "not allowed", told once we are welcomed
+    nick_problem: str = ""  # "taken", "reserved" or "not allowed", told once welcomed
     refusals: int = 0  # 431/432 replies: the server found our nick malformed
     caps_offered: set[str] = field(default_factory=set)
     cap_done: bool = False
@@ -43,12 +43,12 @@ class SessionState:
     _default_channel: str
     _server_name: str
     _nick_length: int
+    _show_motd: bool
     _style_nick: Callable[[str], str] | None
     _client: ClientMode | None
     _chantypes: str
     _status_prefixes: str
     _nick: str | None
-    _user_sent: bool
     _joined: dict[str, str]
     _current: str | None
     _pending_names: dict[str, list[str]]
@@ -87,11 +87,15 @@ class SessionState:
 
     # -- shared by both directions ----------------------------------------------
 
-    def _nick_not_allowed(self) -> str:
+    def _nick_rule(self) -> str:
+        """What a nickname may be made of, for sentences that refuse one."""
         return (
-            "That nickname isn't allowed (letters, digits and -[]\\`_^{|}, up to "
-            f"{self._nick_length} characters, not starting with a digit or -); pick another: "
+            "letters, digits and -[]\\`_^{|}, up to "
+            f"{self._nick_length} characters, not starting with a digit or -"
         )
+
+    def _nick_not_allowed(self, nick: str) -> str:
+        return f"{nick} isn't allowed ({self._nick_rule()}); pick another nickname: "
 
     def _looks_like_channel(self, word: str) -> bool:
         return bool(word) and word[0] in self._chantypes

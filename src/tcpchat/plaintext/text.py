@@ -13,6 +13,7 @@ _FORMATTING = re.compile(
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LINE_BREAKERS = str.maketrans("", "", "\r\n\0")
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
 
 # Status prefixes on nicks in NAMES (~owner &admin @op %halfop +voice) until ISUPPORT says.
 STATUS_PREFIXES = "~&@%+"
@@ -36,6 +37,19 @@ def strip_telnet(line: bytes) -> bytes:
 def clean_input(text: str) -> str:
     """Drop CR, LF and NUL so nothing typed can end an IRC line early."""
     return text.translate(_LINE_BREAKERS)
+
+
+def typed_lines(text: str) -> list[str]:
+    """What was typed at once, as the lines to handle one by one.
+
+    A terminal's bracketed paste hands over a whole block with its line breaks;
+    each line of it is meant as a line of its own, never glued to the next. The
+    blank lines of a block are dropped; a single line is returned as it is.
+    """
+    lines = _LINE_ENDS.split(text)
+    if len(lines) == 1:
+        return lines
+    return [line for line in lines if line.strip()]
 
 
 def displayable(text: str) -> str:

@@ -74,8 +74,9 @@ def handle_nick(core: ChatBase, session: Session, msg: Message) -> None:
     if not nick:
         core.reply(session, n.ERR_NONICKNAMEGIVEN, "No nickname given")
         return
-    if not core.valid_nick(nick):
-        core.reply(session, n.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+    refusal = core.nick_refusal(nick)
+    if refusal is not None:
+        core.reply(session, n.ERR_ERRONEUSNICKNAME, nick, refusal)
         return
     user = session.user
     holder = core.state.nick_holder(nick)

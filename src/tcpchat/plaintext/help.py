@@ -1,0 +1,115 @@
+"""/help: a list short enough for a 24-row terminal, and `/help COMMAND` for the details.
+
+Shared by the plain-text mode (people on nc and telnet) and the terminal client.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+_WIDTH = 78  # the details fit an 80-column terminal
+
+HELP_TEXT = """\
+Type a message and press Enter to say it in your current room. Commands:
+  /join #room            join a room; it becomes your current room
+  /part [#room]          leave a room (the current one if none is given)
+  /switch #room          talk in another room you have joined
+  /msg nick text         send a private message
+  /me action             act something out, shown as: * you action
+  /nick newname          change your nickname
+  /names /list /who /whois  who is in a room, the rooms, who someone is
+  /topic /away           a room's topic; marking yourself away
+  /quit [reason]         leave the chat (typing quit or over does the same)
+  //text                 say a message that starts with a slash
+Room operators: /kick /ban /unban /op /deop /voice /devoice /invite /key /mode
+Server operators: /oper /kill /stats
+/help COMMAND tells more about one, e.g. /help join"""
+
+# One entry per command: its usage, then what it does, as shown by `/help COMMAND`.
+COMMAND_HELP = {
+    "join": (
+        "/join #room [key]",
+        "Join a room (created if it doesn't exist) and make it your current room. The key "
+        "is the room's password, if it has one. /join #a,#b joins several.",
+    ),
+    "part": ("/part [#room] [reason]", "Leave a room, the current one if none is given."),
+    "switch": (
+        "/switch #room",
+        "Talk in another room you have joined. /switch alone lists your rooms.",
+    ),
+    "msg": ("/msg nick text", "Send a private message: only nick sees it."),
+    "me": ("/me action", "Act something out: /me waves is shown as * yournick waves."),
+    "nick": ("/nick newname", "Change your nickname."),
+    "names": (
+        "/names [#room]",
+        "Who is in a room (the current one if none is given); @ marks its operators.",
+    ),
+    "list": ("/list", "The rooms, with how many people are in each and their topics."),
+    "topic": (
+        "/topic [#room] [text]",
+        "Show a room's topic, or set it (only its operators may, when the room has +t).",
+    ),
+    "who": ("/who #room|nick", "Who is in a room, or who someone is."),
+    "whois": ("/whois nick", "Details about someone: address, rooms, idle time."),
+    "away": (
+        "/away [message]",
+        "Mark yourself away; whoever messages you is told. Without a message, back again.",
+    ),
+    "quit": ("/quit [reason]", "Leave the chat. Typing quit or over does the same."),
+    "help": ("/help [command]", "The list of commands, or more about one of them."),
+    "kick": (
+        "/kick [#room] nick [reason]",
+        "Room operators: put someone out of the room (the current one if none is given).",
+    ),
+    "ban": (
+        "/ban [#room] [mask]",
+        "Room operators: ban a nick, or a nick!user@host mask where * and ? match "
+        "anything. Without a mask, list the bans.",
+    ),
+    "unban": ("/unban [#room] mask", "Room operators: lift a ban."),
+    "op": (
+        "/op [#room] nick, /deop [#room] nick",
+        "Room operators: make someone a room operator (@), or no longer one.",
+    ),
+    "voice": (
+        "/voice [#room] nick, /devoice [#room] nick",
+        "Room operators: let someone speak in a moderated (+m) room, or not.",
+    ),
+    "invite": (
+        "/invite nick [#room]",
+        "Invite someone: the only way into an invite-only (+i) room, and past a ban.",
+    ),
+    "key": (
+        "/key [#room] [key]",
+        "Room operators: set the room's key (the password to join it), or remove it.",
+    ),
+    "mode": (
+        "/mode [#room] [flags [arguments]]",
+        "Show the room's modes, or (room operators) change them: +i invite only, "
+        "+m moderated, +s secret, +t topic set by operators, +n no messages from "
+        "outside, +k key, +l 20 at most 20 people. E.g. /mode +im, /mode -t.",
+    ),
+    "oper": (
+        "/oper name password",
+        "Become a server operator, with a name and password from the server's config.",
+    ),
+    "kill": ("/kill nick [reason]", "Server operators: disconnect someone from the server."),
+    "stats": (
+        "/stats [u]",
+        "Server operators: the server's statistics. /stats u, its uptime, is for anyone.",
+    ),
+}
+_SAME_AS = {"deop": "op", "devoice": "voice"}
+
+
+def help_text(topic: str = "") -> str:
+    """The list of commands, or the usage and details of `topic` ('join' or '/join')."""
+    name = topic.strip().lower().lstrip("/").split(" ")[0]
+    if not name:
+        return HELP_TEXT
+    entry = COMMAND_HELP.get(_SAME_AS.get(name, name))
+    if entry is None:
+        return f"There is no /{name} command; /help lists them."
+    usage, details = entry
+    wrapped = textwrap.fill(details, _WIDTH, initial_indent="  ", subsequent_indent="  ")
+    return f"{usage}\n{wrapped}"
