@@ -75,12 +75,14 @@ def test_every_command_answers_the_same_in_any_case():
 
 
 def test_targets_per_message_applies_to_every_spelling():
-    core = make_core(targets_per_message=0)
-    alice, bob = register(core, "alice"), register(core, "bob")
-    for line in ("PRIVMSG bob :x", "privmsg bob :x", "PrivMsg bob :x"):
-        alice.send(line)
-        assert [m.command for m in alice.take()] == ["407"], line
-    assert bob.take() == []
+    core = make_core(targets_per_message=1)
+    alice, bob, carol = register(core, "alice"), register(core, "bob"), register(core, "carol")
+    for command in ("PRIVMSG", "privmsg", "PrivMsg"):
+        alice.send(f"{command} bob,carol :x")
+        assert [m.command for m in alice.take()] == ["407"], command
+        assert bob.take() == [] and carol.take() == []
+        alice.send(f"{command} bob :x")
+        assert [m.params for m in bob.take()] == [["bob", "x"]], command
 
 
 # ---------------------------------------------------- one time, one msgid
