@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tcpchat.config import Settings
-from tcpchat.server import ChatServer
+from tcpchat.edge.server import ChatServer
 
 TIMEOUT = 10.0
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcpchat.server import connection_cap
+from tcpchat.edge.server import connection_cap
 
 from net_harness import TIMEOUT, LineClient, running_server
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tcpchat import tls
+from tcpchat.edge import tls
+from tcpchat.edge.sniff import PROXY_V2_SIGNATURE, identify
 from tcpchat.protocol import looks_like_irc
-from tcpchat.sniff import PROXY_V2_SIGNATURE, identify
 
 from net_harness import TIMEOUT, LineClient, running_server
 

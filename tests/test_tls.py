@@ -22,7 +22,7 @@ import pytest
 from client_harness import RunningClient, blocking, client_options, irc_user, run
 from tcpchat.client import ChatClient, ConnectError
 from tcpchat.config import ConfigError, Settings
-from tcpchat.tls import server_context
+from tcpchat.edge.tls import server_context
 
 from net_harness import TIMEOUT, LineClient, running_server
 

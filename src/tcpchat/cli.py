@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, Settings
-from .server import SHUTDOWN_REASON, ChatServer, ListenError
+from .config import Settings
+from .edge.server import SHUTDOWN_REASON, ChatServer
+from .errors import ConfigError, ListenError
 
 log = logging.getLogger("tcpchat")
 
@@ -220,7 +221,8 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
 
 
 def gen_cert_main(argv: Sequence[str] | None = None, prog: str = "tcpchat gen-cert") -> int:
-    from .tls import CERT_NAME, KEY_NAME, VALID_DAYS, CertificateError, make_self_signed
+    from .edge.tls import CERT_NAME, KEY_NAME, VALID_DAYS, make_self_signed
+    from .errors import CertificateError
 
     parser = argparse.ArgumentParser(
         prog=prog,

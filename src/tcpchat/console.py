@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .core import Session
+from .edge.server import ChatServer
 from .plaintext import PlainSession, help_text, typed_lines
-from .server import ChatServer
 
 if TYPE_CHECKING:  # prompt_toolkit is optional: the console falls back to plain lines
     from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent

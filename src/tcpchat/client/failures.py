@@ -12,6 +12,8 @@ import os
 import socket
 import ssl
 
+from ..errors import ConnectError
+
 __all__ = ["ConnectError", "closed_before_welcome", "connect_failure", "describe_error"]
 
 USUAL_TLS_PORT = 6697
@@ -21,10 +23,6 @@ USUAL_TLS_PORT = 6697
 _PLAIN_TEXT_REASONS = frozenset(
     {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
 )
-
-
-class ConnectError(Exception):
-    """The server could not be reached; the message is one line for the user."""
 
 
 def describe_error(exc: BaseException) -> str:

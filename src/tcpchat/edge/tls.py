@@ -20,7 +20,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
-from .config import ConfigError
+from ..errors import CertificateError, ConfigError
 
 __all__ = ["CertificateError", "make_self_signed", "server_context"]
 
@@ -114,10 +114,6 @@ def _check_pem(cert: str, cert_pem: str, key: str | None, key_pem: str) -> None:
             f"TLS key {key} is not a PEM private key (no -----BEGIN ... PRIVATE KEY----- line); "
             "--tls-key (tls_key) wants one, such as Let's Encrypt's privkey.pem"
         )
-
-
-class CertificateError(Exception):
-    """No certificate could be made; the message says why and what to do."""
 
 
 def _alt_names(host: str) -> list[str]:

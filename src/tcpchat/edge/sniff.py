@@ -19,7 +19,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from .protocol import looks_like_irc
+from ..protocol import looks_like_irc
 
 # METHOD SP request-target SP HTTP-version (RFC 9112, section 3): nothing a person types.
 _REQUEST_LINE = re.compile(rb"([A-Z]{3,10}) (\S+) HTTP/(\d)(?:\.\d)?\r?")

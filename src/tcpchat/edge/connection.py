@@ -1,0 +1,335 @@
+"""One peer's connection, whatever carries it: lines in, bytes out, and who it is.
+
+`Connection` is transport-neutral. Lines arrive through `take` (the TCP edge frames them
+from a byte stream; a WebSocket edge would hand over one per message); it applies flood
+control, tells an IRC client from a person (or a stranger speaking another protocol) at
+the first line, and hands lines to the core. Output is queued and coalesced: everything
+written in one loop iteration leaves in one `transport.write`, and a peer that stops
+reading is dropped once its send queue passes `sendq_bytes`. It knows nothing of IRC
+beyond that first line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from ..config import DEFAULT_MOTD, Settings
+from ..core import ChatCore, Session
+from ..core.chat import decode_line
+from ..plaintext import PlainSession, strip_telnet
+from ..protocol import looks_like_irc
+from . import sniff
+from .flood import FloodGate
+
+log = logging.getLogger("tcpchat.edge")
+
+# Seconds a refused or turned-away connection stays half-closed, so its peer can read why.
+REFUSAL_LINGER = 2.0
+
+
+class Hub(Protocol):
+    """What a connection needs of the server that accepted it."""
+
+    settings: Settings
+    core: ChatCore
+    loop: asyncio.AbstractEventLoop
+    dirty: list[Connection]  # connections written to in this loop iteration
+    on_connect: Callable[[tuple[str, int]], None] | None
+
+    def flush_all(self) -> None: ...
+
+    def admit(self, connection: Connection) -> str | None: ...
+
+    def release(self, connection: Connection) -> None: ...
+
+    def ports(self) -> tuple[int | None, int | None]:
+        """The plain and the TLS port, where there is one."""
+
+
+class Connection:
+    """A peer: lines in through `take`, output through `write`; see the module docstring."""
+
+    __slots__ = (
+        "hub",
+        "core",
+        "loop",
+        "transport",
+        "peer",
+        "session",
+        "person",
+        "spoke",
+        "pending",
+        "closing",
+        "greet_timer",
+        "gate",
+        "address_key",
+    )
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.core = hub.core
+        self.loop = hub.loop
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("unknown", 0)
+        self.session: Session | None = None  # set once we know IRC client or person
+        self.person: PlainSession | None = None
+        self.spoke = False  # has the peer sent a line yet?
+        self.pending: list[bytes] = []
+        self.closing = False
+        self.greet_timer: asyncio.TimerHandle | None = None
+        settings = hub.settings
+        self.gate: FloodGate | None = None
+        if settings.flood_rate > 0:
+            self.gate = FloodGate(
+                settings.flood_burst,
+                settings.flood_rate,
+                settings.flood_max_queued,
+                self.loop.time(),
+            )
+        self.address_key: str | None = None  # counted under this key while connected
+
+    # ----------------------------------------------------------- lifecycle
+
+    def opened(self, transport: asyncio.Transport, peer: tuple[str, int]) -> bool:
+        """The transport is up: count the connection in, or refuse it (False)."""
+        self.transport = transport
+        self.peer = peer
+        refusal = self.hub.admit(self)
+        if refusal is not None:
+            log.warning("refused %s: %s", self.peer, refusal)
+            self._hang_up(self.core.farewell(self.peer[0], refusal))
+            return False
+        log.info("Client connected from: %s", self.peer)
+        self.greet_timer = self.loop.call_later(
+            self.hub.settings.plain_greeting_delay, self._greet_person
+        )
+        return True
+
+    def lost(self, exc: Exception | None) -> None:
+        """The transport is gone: the peer closed, the network failed, or we hung up."""
+        self.closing = True
+        if self.gate is not None:
+            self.gate.held.clear()
+        if self.greet_timer is not None:
+            self.greet_timer.cancel()
+        self.hub.release(self)
+        if self.session is not None:
+            reason = "Connection closed" if exc is None else f"Connection error: {exc}"
+            self.core.disconnect(self.session, reason)
+        log.info("Client disconnected: %s", self.peer)
+
+    # ------------------------------------------------------------ lines in
+
+    def take(self, raw: bytes, truncated: bool) -> None:
+        """One line from the peer: handled now, or held back while it floods."""
+        gate = self.gate
+        if gate is None or gate.admit(self.loop.time()):
+            self._line(raw, truncated)
+            return
+        if len(gate.held) == 0:
+            self.loop.call_later(gate.wait(), self._release)
+        if not gate.hold(raw, truncated):
+            self._excess_flood()
+
+    def _release(self) -> None:
+        """Handle held-back lines at the rate the flood limit allows."""
+        gate = self.gate
+        if gate is None or self.closing:
+            return
+        for raw, truncated in gate.release(self.loop.time()):
+            if self.closing:
+                return
+            self._line(raw, truncated)
+        if gate.held and not self.closing:
+            self.loop.call_later(gate.wait(), self._release)
+
+    def _excess_flood(self) -> None:
+        log.warning("disconnecting %s: Excess Flood", self.peer)
+        if self.gate is not None:
+            self.gate.held.clear()
+        if self.session is not None:
+            self.core.close(self.session, "Excess Flood")
+        else:
+            self.write(self.core.farewell(self.peer[0], "Excess Flood"))
+            self.close()
+        self.closing = True
+
+    def _line(self, raw: bytes, truncated: bool) -> None:
+        session = self.session
+        if session is not None and self.person is None and self.spoke:
+            self.core.receive(session, raw, truncated)  # the usual case, kept short
+            return
+        first = not self.spoke
+        if first:
+            stranger = sniff.identify(raw)  # the first line, should it have come in pieces
+            if stranger is not None:
+                self.turn_away(stranger)
+                return
+        self.spoke = True
+        if session is None:
+            session = self._start_irc() if looks_like_irc(raw) else self._greet_person()
+            if session is None:
+                return
+        elif first and self.person is not None and looks_like_irc(raw):
+            self._become_irc()
+        person = self.person
+        if person is None or truncated:
+            self.core.receive(session, raw, truncated)
+            return
+        for irc_line in person.from_person(decode_line(strip_telnet(raw)).replace("\0", "")):
+            self.core.receive(session, irc_line.encode())
+        self.write_person_text()
+
+    def _start_irc(self) -> Session:
+        if self.greet_timer is not None:
+            self.greet_timer.cancel()
+            self.greet_timer = None
+        self.session = self.core.connect(self, self.peer[0])
+        self._announce()
+        return self.session
+
+    def _greet_person(self) -> Session | None:
+        """Nothing said yet (or not IRC): this is a person with nc or telnet."""
+        self.greet_timer = None
+        if self.session is not None or self.closing:
+            return self.session
+        settings = self.hub.settings
+        person = PlainSession(
+            settings.default_channel,
+            settings.server_name,
+            nick_length=settings.nick_length,
+            show_motd=settings.motd != DEFAULT_MOTD,
+        )
+        self.person = person
+        self.session = self.core.connect(PersonSink(self, person), self.peer[0])
+        self.write(person.greeting())
+        self._announce()
+        return self.session
+
+    def _announce(self) -> None:
+        """The console hears of a chat client or person, never of a stranger."""
+        if self.hub.on_connect is not None:
+            self.hub.on_connect(self.peer)
+
+    def turn_away(self, stranger: sniff.Stranger) -> None:
+        """Not a chat client (a browser, TLS or SSH on the wrong port): a word if it
+        can read one, a log line, and close. It never becomes a user."""
+        local = self.transport.get_extra_info("sockname") if self.transport else None
+        answer = sniff.answer(stranger, str(local[0]) if local else "HOST", *self.hub.ports())
+        log.log(answer.level, "not a chat client at %s: %s", self.peer, answer.note)
+        if self.greet_timer is not None:
+            self.greet_timer.cancel()
+            self.greet_timer = None
+        if self.session is not None:  # greeted as a person, but never gave a nickname
+            self.core.disconnect(self.session, "Not a chat client")
+            self.session = self.person = None
+        self._hang_up(answer.reply)
+
+    def _become_irc(self) -> None:
+        """A slow IRC client got the greeting before speaking; talk IRC to it after all."""
+        assert self.session is not None
+        self.person = None
+        self.session.attach(self)
+
+    def write_person_text(self) -> None:
+        if self.person is not None:
+            text = self.person.take_text()
+            if text:
+                self.write(text)
+
+    # ----------------------------------------------------------- bytes out
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; the server flushes each connection written to once per loop
+        iteration, so everything for one peer in that iteration leaves in one system call."""
+        pending = self.pending
+        if not pending:
+            if self.closing:
+                return
+            dirty = self.hub.dirty
+            if not dirty:
+                self.loop.call_soon(self.hub.flush_all)
+            dirty.append(self)
+        pending.append(data)
+
+    def queued_bytes(self) -> int:
+        """Output held for this peer: ours, plus the transport's buffer."""
+        held = sum(map(len, self.pending))
+        return held + (self.transport.get_write_buffer_size() if self.transport else 0)
+
+    def flush(self) -> None:
+        pending = self.pending
+        if not pending:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size() > self.hub.settings.sendq_bytes:
+            self._drop("SendQ exceeded")
+
+    def close(self) -> None:
+        """Send what is queued, then close (the core has said goodbye)."""
+        self.flush()
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _hang_up(self, last_words: bytes) -> None:
+        """Send `last_words` and close; what the peer still sends is read and dropped."""
+        self.closing = True
+        self.pending.clear()
+        transport = self.transport
+        assert transport is not None
+        if last_words:
+            transport.write(last_words)
+        if transport.can_write_eof():
+            # Closing with the peer's lines unread would reset the connection and discard
+            # our last words before they are read; so half-close, and close a bit later.
+            transport.write_eof()
+            self.loop.call_later(REFUSAL_LINGER, transport.close)
+        else:
+            transport.close()
+
+    def _drop(self, reason: str) -> None:
+        """Disconnect without flushing: the peer is not reading."""
+        log.warning("dropping %s: %s", self.peer, reason)
+        self.closing = True
+        self.pending.clear()
+        if self.session is not None:
+            self.core.disconnect(self.session, reason)
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class PersonSink:
+    """The core's sink for a person: IRC lines in, plain text out."""
+
+    __slots__ = ("connection", "person")
+
+    def __init__(self, connection: Connection, person: PlainSession) -> None:
+        self.connection = connection
+        self.person = person
+
+    def write(self, data: bytes) -> None:
+        replies = self.person.from_server(data)
+        self.connection.write_person_text()
+        if replies:
+            # Later, not now: the core is in the middle of a command.
+            self.connection.loop.call_soon(self._to_core, replies)
+
+    def _to_core(self, lines: list[str]) -> None:
+        connection = self.connection
+        if connection.session is None or connection.closing:
+            return
+        for line in lines:
+            connection.core.receive(connection.session, line.encode())
+        connection.write_person_text()
+
+    def close(self) -> None:
+        self.connection.close()

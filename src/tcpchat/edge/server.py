@@ -1,0 +1,207 @@
+"""The server: listening sockets, the connections they accept, and the core they share.
+
+`ChatServer.start` binds the plain port and, with a certificate, the TLS port, on every
+interface unless told one; each accepted socket becomes a `TcpConnection`. The server
+counts connections (in all, and per address), flushes what was written to them once per
+loop iteration, runs the core's timeouts, runs its slow work on worker threads, and on
+`shutdown` tells every client why before closing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from ..config import Settings
+from ..core import ChatCore
+from ..errors import ListenError
+from . import listener, tls
+from .connection import Connection
+from .fdlimit import FD_RESERVE, connection_cap, fd_shortfall, raise_fd_limit
+from .tcp import TcpConnection
+
+__all__ = ["SHUTDOWN_REASON", "ChatServer", "address_key", "connection_cap"]
+
+log = logging.getLogger("tcpchat.edge")
+
+
+def address_key(host: str) -> str:
+    """Connections are counted per IPv4 address and per IPv6 /64 (one subscriber's share)."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)
+
+
+# What every client is told when the server stops, however it was told to.
+SHUTDOWN_REASON = "Server shutting down"
+
+class ChatServer:
+    """Listening sockets plus the core: `start`, later `shutdown`."""
+
+    def __init__(self, settings: Settings, core: ChatCore | None = None) -> None:
+        self.settings = settings
+        self.core = core or ChatCore(settings)
+        self.loop = asyncio.get_running_loop()
+        self.connections: set[Connection] = set()
+        self.listeners: list[listener.Listener] = []
+        self.addresses: list[tuple[str, int]] = []
+        self.max_connections = settings.max_connections  # lowered to fit the fd limit
+        self.all_closed: asyncio.Event | None = None  # set when the last one closes
+        # Told of each new connection's (host, port); the operator console shows them.
+        self.on_connect: Callable[[tuple[str, int]], None] | None = None
+        self.dirty: list[Connection] = []  # written to in this loop iteration
+        self.per_address: dict[str, int] = {}
+        self.sweeper: asyncio.TimerHandle | None = None
+        self.tls_addresses: list[tuple[str, int]] = []
+        self.core.run_blocking = self._run_blocking
+
+    def admit(self, connection: Connection) -> str | None:
+        """Count a new connection in, or say why it is refused."""
+        settings = self.settings
+        if len(self.connections) >= self.max_connections:
+            return "Server is full"
+        key = address_key(connection.peer[0])
+        count = self.per_address.get(key, 0)
+        if settings.max_connections_per_address and count >= settings.max_connections_per_address:
+            return "Too many connections from your address"
+        self.per_address[key] = count + 1
+        connection.address_key = key
+        self.connections.add(connection)
+        return None
+
+    def flush_all(self) -> None:
+        """Once per loop iteration: send what each connection was given in it."""
+        dirty, self.dirty = self.dirty, []
+        for connection in dirty:
+            connection.flush()
+
+    def release(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        if not self.connections and self.all_closed is not None:
+            self.all_closed.set()
+        key = connection.address_key
+        if key is not None:
+            connection.address_key = None
+            left = self.per_address[key] - 1
+            if left:
+                self.per_address[key] = left
+            else:
+                del self.per_address[key]
+
+    def _sweep(self) -> None:
+        """Timeouts, checked a few times per shortest timeout."""
+        self.core.sweep()
+        self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
+
+    @property
+    def sweep_interval(self) -> float:
+        s = self.settings
+        shortest = min(s.registration_timeout, s.ping_interval, s.ping_timeout)
+        return min(max(shortest / 4, 0.05), 5.0)
+
+    @property
+    def port(self) -> int:
+        """The plain-text port (the TLS one when there is no plain listener)."""
+        return (self.addresses or self.tls_addresses)[0][1]
+
+    @property
+    def tls_port(self) -> int:
+        return self.tls_addresses[0][1]
+
+    def ports(self) -> tuple[int | None, int | None]:
+        """The plain and the TLS port, where there is one."""
+        plain = self.addresses[0][1] if self.addresses else None
+        return plain, self.tls_addresses[0][1] if self.tls_addresses else None
+
+    def _run_blocking(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Slow work for the core (password hashing) on a worker thread; `done` runs on
+        the loop with the result, so no one waits while it is worked out."""
+        future = self.loop.run_in_executor(None, work)
+        future.add_done_callback(lambda finished: done(finished.result()))
+
+    async def start(self) -> None:
+        """Bind every listening socket: the plain port, and the TLS port when a certificate
+        is configured. With port 0, the sockets of one listener share one free port.
+
+        Raises ConfigError for an unusable certificate, ListenError if a port is taken.
+        """
+        settings = self.settings
+        settings.check()
+        context = None
+        if settings.tls_cert:
+            context = tls.server_context(settings.tls_cert, settings.tls_key)
+        limit = raise_fd_limit(settings.max_connections + FD_RESERVE)
+        self.max_connections = connection_cap(settings.max_connections, limit)
+        shortfall = fd_shortfall(settings.max_connections, limit)
+        if shortfall:
+            log.warning("%s", shortfall)
+        try:
+            if settings.plain_listener:
+                self.addresses = self._listen(settings.port, None)
+            if context is not None:
+                self.tls_addresses = self._listen(settings.tls_port, context)
+        except OSError:
+            for each in self.listeners:
+                each.close()
+            self.listeners.clear()
+            raise
+        self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
+
+    def _listen(self, port: int, context: ssl.SSLContext | None) -> list[tuple[str, int]]:
+        settings = self.settings
+        factory = functools.partial(TcpConnection, self)
+        hosts = [settings.host] if settings.host else ["0.0.0.0", "::"]
+        addresses: list[tuple[str, int]] = []
+        for host in hosts:
+            try:
+                sockets = listener.bind(host, port, settings.listen_backlog)
+            except OSError as exc:
+                if host == "::" and addresses:
+                    log.info("IPv6 not available (%s); listening on IPv4 only", exc.strerror)
+                    continue
+                raise ListenError(exc, port, context is not None) from exc
+            for sock in sockets:
+                each = listener.Listener(
+                    self.loop,
+                    sock,
+                    factory,
+                    tls=context,
+                    handshake_timeout=settings.tls_handshake_timeout,
+                    shutdown_timeout=settings.tls_shutdown_timeout,
+                    handshakes_per_address=settings.max_connections_per_address,
+                    address_key=address_key,
+                )
+                self.listeners.append(each)
+                addresses.append(each.address)
+                port = addresses[-1][1]
+        return addresses
+
+    async def shutdown(self, reason: str = SHUTDOWN_REASON) -> None:
+        """Tell every client why, close them cleanly, stop listening."""
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+        for each in self.listeners:
+            each.close()
+        self.core.shutdown(reason)
+        for connection in list(self.connections):
+            connection.close()
+        if self.connections:
+            self.all_closed = asyncio.Event()
+            try:
+                await asyncio.wait_for(self.all_closed.wait(), timeout=5)
+            except TimeoutError:
+                log.warning("some connections did not close in time")
+                for connection in list(self.connections):
+                    if connection.transport is not None:
+                        connection.transport.abort()

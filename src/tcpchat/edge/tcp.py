@@ -1,0 +1,84 @@
+"""TCP (and TLS over it): the asyncio protocol that frames a byte stream into lines.
+
+The transport-neutral parts are `Connection`'s; this adds what only a stream has: socket
+options, line framing, and a stranger told apart by its very first bytes (a TLS ClientHello
+has no line end to wait for).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from ..config import Settings
+from . import sniff
+from .connection import Connection, Hub
+from .framing import LineFramer
+
+__all__ = ["TcpConnection", "tune_socket"]
+
+
+class TcpConnection(Connection, asyncio.Protocol):
+    """One TCP or TLS connection."""
+
+    __slots__ = ("framer",)
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__(hub)
+        settings = hub.settings
+        self.framer = LineFramer(settings.max_line_bytes + settings.max_tags_bytes)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        address = (str(peer[0]), int(peer[1])) if peer else ("unknown", 0)
+        if self.opened(transport, address):  # type: ignore[arg-type]  # uvloop's is no subclass
+            settings = self.hub.settings
+            if settings.tcp_keepalive or settings.socket_send_buffer:
+                tune_socket(transport.get_extra_info("socket"), settings)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        if not self.spoke and not self.framer.waiting:
+            stranger = sniff.identify(data)  # the very first bytes
+            if stranger is not None:
+                self.turn_away(stranger)
+                return
+        lines, cut = self.framer.feed(data)
+        session = self.session
+        if session is not None and self.gate is None and self.person is None and self.spoke:
+            receive = self.core.receive  # the usual case, kept short: a gone session
+            for line in lines:  # ignores whatever follows
+                receive(session, line)
+        else:
+            for line in lines:
+                self.take(line, False)
+                if self.closing:
+                    return
+        if cut is not None:
+            self.take(cut, True)
+
+    def eof_received(self) -> bool:
+        return False  # a half-closed peer is treated as gone; close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost(exc)
+
+
+def tune_socket(sock: socket.socket | None, settings: Settings) -> None:
+    """TCP keepalive finds half-open connections of peers that never send (people on nc);
+    a bounded kernel send buffer makes the send-queue limit bite sooner."""
+    if sock is None:
+        return
+    try:
+        if settings.socket_send_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.socket_send_buffer)
+        if not settings.tcp_keepalive:
+            return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 20)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    except OSError:
+        pass  # not every socket type or platform allows it; the ping timeout still works
