@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, set-up included: a virtualenv with the test extras, ruff, then pytest.
+# The whole test suite, set-up included: a virtualenv with the test extras, ruff, mypy, pytest.
 # Usage: scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +24,5 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 .venv/bin/python -m ruff check .
+.venv/bin/python -m mypy
 exec .venv/bin/python -m pytest "$@"

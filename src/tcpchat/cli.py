@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .config import Settings
@@ -159,7 +160,7 @@ async def run_server(settings: Settings, with_console: bool) -> None:
             shown = f"[{host}]" if ":" in host else host
             print(f"Listening{label} on {shown}:{port}", flush=True)
     print("Server is waiting for connections...", flush=True)
-    waiters = [asyncio.ensure_future(stop.wait())]
+    waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
     if with_console:
         from .console import OperatorConsole, run_console
 

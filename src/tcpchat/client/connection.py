@@ -253,8 +253,8 @@ class ChatClient:
             try:
                 return await asyncio.wait_for(
                     asyncio.open_connection(
-                        address[0],
-                        address[1],
+                        str(address[0]),
+                        int(address[1]),
                         family=family,
                         ssl=context if options.tls else None,
                         server_hostname=options.host if options.tls else None,

@@ -33,6 +33,8 @@ from .style import style_nick
 
 __all__ = ["chat_in_lines"]
 
+_readline: ModuleType | None
+_termios: ModuleType | None
 try:
     import readline as _readline
 except ImportError:  # some builds lack it; plain input() then

@@ -158,7 +158,7 @@ class LocalRouter:
             members = self.members
             for key in user.channels:
                 found.update(members.get(key, ()))
-        found.discard(self.sessions.get(uid))  # type: ignore[arg-type]
+        found.discard(self.sessions.get(uid))
         return found
 
     def _with_actor(self, key: str, uid: str) -> Iterable[Session]:
@@ -233,7 +233,7 @@ class LocalRouter:
         peers: set[Session] = set()
         for key in event.channels:
             peers.update(self.members.get(key, ()))
-        peers.discard(session)  # type: ignore[arg-type]
+        peers.discard(session)
         self.deliver(peers, _line(event.source, "QUIT", [event.reason]), event.time)
         for key in event.channels:
             self._leave(key, session)

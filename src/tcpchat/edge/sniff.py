@@ -96,8 +96,8 @@ def answer(
         # "wrong version number", the well-known sign of TLS on a plain port (a bare
         # close looks like a crash), and anyone reading the raw bytes learns where to go.
         where = f"TLS is on port {tls_port}" if tls_port else "this server has no TLS port"
-        reply = f"This is the plain-text port of a tcpchat chat server; {where}.\r\n"
-        return Answer(reply.encode(), logging.INFO, f"TLS handshake on the plain port; {where}")
+        line = f"This is the plain-text port of a tcpchat chat server; {where}.\r\n"
+        return Answer(line.encode(), logging.INFO, f"TLS handshake on the plain port; {where}")
     if protocol == "PROXY":
         return Answer(
             b"",

@@ -134,6 +134,7 @@ class CommandMixin(SessionState):
     def _room_and_text(self, command: str, args: str) -> list[str]:
         """`COMMAND #room [:text]` from `[#room] [text]`; the room defaults to the current one."""
         words = args.split(None, 1)
+        room: str | None
         if words and self._looks_like_channel(words[0]):
             room, text = words[0], words[1] if len(words) > 1 else ""
         else:
