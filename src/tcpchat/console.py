@@ -22,7 +22,9 @@ from .edge.server import ChatServer
 from .plaintext import PlainSession, help_text, typed_lines
 
 if TYPE_CHECKING:  # prompt_toolkit is optional: the console falls back to plain lines
+    from prompt_toolkit.input import Input
     from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+    from prompt_toolkit.output import Output
 
 CONSOLE_NICK = "Server"
 QUIT_WORDS = ("quit", "over")
@@ -197,7 +199,11 @@ def _current_text() -> str:
     return get_app().current_buffer.text
 
 
-async def run_console(console: OperatorConsole, input=None, output=None) -> None:  # noqa: A002
+async def run_console(
+    console: OperatorConsole,
+    input: Input | None = None,  # noqa: A002  (prompt_toolkit's own name for it)
+    output: Output | None = None,
+) -> None:
     """Read typed lines until quit/over, Ctrl-C or Ctrl-D, with prompt_toolkit if present.
 
     The prompt leaves SIGINT to the server's own handler (a Ctrl-C between two prompts, or
