@@ -232,12 +232,12 @@ class CommandMixin(SessionState):
         return self._quit_lines([f"QUIT :{args.strip() or 'Leaving'}"])
 
     def _quit_lines(self, lines: list[str]) -> list[str]:
-        if self._client is not None:
-            self._client.quitting = True
+        if self._outbound is not None:
+            self._outbound.quitting = True
         return lines
 
     def _before_welcome(self, line: str) -> list[str]:
-        """Client mode, still registering: only /help and /quit make sense yet."""
+        """Outbound, still registering: only /help and /quit make sense yet."""
         command = line.split()[0].lower()
         if command == "/help":
             return self._say(help_text(line[len(command) :]))

@@ -1,10 +1,10 @@
 """Refused nicknames, explained: a prompt before the welcome, a sentence after it,
-and in client mode the next nickname to try (and, once welcomed, what became of ours)."""
+and in outbound mode the next nickname to try (and, once welcomed, what became of ours)."""
 
 from __future__ import annotations
 
 from ..protocol import Message, irc_lower
-from .state import NICK_PROMPT, ClientMode, Nick, SessionState
+from .state import NICK_PROMPT, Nick, Outbound, SessionState
 from .text import nick_candidates, sane_nick
 
 # Replies refusing a nick while registering.
@@ -59,48 +59,48 @@ class NicknameMixin(SessionState):
         return self._say(f"You can't be {nick}: {reason}")
 
     def _try_another_nick(self, msg: Message) -> list[str]:
-        """Client mode: the server refused our nick while registering; try the next one."""
-        client = self._client
-        assert client is not None
+        """Outbound: the server refused our nick while registering; try the next one."""
+        outbound = self._outbound
+        assert outbound is not None
         _, why, _ = self._nick_refusal(msg)
         if why in ("invalid", "refused"):
             # First refusal: cut to the length every server allows, drop odd characters
             # (or, if that changes nothing, try the next variant). Then: "guest".
-            client.nick_problem = client.nick_problem or "not allowed"
-            client.nick_limit = min(client.nick_limit, _SAFE_NICK_LENGTH)
-            client.refusals += 1
-            client.nick_base = (
-                sane_nick(client.nick_base, client.nick_limit) if client.refusals == 1 else "guest"
+            outbound.nick_problem = outbound.nick_problem or "not allowed"
+            outbound.nick_limit = min(outbound.nick_limit, _SAFE_NICK_LENGTH)
+            outbound.refusals += 1
+            outbound.nick_base = (
+                sane_nick(outbound.nick_base, outbound.nick_limit) if outbound.refusals == 1 else "guest"
             )
         else:
-            client.nick_problem = client.nick_problem or why
-        for candidate in nick_candidates(client.nick_base, client.nick_limit):
-            if irc_lower(candidate) not in client.tried:
-                client.tried.add(irc_lower(candidate))
-                client.trying = candidate
+            outbound.nick_problem = outbound.nick_problem or why
+        for candidate in nick_candidates(outbound.nick_base, outbound.nick_limit):
+            if irc_lower(candidate) not in outbound.tried:
+                outbound.tried.add(irc_lower(candidate))
+                outbound.trying = candidate
                 return [f"NICK {candidate}"]
-        client.quitting = True
+        outbound.quitting = True
         self._say("The server accepted none of the nicknames tried; pick one with --nick.")
         return ["QUIT :No nickname"]
 
-    def _client_welcome(self, client: ClientMode) -> list[str]:
-        client.cap_done = True
-        self._say(client.welcome_text)
-        if self._nick != client.wanted_nick:
+    def _outbound_welcome(self, outbound: Outbound) -> list[str]:
+        outbound.cap_done = True
+        self._say(outbound.welcome_text)
+        if self._nick != outbound.wanted_nick:
             why = {
                 "taken": "is taken",
                 "reserved": "is reserved",
                 "not allowed": "isn't allowed here",
             }.get(
-                client.nick_problem, "was changed by the server"
+                outbound.nick_problem, "was changed by the server"
             )
             nick = Nick(self._nick or "")
-            self._tell(f"The nickname {client.wanted_nick} {why}; you are ", nick, " instead.")
-        if not client.channels:
+            self._tell(f"The nickname {outbound.wanted_nick} {why}; you are ", nick, " instead.")
+        if not outbound.channels:
             return []
-        client.autojoin_pending = {irc_lower(room) for room in client.channels}
+        outbound.autojoin_pending = {irc_lower(room) for room in outbound.channels}
         lines, batch = [], ""
-        for room in client.channels:
+        for room in outbound.channels:
             if batch and len(batch) + len(room) > 400:
                 lines.append(f"JOIN {batch}")
                 batch = ""

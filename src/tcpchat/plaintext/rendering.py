@@ -24,7 +24,7 @@ _SILENT_NUMERICS = frozenset(
 # WHOIS lines whose text reads well after the nick: "alice is an IRC operator".
 _WHOIS_SENTENCES = frozenset({"276", "307", "313", "320", "335", "338", "378", "379", "671"})
 
-# Client mode: capabilities we ask for when offered (NAMES then shows every status;
+# Outbound: capabilities we ask for when offered (NAMES then shows every status;
 # messages carry the time they were sent, which the client shows).
 _WANTED_CAPS = ("multi-prefix", "server-time")
 # Before the welcome, replies to a CAP the server doesn't know are no news to a person.
@@ -144,7 +144,7 @@ class RenderingMixin(NicknameMixin):
         if len(msg.params) < 2 or text.startswith("\x01"):
             return []  # CTCP replies are for programs
         if not msg.source or "!" not in msg.source:
-            if self._client is not None and self._nick is None:
+            if self._outbound is not None and self._nick is None:
                 return []  # "*** Looking up your hostname": registration chatter
             return self._say(text)
         sender = nick_of(msg.source)
@@ -164,10 +164,10 @@ class RenderingMixin(NicknameMixin):
         folded = irc_lower(room)
         self._joined.pop(folded, None)
         self._joined[folded] = room
-        if self._client is not None and folded in self._client.autojoin_pending:
+        if self._outbound is not None and folded in self._outbound.autojoin_pending:
             # Rejoining after a reconnect keeps the room that was current.
-            self._client.autojoin_pending.discard(folded)
-            if self._current is None or folded == self._client.prefer_current:
+            self._outbound.autojoin_pending.discard(folded)
+            if self._current is None or folded == self._outbound.prefer_current:
                 self._current = room
         else:
             self._current = room
@@ -250,28 +250,28 @@ class RenderingMixin(NicknameMixin):
 
     def _on_error(self, msg: Message) -> list[str]:
         reason = msg.param(0) or "closed by the server"
-        if self._client is None:
+        if self._outbound is None:
             return self._say(f"Disconnected: {reason}")
-        if self._client.quitting:
+        if self._outbound.quitting:
             return []  # the goodbye to our own QUIT
         return self._say(f"The server ended the chat: {reason}")
 
     def _on_cap(self, msg: Message) -> list[str]:
-        """Client mode: CAP LS 302 (possibly several lines), REQ what we use, then END."""
-        client = self._client
-        if client is None or client.cap_done or self._nick is not None:
+        """Outbound: CAP LS 302 (possibly several lines), REQ what we use, then END."""
+        outbound = self._outbound
+        if outbound is None or outbound.cap_done or self._nick is not None:
             return []
         sub = msg.param(1).upper()
         if sub == "LS":
-            client.caps_offered.update(token.partition("=")[0] for token in msg.params[-1].split())
+            outbound.caps_offered.update(token.partition("=")[0] for token in msg.params[-1].split())
             if len(msg.params) >= 4 and msg.params[2] == "*":
                 return []  # more LS lines follow
-            wanted = [cap for cap in _WANTED_CAPS if cap in client.caps_offered]
+            wanted = [cap for cap in _WANTED_CAPS if cap in outbound.caps_offered]
             if wanted:
                 return [f"CAP REQ :{' '.join(wanted)}"]
         elif sub not in ("ACK", "NAK"):
             return []
-        client.cap_done = True
+        outbound.cap_done = True
         return ["CAP END"]
 
     def _on_standard_reply(self, msg: Message) -> list[str]:
@@ -282,15 +282,15 @@ class RenderingMixin(NicknameMixin):
     def _on_numeric(self, msg: Message) -> list[str]:
         code = msg.command
         if self._nick is None and code in NICK_REJECTED:
-            if self._client is not None:
+            if self._outbound is not None:
                 return self._try_another_nick(msg)
             return self._on_nick_rejected(msg)
         if self._nick is not None and code in NICK_CHANGE_REFUSED:
             return self._on_nick_change_refused(msg)
-        if self._client is not None and self._nick is None and code in _SILENT_BEFORE_WELCOME:
+        if self._outbound is not None and self._nick is None and code in _SILENT_BEFORE_WELCOME:
             return []
-        if self._client is not None and "400" <= code < "600":
-            self._client.autojoin_pending.discard(irc_lower(msg.param(1)))
+        if self._outbound is not None and "400" <= code < "600":
+            self._outbound.autojoin_pending.discard(irc_lower(msg.param(1)))
         if code in _SILENT_NUMERICS:
             return []
         if code in _WHOIS_SENTENCES:
@@ -313,8 +313,8 @@ class RenderingMixin(NicknameMixin):
         self._nick = msg.param(0) or self._nick
         if not first_welcome or self._nick is None:
             return []
-        if self._client is not None:
-            return self._client_welcome(self._client)
+        if self._outbound is not None:
+            return self._outbound_welcome(self._outbound)
         self._tell(
             "Welcome, ",
             Nick(self._nick),
@@ -336,7 +336,7 @@ class RenderingMixin(NicknameMixin):
         return []
 
     def _on_motd_line(self, msg: Message) -> list[str]:
-        if self._client is not None or not self._show_motd:
+        if self._outbound is not None or not self._show_motd:
             return []  # the client keeps its start short: no message of the day
         text = msg.params[-1] if len(msg.params) >= 2 else ""
         return self._say(text[2:] if text.startswith("- ") else text.removeprefix("-"))

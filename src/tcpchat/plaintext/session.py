@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from ..protocol import irc_lower, parse
 from .commands import CommandMixin
 from .rendering import RenderingMixin
-from .state import NICK_PROMPT, ClientMode
+from .state import NICK_PROMPT, Outbound
 from .text import STATUS_PREFIXES, clean_input, is_middle, sane_nick
 
 CONNECTED_TEXT = "Connected to the server. Type 'quit' to end the chat."
@@ -20,7 +20,7 @@ class PlainSession(CommandMixin, RenderingMixin):
     `from_server`; both return IRC lines for the core. Text for the person
     collects until `take_text` (or `take_lines`).
 
-    The terminal client reuses it in client mode (`start`): it registers with a
+    The terminal client reuses it in outbound mode (`start`): it registers with a
     nick given up front, negotiates CAP, picks another nick when one is taken,
     and joins its rooms, talking to any IRC server instead of our core alone.
     `style_nick` decorates every nick shown (colour, for the client). With
@@ -42,7 +42,7 @@ class PlainSession(CommandMixin, RenderingMixin):
         self._server_name = server_name
         self._nick_length = nick_length
         self._style_nick = style_nick
-        self._client: ClientMode | None = None
+        self._outbound: Outbound | None = None
         self._chantypes = "#"
         self._status_prefixes = STATUS_PREFIXES
         self._nick: str | None = None
@@ -78,13 +78,13 @@ class PlainSession(CommandMixin, RenderingMixin):
         realname: str = "tcpchat client",
         welcome_text: str = CONNECTED_TEXT,
     ) -> list[str]:
-        """Client mode: the lines that open registration as `nick`.
+        """Outbound: the lines that open registration as `nick`.
 
         After the welcome the session says `welcome_text` and joins `channels`;
         `current` (one of them) becomes the current room, else the first joined.
         """
         nick = nick if is_middle(nick) else sane_nick(nick)
-        self._client = ClientMode(
+        self._outbound = Outbound(
             wanted_nick=nick,
             trying=nick,
             channels=[room for room in channels if is_middle(room)],
@@ -104,7 +104,7 @@ class PlainSession(CommandMixin, RenderingMixin):
             return []
         if stripped.lower() in ("quit", "over"):
             return self._quit_lines(["QUIT :Leaving"])
-        if self._nick is None and self._client is not None:
+        if self._nick is None and self._outbound is not None:
             return self._before_welcome(stripped)
         if self._nick is None:
             return self._registration_line(stripped)
@@ -150,13 +150,13 @@ class PlainSession(CommandMixin, RenderingMixin):
     @property
     def ready(self) -> bool:
         """Welcomed and done with the rooms joined on connect: typed lines can go out."""
-        pending = self._client is not None and self._client.autojoin_pending
+        pending = self._outbound is not None and self._outbound.autojoin_pending
         return self._nick is not None and not pending
 
     @property
     def quitting(self) -> bool:
-        """Client mode: a QUIT has gone out, so the server closing is expected."""
-        return self._client is not None and self._client.quitting
+        """Outbound: a QUIT has gone out, so the server closing is expected."""
+        return self._outbound is not None and self._outbound.quitting
 
     @property
     def current_channel(self) -> str | None:

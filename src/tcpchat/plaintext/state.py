@@ -18,8 +18,9 @@ class Nick:
 
 
 @dataclass(slots=True)
-class ClientMode:
-    """What a terminal client adds: a nick chosen up front, rooms to (re)join, CAP."""
+class Outbound:
+    """A session dialled out by the terminal client, not a person behind our server: a nick
+    chosen up front (and the next to try when taken), rooms to (re)join, CAP."""
 
     wanted_nick: str
     trying: str
@@ -45,7 +46,7 @@ class SessionState:
     _nick_length: int
     _show_motd: bool
     _style_nick: Callable[[str], str] | None
-    _client: ClientMode | None
+    _outbound: Outbound | None
     _chantypes: str
     _status_prefixes: str
     _nick: str | None
