@@ -69,8 +69,9 @@ class NicknameMixin(SessionState):
             outbound.nick_problem = outbound.nick_problem or "not allowed"
             outbound.nick_limit = min(outbound.nick_limit, _SAFE_NICK_LENGTH)
             outbound.refusals += 1
+            first = outbound.refusals == 1
             outbound.nick_base = (
-                sane_nick(outbound.nick_base, outbound.nick_limit) if outbound.refusals == 1 else "guest"
+                sane_nick(outbound.nick_base, outbound.nick_limit) if first else "guest"
             )
         else:
             outbound.nick_problem = outbound.nick_problem or why

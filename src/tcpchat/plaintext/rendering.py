@@ -263,7 +263,8 @@ class RenderingMixin(NicknameMixin):
             return []
         sub = msg.param(1).upper()
         if sub == "LS":
-            outbound.caps_offered.update(token.partition("=")[0] for token in msg.params[-1].split())
+            offered = msg.params[-1].split()
+            outbound.caps_offered.update(token.partition("=")[0] for token in offered)
             if len(msg.params) >= 4 and msg.params[2] == "*":
                 return []  # more LS lines follow
             wanted = [cap for cap in _WANTED_CAPS if cap in outbound.caps_offered]
