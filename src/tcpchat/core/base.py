@@ -19,6 +19,7 @@ holds the session's next lines until it has finished.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import re
@@ -76,7 +77,6 @@ class ChatBase:
         self.sessions: set[Session] = set()  # this node's connections
         self.node = node
         self.version = f"tcpchat-{__version__}"
-        self.messages_relayed = 0
         self.run_blocking: RunBlocking = run_now
         self.reserved = {irc_lower(nick) for nick in self.settings.reserved_nicks}
         # Server operators (OPER): name -> password hash, and the checks under way.
@@ -89,7 +89,8 @@ class ChatBase:
         # msgids are unique forever and network-wide: an origin no other run or node shares
         # (this start's time and 40 random bits), then a serial number.
         self.msgid_origin = f"{int(self.started):x}{secrets.token_hex(5)}{node}-"
-        self.next_serial = itertools.count(1).__next__
+        self._serials = itertools.count(1)
+        self.next_serial = self._serials.__next__
         # What happens to each kind of event, in order: the state applies it, then the
         # router renders it (looked up once per kind, since messages take this path).
         self._pipeline = {kind: self._steps(kind) for kind in EVENT_TYPES}
@@ -98,6 +99,11 @@ class ChatBase:
 
     def new_uid(self) -> str:
         return f"{self.node}{next(self._uids):x}"
+
+    @property
+    def messages_relayed(self) -> int:
+        """Messages sent so far (PRIVMSG, NOTICE, TAGMSG): serial numbers handed out."""
+        return next(copy.copy(self._serials)) - 1
 
     # ------------------------------------------------------------- lookups
 

@@ -157,11 +157,16 @@ class ChatCore(ChatBase):
             word = text.lstrip(" ").split(" ", 1)[0][:32]
             self.reply(session, n.ERR_UNKNOWNCOMMAND, safe_middle(word), "Unknown command")
             return
-        self.dispatch(session, msg)
-
-    def dispatch(self, session: Session, msg: Message) -> None:
-        """Check `msg` against the command table, then run its handler."""
+        # The command table: registered? an operator? enough parameters? then the handler.
         command = self.commands.get(msg.command)
+        if (
+            command is not None
+            and session.user.registered
+            and not command.oper_only
+            and len(msg.params) >= command.min_params
+        ):
+            self.run_command(session, command.handler, msg)  # the usual case, checked at once
+            return
         registered = session.user.registered
         if command is None:
             if registered:

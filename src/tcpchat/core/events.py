@@ -45,6 +45,7 @@ class MessageSent(NamedTuple):
     recipient: str | None
     text: str  # empty for TAGMSG
     tags: dict[str, str] | None  # client-only tags ('+...') to pass on
+    echo: bool  # the sender asked for its own copy (echo-message)
 
     @property
     def msgid(self) -> str:

@@ -68,6 +68,7 @@ class Session:
     write: Callable[[bytes], None] = field(init=False, repr=False)
     caps: frozenset[str] = NONE
     tag_mask: int = 0
+    echo: bool = False  # echo-message: its own messages come back to it
     cap_negotiating: bool = False
     password: str | None = None
     last_heard: float = 0.0  # any line at all, for ping timeouts

@@ -100,13 +100,12 @@ class LocalRouter:
         recipients: Iterable[Session],
         line: bytes,
         when: float,
-        msgid: str | None = None,
-        tags: dict[str, str] | None = None,
+        message: MessageSent | None = None,
         exclude: Session | None = None,
     ) -> None:
         """Hand the same encoded line to every recipient (but `exclude`); those that asked
-        for tags get a tagged copy, made once per variant. This loop is the hot path of
-        every broadcast: keep it lean."""
+        for tags get a tagged copy, made once per variant (a `message` adds its msgid and
+        client tags). This loop is the hot path of every broadcast: keep it lean."""
         variants: list[bytes | None] | None = None
         for session in recipients:
             if session is exclude:
@@ -119,25 +118,19 @@ class LocalRouter:
                 variants = [line, None, None, None]
             data = variants[mask]
             if data is None:
-                data = variants[mask] = self._tagged(line, mask, when, msgid, tags)
+                data = variants[mask] = self._tagged(line, mask, when, message)
             session.write(data)
 
     def _tagged(
-        self,
-        plain: bytes,
-        mask: int,
-        when: float,
-        msgid: str | None,
-        client_tags: dict[str, str] | None,
+        self, plain: bytes, mask: int, when: float, message: MessageSent | None
     ) -> bytes:
         tags: dict[str, str] = {}
         if mask & WANTS_TIME:
             tags["time"] = self.server_time(when)
-        if mask & WANTS_TAGS:
-            if msgid is not None:
-                tags["msgid"] = msgid
-            if client_tags:
-                tags.update(client_tags)
+        if mask & WANTS_TAGS and message is not None:
+            tags["msgid"] = message.msgid
+            if message.tags:
+                tags.update(message.tags)
         if not tags:
             return plain
         return b"@" + format_tags(tags).encode() + b" " + plain
@@ -185,26 +178,24 @@ class LocalRouter:
             line = f":{event.source} TAGMSG {event.target}\r\n".encode()
         else:
             line = f":{event.source} {command} {event.target} :{event.text}\r\n".encode()
-        sender = self.sessions.get(event.sender)
-        echo = sender is not None and "echo-message" in sender.caps
         if event.channel is not None:
             recipients: Iterable[Session] = self.members.get(event.channel, ())
             if command == "TAGMSG":
                 recipients = [s for s in recipients if s.tag_mask & WANTS_TAGS]
-            self.deliver(recipients, line, event.time, event.msgid, event.tags,
-                         None if echo else sender)  # fmt: skip
+            sender = None if event.echo else self.sessions.get(event.sender)
+            self.deliver(recipients, line, event.time, event, sender)
             return
-        recipient = self.sessions.get(event.recipient or "")
+        recipient = self.sessions.get(event.recipient)  # type: ignore[arg-type]
         if recipient is not None and command == "TAGMSG" and not recipient.tag_mask & WANTS_TAGS:
             recipient = None
-        if echo and recipient is not sender:
-            assert sender is not None
-            targets = [sender] if recipient is None else [recipient, sender]
-            self.deliver(targets, line, event.time, event.msgid, event.tags)
+        if event.echo and event.recipient != event.sender:
+            sender = self.sessions.get(event.sender)
+            targets = [s for s in (recipient, sender) if s is not None]
+            self.deliver(targets, line, event.time, event)
         elif recipient is None:
             return
         elif recipient.tag_mask:
-            self.deliver((recipient,), line, event.time, event.msgid, event.tags)
+            self.deliver((recipient,), line, event.time, event)
         else:
             recipient.write(line)
 

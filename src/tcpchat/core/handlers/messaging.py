@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...protocol import Message
 from .. import numerics as n
 from ..base import ChatBase
-from ..events import AwayChanged, MessageSent, message_sent
+from ..events import AwayChanged, message_sent
 from ..model import Channel, Session, User
 from .channels import is_banned
 
@@ -27,7 +27,20 @@ def _client_tags(tags: dict[str, str]) -> dict[str, str] | None:
 
 
 def handle_message(core: ChatBase, session: Session, msg: Message) -> None:
-    """PRIVMSG and NOTICE. A NOTICE never draws an error reply, as the RFC requires."""
+    """PRIVMSG and NOTICE. A NOTICE never draws an error reply, as the RFC requires.
+
+    The hot path of every chat line, so the common case (one target, text) goes first."""
+    params = msg.params
+    if len(params) != 2 or not params[0] or not params[1] or "," in params[0]:
+        _unusual_message(core, session, msg)
+        return
+    session.last_spoke = session.last_heard
+    client_tags = _client_tags(msg.tags) if msg.tags else None
+    say(core, session, msg.command, params[0], params[1], client_tags)
+
+
+def _unusual_message(core: ChatBase, session: Session, msg: Message) -> None:
+    """What is missing, or several targets: checked in the order the RFC lists them."""
     command = msg.command
     quiet = command == "NOTICE"
     params = msg.params
@@ -39,63 +52,54 @@ def handle_message(core: ChatBase, session: Session, msg: Message) -> None:
         if not quiet:
             core.reply(session, n.ERR_NOTEXTTOSEND, "No text to send")
         return
-    client_tags = _client_tags(msg.tags) if msg.tags else None
-    target = params[0]
-    if "," not in target and core.settings.targets_per_message:
-        send_text(core, session, command, target, params[1], client_tags)
-        return
-    targets = target.split(",")
+    targets = params[0].split(",")
     if len(targets) > core.settings.targets_per_message:
         if not quiet:
-            core.reply(session, n.ERR_TOOMANYTARGETS, target, "Too many targets")
+            core.reply(session, n.ERR_TOOMANYTARGETS, params[0], "Too many targets")
         return
-    for each in targets:
-        send_text(core, session, command, each, params[1], client_tags)
+    session.last_spoke = session.last_heard
+    client_tags = _client_tags(msg.tags) if msg.tags else None
+    for target in targets:
+        say(core, session, command, target, params[1], client_tags)
 
 
-def send_text(
+def say(
     core: ChatBase,
     session: Session,
     command: str,
     target: str,
     text: str,
-    client_tags: dict[str, str] | None = None,
+    client_tags: dict[str, str] | None,
 ) -> None:
-    """One PRIVMSG or NOTICE to one target. `text` is a parsed parameter: no CR, LF or NUL.
-
-    The message's time is when its line arrived (`last_heard`, read for this very line).
-    """
+    """One PRIVMSG, NOTICE or TAGMSG (`text` empty) to one target, if it may be sent.
+    Its time is when its line arrived (`last_heard`, read for this very line)."""
     quiet = command == "NOTICE"
     user = session.user
-    session.last_spoke = session.last_heard
-    if target[:1] == "#":
+    if target[0] == "#":
         channel = core.state.channel(target)
         if channel is None:
             if not quiet:
                 core.reply(session, n.ERR_NOSUCHCHANNEL, target, "No such channel")
-        elif not can_speak(channel, user):
+            return
+        if not can_speak(channel, user):
             if not quiet:
                 core.reply(session, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
-        else:
-            core.emit(
-                message_sent((session.last_heard, core.msgid_origin, core.next_serial(), command,
-                              user.uid, user.source, channel.name, channel.folded, None, text,
-                              client_tags))
-            )  # fmt: skip
-            core.messages_relayed += 1
-        return
-    other = core.state.user_by_nick(target)
-    if other is None:
-        if not quiet:
-            core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
-        return
+            return
+        shown, key, recipient, away = channel.name, channel.folded, None, None
+    else:
+        other = core.state.user_by_nick(target)
+        if other is None:
+            if not quiet:
+                core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
+            return
+        shown, key, recipient, away = other.nick, None, other.uid, other.away
     core.emit(
         message_sent((session.last_heard, core.msgid_origin, core.next_serial(), command,
-                      user.uid, user.source, other.nick, None, other.uid, text, client_tags))
+                      user.uid, user.source, shown, key, recipient, text, client_tags,
+                      session.echo))
     )  # fmt: skip
-    core.messages_relayed += 1
-    if other.away is not None and not quiet:
-        core.reply(session, n.RPL_AWAY, other.nick, other.away)
+    if away is not None and command == "PRIVMSG":
+        core.reply(session, n.RPL_AWAY, shown, away)
 
 
 def handle_tagmsg(core: ChatBase, session: Session, msg: Message) -> None:
@@ -104,29 +108,8 @@ def handle_tagmsg(core: ChatBase, session: Session, msg: Message) -> None:
         core.reply(session, n.ERR_NORECIPIENT, "No recipient given (TAGMSG)")
         return
     client_tags = _client_tags(msg.tags)
-    if not client_tags:
-        return
-    user = session.user
-    target = msg.params[0].split(",")[0]
-    if target.startswith("#"):
-        channel = core.channel_or_reply(session, target)
-        if channel is None:
-            return
-        if not can_speak(channel, user):
-            core.reply(session, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
-            return
-        event = MessageSent(core.clock(), core.msgid_origin, core.next_serial(), "TAGMSG",
-                            user.uid, user.source, channel.name, channel.folded, None, "",
-                            client_tags)  # fmt: skip
-    else:
-        other = core.find_user(target)
-        if other is None:
-            core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
-            return
-        event = MessageSent(core.clock(), core.msgid_origin, core.next_serial(), "TAGMSG",
-                            user.uid, user.source, other.nick, None, other.uid, "",
-                            client_tags)  # fmt: skip
-    core.emit(event)
+    if client_tags:
+        say(core, session, "TAGMSG", msg.params[0].split(",")[0], "", client_tags)
 
 
 def handle_away(core: ChatBase, session: Session, msg: Message) -> None:

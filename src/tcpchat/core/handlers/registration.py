@@ -51,6 +51,7 @@ def handle_cap(core: ChatBase, session: Session, msg: Message) -> None:
             session.tag_mask = (WANTS_TIME if "server-time" in caps else 0) | (
                 WANTS_TAGS if "message-tags" in caps else 0
             )
+            session.echo = "echo-message" in caps
             core.send(session, Message("CAP", [target, "ACK", wanted], server))
         else:
             core.send(session, Message("CAP", [target, "NAK", wanted], server))
