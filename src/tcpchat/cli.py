@@ -82,8 +82,16 @@ def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
     )
     parser.add_argument("--server-name", help="the server's name in IRC replies")
     parser.add_argument("--network-name", help="the network name announced to IRC clients")
-    parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     return parser
+
+
+def version_line() -> str:
+    """`tcpchat 0.x (compiled core)` or `(pure Python)`: which one runs matters for speed."""
+    from .core import chat
+
+    kind = "pure Python" if str(chat.__file__).endswith(".py") else "compiled core"
+    return f"tcpchat {__version__} ({kind})"
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
