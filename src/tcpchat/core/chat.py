@@ -157,7 +157,11 @@ class ChatCore(ChatBase):
             word = text.lstrip(" ").split(" ", 1)[0][:32]
             self.reply(session, n.ERR_UNKNOWNCOMMAND, safe_middle(word), "Unknown command")
             return
-        # The command table: registered? an operator? enough parameters? then the handler.
+        self.dispatch(session, msg)
+
+    def dispatch(self, session: Session, msg: Message) -> None:
+        """The command table's checks (registered? an operator? enough parameters?), then
+        the handler; a refusal is the numeric the table says."""
         command = self.commands.get(msg.command)
         if (
             command is not None
