@@ -6,6 +6,7 @@
     │                       because a parameter holds CR, LF or NUL, or a space where it must not
     │                       (`serialize`); the value was not checked where it came in
     ├── ConfigError         local: a setting, config file, certificate or key the server can't use
+    ├── StoreError          local: the data directory or its database can't be used (says why)
     ├── ListenError         local: a listening socket could not be opened (also an OSError)
     ├── CertificateError    local: `gen-cert` could not make a certificate
     └── ConnectError        the terminal client could not reach the server
@@ -25,6 +26,7 @@ __all__ = [
     "ConnectError",
     "ListenError",
     "ProtocolError",
+    "StoreError",
     "TcpchatError",
     "UnsafeLineError",
 ]
@@ -44,6 +46,12 @@ class UnsafeLineError(TcpchatError, ValueError):
 
 class ConfigError(TcpchatError, ValueError):
     """A config file or value the server cannot use; the message says which, in one line."""
+
+
+class StoreError(TcpchatError):
+    """The data directory or its database can't be used; the message says why and what to do,
+    in one line (a missing or read-only directory, a damaged file, a newer schema, a second
+    server on the same directory)."""
 
 
 class ListenError(TcpchatError, OSError):

@@ -1,0 +1,280 @@
+"""The embedded database: one SQLite file in the data directory, owned by one thread.
+
+The event loop never waits on the disk. Every read and write runs on the database's own
+thread, in the order asked; `run(work, done)` hands `work` a connection there and `done` its
+result back on the loop, which is how the core's operations that finish later (`core.later`)
+reach the database. Writes asked for in one loop turn go in one transaction.
+
+Opening checks what a person starting the server can get wrong, each with one clear line: a
+directory that can't be made or written, a file that is no database (or a damaged one), a
+database written by a newer tcpchat (never silently rewritten), and another server using the
+same directory (a lock file). The schema is versioned; `MIGRATIONS` bring an older file up to
+date at start, inside a transaction.
+
+With no path (`data_dir = ""`, `--data-dir none`), the database lives in memory and is gone
+at exit: for tests and throwaway servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import StoreError
+
+__all__ = ["DB_NAME", "Database", "Migration", "StoreError"]
+
+log = logging.getLogger("tcpchat.store")
+
+DB_NAME = "tcpchat.sqlite3"
+LOCK_NAME = "tcpchat.lock"
+T = TypeVar("T")
+Migration = tuple[int, str]  # (the version it brings the schema to, the SQL script)
+
+
+class Database:
+    """One SQLite database and the thread that owns it; see the module docstring."""
+
+    def __init__(
+        self,
+        data_dir: Path | None,
+        migrations: Sequence[Migration],
+        *,
+        synchronous: str = "NORMAL",
+        post: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
+        """`post` runs a callback on the event loop's thread (loop.call_soon_threadsafe);
+        without one the database runs inline, in the caller's thread (the sans-IO core's
+        tests, and tools)."""
+        self.data_dir = data_dir
+        self.path = data_dir / DB_NAME if data_dir is not None else None
+        self.migrations = sorted(migrations)
+        self.synchronous = synchronous
+        self.post = post
+        self.version = 0
+        self._lock_file: int | None = None
+        self._connection: sqlite3.Connection | None = None
+        # (work, done) to run, or (statements, done) to write; None stops the thread.
+        self._jobs: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------- opening
+
+    def open(self) -> None:
+        """Open (creating if needed) and bring the schema up to date. Raises StoreError."""
+        if self.data_dir is not None:
+            self._prepare_directory(self.data_dir)
+        if self.post is None:
+            self._connection = self._connect()
+            return
+        ready: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+
+        def serve() -> None:
+            try:
+                self._connection = self._connect()
+            except BaseException as exc:  # reported to the opener, in its thread
+                ready.put(exc)
+                return
+            ready.put(None)
+            self._serve()
+
+        self._thread = threading.Thread(target=serve, name="tcpchat-db", daemon=True)
+        self._thread.start()
+        failure = ready.get()
+        if failure is not None:
+            self._thread.join()
+            self._thread = None
+            raise failure
+
+    def _prepare_directory(self, folder: Path) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot make the data directory {folder}: {exc.strerror}") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StoreError(
+                f"the data directory {folder} is not writable by this user; "
+                "fix its permissions or choose another with --data-dir"
+            )
+        try:
+            fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot open {folder / LOCK_NAME}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(
+                f"another tcpchat server is using the data directory {folder}; stop it, "
+                "or give this one its own with --data-dir"
+            ) from None
+        self._lock_file = fd
+
+    def _connect(self) -> sqlite3.Connection:
+        where = str(self.path) if self.path is not None else ":memory:"
+        try:
+            connection = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA foreign_keys = ON")
+            if self.path is not None:
+                mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"{self.path}: SQLite would not use WAL mode ({mode})")
+            connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+            self._migrate(connection)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self._explain(exc)) from None
+        return connection
+
+    def _explain(self, exc: sqlite3.DatabaseError) -> str:
+        text = str(exc)
+        where = self.path or "the in-memory database"
+        if "not a database" in text or "malformed" in text:
+            return (
+                f"{where} is not a tcpchat database, or it is damaged ({text}); move it "
+                "aside (a backup may restore it) and start again for a new one"
+            )
+        if "readonly" in text or "read-only" in text:
+            return f"{where} is read-only; fix its permissions or choose another --data-dir"
+        if "locked" in text:
+            return f"{where} is locked by another program ({text}); stop it and start again"
+        return f"{where}: {text}"
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+        row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
+        version = row[0] or 0
+        newest = self.migrations[-1][0] if self.migrations else 0
+        if version > newest:
+            raise StoreError(
+                f"{self.path} was written by a newer tcpchat (schema {version}; this one knows "
+                f"up to {newest}); run the newer tcpchat, or give this one another --data-dir"
+            )
+        for target, script in self.migrations:
+            if target <= version:
+                continue
+            log.info("database schema %d -> %d", version, target)
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(script):
+                    connection.execute(statement)
+                connection.execute("INSERT INTO schema_version VALUES (?)", (target,))
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            version = target
+        self.version = version
+
+    # ------------------------------------------------------------ working
+
+    def run(self, work: Callable[[sqlite3.Connection], T], done: Callable[[T], None]) -> None:
+        """Run `work(connection)` on the database's thread, in order with every other job,
+        and then `done(result)` on the loop. A failure is logged and `done` gets None, so
+        a client's pending command always finishes."""
+        if self._thread is None:
+            self._run(work, done)
+        else:
+            self._jobs.put((work, done))
+
+    def write(
+        self,
+        statements: Sequence[tuple[str, Sequence[Any]]],
+        done: Callable[[bool], None] | None = None,
+    ) -> None:
+        """Run statements in a transaction on the database's thread, then `done(ok)` on the
+        loop once they are committed (or failed: logged, and ok is False). Writes that wait
+        together are committed together: one transaction, one sync to disk."""
+        if self._thread is None:
+            self._commit([(statements, done)])
+        else:
+            self._jobs.put((statements, done))
+
+    def _run(self, work: Callable[[sqlite3.Connection], Any], done: Callable[[Any], None]) -> None:
+        connection = self._connection
+        assert connection is not None, "the database is not open"
+        try:
+            result: Any = work(connection)
+        except Exception:
+            log.exception("a database operation failed")
+            result = None
+        self._answer(done, result)
+
+    def _commit(self, writes: list[tuple[Sequence[tuple[str, Sequence[Any]]], Any]]) -> None:
+        connection = self._connection
+        assert connection is not None, "the database is not open"
+        ok = True
+        try:
+            connection.execute("BEGIN")
+            for statements, _ in writes:
+                for sql, params in statements:
+                    connection.execute(sql, params)
+            connection.execute("COMMIT")
+        except sqlite3.Error:
+            log.exception("a database write failed; %d statements were not stored", len(writes))
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            ok = False
+        for _, done in writes:
+            if done is not None:
+                self._answer(done, ok)
+
+    def _answer(self, done: Callable[[Any], None], result: Any) -> None:
+        if self.post is None:
+            done(result)
+        else:
+            self.post(lambda: done(result))
+
+    def _serve(self) -> None:
+        """The database's thread: jobs in order; writes that wait together, in one commit."""
+        jobs = self._jobs
+        held: tuple[Any, Any] | None = None  # a job taken while gathering writes, run next
+        while True:
+            job = held if held is not None else jobs.get()
+            held = None
+            if job is None:
+                return
+            first, done = job
+            if callable(first):
+                self._run(first, done)
+                continue
+            writes = [job]
+            stop = False
+            while not jobs.empty():
+                following = jobs.get()
+                if following is None:
+                    stop = True
+                    break
+                if callable(following[0]):
+                    held = following
+                    break
+                writes.append(following)
+            self._commit(writes)
+            if stop:
+                return
+
+    def close(self) -> None:
+        """Finish the jobs asked for, then close the file and release the directory."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.close()
+            self._connection = None
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
+
+
+def _statements(script: str) -> list[str]:
+    """A migration script's statements (no semicolons inside our own SQL's strings)."""
+    return [part.strip() for part in script.split(";") if part.strip()]

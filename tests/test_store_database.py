@@ -1,0 +1,155 @@
+"""The embedded database on real SQLite files: opening, migrations, the mistakes a person can
+make with a data directory, and the database thread's order and group commits."""
+
+from __future__ import annotations
+
+import os
+import queue
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tcpchat.errors import StoreError
+from tcpchat.store.database import DB_NAME, Database
+
+ROOT = Path(__file__).resolve().parent.parent
+V1 = [(1, "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")]
+V2 = [*V1, (2, "ALTER TABLE notes ADD COLUMN author TEXT; CREATE INDEX by_author ON notes (author)")]
+
+
+class Loop:
+    """Stands in for the event loop's thread: callbacks posted to it run when `drain` runs."""
+
+    def __init__(self) -> None:
+        self.callbacks: queue.SimpleQueue = queue.SimpleQueue()
+
+    def post(self, callback) -> None:
+        self.callbacks.put(callback)
+
+    def next(self, timeout: float = 10.0) -> None:
+        self.callbacks.get(timeout=timeout)()
+
+
+def notes(folder: Path) -> list[tuple]:
+    with sqlite3.connect(folder / DB_NAME) as connection:
+        return connection.execute("SELECT * FROM notes ORDER BY id").fetchall()
+
+
+def test_a_new_data_directory_is_made_migrated_and_kept_in_wal_mode(tmp_path):
+    folder = tmp_path / "data" / "deeper"
+    db = Database(folder, V1)
+    db.open()
+    assert db.version == 1 and (folder / DB_NAME).exists()
+    db.write([("INSERT INTO notes (text) VALUES (?)", ("hello",))])
+    db.close()
+    with sqlite3.connect(folder / DB_NAME) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db = Database(folder, V2)  # the next version of tcpchat: migrated forward, data kept
+    db.open()
+    assert db.version == 2
+    db.close()
+    assert notes(folder) == [(1, "hello", None)]
+
+
+def test_a_database_from_a_newer_tcpchat_is_refused_and_left_as_it_is(tmp_path):
+    db = Database(tmp_path, V2)
+    db.open()
+    db.close()
+    before = (tmp_path / DB_NAME).read_bytes()
+    with pytest.raises(StoreError, match=r"newer tcpchat \(schema 2; this one knows up to 1\)"):
+        Database(tmp_path, V1).open()
+    assert (tmp_path / DB_NAME).read_bytes() == before
+
+
+def test_a_file_that_is_no_database_is_named_with_what_to_do(tmp_path):
+    (tmp_path / DB_NAME).write_bytes(b"this is not SQLite" * 100)
+    with pytest.raises(StoreError, match="is not a tcpchat database, or it is damaged.*move it"):
+        Database(tmp_path, V1).open()
+
+
+def test_a_second_server_on_the_same_directory_is_told_so(tmp_path):
+    first = Database(tmp_path, V1)
+    first.open()
+    try:
+        with pytest.raises(StoreError, match="another tcpchat server is using the data directory"):
+            Database(tmp_path, V1).open()
+        # and from another process, as a second `python server.py` would be
+        code = textwrap.dedent(f"""
+            import sys; sys.path.insert(0, {str(ROOT / "src")!r})
+            from tcpchat.store.database import Database
+            from tcpchat.errors import StoreError
+            try:
+                Database(__import__("pathlib").Path({str(tmp_path)!r}), []).open()
+            except StoreError as exc:
+                print(exc)
+        """)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert "another tcpchat server is using the data directory" in out.stdout
+    finally:
+        first.close()
+    Database(tmp_path, V1).open()  # released at close
+
+
+def test_a_directory_that_cannot_be_written_is_named(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):  # root ignores permissions: drop the capability
+            code = textwrap.dedent(f"""
+                import sys; sys.path.insert(0, {str(ROOT / "src")!r})
+                from pathlib import Path
+                from tcpchat.store.database import Database
+                from tcpchat.errors import StoreError
+                try:
+                    Database(Path({str(folder)!r}), []).open()
+                except StoreError as exc:
+                    print(exc)
+            """)
+            out = subprocess.run(
+                ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search",
+                 sys.executable, "-c", code],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            message = out.stdout
+        else:
+            with pytest.raises(StoreError) as caught:
+                Database(folder, []).open()
+            message = str(caught.value)
+        assert f"the data directory {folder} is not writable" in message
+    finally:
+        folder.chmod(0o700)
+
+
+def test_in_memory_for_throwaway_servers(tmp_path):
+    db = Database(None, V1)
+    db.open()
+    results: list = []
+    db.write([("INSERT INTO notes (text) VALUES (?)", ("x",))])
+    db.run(lambda c: c.execute("SELECT text FROM notes").fetchall(), results.append)
+    assert results == [[("x",)]]
+    db.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_jobs_run_in_order_on_the_database_thread_and_waiting_writes_commit_together(tmp_path):
+    loop = Loop()
+    db = Database(tmp_path, V1, post=loop.post)
+    db.open()
+    seen: list = []
+    committed: list = []
+    for n in range(50):
+        db.write([("INSERT INTO notes (text) VALUES (?)", (f"line {n}",))], committed.append)
+    db.run(lambda c: c.execute("SELECT count(*) FROM notes").fetchone()[0], seen.append)
+    db.write([("INSERT INTO notes (text) VALUES (?)", (None,))], committed.append)  # fails
+    db.run(lambda c: 1 / 0, seen.append)  # a failing read: logged, answered with None
+    for _ in range(53):
+        loop.next()
+    assert seen == [50, None]
+    assert committed == [True] * 50 + [False]
+    db.close()
+    assert [text for _, text in notes(tmp_path)] == [f"line {n}" for n in range(50)]
