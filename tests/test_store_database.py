@@ -18,7 +18,7 @@ from tcpchat.store.database import DB_NAME, Database
 
 ROOT = Path(__file__).resolve().parent.parent
 V1 = [(1, "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")]
-V2 = [*V1, (2, "ALTER TABLE notes ADD COLUMN author TEXT; CREATE INDEX by_author ON notes (author)")]
+V2 = [*V1, (2, "ALTER TABLE notes ADD COLUMN author TEXT; CREATE INDEX by_a ON notes (author)")]
 
 
 class Loop:
