@@ -254,7 +254,11 @@ def get_channel(c: sqlite3.Connection, folded: str) -> RegisteredChannel | None:
     access = dict(
         c.execute("SELECT account, status FROM channel_access WHERE channel = ?", (folded,))
     )
-    return RegisteredChannel(*row[:4], *row[4:8], row[8], row[9], lists, access)
+    folded, name, founder, registered, topic, setter, topic_time, modes, key, limit = row
+    return RegisteredChannel(
+        folded, name, founder, float(registered), topic, setter, float(topic_time), modes,
+        key, limit, lists, access,
+    )  # fmt: skip
 
 
 def registered_channels(c: sqlite3.Connection) -> list[RegisteredChannel]:
