@@ -40,7 +40,10 @@ def test_several_replies_are_wrapped_in_a_labeled_response_batch():
 
 
 def test_a_reply_that_is_one_batch_takes_the_label_on_its_opening_line():
-    data = b"@msgid=1 :a BATCH +m1 draft/multiline #r\r\n@batch=m1 :a PRIVMSG #r :x\r\n:a BATCH -m1\r\n"
+    data = (
+        b"@msgid=1 :a BATCH +m1 draft/multiline #r\r\n"
+        b"@batch=m1 :a PRIVMSG #r :x\r\n:a BATCH -m1\r\n"
+    )
     lines = [line for line in data.split(b"\r\n") if line]
     assert is_one_batch(lines)
     out = labeled_response(data, "L", "srv", refs()).split(b"\r\n")

@@ -56,9 +56,7 @@ def is_one_batch(lines: list[bytes]) -> bool:
     return ref is not None and ref == batch_ref(lines[-1], b"-")
 
 
-def labeled_response(
-    data: bytes, label: str, server: str, new_ref: Callable[[], str]
-) -> bytes:
+def labeled_response(data: bytes, label: str, server: str, new_ref: Callable[[], str]) -> bytes:
     """The replies `data` (whole CRLF-terminated lines) framed for the label `label`."""
     tag = b"label=" + escape_tag_value(label).encode()
     lines = data.split(b"\r\n")
