@@ -108,3 +108,16 @@ def test_a_labeled_quit_has_its_error_labeled():
             line.startswith("@label=q1 ") and "ERROR :Closing Link" in line
             for line in alice.expect_closed()
         )
+
+
+def test_a_message_to_oneself_is_delivered_unlabeled_and_acknowledged():
+    """labeled-response: the label never goes on a message one sent oneself, except as the
+    echo-message echo."""
+    with running_server() as server:
+        alice = LineClient(server.port).register("alice", ("batch", "labeled-response"))
+        alice.send("@label=s1 PRIVMSG alice :note to self")
+        assert alice.readline().startswith(":alice!alice@127.0.0.1 PRIVMSG alice :note")
+        assert re.match(r"^@label=s1 :\S+ ACK$", alice.readline())
+        bob = LineClient(server.port).register("bob", CAPS)  # with echo-message
+        bob.send("@label=s2 PRIVMSG bob :note to self")
+        assert re.match(r"^@label=s2;msgid=\S+ :bob!\S+ PRIVMSG bob :note", bob.readline())

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from ..config import Settings
-from ..protocol import Message, ProtocolError, parse
+from ..protocol import Message, ProtocolError, irc_lower, parse
 from . import numerics as n
 from .base import ChatBase, safe_middle
 from .capabilities import LABELED_RESPONSE
@@ -55,9 +55,24 @@ def _run_checked(core: ChatBase, session: Session, msg: Message) -> None:
     handler, all of whose replies the label covers."""
     assert isinstance(core, ChatCore)
     command = core.commands.get(msg.command)
-    if core._permitted(session, msg, command):
-        assert command is not None
-        command.handler(core, session, msg)
+    if not core._permitted(session, msg, command):
+        return
+    assert command is not None
+    if (
+        msg.command in ("PRIVMSG", "NOTICE", "TAGMSG")
+        and not session.echo
+        and msg.params
+        and irc_lower(msg.params[0]) == irc_lower(session.user.nick)
+    ):
+        # A message to oneself is delivered, not answered: the label may not go on it
+        # (labeled-response), so the answer is an ACK. (With echo-message, the echo is it.)
+        write, session.write = session.write, session.sink.write
+        try:
+            command.handler(core, session, msg)
+        finally:
+            session.write = write
+        return
+    command.handler(core, session, msg)
 
 
 class ChatCore(ChatBase):

@@ -20,7 +20,7 @@ from ..base import ChatBase
 from ..capabilities import MULTILINE, MULTILINE_CONCAT
 from ..events import MultilineSent
 from ..model import Labeled, OpenBatch, Session
-from .messaging import can_speak, only_client_tags
+from .messaging import can_speak
 
 INVALID = "MULTILINE_INVALID"
 MAX_BYTES = "MULTILINE_MAX_BYTES"
@@ -53,7 +53,9 @@ def _open(core: ChatBase, session: Session, msg: Message, ref: str) -> None:
     labeled = session.label
     if labeled is not None:
         labeled.later = True  # the answer comes when the batch closes
-    session.batch = OpenBatch(ref, target, only_client_tags(msg.tags), labeled)
+    # The message's client-only tags come on the opening line (the lines carry none).
+    client_tags = {k: v for k, v in msg.tags.items() if k.startswith("+")} or None
+    session.batch = OpenBatch(ref, target, client_tags, labeled)
 
 
 def batched_line(core: ChatBase, session: Session, msg: Message) -> None:

@@ -21,7 +21,7 @@ def can_speak(channel: Channel, user: User) -> bool:
     return "m" not in channel.modes and not is_banned(channel, user)
 
 
-def only_client_tags(tags: dict[str, str]) -> dict[str, str] | None:
+def _client_tags(tags: dict[str, str]) -> dict[str, str] | None:
     """The tags a client may pass on to others: only client-only ('+') ones."""
     return {k: v for k, v in tags.items() if k.startswith("+")} or None
 
@@ -35,7 +35,7 @@ def handle_message(core: ChatBase, session: Session, msg: Message) -> None:
         _unusual_message(core, session, msg)
         return
     session.last_spoke = session.last_heard
-    client_tags = only_client_tags(msg.tags) if msg.tags else None
+    client_tags = _client_tags(msg.tags) if msg.tags else None
     say(core, session, msg.command, params[0], params[1], client_tags)
 
 
@@ -58,7 +58,7 @@ def _unusual_message(core: ChatBase, session: Session, msg: Message) -> None:
             core.reply(session, n.ERR_TOOMANYTARGETS, params[0], "Too many targets")
         return
     session.last_spoke = session.last_heard
-    client_tags = only_client_tags(msg.tags) if msg.tags else None
+    client_tags = _client_tags(msg.tags) if msg.tags else None
     for target in targets:
         say(core, session, command, target, params[1], client_tags)
 
@@ -107,7 +107,7 @@ def handle_tagmsg(core: ChatBase, session: Session, msg: Message) -> None:
     if not msg.params or not msg.params[0]:
         core.reply(session, n.ERR_NORECIPIENT, "No recipient given (TAGMSG)")
         return
-    client_tags = only_client_tags(msg.tags)
+    client_tags = _client_tags(msg.tags)
     if client_tags:
         say(core, session, "TAGMSG", msg.params[0].split(",")[0], "", client_tags)
 
