@@ -65,7 +65,8 @@ def test_cap_negotiation_holds_registration_until_cap_end():
     assert peer.session.registered
     assert numerics(peer.take())[0] == "001"
     peer.send("CAP LIST")
-    assert peer.take()[0].params[1:] == ["LIST", "multi-prefix server-time"]
+    # cap-notify comes with CAP LS 302, for good
+    assert peer.take()[0].params[1:] == ["LIST", "cap-notify multi-prefix server-time"]
 
 
 def test_cap_unknown_subcommand_is_410():

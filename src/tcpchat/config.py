@@ -62,7 +62,9 @@ class Settings:
 
     # Protocol limits (advertised in ISUPPORT where IRC has a token).
     max_line_bytes: int = 512  # one line, CRLF included, tags aside
-    max_tags_bytes: int = 8191  # the tags section, '@' and trailing space included
+    # The tags section a client may send, '@' and trailing space included: IRCv3 allows a
+    # client 4094 bytes of tag data (the server's own tags go on top when relaying).
+    max_tags_bytes: int = 4096
     nick_length: int = 30
     channel_length: int = 50
     topic_length: int = 390
@@ -74,6 +76,13 @@ class Settings:
     key_length: int = 50  # KEYLEN: longest channel key (+k)
     max_list_entries: int = 100  # MAXLIST: bans per channel
     modes_per_command: int = 4  # MODES: mode changes with a parameter in one MODE command
+    # UTF8ONLY: refuse lines that are not valid UTF-8 (FAIL ... INVALID_UTF8) instead of
+    # reading them as Latin-1.
+    utf8_only: bool = False
+    # draft/multiline: the most a message of several lines may hold (its bytes, each line
+    # feed counted, and its lines), advertised as max-bytes and max-lines.
+    multiline_max_bytes: int = 4096
+    multiline_max_lines: int = 100
 
     # Connection handling.
     sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped
@@ -269,6 +278,8 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "max_line_bytes": Range(512, 1 << 20),
     # IRCv3 message-tags: a client may send 4094 bytes of tags, '@' and space aside.
     "max_tags_bytes": Range(4096, 1 << 20),
+    "multiline_max_bytes": Range(1, 1 << 20),
+    "multiline_max_lines": Range(1, 65535),
     "nick_length": Range(9, 255),  # RFC 1459's 9 is what every IRC client expects to fit
     "channel_length": Range(2, 255),  # '#' and one character at least
     "topic_length": LENGTH,

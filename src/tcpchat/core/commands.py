@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .handlers import channels, messaging, modes, operators, queries, registration
+from .handlers import batches, cap, channels, messaging, modes, operators, queries, registration
 
 if TYPE_CHECKING:
     from ..protocol import Message
@@ -33,7 +33,7 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     # registration
-    "CAP": Command(registration.handle_cap, 1, before_registration=True),
+    "CAP": Command(cap.handle_cap, 1, before_registration=True),
     "PASS": Command(registration.handle_pass, 1, before_registration=True),
     "NICK": Command(registration.handle_nick, 0, before_registration=True),
     "USER": Command(registration.handle_user, 4, before_registration=True),
@@ -53,6 +53,7 @@ COMMANDS: dict[str, Command] = {
     "PRIVMSG": Command(messaging.handle_message),
     "NOTICE": Command(messaging.handle_message),
     "TAGMSG": Command(messaging.handle_tagmsg),
+    "BATCH": Command(batches.handle_batch, 1),
     "AWAY": Command(messaging.handle_away),
     # questions
     "WHO": Command(queries.handle_who),

@@ -57,6 +57,42 @@ class MessageSent(NamedTuple):
 message_sent = functools.partial(tuple.__new__, MessageSent)
 
 
+class MultilineSent(NamedTuple):
+    """A message of several lines (draft/multiline): one message, with one time and one
+    msgid, sent as a batch to those who negotiated it and line by line to the others.
+
+    `lines` keep the composition the client sent: each line's text, and whether it joins
+    the previous one without a line feed (`draft/multiline-concat`).
+    """
+
+    time: float
+    origin: str
+    serial: int
+    command: str  # PRIVMSG or NOTICE
+    sender: str  # uid
+    source: str
+    target: str
+    channel: str | None
+    recipient: str | None
+    lines: tuple[tuple[str, bool], ...]
+    tags: dict[str, str] | None
+    echo: bool
+
+    @property
+    def msgid(self) -> str:
+        return f"{self.origin}{self.serial}"
+
+    @property
+    def text(self) -> str:
+        """The whole message: lines joined by line feeds, concatenated ones by nothing."""
+        parts: list[str] = []
+        for i, (line, concat) in enumerate(self.lines):
+            if i and not concat:
+                parts.append("\n")
+            parts.append(line)
+        return "".join(parts)
+
+
 class Joined(NamedTuple):
     time: float
     uid: str
@@ -171,6 +207,7 @@ class Killed(NamedTuple):
 EVENT_TYPES = (
     Registered,
     MessageSent,
+    MultilineSent,
     Joined,
     Parted,
     Kicked,
@@ -186,6 +223,7 @@ EVENT_TYPES = (
 Event = (
     Registered
     | MessageSent
+    | MultilineSent
     | Joined
     | Parted
     | Kicked

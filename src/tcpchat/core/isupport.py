@@ -49,7 +49,7 @@ def isupport_tokens(settings: Settings) -> list[str]:
     """The ISUPPORT (005) tokens; every one reflects a limit the core enforces."""
     s = settings
     targets = s.targets_per_message
-    return [
+    tokens = [
         f"AWAYLEN={s.away_length}",
         f"CASEMAPPING={CASEMAPPING}",
         f"CHANLIMIT={CHANNEL_TYPES}:{s.channels_per_user}",
@@ -67,3 +67,6 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"TOPICLEN={s.topic_length}",
         f"USERLEN={s.user_length}",
     ]
+    if s.utf8_only:
+        tokens.append("UTF8ONLY")
+    return tokens

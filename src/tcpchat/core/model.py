@@ -70,6 +70,7 @@ class Session:
     tag_mask: int = 0
     echo: bool = False  # echo-message: its own messages come back to it
     cap_negotiating: bool = False
+    cap_version: int = 0  # 302 after `CAP LS 302`: values, long replies split, cap-notify
     password: str | None = None
     last_heard: float = 0.0  # any line at all, for ping timeouts
     last_spoke: float = 0.0  # the last message sent, for WHOIS idle time
@@ -79,6 +80,10 @@ class Session:
     held: deque[tuple[bytes, bool]] | None = None
     # While its own command runs: what it writes to itself, sent in one piece at the end.
     replies: list[bytes] | None = None
+    # While a command with a label (labeled-response) runs, or waits on `later`: the label.
+    label: Labeled | None = None
+    # A batch the client has opened (draft/multiline) and not yet closed.
+    batch: OpenBatch | None = None
 
     def __post_init__(self) -> None:
         self.write = self.sink.write
@@ -99,6 +104,29 @@ class Session:
         """Send this session's output somewhere else from now on."""
         self.sink = sink
         self.write = sink.write
+
+
+@dataclass(slots=True, eq=False)
+class Labeled:
+    """A command that came with a `label` tag: its replies, sent labeled when it ends."""
+
+    label: str
+    replies: list[bytes] = field(default_factory=list)
+    later: bool = False  # it goes on in `core.later`: its replies wait for the rest
+
+
+@dataclass(slots=True, eq=False)
+class OpenBatch:
+    """A client's `BATCH +ref draft/multiline target`, collecting its lines until `BATCH -ref`."""
+
+    ref: str
+    target: str
+    tags: dict[str, str] | None  # the client-only tags of the whole message
+    label: Labeled | None  # the opening BATCH's label: the answer at the end carries it
+    command: str = ""  # PRIVMSG or NOTICE, from the first line
+    lines: list[tuple[str, bool]] = field(default_factory=list)  # (text, concatenated?)
+    size: int = 0  # bytes of the combined message so far, line feeds included
+    failed: bool = False  # refused already: the rest of its lines are dropped
 
 
 @dataclass(slots=True, eq=False)

@@ -12,11 +12,13 @@ event's one time and msgid.
 
 from __future__ import annotations
 
+import itertools
 import time as _time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..protocol import Message, format_tags, serialize
+from .capabilities import MULTILINE, MULTILINE_CONCAT
 from .events import (
     AwayChanged,
     ChannelModeChanged,
@@ -26,6 +28,7 @@ from .events import (
     Kicked,
     Killed,
     MessageSent,
+    MultilineSent,
     NickChanged,
     Parted,
     Quit,
@@ -50,6 +53,10 @@ def _line(source: str, command: str, params: list[str], text_last: bool = True) 
     return (serialize(Message(command, params, source), text_last) + "\r\n").encode()
 
 
+def _with_tags(tags: dict[str, str], line: str) -> str:
+    return f"@{format_tags(tags)} {line}" if tags else line
+
+
 class LocalRouter:
     """Renders each event for the local sessions that should see it."""
 
@@ -59,9 +66,11 @@ class LocalRouter:
         self.members: dict[str, dict[Session, None]] = {}  # channel key -> local members
         self._second = -1  # the last whole second formatted as server-time, and its text
         self._second_text = ""
+        self._batch_refs = itertools.count(1)  # for the batches it opens (multiline)
         self._render: dict[type, Callable[[Any], None]] = {
             Registered: lambda event: None,
             MessageSent: self._message_sent,
+            MultilineSent: self._multiline_sent,
             Joined: self._joined,
             Parted: self._parted,
             Kicked: self._kicked,
@@ -198,6 +207,54 @@ class LocalRouter:
             self.deliver((recipient,), line, event.time, event)
         else:
             recipient.write(line)
+
+    def _multiline_sent(self, event: MultilineSent) -> None:
+        """One message of several lines: a draft/multiline batch for those who negotiated
+        it, the lines one by one (blank ones left out) for the rest, plain-text people
+        included; rendered once per kind of recipient."""
+        sender = self.sessions.get(event.sender)
+        recipients: list[Session]
+        if event.channel is not None:
+            members = self.members.get(event.channel, ())
+            recipients = [s for s in members if event.echo or s is not sender]
+        else:
+            recipient = self.sessions.get(event.recipient)  # type: ignore[arg-type]
+            recipients = [] if recipient is None else [recipient]
+            if event.echo and sender is not None and sender is not recipient:
+                recipients.append(sender)
+        rendered: dict[tuple[bool, int], bytes] = {}
+        for session in recipients:
+            key = (MULTILINE in session.caps, session.tag_mask)
+            data = rendered.get(key)
+            if data is None:
+                data = rendered[key] = self._render_multiline(event, *key)
+            if data:
+                session.write(data)
+
+    def _render_multiline(self, event: MultilineSent, batched: bool, mask: int) -> bytes:
+        tags: dict[str, str] = {}
+        if mask & WANTS_TIME:
+            tags["time"] = self.server_time(event.time)
+        first = dict(tags)  # the message's own tags go on its first line, or its batch
+        if mask & WANTS_TAGS:
+            first["msgid"] = event.msgid
+            if event.tags:
+                first.update(event.tags)
+        source, target = event.source, event.target
+        head = f":{source} {event.command} {target} :"
+        if batched:
+            ref = f"m{next(self._batch_refs):x}"
+            out = [_with_tags(first, f":{source} BATCH +{ref} {MULTILINE} {target}")]
+            for text, concat in event.lines:
+                tag = f"@batch={ref};{MULTILINE_CONCAT} " if concat else f"@batch={ref} "
+                out.append(f"{tag}{head}{text}")
+            out.append(f":{source} BATCH -{ref}")
+        else:
+            out = []
+            for text, _ in event.lines:
+                if text:  # a client without multiline is never sent a blank line
+                    out.append(_with_tags(tags if out else first, head + text))
+        return ("\r\n".join(out) + "\r\n").encode() if out else b""
 
     def _joined(self, event: Joined) -> None:
         members = self.members.get(event.key)

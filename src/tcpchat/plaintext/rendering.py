@@ -54,6 +54,7 @@ class RenderingMixin(NicknameMixin):
             "CAP": self._on_cap,
             "FAIL": self._on_standard_reply,
             "WARN": self._on_standard_reply,
+            "NOTE": self._on_standard_reply,
         }
 
     def _numeric_table(self) -> dict[str, Callable[[Message], list[str]]]:
