@@ -13,7 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .handlers import channels, messaging, modes, operators, queries, registration
+from .handlers import (
+    channels,
+    identity,
+    messaging,
+    modes,
+    monitor,
+    operators,
+    queries,
+    registration,
+)
 
 if TYPE_CHECKING:
     from ..protocol import Message
@@ -54,6 +63,7 @@ COMMANDS: dict[str, Command] = {
     "NOTICE": Command(messaging.handle_message),
     "TAGMSG": Command(messaging.handle_tagmsg),
     "AWAY": Command(messaging.handle_away),
+    "SETNAME": Command(identity.handle_setname, 1),
     # questions
     "WHO": Command(queries.handle_who),
     "WHOIS": Command(queries.handle_whois),
@@ -63,8 +73,10 @@ COMMANDS: dict[str, Command] = {
     "LUSERS": Command(queries.handle_lusers),
     "VERSION": Command(queries.handle_version),
     "TIME": Command(queries.handle_time),
+    "MONITOR": Command(monitor.handle_monitor, 1),
     # operators
     "OPER": Command(operators.handle_oper, 2),
     "KILL": Command(operators.handle_kill, 1, oper_only=True),
     "STATS": Command(operators.handle_stats),
+    "CHGHOST": Command(identity.handle_chghost, 2, oper_only=True),
 }

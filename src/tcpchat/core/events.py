@@ -157,6 +157,26 @@ class AwayChanged(NamedTuple):
     text: str | None  # None: back
 
 
+class HostChanged(NamedTuple):
+    """An operator gave `uid` another user name and host (CHGHOST); `old_source` is the
+    nick!user@host they had."""
+
+    time: float
+    uid: str
+    old_source: str
+    user: str
+    host: str
+
+
+class RealnameChanged(NamedTuple):
+    """`uid` took another real name (SETNAME)."""
+
+    time: float
+    uid: str
+    source: str
+    realname: str
+
+
 class Killed(NamedTuple):
     """An operator disconnects `target`; the victim is told before the Quit that follows."""
 
@@ -182,6 +202,8 @@ EVENT_TYPES = (
     Invited,
     AwayChanged,
     Killed,
+    HostChanged,
+    RealnameChanged,
 )
 Event = (
     Registered
@@ -197,6 +219,8 @@ Event = (
     | Invited
     | AwayChanged
     | Killed
+    | HostChanged
+    | RealnameChanged
 )
 
 

@@ -18,10 +18,14 @@ log = logging.getLogger("tcpchat.core")
 # Only capabilities the core really implements are advertised.
 CAPABILITIES = (
     "away-notify",
+    "chghost",
     "echo-message",
+    "extended-monitor",
+    "invite-notify",
     "message-tags",
     "multi-prefix",
     "server-time",
+    "setname",
     "userhost-in-names",
 )
 
@@ -103,7 +107,7 @@ def handle_user(core: ChatBase, session: Session, msg: Message) -> None:
     user = session.user
     name = "".join(ch for ch in msg.params[0] if ch.isalnum() or ch in "-_.~")
     user.user = name[: core.settings.user_length] or "user"
-    user.realname = msg.params[3]
+    user.realname = msg.params[3][: core.settings.realname_length]
     user.refresh_source()
     try_register(core, session)
 
