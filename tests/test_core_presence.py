@@ -50,9 +50,11 @@ def test_a_case_change_of_a_monitored_nick_is_no_news() -> None:
     alice = register(core, "alice")
     bob = register(core, "bob")
     alice.send("MONITOR + bob")
-    alice.take()
+    assert alice.take_raw() == [":tcpchat 730 alice :bob!bob@127.0.0.1"]
     bob.send("NICK BOB")
     assert alice.take_raw() == []
+    bob.send("NICK robert")
+    assert alice.take_raw() == [":tcpchat 731 alice :BOB"]
 
 
 def test_chghost_fallback_quits_once_and_rejoins_each_shared_room() -> None:
