@@ -20,7 +20,8 @@ COMMANDS = (
 
 # Commands whose first argument is a nick or a room, for the right completion.
 _TAKES_NICK = frozenset(
-    "/msg /whois /who /kick /kill /op /deop /voice /devoice /invite /notify /unnotify".split()
+    {"/msg", "/whois", "/who", "/kick", "/kill", "/op", "/deop", "/voice", "/devoice", "/invite"}
+    | {"/notify", "/unnotify"}
 )
 _TAKES_ROOM = frozenset({"/join", "/part", "/switch", "/names", "/topic", "/who", "/mode"})
 
