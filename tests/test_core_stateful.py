@@ -27,6 +27,7 @@ CAP_SETS = [
     ("server-time",),
     ("message-tags", "server-time", "echo-message"),
     ("batch", "draft/multiline", "labeled-response", "message-tags", "echo-message"),
+    ("extended-monitor", "away-notify", "chghost", "setname", "invite-notify"),
 ]
 OPER_PASSWORD = "hunter2"
 
@@ -52,7 +53,7 @@ TEMPLATES: dict[str, list[str]] = {
     "MODE": ["MODE {c} +o {n}", "MODE {c} -o {n}", "MODE {c} +v-v {n} {n}", "MODE {c} +imnst",
              "MODE {c} -imnst", "MODE {c} +b {n}", "MODE {c} -b {n}", "MODE {c} +kl key 3",
              "MODE {c} -kl key", "MODE {c} b", "MODE {c} +xyz", "MODE {c}", "MODE {n} +i",
-             "MODE {n} -io", "MODE {n}", "MODE"],
+             "MODE {n} -io", "MODE {n}", "MODE", "MODE {n} +B", "MODE {n} -B"],
     "PRIVMSG": ["PRIVMSG {c} :{t}", "PRIVMSG {n} :{t}", "PRIVMSG {c},{n} :{t}",
                 "@+react=:) PRIVMSG {c} :{t}", "PRIVMSG {c}", "PRIVMSG",
                 "@label=m PRIVMSG {n} :{t}", "@batch=b PRIVMSG {c} :{t}",
@@ -73,6 +74,11 @@ TEMPLATES: dict[str, list[str]] = {
     "OPER": ["OPER root " + OPER_PASSWORD, "OPER root wrong", "OPER root"],
     "KILL": ["KILL {n} :go", "KILL"],
     "STATS": ["STATS", "STATS u"],
+    "MONITOR": ["MONITOR + {n},{n2}", "MONITOR - {n}", "MONITOR C", "MONITOR L", "MONITOR S",
+                "MONITOR + 9lives", "MONITOR +", "MONITOR X", "MONITOR"],
+    "SETNAME": ["SETNAME :{t}", "SETNAME :", "SETNAME"],
+    "CHGHOST": ["CHGHOST {n} new host.example", "CHGHOST {n} other.example", "CHGHOST {n} u b@d",
+                "CHGHOST {n}"],
 }  # fmt: skip
 
 MESSAGE_COMMANDS = {"PRIVMSG", "NOTICE", "TAGMSG"}
@@ -98,7 +104,12 @@ def test_every_command_of_the_core_is_driven():
 class ChatMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.core = make_core(targets_per_message=8, operators={"root": operator_hash()})
+        self.core = make_core(
+            targets_per_message=8,
+            monitor_limit=3,
+            realname_length=10,
+            operators={"root": operator_hash()},
+        )
         self.peers: list[Peer] = []
         self.tokens = itertools.count()
         self.messages: dict[str, tuple[str, str, str, str]] = {}  # msgid -> what it carried
@@ -241,6 +252,20 @@ class ChatMachine(RuleBasedStateMachine):
         assert set(router.members) == set(state.channels)
         for folded, channel in state.channels.items():
             assert set(router.members[folded]) == {router.sessions[uid] for uid in channel.members}
+
+    @invariant()
+    def monitor_lists_are_bounded_indexed_both_ways_and_only_of_live_sessions(self):
+        monitors = self.core.router.monitors
+        live = {p.session for p in self.live()}
+        for session, listed in monitors.lists.items():
+            assert session in live and listed
+            assert len(listed) <= self.core.settings.monitor_limit
+            for folded in listed:
+                assert session in monitors.watchers[folded]
+        for folded, sessions in monitors.watchers.items():
+            assert sessions
+            for session in sessions:
+                assert folded in monitors.lists[session]
 
     @invariant()
     def invites_are_indexed_both_ways(self):

@@ -71,6 +71,8 @@ class Settings:
     away_length: int = 200
     kick_length: int = 255
     user_length: int = 18
+    realname_length: int = 150  # NAMELEN: longest real name (USER cuts it, SETNAME refuses)
+    host_length: int = 64  # HOSTLEN: longest host an operator may give someone (CHGHOST)
     channels_per_user: int = 50
     targets_per_message: int = 4
     key_length: int = 50  # KEYLEN: longest channel key (+k)
@@ -83,6 +85,7 @@ class Settings:
     # feed counted, and its lines), advertised as max-bytes and max-lines.
     multiline_max_bytes: int = 4096
     multiline_max_lines: int = 100
+    monitor_limit: int = 100  # MONITOR: nicks on one client's MONITOR list
 
     # Connection handling.
     sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped
@@ -286,11 +289,14 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "away_length": LENGTH,
     "kick_length": LENGTH,
     "user_length": LENGTH,
+    "realname_length": LENGTH,
+    "host_length": Range(1, 255),
     "channels_per_user": Range(1, 65535),
     "targets_per_message": Range(1, 65535),
     "key_length": Range(1, 255),
     "max_list_entries": Range(1, 65535),
     "modes_per_command": Range(1, 100),
+    "monitor_limit": Range(1, 65535),
     "sendq_bytes": Range(1, 1 << 40),
     "plain_greeting_delay": Range(0, 3600),
     "listen_backlog": Range(1, 65535),

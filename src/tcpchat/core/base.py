@@ -78,7 +78,7 @@ class ChatBase:
         self.clock = clock
         self.started = clock()
         self.state: ChatState = state if state is not None else LocalState()
-        self.router = LocalRouter(self.state)
+        self.router = LocalRouter(self.state, self.settings.server_name)
         self.sessions: set[Session] = set()  # this node's connections
         self.node = node
         self.version = f"tcpchat-{__version__}"
@@ -145,11 +145,15 @@ class ChatBase:
 
         A reserved nick is refused in words that say so, as UnrealIRCd does,
         so that a person isn't shown the nick rule for a nick that follows it."""
-        if len(nick) > self.settings.nick_length or _NICK_RE.match(nick) is None:
+        if not self.valid_nick(nick):
             return "Erroneous nickname"
         if irc_lower(nick) in self.reserved:
             return "Nickname is reserved for the server's own use"
         return None
+
+    def valid_nick(self, nick: str) -> bool:
+        """Whether `nick` follows the nick rule and fits NICKLEN (reserved or not)."""
+        return len(nick) <= self.settings.nick_length and _NICK_RE.match(nick) is not None
 
     def valid_channel_name(self, name: str) -> bool:
         return len(name) <= self.settings.channel_length and is_channel_name(name)

@@ -27,14 +27,18 @@ def offered(settings: Settings) -> dict[str, str | None]:
         "away-notify": None,
         BATCH: None,
         CAP_NOTIFY: None,
+        "chghost": None,
         MULTILINE: (
             f"max-bytes={settings.multiline_max_bytes},max-lines={settings.multiline_max_lines}"
         ),
         "echo-message": None,
+        "extended-monitor": None,
+        "invite-notify": None,
         LABELED_RESPONSE: None,
         "message-tags": None,
         "multi-prefix": None,
         "server-time": None,
+        "setname": None,
         "standard-replies": None,
         "userhost-in-names": None,
     }

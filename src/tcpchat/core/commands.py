@@ -13,7 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .handlers import batches, cap, channels, messaging, modes, operators, queries, registration
+from .handlers import (
+    batches,
+    cap,
+    channels,
+    identity,
+    messaging,
+    modes,
+    monitor,
+    operators,
+    queries,
+    registration,
+)
 
 if TYPE_CHECKING:
     from ..protocol import Message
@@ -55,6 +66,7 @@ COMMANDS: dict[str, Command] = {
     "TAGMSG": Command(messaging.handle_tagmsg),
     "BATCH": Command(batches.handle_batch, 1),
     "AWAY": Command(messaging.handle_away),
+    "SETNAME": Command(identity.handle_setname, 1),
     # questions
     "WHO": Command(queries.handle_who),
     "WHOIS": Command(queries.handle_whois),
@@ -64,8 +76,10 @@ COMMANDS: dict[str, Command] = {
     "LUSERS": Command(queries.handle_lusers),
     "VERSION": Command(queries.handle_version),
     "TIME": Command(queries.handle_time),
+    "MONITOR": Command(monitor.handle_monitor, 1),
     # operators
     "OPER": Command(operators.handle_oper, 2),
     "KILL": Command(operators.handle_kill, 1, oper_only=True),
     "STATS": Command(operators.handle_stats),
+    "CHGHOST": Command(identity.handle_chghost, 2, oper_only=True),
 }

@@ -193,6 +193,26 @@ class AwayChanged(NamedTuple):
     text: str | None  # None: back
 
 
+class HostChanged(NamedTuple):
+    """An operator gave `uid` another user name and host (CHGHOST); `old_source` is the
+    nick!user@host they had."""
+
+    time: float
+    uid: str
+    old_source: str
+    user: str
+    host: str
+
+
+class RealnameChanged(NamedTuple):
+    """`uid` took another real name (SETNAME)."""
+
+    time: float
+    uid: str
+    source: str
+    realname: str
+
+
 class Killed(NamedTuple):
     """An operator disconnects `target`; the victim is told before the Quit that follows."""
 
@@ -219,6 +239,8 @@ EVENT_TYPES = (
     Invited,
     AwayChanged,
     Killed,
+    HostChanged,
+    RealnameChanged,
 )
 Event = (
     Registered
@@ -235,6 +257,8 @@ Event = (
     | Invited
     | AwayChanged
     | Killed
+    | HostChanged
+    | RealnameChanged
 )
 
 

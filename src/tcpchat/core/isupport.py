@@ -21,9 +21,11 @@ CHANNEL_MODES = "".join(sorted(set(PARAM_MODES) | FLAG_MODES))
 
 DEFAULT_CHANNEL_MODES = frozenset("nt")
 
-# User modes: i (invisible: hidden from WHO of strangers), o (server operator; set by OPER).
-USER_MODES = "io"
-USER_SETTABLE_MODES = frozenset("i")  # by MODE nick +x; o only by OPER, given up with -o
+# User modes: i (invisible: hidden from WHO of strangers), o (server operator; set by OPER),
+# B (a bot, IRCv3 bot-mode: marked in WHO and WHOIS, and its messages tagged `bot`).
+BOT_MODE = "B"
+USER_MODES = "Bio"
+USER_SETTABLE_MODES = frozenset("Bi")  # by MODE nick +x; o only by OPER, given up with -o
 
 CASEMAPPING = "rfc1459"
 CHANNEL_TYPES = "#"
@@ -51,15 +53,19 @@ def isupport_tokens(settings: Settings) -> list[str]:
     targets = s.targets_per_message
     tokens = [
         f"AWAYLEN={s.away_length}",
+        f"BOT={BOT_MODE}",
         f"CASEMAPPING={CASEMAPPING}",
         f"CHANLIMIT={CHANNEL_TYPES}:{s.channels_per_user}",
         f"CHANMODES={chanmodes()}",
         f"CHANNELLEN={s.channel_length}",
         f"CHANTYPES={CHANNEL_TYPES}",
+        f"HOSTLEN={s.host_length}",
         f"KEYLEN={s.key_length}",
         f"KICKLEN={s.kick_length}",
         f"MAXLIST={LIST_MODES}:{s.max_list_entries}",
         f"MODES={s.modes_per_command}",
+        f"MONITOR={s.monitor_limit}",
+        f"NAMELEN={s.realname_length}",
         f"NETWORK={s.network_name}",
         f"NICKLEN={s.nick_length}",
         f"PREFIX=({STATUS_MODES}){STATUS_PREFIXES}",

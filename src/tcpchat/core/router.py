@@ -17,12 +17,14 @@ import time as _time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..protocol import Message, format_tags, serialize
+from ..protocol import Message, format_tags, irc_lower, serialize
+from . import numerics as n
 from .capabilities import MULTILINE, MULTILINE_CONCAT
 from .events import (
     AwayChanged,
     ChannelModeChanged,
     Event,
+    HostChanged,
     Invited,
     Joined,
     Kicked,
@@ -32,12 +34,15 @@ from .events import (
     NickChanged,
     Parted,
     Quit,
+    RealnameChanged,
     Registered,
     TopicSet,
     UserModeChanged,
     mode_text,
 )
+from .isupport import BOT_MODE
 from .model import WANTS_TAGS, WANTS_TIME, Session
+from .monitor import Monitors
 from .state import ChatState
 
 __all__ = ["LocalRouter", "format_server_time"]
@@ -60,15 +65,17 @@ def _with_tags(tags: dict[str, str], line: str) -> str:
 class LocalRouter:
     """Renders each event for the local sessions that should see it."""
 
-    def __init__(self, state: ChatState) -> None:
+    def __init__(self, state: ChatState, server_name: str = "tcpchat") -> None:
         self.state = state
+        self.server_name = server_name  # the source of the lines the server itself says
         self.sessions: dict[str, Session] = {}  # uid -> this node's session of that user
         self.members: dict[str, dict[Session, None]] = {}  # channel key -> local members
+        self.monitors = Monitors()  # MONITOR lists of local sessions
         self._second = -1  # the last whole second formatted as server-time, and its text
         self._second_text = ""
         self._batch_refs = itertools.count(1)  # for the batches it opens (multiline)
         self._render: dict[type, Callable[[Any], None]] = {
-            Registered: lambda event: None,
+            Registered: self._registered,
             MessageSent: self._message_sent,
             MultilineSent: self._multiline_sent,
             Joined: self._joined,
@@ -82,6 +89,8 @@ class LocalRouter:
             Invited: self._invited,
             AwayChanged: self._away_changed,
             Killed: self._killed,
+            HostChanged: self._host_changed,
+            RealnameChanged: self._realname_changed,
         }
 
     def attach(self, session: Session) -> None:
@@ -90,10 +99,13 @@ class LocalRouter:
     def detach(self, session: Session) -> None:
         if self.sessions.get(session.user.uid) is session:
             del self.sessions[session.user.uid]
+        if self.monitors.lists:
+            self.monitors.forget(session)
 
     def clear(self) -> None:
         self.sessions.clear()
         self.members.clear()
+        self.monitors.clear()
 
     def publish(self, event: Event) -> None:
         self._render[type(event)](event)
@@ -140,6 +152,9 @@ class LocalRouter:
             tags["msgid"] = message.msgid
             if message.tags:
                 tags.update(message.tags)
+            sender = self.state.user(message.sender)
+            if sender is not None and BOT_MODE in sender.modes:
+                tags["bot"] = ""  # IRCv3 bot-mode: a tag without a value
         if not tags:
             return plain
         return b"@" + format_tags(tags).encode() + b" " + plain
@@ -285,6 +300,9 @@ class LocalRouter:
         self.deliver(peers, _line(event.source, "QUIT", [event.reason]), event.time)
         for key in event.channels:
             self._leave(key, session)
+        if self.monitors.watchers:
+            nick = event.source.partition("!")[0]
+            self._monitor_news(nick, n.RPL_MONOFFLINE, nick, event.time)
 
     def _nick_changed(self, event: NickChanged) -> None:
         recipients = self.peers(event.uid)
@@ -292,6 +310,13 @@ class LocalRouter:
         if session is not None:
             recipients.add(session)
         self.deliver(recipients, _line(event.old_source, "NICK", [event.nick]), event.time)
+        if self.monitors.watchers:
+            old = event.old_source.partition("!")[0]
+            user = self.state.user(event.uid)
+            if user is not None and irc_lower(old) != irc_lower(event.nick):
+                # To MONITOR, a new nick is someone gone and someone come.
+                self._monitor_news(old, n.RPL_MONOFFLINE, old, event.time)
+                self._monitor_news(event.nick, n.RPL_MONONLINE, user.source, event.time)
 
     def _topic_set(self, event: TopicSet) -> None:
         line = _line(event.source, "TOPIC", [event.channel, event.topic])
@@ -308,18 +333,118 @@ class LocalRouter:
             self.deliver((session,), line, event.time)
 
     def _invited(self, event: Invited) -> None:
+        """The invited user is told; so are the room's members with invite-notify (only
+        its operators when it is invite-only, as InspIRCd does), the inviter aside."""
+        line = _line(event.source, "INVITE", [event.target_nick, event.channel], False)
         session = self.sessions.get(event.target)
         if session is not None:
-            line = _line(event.source, "INVITE", [event.target_nick, event.channel], False)
             self.deliver((session,), line, event.time)
+        channel = self.state.channel(event.key)
+        members = self.members.get(event.key)
+        if channel is None or not members:
+            return
+        ops_only = "i" in channel.modes
+        statuses = channel.members
+        told = [
+            s
+            for s in members
+            if "invite-notify" in s.caps
+            and s.user.uid != event.uid
+            and s is not session
+            and (not ops_only or "o" in statuses.get(s.user.uid, ""))
+        ]
+        self.deliver(told, line, event.time)
 
     def _away_changed(self, event: AwayChanged) -> None:
-        watchers = [s for s in self.peers(event.uid) if "away-notify" in s.caps]
+        peers = self.peers(event.uid)
+        watchers = [s for s in peers if "away-notify" in s.caps]
+        watchers += self._extended(event.uid, event.source, "away-notify", peers)
         params = [event.text] if event.text is not None else []
         self.deliver(watchers, _line(event.source, "AWAY", params), event.time)
+
+    def _realname_changed(self, event: RealnameChanged) -> None:
+        """SETNAME to its user and the peers who negotiated setname; never to others."""
+        peers = self.peers(event.uid)
+        told = [s for s in peers if "setname" in s.caps]
+        own = self.sessions.get(event.uid)
+        if own is not None and "setname" in own.caps:
+            told.append(own)
+        told += self._extended(event.uid, event.source, "setname", peers)
+        self.deliver(told, _line(event.source, "SETNAME", [event.realname]), event.time)
+
+    def _host_changed(self, event: HostChanged) -> None:
+        """CHGHOST for those who negotiated chghost; for the other peers, the reconnect
+        the spec's fallback simulates: QUIT, then in each shared room JOIN and the MODE
+        that gives back the user's status (and AWAY, for away-notify)."""
+        user = self.state.user(event.uid)
+        if user is None:
+            return
+        own = self.sessions.get(event.uid)
+        told: list[Session] = [own] if own is not None and "chghost" in own.caps else []
+        rejoin: dict[str, list[Session]] = {}  # room key -> peers without chghost there
+        seen: set[Session] = set()
+        for key in user.channels:
+            for session in self.members.get(key, ()):
+                if session is own:
+                    continue
+                if "chghost" not in session.caps:
+                    rejoin.setdefault(key, []).append(session)
+                elif session not in seen:
+                    told.append(session)
+                seen.add(session)
+        told += self._extended(event.uid, event.old_source, "chghost", seen)
+        line = _line(event.old_source, "CHGHOST", [event.user, event.host], False)
+        self.deliver(told, line, event.time)
+        if not rejoin:
+            return
+        quitters = {session for sessions in rejoin.values() for session in sessions}
+        self.deliver(quitters, _line(event.old_source, "QUIT", ["Changing hostname"]), event.time)
+        for key, sessions in rejoin.items():
+            channel = user.channels[key]
+            self.deliver(sessions, _line(user.source, "JOIN", [channel.name], False), event.time)
+            status = channel.members.get(event.uid, "")
+            if status:
+                params = [channel.name, "+" + status, *[user.nick] * len(status)]
+                self.deliver(sessions, _line(self.server_name, "MODE", params, False), event.time)
+            if user.away is not None:
+                away = [s for s in sessions if "away-notify" in s.caps]
+                self.deliver(away, _line(user.source, "AWAY", [user.away]), event.time)
 
     def _killed(self, event: Killed) -> None:
         session = self.sessions.get(event.target)
         if session is not None:
             line = _line(event.source, "KILL", [event.target_nick, event.reason])
             self.deliver((session,), line, event.time)
+
+    # ------------------------------------------------------------- MONITOR
+
+    def _registered(self, event: Registered) -> None:
+        if self.monitors.watchers:
+            user = event.user
+            self._monitor_news(user.nick, n.RPL_MONONLINE, user.source, event.time)
+
+    def _monitor_news(self, nick: str, numeric: str, shown: str, when: float) -> None:
+        """Tell the sessions monitoring `nick` that it came (730) or went (731)."""
+        watchers = self.monitors.of(nick)
+        if not watchers:
+            return
+        server = self.server_name
+        for session in list(watchers):
+            if not session.gone:
+                line = f":{server} {numeric} {session.user.nick} :{shown}\r\n".encode()
+                self.deliver((session,), line, when)
+
+    def _extended(self, uid: str, source: str, cap: str, already: set[Session]) -> list[Session]:
+        """extended-monitor: the sessions monitoring this user that negotiated it and
+        `cap`, so they hear of the change as if they shared a room (but only once)."""
+        watchers = self.monitors.of(source.partition("!")[0])
+        if not watchers:
+            return []
+        return [
+            s
+            for s in watchers
+            if "extended-monitor" in s.caps
+            and cap in s.caps
+            and s not in already
+            and s.user.uid != uid
+        ]

@@ -17,17 +17,19 @@ from .events import (
     AwayChanged,
     ChannelModeChanged,
     Event,
+    HostChanged,
     Invited,
     Joined,
     Kicked,
     NickChanged,
     Parted,
     Quit,
+    RealnameChanged,
     Registered,
     TopicSet,
     UserModeChanged,
 )
-from .isupport import DEFAULT_CHANNEL_MODES
+from .isupport import DEFAULT_CHANNEL_MODES, USER_MODES
 from .model import Channel, User
 
 __all__ = ["ChatState", "LocalState"]
@@ -88,7 +90,7 @@ class LocalState:
         self.invites: dict[str, set[str]] = {}  # uid -> keys of channels they are invited to
         self.users = 0
         self.max_users = 0
-        self.user_modes: dict[str, int] = {"i": 0, "o": 0}
+        self.user_modes: dict[str, int] = dict.fromkeys(USER_MODES, 0)
         self._apply: dict[type, Callable[[Any], None]] = {
             Registered: self._registered,
             Joined: self._joined,
@@ -101,6 +103,8 @@ class LocalState:
             UserModeChanged: self._user_mode_changed,
             Invited: self._invited,
             AwayChanged: self._away_changed,
+            HostChanged: self._host_changed,
+            RealnameChanged: self._realname_changed,
         }
 
     # ------------------------------------------------------------------ reads
@@ -286,3 +290,11 @@ class LocalState:
 
     def _away_changed(self, event: AwayChanged) -> None:
         self.by_uid[event.uid].away = event.text
+
+    def _host_changed(self, event: HostChanged) -> None:
+        user = self.by_uid[event.uid]
+        user.user, user.host = event.user, event.host
+        user.refresh_source()
+
+    def _realname_changed(self, event: RealnameChanged) -> None:
+        self.by_uid[event.uid].realname = event.realname

@@ -8,6 +8,7 @@ import time
 from ...protocol import Message
 from .. import numerics as n
 from ..base import ChatBase
+from ..isupport import BOT_MODE
 from ..model import Channel, Session, User
 from .channels import mask_matches, visible
 from .registration import send_isupport, send_lusers, send_motd
@@ -35,6 +36,8 @@ def _who_line(
         flags += "*"
     if channel is not None:
         flags += channel.status_prefix(user.uid, "multi-prefix" in session.caps)
+    if BOT_MODE in user.modes:
+        flags += BOT_MODE
     core.reply(
         session,
         n.RPL_WHOREPLY,
@@ -101,6 +104,8 @@ def handle_whois(core: ChatBase, session: Session, msg: Message) -> None:
         core.reply(session, n.RPL_AWAY, user.nick, user.away)
     if "o" in user.modes:
         core.reply(session, n.RPL_WHOISOPERATOR, user.nick, "is an IRC operator")
+    if BOT_MODE in user.modes:
+        core.reply(session, n.RPL_WHOISBOT, user.nick, "is a bot")
     local = core.session_of(user)
     idle = int(core.clock() - local.last_spoke) if local is not None else 0
     core.reply(

@@ -56,7 +56,7 @@ def handle_user(core: ChatBase, session: Session, msg: Message) -> None:
     user = session.user
     name = "".join(ch for ch in msg.params[0] if ch.isalnum() or ch in "-_.~")
     user.user = name[: core.settings.user_length] or "user"
-    user.realname = msg.params[3]
+    user.realname = msg.params[3][: core.settings.realname_length]
     user.refresh_source()
     try_register(core, session)
 
