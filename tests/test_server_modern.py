@@ -75,7 +75,7 @@ def test_user_with_an_empty_realname_gets_461_not_a_welcome():
 def test_names_of_several_channels_ends_with_one_366_naming_them_all():
     with running_server() as server:
         alice = join(LineClient(server.port), "alice", "#a", "#b")
-        join(LineClient(server.port), "bob", "#b")
+        _bob = join(LineClient(server.port), "bob", "#b")  # kept: a socket collected would quit
         carol = join(LineClient(server.port), "carol", "#s")
         carol.send("MODE #s +s")
         carol.expect(r" MODE #s \+s")
@@ -90,7 +90,8 @@ def test_names_of_several_channels_ends_with_one_366_naming_them_all():
         assert [m.params[1:3] for m in replies(dave, "NAMES #s")] == [
             ["#s", "End of /NAMES list"]
         ]
-        assert [m.command for m in replies(alice, "NAMES #a")] == ["353", "366"]
+        got = replies(alice, "NAMES #a")
+        assert [m.command for m in got if m.command.isdigit()] == ["353", "366"]
 
 
 # ------------------------------------------------------------------- away-notify
@@ -240,7 +241,7 @@ def test_ban_exceptions_and_invite_exceptions():
 
         alice.send("MODE #room +iI carol")
         alice.expect(r" MODE #room \+iI carol!\*@\*$")
-        join(LineClient(server.port), "carol", "#room")  # no invitation needed
+        _carol = join(LineClient(server.port), "carol", "#room")  # no invitation needed
         dave = LineClient(server.port).register("dave")
         assert [m.command for m in replies(dave, "JOIN #room")] == ["473"]
         got = replies(alice, "MODE #room I")
@@ -263,8 +264,8 @@ def test_ban_exceptions_and_invite_exceptions():
 def test_list_filters_by_users_times_and_masks():
     with running_server() as server:
         alice = join(LineClient(server.port), "alice", "#big", "#small")
-        join(LineClient(server.port), "bob", "#big")
-        join(LineClient(server.port), "carol", "#big")
+        _bob = join(LineClient(server.port), "bob", "#big")
+        _carol = join(LineClient(server.port), "carol", "#big")
         alice.send("TOPIC #small :quiet here")
         alice.expect(r" TOPIC #small :quiet here$")
         tokens = isupport(alice)

@@ -6,7 +6,7 @@ import re
 
 from ...protocol import Message, irc_lower
 from .. import numerics as n
-from ..base import ChatBase
+from ..base import ChatBase, safe_middle
 from ..events import Invited, Joined, Kicked, Parted, TopicSet
 from ..model import Channel, Session, User
 
@@ -150,27 +150,36 @@ def send_topic(core: ChatBase, session: Session, channel: Channel) -> None:
 
 
 def handle_names(core: ChatBase, session: Session, msg: Message) -> None:
-    if not msg.params:
+    """NAMES #a: its 353s and a 366 naming it. NAMES #a,#b: the 353s of each channel one
+    may see, then one 366 naming the whole list (RFC 2812); a channel that doesn't exist or
+    is secret adds nothing."""
+    wanted = msg.param(0)
+    if not wanted:
         core.reply(session, n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
         return
-    for name in msg.params[0].split(","):
+    names = wanted.split(",")
+    for name in names:
         channel = core.state.channel(name)
         if channel is not None and visible(channel, session.user):
-            send_names(core, session, channel)
-        else:
-            core.reply(session, n.RPL_ENDOFNAMES, name or "*", "End of /NAMES list")
+            send_names(core, session, channel, len(names) == 1)
+        elif len(names) == 1:
+            core.reply(session, n.RPL_ENDOFNAMES, safe_middle(name), "End of /NAMES list")
+    if len(names) > 1:
+        core.reply(session, n.RPL_ENDOFNAMES, safe_middle(wanted), "End of /NAMES list")
 
 
-def send_names(core: ChatBase, session: Session, channel: Channel) -> None:
-    """353 lines packed up to the line limit, then 366."""
+def send_names(core: ChatBase, session: Session, channel: Channel, end: bool = True) -> None:
+    """353 lines packed up to the line limit, then 366 (unless `end` is False). Invisible
+    (+i) members are shown only to those in the channel."""
     multi = "multi-prefix" in session.caps
     full = "userhost-in-names" in session.caps
     symbol = "@" if "s" in channel.modes else "="
     state = core.state
+    outsider = session.user.uid not in channel.members
     entries = []
     for uid in channel.members:
         member = state.user(uid)
-        if member is not None:
+        if member is not None and not (outsider and "i" in member.modes):
             shown = member.source if full else member.nick
             entries.append(channel.status_prefix(uid, multi) + shown)
     head = len(core.settings.server_name) + len(session.user.nick) + len(channel.name) + 16
@@ -185,7 +194,8 @@ def send_names(core: ChatBase, session: Session, channel: Channel) -> None:
         used += len(entry) + 1
     if batch:
         core.reply(session, n.RPL_NAMREPLY, symbol, channel.name, " ".join(batch))
-    core.reply(session, n.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+    if end:
+        core.reply(session, n.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 
 def handle_list(core: ChatBase, session: Session, msg: Message) -> None:
