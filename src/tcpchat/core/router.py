@@ -207,6 +207,11 @@ class LocalRouter:
         if session is not None:
             members[session] = None
         self.deliver(members, _line(event.source, "JOIN", [event.channel], False), event.time)
+        user = self.state.user(event.uid)
+        if user is not None and user.away is not None:  # away-notify: and they are away
+            watchers = [s for s in members if s is not session and "away-notify" in s.caps]
+            if watchers:
+                self.deliver(watchers, _line(event.source, "AWAY", [user.away]), event.time)
 
     def _parted(self, event: Parted) -> None:
         params = [event.channel, event.reason] if event.reason else [event.channel]
