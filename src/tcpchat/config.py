@@ -74,6 +74,8 @@ class Settings:
     key_length: int = 50  # KEYLEN: longest channel key (+k)
     max_list_entries: int = 100  # MAXLIST: bans per channel
     modes_per_command: int = 4  # MODES: mode changes with a parameter in one MODE command
+    whowas_entries: int = 1000  # WHOWAS records kept in all (the oldest go first); 0: none
+    whowas_per_nick: int = 10  # WHOWAS records kept for any one nick
 
     # Connection handling.
     sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped
@@ -280,6 +282,8 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "key_length": Range(1, 255),
     "max_list_entries": Range(1, 65535),
     "modes_per_command": Range(1, 100),
+    "whowas_entries": Range(0, 1 << 24),
+    "whowas_per_nick": Range(1, 65535),
     "sendq_bytes": Range(1, 1 << 40),
     "plain_greeting_delay": Range(0, 3600),
     "listen_backlog": Range(1, 65535),

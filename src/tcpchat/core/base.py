@@ -72,7 +72,10 @@ class ChatBase:
         self.settings = settings or Settings()
         self.clock = clock
         self.started = clock()
-        self.state: ChatState = state if state is not None else LocalState()
+        s = self.settings
+        self.state: ChatState = (
+            state if state is not None else LocalState(s.whowas_entries, s.whowas_per_nick)
+        )
         self.router = LocalRouter(self.state)
         self.sessions: set[Session] = set()  # this node's connections
         self.node = node

@@ -57,6 +57,7 @@ COMMANDS: dict[str, Command] = {
     # questions
     "WHO": Command(queries.handle_who),
     "WHOIS": Command(queries.handle_whois),
+    "WHOWAS": Command(queries.handle_whowas, 1),
     "ISON": Command(queries.handle_ison, 1),
     "USERHOST": Command(queries.handle_userhost, 1),
     "MOTD": Command(queries.handle_motd),

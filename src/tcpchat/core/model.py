@@ -102,6 +102,18 @@ class Session:
 
 
 @dataclass(slots=True, eq=False)
+class Whowas:
+    """What was known of a nick when its user left it behind (a QUIT or a NICK), for WHOWAS."""
+
+    nick: str
+    user: str
+    host: str
+    realname: str
+    when: float
+    folded: str  # the nick under casemapping
+
+
+@dataclass(slots=True, eq=False)
 class Channel:
     """A room. `members` maps each member's uid to its status letters ('o', 'v', 'ov')."""
 

@@ -1,4 +1,4 @@
-"""Questions about users and the server: WHO, WHOIS, ISON, USERHOST, MOTD, LUSERS,
+"""Questions about users and the server: WHO, WHOIS, WHOWAS, ISON, USERHOST, MOTD, LUSERS,
 VERSION, TIME, and the PING/PONG keepalive."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import time
 
 from ...protocol import Message
 from .. import numerics as n
-from ..base import ChatBase
+from ..base import ChatBase, safe_middle
 from ..model import Channel, Session, User
 from .channels import mask_matches, visible
 from .registration import send_isupport, send_lusers, send_motd
@@ -153,3 +153,27 @@ def handle_version(core: ChatBase, session: Session, msg: Message) -> None:
 def handle_time(core: ChatBase, session: Session, msg: Message) -> None:
     now = time.strftime("%A %B %d %Y -- %H:%M:%S UTC", time.gmtime(core.clock()))
     core.reply(session, n.RPL_TIME, core.settings.server_name, now)
+
+
+def handle_whowas(core: ChatBase, session: Session, msg: Message) -> None:
+    """WHOWAS nick [count]: who last held a nick, most recent first (314 and 312 each), or
+    406; then 369. A count that is no positive number means all of them."""
+    nick = msg.params[0]
+    if not nick:
+        core.reply(session, n.ERR_NEEDMOREPARAMS, "WHOWAS", "Not enough parameters")
+        return
+    count = msg.param(1)
+    records = core.state.whowas(nick)
+    if count.isascii() and count.isdigit() and int(count) > 0:
+        records = records[: int(count)]
+    shown = safe_middle(nick)
+    if not records:
+        core.reply(session, n.ERR_WASNOSUCHNICK, shown, "There was no such nickname")
+    server = core.settings.server_name
+    for record in records:
+        core.reply(
+            session, n.RPL_WHOWASUSER, record.nick, record.user, record.host, "*", record.realname
+        )
+        left = time.strftime("%a %b %d %H:%M:%S %Y UTC", time.gmtime(record.when))
+        core.reply(session, n.RPL_WHOISSERVER, record.nick, server, left)
+    core.reply(session, n.RPL_ENDOFWHOWAS, shown, "End of WHOWAS")

@@ -1,0 +1,46 @@
+"""The core's side of the modern queries, modes and server commands: limits and corners that
+are quicker to reach without sockets (tests/test_server_modern.py has the client's view)."""
+
+from __future__ import annotations
+
+from core_harness import Peer, make_core, register
+
+
+def nick_cycle(core, nick: str, times: int) -> None:
+    """Someone takes `nick` and quits, `times` times over."""
+    for i in range(times):
+        peer = Peer(core)
+        peer.send(f"NICK {nick}", f"USER u{i} 0 * :round {i}", "QUIT")
+
+
+def test_whowas_keeps_at_most_so_many_records_per_nick_and_in_all():
+    core = make_core(whowas_entries=5, whowas_per_nick=2)
+    nick_cycle(core, "alice", 3)
+    asker = register(core, "asker")
+    asker.send("WHOWAS alice")
+    got = asker.take()
+    assert [m.params[-1] for m in got if m.command == "314"] == ["round 2", "round 1"]
+    nick_cycle(core, "bob", 4)  # 7 records made, 5 kept in all: the oldest two go
+    asker.send("WHOWAS alice")
+    assert [m.params[-1] for m in asker.take() if m.command == "314"] == ["round 2"]
+    asker.send("WHOWAS bob")
+    assert [m.params[-1] for m in asker.take() if m.command == "314"] == ["round 3", "round 2"]
+    state = core.state
+    assert len(state.whowas_order) <= 5
+    assert sum(len(records) for records in state.whowas_records.values()) <= 5
+
+
+def test_whowas_can_be_turned_off_and_counts_are_checked():
+    core = make_core(whowas_entries=0)
+    nick_cycle(core, "alice", 2)
+    asker = register(core, "asker")
+    asker.send("WHOWAS alice")
+    assert [m.command for m in asker.take()] == ["406", "369"]
+    core = make_core()
+    nick_cycle(core, "alice", 3)
+    asker = register(core, "asker")
+    for count, shown in (("2", 2), ("0", 3), ("-1", 3), ("x", 3), ("²", 3)):
+        asker.send(f"WHOWAS alice {count}")
+        assert sum(m.command == "314" for m in asker.take()) == shown, count
+    asker.send("WHOWAS :")
+    assert [m.command for m in asker.take()] == ["461"]
