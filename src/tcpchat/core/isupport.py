@@ -66,4 +66,5 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},JOIN:,PART:,KICK:1,NAMES:,LIST:,WHOIS:1",
         f"TOPICLEN={s.topic_length}",
         f"USERLEN={s.user_length}",
+        "WHOX",
     ]
