@@ -14,6 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tcpchat.core.handlers.messaging import can_speak
 from tcpchat.passwords import hash_password
 from tcpchat.protocol import irc_lower, parse
 
@@ -52,9 +53,11 @@ TEMPLATES: dict[str, list[str]] = {
              "MODE {c} -kl key", "MODE {c} b", "MODE {c} +xyz", "MODE {c}", "MODE {n} +i",
              "MODE {n} -io", "MODE {n}", "MODE"],
     "PRIVMSG": ["PRIVMSG {c} :{t}", "PRIVMSG {n} :{t}", "PRIVMSG {c},{n} :{t}",
-                "@+react=:) PRIVMSG {c} :{t}", "PRIVMSG {c}", "PRIVMSG"],
-    "NOTICE": ["NOTICE {c} :{t}", "NOTICE {n} :{t}", "NOTICE"],
-    "TAGMSG": ["@+typing=active TAGMSG {c}", "@+typing=active TAGMSG {n}", "TAGMSG {c}"],
+                "@+react=:) PRIVMSG {c} :{t}", "PRIVMSG {c}", "PRIVMSG", "PRIVMSG @{c} :{t}"],
+    "NOTICE": ["NOTICE {c} :{t}", "NOTICE {n} :{t}", "NOTICE", "NOTICE +{c} :{t}",
+               "NOTICE @+{c} :{t}", "NOTICE @ :{t}"],
+    "TAGMSG": ["@+typing=active TAGMSG {c}", "@+typing=active TAGMSG {n}", "TAGMSG {c}",
+               "@+typing=active TAGMSG @{c}"],
     "AWAY": ["AWAY :{t}", "AWAY"],
     "WHO": ["WHO {c}", "WHO {n}", "WHO *", "WHO", "WHO {c} %tcuihsnfdlaor,1", "WHO {n} %",
             "WHO * %nx,abcd"],
@@ -154,10 +157,38 @@ class ChatMachine(RuleBasedStateMachine):
         token = f"token{next(self.tokens)}"
         found = self.core.find_channel(channel)
         expected = set()
-        if found is not None and sender.user.uid in found.members:
+        if found is not None and can_speak(found, sender.user):
             echo = "echo-message" in sender.session.caps
             expected = {uid for uid in found.members if echo or uid != sender.user.uid}
         sender.send(f"{command} {channel} :{token}")
+        got: dict[str, int] = {}
+        for peer in self.peers:
+            lines = peer.take_raw()
+            self.check_lines(lines)
+            hits = [line for line in lines if line.endswith(f":{token}")]
+            if hits:
+                got[peer.user.uid] = len(hits)
+        assert set(got) == expected
+        assert all(count == 1 for count in got.values())
+
+    @precondition(lambda self: bool(self.registered()))
+    @rule(data=st.data(), channel=st.sampled_from(CHANNELS), prefix=st.sampled_from(["@", "+"]))
+    def say_to_status(self, data, channel, prefix):
+        """STATUSMSG: exactly the members with the status (or above) get it, once; the
+        sender only by echo."""
+        sender = self.pick(data)
+        self.drain()
+        token = f"status{next(self.tokens)}"
+        found = self.core.find_channel(channel)
+        expected = set()
+        if found is not None and can_speak(found, sender.user):
+            statuses = "o" if prefix == "@" else "ov"
+            echo = "echo-message" in sender.session.caps
+            expected = {
+                uid for uid, status in found.members.items()
+                if any(letter in status for letter in statuses) and uid != sender.user.uid
+            } | ({sender.user.uid} if echo else set())  # fmt: skip
+        sender.send(f"PRIVMSG {prefix}{channel} :{token}")
         got: dict[str, int] = {}
         for peer in self.peers:
             lines = peer.take_raw()

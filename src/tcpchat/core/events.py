@@ -52,6 +52,16 @@ class MessageSent(NamedTuple):
         return f"{self.origin}{self.serial}"
 
 
+class StatusMessageSent(NamedTuple):
+    """A message to the members of a channel with at least some status (STATUSMSG:
+    `PRIVMSG @#room`): `message` is the MessageSent, its target shown with the prefix, and
+    `statuses` the status letters that receive it ('o' for '@', 'ov' for '+')."""
+
+    time: float
+    statuses: str
+    message: MessageSent
+
+
 # MessageSent((time, origin, serial, ...)), all fields in order: what the hot path builds
 # messages with, skipping the named tuple's Python-level __new__ (a third of the cost).
 message_sent = functools.partial(tuple.__new__, MessageSent)
@@ -182,6 +192,7 @@ EVENT_TYPES = (
     Invited,
     AwayChanged,
     Killed,
+    StatusMessageSent,
 )
 Event = (
     Registered
@@ -197,6 +208,7 @@ Event = (
     | Invited
     | AwayChanged
     | Killed
+    | StatusMessageSent
 )
 
 

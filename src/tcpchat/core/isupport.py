@@ -63,6 +63,7 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"NETWORK={s.network_name}",
         f"NICKLEN={s.nick_length}",
         f"PREFIX=({STATUS_MODES}){STATUS_PREFIXES}",
+        f"STATUSMSG={STATUS_PREFIXES}",
         f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},JOIN:,PART:,KICK:1,NAMES:,LIST:,WHOIS:1",
         f"TOPICLEN={s.topic_length}",
         f"USERLEN={s.user_length}",

@@ -30,6 +30,7 @@ from .events import (
     Parted,
     Quit,
     Registered,
+    StatusMessageSent,
     TopicSet,
     UserModeChanged,
     mode_text,
@@ -73,6 +74,7 @@ class LocalRouter:
             Invited: self._invited,
             AwayChanged: self._away_changed,
             Killed: self._killed,
+            StatusMessageSent: self._status_message_sent,
         }
 
     def attach(self, session: Session) -> None:
@@ -198,6 +200,31 @@ class LocalRouter:
             self.deliver((recipient,), line, event.time, event)
         else:
             recipient.write(line)
+
+    def _status_message_sent(self, event: StatusMessageSent) -> None:
+        """STATUSMSG: the channel's local members with one of the statuses (and the sender,
+        with echo-message)."""
+        message = event.message
+        key = message.channel
+        channel = self.state.channel(key) if key is not None else None
+        if key is None or channel is None:
+            return
+        if message.command == "TAGMSG":
+            text = f":{message.source} TAGMSG {message.target}\r\n"
+        else:
+            text = f":{message.source} {message.command} {message.target} :{message.text}\r\n"
+        line = text.encode()
+        status = channel.members
+        statuses = event.statuses
+        recipients = [
+            s for s in self.members.get(key, ())
+            if any(letter in status.get(s.user.uid, "") for letter in statuses)
+            and (message.command != "TAGMSG" or s.tag_mask & WANTS_TAGS)
+        ]  # fmt: skip
+        sender = self.sessions.get(message.sender)
+        if message.echo and sender is not None and sender not in recipients:
+            recipients.append(sender)
+        self.deliver(recipients, line, message.time, message, None if message.echo else sender)
 
     def _joined(self, event: Joined) -> None:
         members = self.members.get(event.key)
