@@ -44,3 +44,46 @@ def test_whowas_can_be_turned_off_and_counts_are_checked():
         assert sum(m.command == "314" for m in asker.take()) == shown, count
     asker.send("WHOWAS :")
     assert [m.command for m in asker.take()] == ["461"]
+
+
+def test_list_modes_are_shown_alone_or_inside_a_change_and_counted_together():
+    core = make_core(max_list_entries=2)
+    alice, bob = register(core, "alice"), register(core, "bob")
+    alice.send("JOIN #room")
+    bob.send("JOIN #room")
+    alice.take(), bob.take()
+    alice.send("MODE #room +e-b+I bob bob carol")
+    changes = [m.params for m in alice.take() if m.command == "MODE"]
+    assert changes == [["#room", "+eI", "bob!*@*", "carol!*@*"]]
+    bob.take()
+    alice.send("MODE #room +b dave")  # a third entry: over MAXLIST=beI:2
+    assert alice.take() == []
+    bob.send("MODE #room eIb")  # anyone in the room may look
+    assert [m.command for m in bob.take()] == ["348", "349", "346", "347", "368"]
+    alice.send("MODE #room +m-e+I bob")  # an operator's change can show a list on the way
+    got = alice.take()
+    assert [m.command for m in got] == ["346", "347", "MODE"]
+    assert got[-1].params == ["#room", "+m-e", "bob!*@*"]
+    core.find_channel("#room").modes |= {"s"}
+    outsider = register(core, "carol")
+    outsider.send("MODE #room e")
+    assert [m.command for m in outsider.take()] == ["442"]
+
+
+def test_an_exception_undoes_a_ban_and_an_invite_exception_opens_invite_only():
+    core = make_core()
+    alice = register(core, "alice")
+    alice.send("JOIN #room", "MODE #room +bi *!*@127.0.0.1", "MODE #room +eI bob carol")
+    bob, carol, dave = (register(core, nick) for nick in ("bob", "carol", "dave"))
+    bob.send("JOIN #room")
+    assert bob.commands() == ["473"]  # the exception beats the ban, not the +i
+    carol.send("JOIN #room")
+    assert carol.commands() == ["474"]  # an invite exception does not beat a ban
+    dave.send("JOIN #room")
+    assert dave.commands() == ["474"]
+    alice.send("MODE #room -b+I *!*@127.0.0.1 bob")
+    dave.send("JOIN #room")
+    assert dave.commands() == ["473"]
+    for peer in (bob, carol):
+        peer.send("JOIN #room")
+        assert "JOIN" in peer.commands()

@@ -234,7 +234,7 @@ def test_ban_exceptions_and_invite_exceptions():
         bob = join(LineClient(server.port), "bob", "#room")  # banned, but excepted
         bob.send("PRIVMSG #room :the exception lets me speak")
         alice.expect(r"PRIVMSG #room :the exception lets me speak$")
-        got = replies(alice, "MODE #room e")
+        got = [m for m in replies(alice, "MODE #room e") if m.command.isdigit()]
         assert [m.command for m in got] == ["348", "349"]
         assert got[0].params[1:3] == ["#room", "bob!*@127.0.0.1"]
         assert got[1].params[1:] == ["#room", "End of channel exception list"]
@@ -244,7 +244,7 @@ def test_ban_exceptions_and_invite_exceptions():
         _carol = join(LineClient(server.port), "carol", "#room")  # no invitation needed
         dave = LineClient(server.port).register("dave")
         assert [m.command for m in replies(dave, "JOIN #room")] == ["473"]
-        got = replies(alice, "MODE #room I")
+        got = [m for m in replies(alice, "MODE #room I") if m.command.isdigit()]
         assert [(m.command, *m.params[1:3]) for m in got] == [
             ("346", "#room", "carol!*@*"), ("347", "#room", "End of channel invite exception list")
         ]  # fmt: skip

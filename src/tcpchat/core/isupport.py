@@ -9,7 +9,11 @@ from __future__ import annotations
 from ..config import Settings
 
 # Channel modes by kind, as ISUPPORT's CHANMODES=A,B,C,D groups them.
-LIST_MODES = "b"  # A: a list; a parameter to add or remove, none to show the list
+# A: lists of nick!user@host masks; a parameter to add or remove, none to show the list.
+BAN_MODE = "b"  # banned: may not join, nor speak
+EXCEPT_MODE = "e"  # ban exceptions (EXCEPTS): a ban does not apply to them
+INVEX_MODE = "I"  # invite exceptions (INVEX): join an invite-only (+i) channel uninvited
+LIST_MODES = BAN_MODE + EXCEPT_MODE + INVEX_MODE
 KEY_MODES = "k"  # B: a parameter to set and to unset
 LIMIT_MODES = "l"  # C: a parameter to set only
 FLAG_MODES = frozenset("imnst")  # D: no parameter
@@ -56,6 +60,8 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"CHANMODES={chanmodes()}",
         f"CHANNELLEN={s.channel_length}",
         f"CHANTYPES={CHANNEL_TYPES}",
+        f"EXCEPTS={EXCEPT_MODE}",
+        f"INVEX={INVEX_MODE}",
         f"KEYLEN={s.key_length}",
         f"KICKLEN={s.kick_length}",
         f"MAXLIST={LIST_MODES}:{s.max_list_entries}",

@@ -28,7 +28,7 @@ from .events import (
     TopicSet,
     UserModeChanged,
 )
-from .isupport import DEFAULT_CHANNEL_MODES
+from .isupport import DEFAULT_CHANNEL_MODES, LIST_MODES
 from .model import Channel, User, Whowas
 
 __all__ = ["ChatState", "LocalState"]
@@ -295,11 +295,12 @@ class LocalState:
                     channel.members[change.target] = (
                         "".join(sorted(status + letter)) if adding else status
                     )
-            elif letter == "b" and arg is not None:
+            elif letter in LIST_MODES and arg is not None:
+                masks = channel.mask_list(letter)
                 if adding:
-                    channel.bans[arg] = (event.source, event.time)
+                    masks[arg] = (event.source, event.time)
                 else:
-                    channel.bans.pop(arg, None)
+                    masks.pop(arg, None)
             elif letter == "k":
                 channel.key = arg if adding else None
             elif letter == "l":

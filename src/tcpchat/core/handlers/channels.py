@@ -31,7 +31,11 @@ def mask_matches(mask: str, text: str) -> bool:
 
 
 def is_banned(channel: Channel, user: User) -> bool:
-    return any(mask_matches(mask, user.source) for mask in channel.bans)
+    """A ban (+b) matches, and no ban exception (+e) does."""
+    source = user.source
+    return any(mask_matches(mask, source) for mask in channel.bans) and not any(
+        mask_matches(mask, source) for mask in channel.excepts
+    )
 
 
 def is_operator(channel: Channel, user: User) -> bool:
@@ -88,13 +92,17 @@ def _refusal(channel: Channel, user: User, key: str) -> tuple[str, str] | None:
     invited = user.uid in channel.invited
     if is_banned(channel, user) and not invited:
         return n.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"
-    if "i" in channel.modes and not invited:
+    if "i" in channel.modes and not invited and not _invite_exempt(channel, user):
         return n.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"
     if channel.key is not None and key != channel.key:
         return n.ERR_BADCHANNELKEY, "Cannot join channel (+k)"
     if channel.limit is not None and len(channel.members) >= channel.limit:
         return n.ERR_CHANNELISFULL, "Cannot join channel (+l)"
     return None
+
+
+def _invite_exempt(channel: Channel, user: User) -> bool:
+    return any(mask_matches(mask, user.source) for mask in channel.invex)
 
 
 def handle_part(core: ChatBase, session: Session, msg: Message) -> None:
