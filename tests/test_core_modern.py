@@ -87,3 +87,37 @@ def test_an_exception_undoes_a_ban_and_an_invite_exception_opens_invite_only():
     for peer in (bob, carol):
         peer.send("JOIN #room")
         assert "JOIN" in peer.commands()
+
+
+def test_list_stops_within_half_the_send_queue_and_says_so():
+    core = make_core(sendq_bytes=4096, channels_per_user=100)
+    alice = register(core, "alice")
+    for i in range(60):
+        alice.send(f"JOIN #room{i:02}", f"TOPIC #room{i:02} :{'t' * 200}")
+    alice.take()
+    alice.send("LIST")
+    data = bytes(alice.sink.data)
+    got = alice.take()
+    assert len(data) < 4096 // 2 + 600  # the 321, the NOTICE and the 323 besides
+    assert got[0].command == "321" and got[-1].command == "323"
+    assert got[-2].command == "NOTICE" and "LIST >10" in got[-2].params[-1]
+    listed = [m.params[1] for m in got if m.command == "322"]
+    assert listed == [f"#room{i:02}" for i in range(len(listed))] and 0 < len(listed) < 60
+    alice.send("LIST #room5?,>5")  # narrower lists fit
+    assert [m.command for m in alice.take()] == ["321", "323"]
+    alice.send("LIST #room50,#room51,#room52 <2")
+    assert [m.command for m in alice.take()] == ["321", "322", "322", "322", "323"]
+
+
+def test_list_conditions_are_case_blind_and_malformed_ones_ignored():
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    alice.send("JOIN #a,#b")
+    bob.send("JOIN #b")
+    alice.take()
+    for params, listed in (
+        ("c<5", ["#a", "#b"]), ("t>1", []), (">x", ["#a", "#b"]), ("C<", ["#a", "#b"]),
+        (">1,!#a", ["#b"]), ("#a,#b >1", ["#b"]), ("#a*,#b*", ["#a", "#b"]), ("<1", []),
+    ):  # fmt: skip
+        alice.send(f"LIST {params}")
+        assert [m.params[1] for m in alice.take() if m.command == "322"] == listed, params

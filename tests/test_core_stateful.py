@@ -45,7 +45,7 @@ TEMPLATES: dict[str, list[str]] = {
     "PART": ["PART {c} :leaving", "PART {c},{c2},#nope", "PART"],
     "TOPIC": ["TOPIC {c}", "TOPIC {c} :{t}", "TOPIC {c} :", "TOPIC"],
     "NAMES": ["NAMES {c}", "NAMES {c},{c2}", "NAMES"],
-    "LIST": ["LIST", "LIST {c}"],
+    "LIST": ["LIST", "LIST {c}", "LIST >1", "LIST {c},{c2} C<5,T>1", "LIST !#a*,#x*", "LIST <"],
     "KICK": ["KICK {c} {n} :out", "KICK {c} {n},{n2}", "KICK {c}"],
     "INVITE": ["INVITE {n} {c}", "INVITE {n}"],
     "MODE": ["MODE {c} +o {n}", "MODE {c} -o {n}", "MODE {c} +v-v {n} {n}", "MODE {c} +imnst",

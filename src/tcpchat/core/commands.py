@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .handlers import channels, messaging, modes, operators, queries, registration
+from .handlers import channels, listing, messaging, modes, operators, queries, registration
 
 if TYPE_CHECKING:
     from ..protocol import Message
@@ -45,7 +45,7 @@ COMMANDS: dict[str, Command] = {
     "PART": Command(channels.handle_part, 1),
     "TOPIC": Command(channels.handle_topic, 1),
     "NAMES": Command(channels.handle_names),
-    "LIST": Command(channels.handle_list),
+    "LIST": Command(listing.handle_list),
     "KICK": Command(channels.handle_kick, 2),
     "INVITE": Command(channels.handle_invite, 2),
     "MODE": Command(modes.handle_mode, 1),

@@ -29,6 +29,9 @@ DEFAULT_CHANNEL_MODES = frozenset("nt")
 USER_MODES = "io"
 USER_SETTABLE_MODES = frozenset("i")  # by MODE nick +x; o only by OPER, given up with -o
 
+# LIST's filters (listing.py): creation time, masks, masks not matching, topic time, users.
+ELIST = "CMNTU"
+
 CASEMAPPING = "rfc1459"
 CHANNEL_TYPES = "#"
 
@@ -60,6 +63,7 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"CHANMODES={chanmodes()}",
         f"CHANNELLEN={s.channel_length}",
         f"CHANTYPES={CHANNEL_TYPES}",
+        f"ELIST={ELIST}",
         f"EXCEPTS={EXCEPT_MODE}",
         f"INVEX={INVEX_MODE}",
         f"KEYLEN={s.key_length}",
@@ -69,6 +73,7 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"NETWORK={s.network_name}",
         f"NICKLEN={s.nick_length}",
         f"PREFIX=({STATUS_MODES}){STATUS_PREFIXES}",
+        "SAFELIST",
         f"STATUSMSG={STATUS_PREFIXES}",
         f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},JOIN:,PART:,KICK:1,NAMES:,LIST:,WHOIS:1",
         f"TOPICLEN={s.topic_length}",

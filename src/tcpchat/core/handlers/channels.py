@@ -1,4 +1,5 @@
-"""Channel membership and channel queries: JOIN, PART, TOPIC, NAMES, LIST, KICK, INVITE."""
+"""Channel membership and channel queries: JOIN, PART, TOPIC, NAMES, KICK, INVITE, KNOCK.
+(LIST is in listing.py.)"""
 
 from __future__ import annotations
 
@@ -204,21 +205,6 @@ def send_names(core: ChatBase, session: Session, channel: Channel, end: bool = T
         core.reply(session, n.RPL_NAMREPLY, symbol, channel.name, " ".join(batch))
     if end:
         core.reply(session, n.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
-
-
-def handle_list(core: ChatBase, session: Session, msg: Message) -> None:
-    if msg.params and msg.params[0]:
-        found = (core.state.channel(name) for name in msg.params[0].split(","))
-        channels = [c for c in found if c is not None]
-    else:
-        channels = sorted(core.state.all_channels(), key=lambda c: c.folded)
-    core.reply(session, n.RPL_LISTSTART, "Channel", "Users  Name")
-    for channel in channels:
-        if visible(channel, session.user):
-            core.reply(
-                session, n.RPL_LIST, channel.name, str(len(channel.members)), channel.topic
-            )
-    core.reply(session, n.RPL_LISTEND, "End of /LIST")
 
 
 def handle_kick(core: ChatBase, session: Session, msg: Message) -> None:
