@@ -121,3 +121,33 @@ def test_list_conditions_are_case_blind_and_malformed_ones_ignored():
     ):  # fmt: skip
         alice.send(f"LIST {params}")
         assert [m.params[1] for m in alice.take() if m.command == "322"] == listed, params
+
+
+def test_knock_waits_per_user_and_is_refused_to_the_banned_and_hidden_for_secret_rooms():
+    core = make_core(knock_interval=30)
+    now = [1000.0]
+    core.clock = lambda: now[0]
+    alice, bob, carol = (register(core, nick) for nick in ("alice", "bob", "carol"))
+    alice.send("JOIN #room,#hidden", "MODE #room +i", "MODE #hidden +is")
+    alice.take()
+    bob.send("KNOCK #hidden")
+    assert bob.commands() == ["403"]  # a secret room is not there for outsiders
+    bob.send("KNOCK #room :please")
+    assert bob.commands() == ["711"]
+    assert [m.params for m in alice.take()] == [
+        ["#room", "#room", bob.user.source, "has asked for an invite: please"]
+    ]
+    now[0] += 29
+    bob.send("KNOCK #room")
+    assert bob.commands() == ["712"]
+    carol.send("KNOCK #room")  # the wait is per user
+    assert carol.commands() == ["711"]
+    now[0] += 1
+    bob.send("KNOCK #room")
+    assert bob.commands() == ["711"]
+    assert [m.params[-1] for m in alice.take()] == ["has asked for an invite"] * 2
+    alice.send("MODE #room +b carol")
+    alice.take()
+    now[0] += 60
+    carol.send("KNOCK #room")
+    assert carol.commands() == ["404"]

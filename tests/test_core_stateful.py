@@ -48,6 +48,7 @@ TEMPLATES: dict[str, list[str]] = {
     "LIST": ["LIST", "LIST {c}", "LIST >1", "LIST {c},{c2} C<5,T>1", "LIST !#a*,#x*", "LIST <"],
     "KICK": ["KICK {c} {n} :out", "KICK {c} {n},{n2}", "KICK {c}"],
     "INVITE": ["INVITE {n} {c}", "INVITE {n}"],
+    "KNOCK": ["KNOCK {c} :{t}", "KNOCK {c}", "KNOCK"],
     "MODE": ["MODE {c} +o {n}", "MODE {c} -o {n}", "MODE {c} +v-v {n} {n}", "MODE {c} +imnst",
              "MODE {c} -imnst", "MODE {c} +b {n}", "MODE {c} -b {n}", "MODE {c} +kl key 3",
              "MODE {c} -kl key", "MODE {c} b", "MODE {c} +e {n}", "MODE {c} -e {n}",

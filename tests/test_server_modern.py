@@ -331,7 +331,7 @@ def test_knock_asks_the_operators_of_an_invite_only_room():
         assert [m.params[1:] for m in got] == [["#room", "Your KNOCK has been delivered"]]
         assert got[0].command == "711"
         alice.expect(r"^:\S+ 710 #room #room bob!bob@127\.0\.0\.1 :.*let me in please")
-        carol.send("PRIVMSG #room :marker")
+        alice.send("PRIVMSG #room :marker")
         assert not any(" 710 " in line for line in until(carol, r"PRIVMSG #room :marker$"))
 
         assert [m.command for m in replies(bob, "KNOCK #room")] == ["712"]  # too soon

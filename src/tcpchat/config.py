@@ -76,6 +76,7 @@ class Settings:
     modes_per_command: int = 4  # MODES: mode changes with a parameter in one MODE command
     whowas_entries: int = 1000  # WHOWAS records kept in all (the oldest go first); 0: none
     whowas_per_nick: int = 10  # WHOWAS records kept for any one nick
+    knock_interval: float = 60.0  # seconds a user waits between two KNOCKs; 0: no wait
 
     # Connection handling.
     sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped
@@ -284,6 +285,7 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "modes_per_command": Range(1, 100),
     "whowas_entries": Range(0, 1 << 24),
     "whowas_per_nick": Range(1, 65535),
+    "knock_interval": Range(0, 86400),
     "sendq_bytes": Range(1, 1 << 40),
     "plain_greeting_delay": Range(0, 3600),
     "listen_backlog": Range(1, 65535),

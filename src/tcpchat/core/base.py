@@ -76,7 +76,7 @@ class ChatBase:
         self.state: ChatState = (
             state if state is not None else LocalState(s.whowas_entries, s.whowas_per_nick)
         )
-        self.router = LocalRouter(self.state)
+        self.router = LocalRouter(self.state, self.settings.server_name)
         self.sessions: set[Session] = set()  # this node's connections
         self.node = node
         self.version = f"tcpchat-{__version__}"
@@ -88,6 +88,7 @@ class ChatBase:
         }
         self.oper_checks: set[Session] = set()
         self.oper_failures: dict[Session, float] = {}  # when each last failed, for a pause
+        self.knocks: dict[str, float] = {}  # uid -> when they last knocked (KNOCK)
         self._uids = itertools.count(1)
         # msgids are unique forever and network-wide: an origin no other run or node shares
         # (this start's time and 40 random bits), then a serial number.

@@ -48,6 +48,7 @@ COMMANDS: dict[str, Command] = {
     "LIST": Command(listing.handle_list),
     "KICK": Command(channels.handle_kick, 2),
     "INVITE": Command(channels.handle_invite, 2),
+    "KNOCK": Command(channels.handle_knock, 1),
     "MODE": Command(modes.handle_mode, 1),
     # talking
     "PRIVMSG": Command(messaging.handle_message),

@@ -52,6 +52,17 @@ class MessageSent(NamedTuple):
         return f"{self.origin}{self.serial}"
 
 
+class Knocked(NamedTuple):
+    """KNOCK: someone outside an invite-only channel asks its operators for an invitation."""
+
+    time: float
+    uid: str
+    source: str
+    channel: str
+    key: str
+    text: str
+
+
 class StatusMessageSent(NamedTuple):
     """A message to the members of a channel with at least some status (STATUSMSG:
     `PRIVMSG @#room`): `message` is the MessageSent, its target shown with the prefix, and
@@ -193,6 +204,7 @@ EVENT_TYPES = (
     AwayChanged,
     Killed,
     StatusMessageSent,
+    Knocked,
 )
 Event = (
     Registered
@@ -209,6 +221,7 @@ Event = (
     | AwayChanged
     | Killed
     | StatusMessageSent
+    | Knocked
 )
 
 

@@ -68,6 +68,7 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"INVEX={INVEX_MODE}",
         f"KEYLEN={s.key_length}",
         f"KICKLEN={s.kick_length}",
+        "KNOCK",
         f"MAXLIST={LIST_MODES}:{s.max_list_entries}",
         f"MODES={s.modes_per_command}",
         f"NETWORK={s.network_name}",

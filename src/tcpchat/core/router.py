@@ -25,6 +25,7 @@ from .events import (
     Joined,
     Kicked,
     Killed,
+    Knocked,
     MessageSent,
     NickChanged,
     Parted,
@@ -54,8 +55,9 @@ def _line(source: str, command: str, params: list[str], text_last: bool = True) 
 class LocalRouter:
     """Renders each event for the local sessions that should see it."""
 
-    def __init__(self, state: ChatState) -> None:
+    def __init__(self, state: ChatState, server_name: str = "tcpchat") -> None:
         self.state = state
+        self.server_name = server_name  # the source of the numerics it renders
         self.sessions: dict[str, Session] = {}  # uid -> this node's session of that user
         self.members: dict[str, dict[Session, None]] = {}  # channel key -> local members
         self._second = -1  # the last whole second formatted as server-time, and its text
@@ -75,6 +77,7 @@ class LocalRouter:
             AwayChanged: self._away_changed,
             Killed: self._killed,
             StatusMessageSent: self._status_message_sent,
+            Knocked: self._knocked,
         }
 
     def attach(self, session: Session) -> None:
@@ -298,3 +301,18 @@ class LocalRouter:
         if session is not None:
             line = _line(event.source, "KILL", [event.target_nick, event.reason])
             self.deliver((session,), line, event.time)
+
+    def _knocked(self, event: Knocked) -> None:
+        """710 RPL_KNOCK to the channel's local operators, in the form of ratbox and its
+        descendants: addressed to the channel itself, so one line serves them all."""
+        channel = self.state.channel(event.key)
+        if channel is None:
+            return
+        status = channel.members
+        operators = [
+            s for s in self.members.get(event.key, ()) if "o" in status.get(s.user.uid, "")
+        ]
+        asks = "has asked for an invite"
+        text = f"{asks}: {event.text}" if event.text else asks
+        params = [event.channel, event.channel, event.source, text]
+        self.deliver(operators, _line(self.server_name, "710", params), event.time)

@@ -8,7 +8,7 @@ import re
 from ...protocol import Message, irc_lower
 from .. import numerics as n
 from ..base import ChatBase, safe_middle
-from ..events import Invited, Joined, Kicked, Parted, TopicSet
+from ..events import Invited, Joined, Kicked, Knocked, Parted, TopicSet
 from ..model import Channel, Session, User
 
 
@@ -257,3 +257,33 @@ def handle_invite(core: ChatBase, session: Session, msg: Message) -> None:
         Invited(core.clock(), user.uid, user.source, target.uid, target.nick, channel.name,
                 channel.folded)
     )  # fmt: skip
+
+
+def handle_knock(core: ChatBase, session: Session, msg: Message) -> None:
+    """KNOCK #room [:message]: ask the operators of an invite-only room for an invitation
+    (710 to them, 711 to the knocker); once per `knock_interval` per user."""
+    user = session.user
+    channel = core.state.channel(msg.params[0])
+    if channel is None or not visible(channel, user):
+        core.reply(session, n.ERR_NOSUCHCHANNEL, safe_middle(msg.params[0]), "No such channel")
+        return
+    name = channel.name
+    if user.uid in channel.members:
+        core.reply(session, n.ERR_KNOCKONCHAN, name, "You're already on that channel")
+    elif "i" not in channel.modes:
+        core.reply(session, n.ERR_CHANOPEN, name, "Channel is open; just join it")
+    elif is_banned(channel, user):
+        core.reply(session, n.ERR_CANNOTSENDTOCHAN, name, "Cannot knock: you are banned")
+    else:
+        now = core.clock()
+        interval = core.settings.knock_interval
+        last = core.knocks.get(user.uid)
+        if last is not None and now - last < interval:
+            core.reply(session, n.ERR_TOOMANYKNOCK, name, "Too many KNOCKs (user); wait a bit")
+            return
+        for uid, when in list(core.knocks.items()):  # forget knocks that no longer count
+            if now - when >= interval:
+                del core.knocks[uid]
+        core.knocks[user.uid] = now
+        core.reply(session, n.RPL_KNOCKDLVR, name, "Your KNOCK has been delivered")
+        core.emit(Knocked(now, user.uid, user.source, name, channel.folded, msg.param(1)))
