@@ -151,3 +151,51 @@ def test_knock_waits_per_user_and_is_refused_to_the_banned_and_hidden_for_secret
     now[0] += 60
     carol.send("KNOCK #room")
     assert carol.commands() == ["404"]
+
+
+def test_every_command_of_the_table_has_its_help_topic():
+    from tcpchat.core.handlers.help import TOPICS
+
+    core = make_core()
+    assert set(TOPICS) == set(core.commands)
+    alice = register(core, "alice")
+    for command in core.commands:
+        alice.send(f"HELP {command.lower()}")
+        got = alice.take()
+        assert [m.command for m in got[:1] + got[-1:]] == ["704", "706"], command
+        assert got[2].params[-1] == TOPICS[command][0]
+    alice.send("HELP :two words", "HELP ::x")
+    assert [m.params[1] for m in alice.take()] == ["*", "*"]  # 524s, naming no subject
+
+
+def test_user_mode_w_is_counted_and_given_up_and_wallops_reach_only_w():
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    alice.send("MODE alice +w")
+    assert alice.take()[0].params == ["alice", "+w"]
+    assert core.state.user_modes["w"] == 1
+    alice.send("MODE alice")
+    assert alice.take()[0].params[-1] == "+w"
+    bob.user.modes = frozenset("o")  # a server operator, as OPER would make him
+    bob.send("WALLOPS :hello")
+    assert [m.command for m in alice.take()] == ["WALLOPS"]
+    assert [m.command for m in bob.take()] == ["WALLOPS"]
+    alice.send("MODE alice -w")
+    alice.take()
+    bob.send("WALLOPS :again", "WALLOPS :")
+    assert alice.take() == [] and [m.command for m in bob.take()] == ["WALLOPS", "461"]
+    assert core.state.user_modes["w"] == 0
+
+
+def test_invite_alone_lists_pending_invitations_until_used():
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    alice.send("JOIN #b,#a", "INVITE bob #b", "INVITE bob #a")
+    bob.take()
+    bob.send("INVITE")
+    assert [m.params[1] for m in bob.take()] == ["#a", "#b", "End of /INVITE list"]
+    bob.send("JOIN #a")
+    bob.take()
+    alice.send("PART #b")
+    bob.send("INVITE")  # #a was used, #b is gone with its last member
+    assert [m.command for m in bob.take()] == ["337"]

@@ -400,6 +400,7 @@ def test_wallops_reach_users_with_mode_w_and_linking_is_refused_clearly():
         assert [m.command for m in replies(admin, "WALLOPS")] == ["461"]
         admin.send("WALLOPS :server restarts at noon", "PRIVMSG other :marker")
         watcher.expect(r"^:admin!\S+ WALLOPS :server restarts at noon$")
+        admin.expect(r"^:admin!\S+ WALLOPS :server restarts at noon$")  # the sender's copy
         seen = until(other, r"PRIVMSG other :marker$")
         assert not any("WALLOPS" in line for line in seen)
         for command in ("SQUIT other.server :bye", "CONNECT other.server 6667"):

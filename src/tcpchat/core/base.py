@@ -248,6 +248,10 @@ class ChatBase:
     def receive(self, session: Session, raw: bytes, truncated: bool = False) -> None:
         raise NotImplementedError  # ChatCore
 
+    def command_names(self) -> list[str]:
+        """Every command the core understands, sorted (HELP lists them)."""
+        raise NotImplementedError  # ChatCore: its command table
+
     # ----------------------------------------------------------- lifecycle
 
     def close(self, session: Session, reason: str) -> None:

@@ -184,5 +184,8 @@ class ChatCore(ChatBase):
         else:
             self.run_command(session, command.handler, msg)
 
+    def command_names(self) -> list[str]:
+        return sorted(self.commands)
+
     def isupport_tokens(self) -> list[str]:
         return isupport_tokens(self.settings)

@@ -13,7 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .handlers import channels, listing, messaging, modes, operators, queries, registration
+from .handlers import (
+    channels,
+    help,
+    listing,
+    messaging,
+    modes,
+    operators,
+    queries,
+    registration,
+    serverinfo,
+)
 
 if TYPE_CHECKING:
     from ..protocol import Message
@@ -47,7 +57,7 @@ COMMANDS: dict[str, Command] = {
     "NAMES": Command(channels.handle_names),
     "LIST": Command(listing.handle_list),
     "KICK": Command(channels.handle_kick, 2),
-    "INVITE": Command(channels.handle_invite, 2),
+    "INVITE": Command(channels.handle_invite),
     "KNOCK": Command(channels.handle_knock, 1),
     "MODE": Command(modes.handle_mode, 1),
     # talking
@@ -65,8 +75,16 @@ COMMANDS: dict[str, Command] = {
     "LUSERS": Command(queries.handle_lusers),
     "VERSION": Command(queries.handle_version),
     "TIME": Command(queries.handle_time),
+    "HELP": Command(help.handle_help),
+    "HELPOP": Command(help.handle_help),
+    "INFO": Command(serverinfo.handle_info),
+    "LINKS": Command(serverinfo.handle_links),
+    "USERS": Command(serverinfo.handle_users),
     # operators
     "OPER": Command(operators.handle_oper, 2),
     "KILL": Command(operators.handle_kill, 1, oper_only=True),
     "STATS": Command(operators.handle_stats),
+    "WALLOPS": Command(operators.handle_wallops, 1, oper_only=True),
+    "SQUIT": Command(operators.handle_link, 1, oper_only=True),
+    "CONNECT": Command(operators.handle_link, 1, oper_only=True),
 }

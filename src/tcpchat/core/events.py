@@ -63,6 +63,15 @@ class Knocked(NamedTuple):
     text: str
 
 
+class Wallops(NamedTuple):
+    """WALLOPS from a server operator: for users with mode +w."""
+
+    time: float
+    uid: str
+    source: str
+    text: str
+
+
 class StatusMessageSent(NamedTuple):
     """A message to the members of a channel with at least some status (STATUSMSG:
     `PRIVMSG @#room`): `message` is the MessageSent, its target shown with the prefix, and
@@ -205,6 +214,7 @@ EVENT_TYPES = (
     Killed,
     StatusMessageSent,
     Knocked,
+    Wallops,
 )
 Event = (
     Registered
@@ -222,6 +232,7 @@ Event = (
     | Killed
     | StatusMessageSent
     | Knocked
+    | Wallops
 )
 
 

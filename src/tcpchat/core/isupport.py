@@ -25,9 +25,10 @@ CHANNEL_MODES = "".join(sorted(set(PARAM_MODES) | FLAG_MODES))
 
 DEFAULT_CHANNEL_MODES = frozenset("nt")
 
-# User modes: i (invisible: hidden from WHO of strangers), o (server operator; set by OPER).
-USER_MODES = "io"
-USER_SETTABLE_MODES = frozenset("i")  # by MODE nick +x; o only by OPER, given up with -o
+# User modes: i (invisible: hidden from WHO of strangers), o (server operator; set by OPER),
+# w (receives WALLOPS).
+USER_MODES = "iow"
+USER_SETTABLE_MODES = frozenset("iw")  # by MODE nick +x; o only by OPER, given up with -o
 
 # LIST's filters (listing.py): creation time, masks, masks not matching, topic time, users.
 ELIST = "CMNTU"
@@ -76,7 +77,10 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"PREFIX=({STATUS_MODES}){STATUS_PREFIXES}",
         "SAFELIST",
         f"STATUSMSG={STATUS_PREFIXES}",
-        f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},JOIN:,PART:,KICK:1,NAMES:,LIST:,WHOIS:1",
+        # Commands that take several targets, and how many: PRIVMSG and NOTICE up to the
+        # setting; TAGMSG, WHOIS and WHOWAS one; the others, as many as fit in a line.
+        f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},TAGMSG:1,JOIN:,PART:,KICK:,NAMES:,LIST:,"
+        "WHOIS:1,WHOWAS:1",
         f"TOPICLEN={s.topic_length}",
         f"USERLEN={s.user_length}",
         "WHOX",

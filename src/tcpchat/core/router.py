@@ -34,6 +34,7 @@ from .events import (
     StatusMessageSent,
     TopicSet,
     UserModeChanged,
+    Wallops,
     mode_text,
 )
 from .model import WANTS_TAGS, WANTS_TIME, Session
@@ -78,6 +79,7 @@ class LocalRouter:
             Killed: self._killed,
             StatusMessageSent: self._status_message_sent,
             Knocked: self._knocked,
+            Wallops: self._wallops,
         }
 
     def attach(self, session: Session) -> None:
@@ -316,3 +318,10 @@ class LocalRouter:
         text = f"{asks}: {event.text}" if event.text else asks
         params = [event.channel, event.channel, event.source, text]
         self.deliver(operators, _line(self.server_name, "710", params), event.time)
+
+    def _wallops(self, event: Wallops) -> None:
+        """To this node's users with mode +w, and to the operator who sent it."""
+        recipients = [
+            s for s in self.sessions.values() if "w" in s.user.modes or s.user.uid == event.uid
+        ]
+        self.deliver(recipients, _line(event.source, "WALLOPS", [event.text]), event.time)

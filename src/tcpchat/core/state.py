@@ -28,7 +28,7 @@ from .events import (
     TopicSet,
     UserModeChanged,
 )
-from .isupport import DEFAULT_CHANNEL_MODES, LIST_MODES
+from .isupport import DEFAULT_CHANNEL_MODES, LIST_MODES, USER_MODES
 from .model import Channel, User, Whowas
 
 __all__ = ["ChatState", "LocalState"]
@@ -68,6 +68,9 @@ class ChatState(Protocol):
     def whowas(self, nick: str) -> list[Whowas]:
         """What is remembered of users who left `nick` behind, most recent first."""
 
+    def invitations(self, uid: str) -> list[Channel]:
+        """The channels `uid` is invited to and has not joined yet."""
+
     @property
     def channel_count(self) -> int: ...
 
@@ -92,7 +95,7 @@ class LocalState:
         self.invites: dict[str, set[str]] = {}  # uid -> keys of channels they are invited to
         self.users = 0
         self.max_users = 0
-        self.user_modes: dict[str, int] = {"i": 0, "o": 0}
+        self.user_modes: dict[str, int] = dict.fromkeys(USER_MODES, 0)
         # WHOWAS: each nick's records, oldest first, and every record in the order made.
         # Both are bounded: a record dropped for its nick stays in the order (costing its
         # place) until it reaches the front, so the order never holds more than the limit.
@@ -139,6 +142,10 @@ class LocalState:
     @property
     def channel_count(self) -> int:
         return len(self.channels)
+
+    def invitations(self, uid: str) -> list[Channel]:
+        found = (self.channels.get(key) for key in self.invites.get(uid, ()))
+        return sorted((c for c in found if c is not None), key=lambda c: c.folded)
 
     def whowas(self, nick: str) -> list[Whowas]:
         return list(reversed(self.whowas_records.get(irc_lower(nick), ())))

@@ -233,6 +233,15 @@ def handle_kick(core: ChatBase, session: Session, msg: Message) -> None:
 
 
 def handle_invite(core: ChatBase, session: Session, msg: Message) -> None:
+    """INVITE nick #channel; INVITE alone lists one's pending invitations (336, 337)."""
+    if not msg.params:
+        for invited in core.state.invitations(session.user.uid):
+            core.reply(session, n.RPL_INVITELIST, invited.name)
+        core.reply(session, n.RPL_ENDOFINVITELIST, "End of /INVITE list")
+        return
+    if len(msg.params) < 2:
+        core.reply(session, n.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+        return
     target = core.find_user(msg.params[0])
     if target is None:
         core.reply(session, n.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
