@@ -33,6 +33,8 @@ def mask_matches(mask: str, text: str) -> bool:
 
 def is_banned(channel: Channel, user: User) -> bool:
     """A ban (+b) matches, and no ban exception (+e) does."""
+    if not channel.bans:  # the usual case, on every message of an unvoiced member
+        return False
     source = user.source
     return any(mask_matches(mask, source) for mask in channel.bans) and not any(
         mask_matches(mask, source) for mask in channel.excepts
