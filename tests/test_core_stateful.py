@@ -14,6 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tcpchat.core.handlers.messaging import can_speak
 from tcpchat.passwords import hash_password
 from tcpchat.protocol import irc_lower, parse
 
@@ -47,24 +48,31 @@ TEMPLATES: dict[str, list[str]] = {
     "PART": ["PART {c} :leaving", "PART {c},{c2},#nope", "PART"],
     "TOPIC": ["TOPIC {c}", "TOPIC {c} :{t}", "TOPIC {c} :", "TOPIC"],
     "NAMES": ["NAMES {c}", "NAMES {c},{c2}", "NAMES"],
-    "LIST": ["LIST", "LIST {c}"],
+    "LIST": ["LIST", "LIST {c}", "LIST >1", "LIST {c},{c2} C<5,T>1", "LIST !#a*,#x*", "LIST <"],
     "KICK": ["KICK {c} {n} :out", "KICK {c} {n},{n2}", "KICK {c}"],
-    "INVITE": ["INVITE {n} {c}", "INVITE {n}"],
+    "INVITE": ["INVITE {n} {c}", "INVITE {n}", "INVITE"],
+    "KNOCK": ["KNOCK {c} :{t}", "KNOCK {c}", "KNOCK"],
     "MODE": ["MODE {c} +o {n}", "MODE {c} -o {n}", "MODE {c} +v-v {n} {n}", "MODE {c} +imnst",
              "MODE {c} -imnst", "MODE {c} +b {n}", "MODE {c} -b {n}", "MODE {c} +kl key 3",
-             "MODE {c} -kl key", "MODE {c} b", "MODE {c} +xyz", "MODE {c}", "MODE {n} +i",
-             "MODE {n} -io", "MODE {n}", "MODE", "MODE {n} +B", "MODE {n} -B"],
+             "MODE {c} -kl key", "MODE {c} b", "MODE {c} +e {n}", "MODE {c} -e {n}",
+             "MODE {c} +I {n}", "MODE {c} -I {n}", "MODE {c} eI", "MODE {c} +iI",
+             "MODE {c} +xyz", "MODE {c}", "MODE {n} +i",
+             "MODE {n} -io", "MODE {n}", "MODE", "MODE {n} +w-w+wi", "MODE {n} +B", "MODE {n} -B"],
     "PRIVMSG": ["PRIVMSG {c} :{t}", "PRIVMSG {n} :{t}", "PRIVMSG {c},{n} :{t}",
-                "@+react=:) PRIVMSG {c} :{t}", "PRIVMSG {c}", "PRIVMSG",
+                "@+react=:) PRIVMSG {c} :{t}", "PRIVMSG {c}", "PRIVMSG", "PRIVMSG @{c} :{t}",
                 "@label=m PRIVMSG {n} :{t}", "@batch=b PRIVMSG {c} :{t}",
                 "@batch=b;draft/multiline-concat PRIVMSG {c} :{t}", "@batch=b PRIVMSG {n} :"],
-    "NOTICE": ["NOTICE {c} :{t}", "NOTICE {n} :{t}", "NOTICE"],
+    "NOTICE": ["NOTICE {c} :{t}", "NOTICE {n} :{t}", "NOTICE", "NOTICE +{c} :{t}",
+               "NOTICE @+{c} :{t}", "NOTICE @ :{t}"],
     "BATCH": ["BATCH +b draft/multiline {c}", "@label=l BATCH +b draft/multiline {n}",
               "BATCH -b", "@label=k BATCH -b", "BATCH +b other", "BATCH x", "BATCH"],
-    "TAGMSG": ["@+typing=active TAGMSG {c}", "@+typing=active TAGMSG {n}", "TAGMSG {c}"],
+    "TAGMSG": ["@+typing=active TAGMSG {c}", "@+typing=active TAGMSG {n}", "TAGMSG {c}",
+               "@+typing=active TAGMSG @{c}"],
     "AWAY": ["AWAY :{t}", "AWAY"],
-    "WHO": ["WHO {c}", "WHO {n}", "WHO *", "WHO"],
+    "WHO": ["WHO {c}", "WHO {n}", "WHO *", "WHO", "WHO {c} %tcuihsnfdlaor,1", "WHO {n} %",
+            "WHO * %nx,abcd"],
     "WHOIS": ["WHOIS {n}", "WHOIS"],
+    "WHOWAS": ["WHOWAS {n}", "WHOWAS {n} 1", "WHOWAS"],
     "ISON": ["ISON {n} {n2}", "ISON"],
     "USERHOST": ["USERHOST {n}", "USERHOST"],
     "MOTD": ["MOTD"],
@@ -79,6 +87,14 @@ TEMPLATES: dict[str, list[str]] = {
     "SETNAME": ["SETNAME :{t}", "SETNAME :", "SETNAME"],
     "CHGHOST": ["CHGHOST {n} new host.example", "CHGHOST {n} other.example", "CHGHOST {n} u b@d",
                 "CHGHOST {n}"],
+    "HELP": ["HELP", "HELP {n}", "HELP privmsg", "HELP :a b"],
+    "HELPOP": ["HELPOP who"],
+    "INFO": ["INFO"],
+    "LINKS": ["LINKS", "LINKS *"],
+    "USERS": ["USERS"],
+    "WALLOPS": ["WALLOPS :{t}", "WALLOPS"],
+    "SQUIT": ["SQUIT x :y", "SQUIT"],
+    "CONNECT": ["CONNECT x 6667", "CONNECT"],
 }  # fmt: skip
 
 MESSAGE_COMMANDS = {"PRIVMSG", "NOTICE", "TAGMSG"}
@@ -169,10 +185,38 @@ class ChatMachine(RuleBasedStateMachine):
         token = f"token{next(self.tokens)}"
         found = self.core.find_channel(channel)
         expected = set()
-        if found is not None and sender.user.uid in found.members:
+        if found is not None and can_speak(found, sender.user):
             echo = "echo-message" in sender.session.caps
             expected = {uid for uid in found.members if echo or uid != sender.user.uid}
         sender.send(f"{command} {channel} :{token}")
+        got: dict[str, int] = {}
+        for peer in self.peers:
+            lines = peer.take_raw()
+            self.check_lines(lines)
+            hits = [line for line in lines if line.endswith(f":{token}")]
+            if hits:
+                got[peer.user.uid] = len(hits)
+        assert set(got) == expected
+        assert all(count == 1 for count in got.values())
+
+    @precondition(lambda self: bool(self.registered()))
+    @rule(data=st.data(), channel=st.sampled_from(CHANNELS), prefix=st.sampled_from(["@", "+"]))
+    def say_to_status(self, data, channel, prefix):
+        """STATUSMSG: exactly the members with the status (or above) get it, once; the
+        sender only by echo."""
+        sender = self.pick(data)
+        self.drain()
+        token = f"status{next(self.tokens)}"
+        found = self.core.find_channel(channel)
+        expected = set()
+        if found is not None and can_speak(found, sender.user):
+            statuses = "o" if prefix == "@" else "ov"
+            echo = "echo-message" in sender.session.caps
+            expected = {
+                uid for uid, status in found.members.items()
+                if any(letter in status for letter in statuses) and uid != sender.user.uid
+            } | ({sender.user.uid} if echo else set())  # fmt: skip
+        sender.send(f"PRIVMSG {prefix}{channel} :{token}")
         got: dict[str, int] = {}
         for peer in self.peers:
             lines = peer.take_raw()

@@ -129,7 +129,8 @@ def test_extended_monitor_tells_of_away_host_and_realname_changes_without_a_chan
         bob.send("AWAY")
         bob.expect(r" 305 ")
         assert [line for line in synced(alice) if " AWAY" in line] == [
-            ":bob!robert@tables.example AWAY"
+            ":bob!robert@tables.example AWAY :lunch",  # away-notify: bob joined while away
+            ":bob!robert@tables.example AWAY",  # back: once, though alice monitors him too
         ]
         for client in (alice, plain, partial, bob, root):
             client.close()

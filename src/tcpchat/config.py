@@ -86,6 +86,9 @@ class Settings:
     multiline_max_bytes: int = 4096
     multiline_max_lines: int = 100
     monitor_limit: int = 100  # MONITOR: nicks on one client's MONITOR list
+    whowas_entries: int = 1000  # WHOWAS records kept in all (the oldest go first); 0: none
+    whowas_per_nick: int = 10  # WHOWAS records kept for any one nick
+    knock_interval: float = 60.0  # seconds a user waits between two KNOCKs; 0: no wait
 
     # Connection handling.
     sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped
@@ -297,6 +300,9 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "max_list_entries": Range(1, 65535),
     "modes_per_command": Range(1, 100),
     "monitor_limit": Range(1, 65535),
+    "whowas_entries": Range(0, 1 << 24),
+    "whowas_per_nick": Range(1, 65535),
+    "knock_interval": Range(0, 86400),
     "sendq_bytes": Range(1, 1 << 40),
     "plain_greeting_delay": Range(0, 3600),
     "listen_backlog": Range(1, 65535),

@@ -77,7 +77,10 @@ class ChatBase:
         self.settings = settings or Settings()
         self.clock = clock
         self.started = clock()
-        self.state: ChatState = state if state is not None else LocalState()
+        s = self.settings
+        self.state: ChatState = (
+            state if state is not None else LocalState(s.whowas_entries, s.whowas_per_nick)
+        )
         self.router = LocalRouter(self.state, self.settings.server_name)
         self.sessions: set[Session] = set()  # this node's connections
         self.node = node
@@ -90,6 +93,7 @@ class ChatBase:
         }
         self.oper_checks: set[Session] = set()
         self.oper_failures: dict[Session, float] = {}  # when each last failed, for a pause
+        self.knocks: dict[str, float] = {}  # uid -> when they last knocked (KNOCK)
         self._uids = itertools.count(1)
         # msgids are unique forever and network-wide: an origin no other run or node shares
         # (this start's time and 40 random bits), then a serial number.
@@ -317,6 +321,10 @@ class ChatBase:
 
     def receive(self, session: Session, raw: bytes, truncated: bool = False) -> None:
         raise NotImplementedError  # ChatCore
+
+    def command_names(self) -> list[str]:
+        """Every command the core understands, sorted (HELP lists them)."""
+        raise NotImplementedError  # ChatCore: its command table
 
     # ----------------------------------------------------------- lifecycle
 

@@ -287,5 +287,8 @@ class ChatCore(ChatBase):
         else:
             self.run_command(session, refuse, None)
 
+    def command_names(self) -> list[str]:
+        return sorted(self.commands)
+
     def isupport_tokens(self) -> list[str]:
         return isupport_tokens(self.settings)

@@ -52,6 +52,36 @@ class MessageSent(NamedTuple):
         return f"{self.origin}{self.serial}"
 
 
+class Knocked(NamedTuple):
+    """KNOCK: someone outside an invite-only channel asks its operators for an invitation."""
+
+    time: float
+    uid: str
+    source: str
+    channel: str
+    key: str
+    text: str
+
+
+class Wallops(NamedTuple):
+    """WALLOPS from a server operator: for users with mode +w."""
+
+    time: float
+    uid: str
+    source: str
+    text: str
+
+
+class StatusMessageSent(NamedTuple):
+    """A message to the members of a channel with at least some status (STATUSMSG:
+    `PRIVMSG @#room`): `message` is the MessageSent, its target shown with the prefix, and
+    `statuses` the status letters that receive it ('o' for '@', 'ov' for '+')."""
+
+    time: float
+    statuses: str
+    message: MessageSent
+
+
 # MessageSent((time, origin, serial, ...)), all fields in order: what the hot path builds
 # messages with, skipping the named tuple's Python-level __new__ (a third of the cost).
 message_sent = functools.partial(tuple.__new__, MessageSent)
@@ -241,6 +271,9 @@ EVENT_TYPES = (
     Killed,
     HostChanged,
     RealnameChanged,
+    StatusMessageSent,
+    Knocked,
+    Wallops,
 )
 Event = (
     Registered
@@ -259,6 +292,9 @@ Event = (
     | Killed
     | HostChanged
     | RealnameChanged
+    | StatusMessageSent
+    | Knocked
+    | Wallops
 )
 
 

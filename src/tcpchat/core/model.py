@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .isupport import BAN_MODE, EXCEPT_MODE
+
 # One shared empty set: most users never get a mode and most sessions never ask for a
 # capability, and an empty `set()` costs 216 bytes each; these fields are replaced, not mutated.
 NONE: frozenset[str] = frozenset()
@@ -130,6 +132,18 @@ class OpenBatch:
 
 
 @dataclass(slots=True, eq=False)
+class Whowas:
+    """What was known of a nick when its user left it behind (a QUIT or a NICK), for WHOWAS."""
+
+    nick: str
+    user: str
+    host: str
+    realname: str
+    when: float
+    folded: str  # the nick under casemapping
+
+
+@dataclass(slots=True, eq=False)
 class Channel:
     """A room. `members` maps each member's uid to its status letters ('o', 'v', 'ov')."""
 
@@ -144,6 +158,8 @@ class Channel:
     key: str | None = None
     limit: int | None = None
     bans: dict[str, tuple[str, float]] = field(default_factory=dict)  # mask -> (setter, time)
+    excepts: dict[str, tuple[str, float]] = field(default_factory=dict)  # ban exceptions
+    invex: dict[str, tuple[str, float]] = field(default_factory=dict)  # invite exceptions
     invited: set[str] = field(default_factory=set)  # uids
 
     def status_prefix(self, uid: str, multi_prefix: bool = False) -> str:
@@ -151,6 +167,12 @@ class Channel:
         status = self.members.get(uid, "")
         prefix = ("@" if "o" in status else "") + ("+" if "v" in status else "")
         return prefix if multi_prefix else prefix[:1]
+
+    def mask_list(self, letter: str) -> dict[str, tuple[str, float]]:
+        """The list a list mode letter (b, e, I) keeps: mask -> (who set it, when)."""
+        if letter == BAN_MODE:
+            return self.bans
+        return self.excepts if letter == EXCEPT_MODE else self.invex
 
     def mode_string(self, show_key: bool) -> list[str]:
         """The channel's modes as MODE parameters, e.g. ['+klnt', 'secret', '10']."""

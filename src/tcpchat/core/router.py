@@ -29,6 +29,7 @@ from .events import (
     Joined,
     Kicked,
     Killed,
+    Knocked,
     MessageSent,
     MultilineSent,
     NickChanged,
@@ -36,8 +37,10 @@ from .events import (
     Quit,
     RealnameChanged,
     Registered,
+    StatusMessageSent,
     TopicSet,
     UserModeChanged,
+    Wallops,
     mode_text,
 )
 from .isupport import BOT_MODE
@@ -91,6 +94,9 @@ class LocalRouter:
             Killed: self._killed,
             HostChanged: self._host_changed,
             RealnameChanged: self._realname_changed,
+            StatusMessageSent: self._status_message_sent,
+            Knocked: self._knocked,
+            Wallops: self._wallops,
         }
 
     def attach(self, session: Session) -> None:
@@ -271,6 +277,31 @@ class LocalRouter:
                     out.append(_with_tags(tags if out else first, head + text))
         return ("\r\n".join(out) + "\r\n").encode() if out else b""
 
+    def _status_message_sent(self, event: StatusMessageSent) -> None:
+        """STATUSMSG: the channel's local members with one of the statuses (and the sender,
+        with echo-message)."""
+        message = event.message
+        key = message.channel
+        channel = self.state.channel(key) if key is not None else None
+        if key is None or channel is None:
+            return
+        if message.command == "TAGMSG":
+            text = f":{message.source} TAGMSG {message.target}\r\n"
+        else:
+            text = f":{message.source} {message.command} {message.target} :{message.text}\r\n"
+        line = text.encode()
+        status = channel.members
+        statuses = event.statuses
+        recipients = [
+            s for s in self.members.get(key, ())
+            if any(letter in status.get(s.user.uid, "") for letter in statuses)
+            and (message.command != "TAGMSG" or s.tag_mask & WANTS_TAGS)
+        ]  # fmt: skip
+        sender = self.sessions.get(message.sender)
+        if message.echo and sender is not None and sender not in recipients:
+            recipients.append(sender)
+        self.deliver(recipients, line, message.time, message, None if message.echo else sender)
+
     def _joined(self, event: Joined) -> None:
         members = self.members.get(event.key)
         if members is None:
@@ -279,6 +310,11 @@ class LocalRouter:
         if session is not None:
             members[session] = None
         self.deliver(members, _line(event.source, "JOIN", [event.channel], False), event.time)
+        user = self.state.user(event.uid)
+        if user is not None and user.away is not None:  # away-notify: and they are away
+            watchers = [s for s in members if s is not session and "away-notify" in s.caps]
+            if watchers:
+                self.deliver(watchers, _line(event.source, "AWAY", [user.away]), event.time)
 
     def _parted(self, event: Parted) -> None:
         params = [event.channel, event.reason] if event.reason else [event.channel]
@@ -448,3 +484,25 @@ class LocalRouter:
             and s not in already
             and s.user.uid != uid
         ]
+
+    def _knocked(self, event: Knocked) -> None:
+        """710 RPL_KNOCK to the channel's local operators, in the form of ratbox and its
+        descendants: addressed to the channel itself, so one line serves them all."""
+        channel = self.state.channel(event.key)
+        if channel is None:
+            return
+        status = channel.members
+        operators = [
+            s for s in self.members.get(event.key, ()) if "o" in status.get(s.user.uid, "")
+        ]
+        asks = "has asked for an invite"
+        text = f"{asks}: {event.text}" if event.text else asks
+        params = [event.channel, event.channel, event.source, text]
+        self.deliver(operators, _line(self.server_name, "710", params), event.time)
+
+    def _wallops(self, event: Wallops) -> None:
+        """To this node's users with mode +w, and to the operator who sent it."""
+        recipients = [
+            s for s in self.sessions.values() if "w" in s.user.modes or s.user.uid == event.uid
+        ]
+        self.deliver(recipients, _line(event.source, "WALLOPS", [event.text]), event.time)

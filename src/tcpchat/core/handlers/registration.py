@@ -50,7 +50,7 @@ def handle_user(core: ChatBase, session: Session, msg: Message) -> None:
     if session.registered:
         core.reply(session, n.ERR_ALREADYREGISTERED, "You may not reregister")
         return
-    if not msg.params[0]:
+    if not msg.params[0] or not msg.params[3]:  # a username and a realname, both non-empty
         core.reply(session, n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         return
     user = session.user
