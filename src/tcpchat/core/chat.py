@@ -20,8 +20,8 @@ from .commands import COMMANDS, Command
 from .events import ModeChange, Registered, UserModeChanged
 from .handlers.batches import batched_line
 from .isupport import isupport_tokens
+from .lines import format_server_time
 from .model import Labeled, Session, Sink, User
-from .router import format_server_time
 from .state import ChatState
 
 __all__ = ["ChatCore", "decode_line", "format_server_time"]

@@ -17,9 +17,9 @@ import time as _time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..protocol import Message, format_tags, irc_lower, serialize
+from ..protocol import format_tags, irc_lower
 from . import numerics as n
-from .capabilities import MULTILINE, MULTILINE_CONCAT
+from .capabilities import MULTILINE
 from .events import (
     AwayChanged,
     ChannelModeChanged,
@@ -44,25 +44,12 @@ from .events import (
     mode_text,
 )
 from .isupport import BOT_MODE
+from .lines import event_line, format_server_time, multiline_lines
 from .model import WANTS_TAGS, WANTS_TIME, Session
 from .monitor import Monitors
 from .state import ChatState
 
 __all__ = ["LocalRouter", "format_server_time"]
-
-
-def format_server_time(timestamp: float) -> str:
-    """The IRCv3 server-time format: ISO 8601, UTC, milliseconds."""
-    millis = int(timestamp * 1000) % 1000
-    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(timestamp)) + f".{millis:03d}Z"
-
-
-def _line(source: str, command: str, params: list[str], text_last: bool = True) -> bytes:
-    return (serialize(Message(command, params, source), text_last) + "\r\n").encode()
-
-
-def _with_tags(tags: dict[str, str], line: str) -> str:
-    return f"@{format_tags(tags)} {line}" if tags else line
 
 
 class LocalRouter:
@@ -148,9 +135,7 @@ class LocalRouter:
                 data = variants[mask] = self._tagged(line, mask, when, message)
             session.write(data)
 
-    def _tagged(
-        self, plain: bytes, mask: int, when: float, message: MessageSent | None
-    ) -> bytes:
+    def _tagged(self, plain: bytes, mask: int, when: float, message: MessageSent | None) -> bytes:
         tags: dict[str, str] = {}
         if mask & WANTS_TIME:
             tags["time"] = self.server_time(when)
@@ -248,34 +233,12 @@ class LocalRouter:
             key = (MULTILINE in session.caps, session.tag_mask)
             data = rendered.get(key)
             if data is None:
-                data = rendered[key] = self._render_multiline(event, *key)
+                batched, mask = key
+                when = self.server_time(event.time) if mask & WANTS_TIME else None
+                ref = f"m{next(self._batch_refs):x}" if batched else ""
+                data = rendered[key] = multiline_lines(event, ref, mask, when)
             if data:
                 session.write(data)
-
-    def _render_multiline(self, event: MultilineSent, batched: bool, mask: int) -> bytes:
-        tags: dict[str, str] = {}
-        if mask & WANTS_TIME:
-            tags["time"] = self.server_time(event.time)
-        first = dict(tags)  # the message's own tags go on its first line, or its batch
-        if mask & WANTS_TAGS:
-            first["msgid"] = event.msgid
-            if event.tags:
-                first.update(event.tags)
-        source, target = event.source, event.target
-        head = f":{source} {event.command} {target} :"
-        if batched:
-            ref = f"m{next(self._batch_refs):x}"
-            out = [_with_tags(first, f":{source} BATCH +{ref} {MULTILINE} {target}")]
-            for text, concat in event.lines:
-                tag = f"@batch={ref};{MULTILINE_CONCAT} " if concat else f"@batch={ref} "
-                out.append(f"{tag}{head}{text}")
-            out.append(f":{source} BATCH -{ref}")
-        else:
-            out = []
-            for text, _ in event.lines:
-                if text:  # a client without multiline is never sent a blank line
-                    out.append(_with_tags(tags if out else first, head + text))
-        return ("\r\n".join(out) + "\r\n").encode() if out else b""
 
     def _status_message_sent(self, event: StatusMessageSent) -> None:
         """STATUSMSG: the channel's local members with one of the statuses (and the sender,
@@ -309,21 +272,21 @@ class LocalRouter:
         session = self.sessions.get(event.uid)
         if session is not None:
             members[session] = None
-        self.deliver(members, _line(event.source, "JOIN", [event.channel], False), event.time)
+        self.deliver(members, event_line(event.source, "JOIN", [event.channel], False), event.time)
         user = self.state.user(event.uid)
         if user is not None and user.away is not None:  # away-notify: and they are away
             watchers = [s for s in members if s is not session and "away-notify" in s.caps]
             if watchers:
-                self.deliver(watchers, _line(event.source, "AWAY", [user.away]), event.time)
+                self.deliver(watchers, event_line(event.source, "AWAY", [user.away]), event.time)
 
     def _parted(self, event: Parted) -> None:
         params = [event.channel, event.reason] if event.reason else [event.channel]
-        self.deliver(self.members.get(event.key, ()), _line(event.source, "PART", params),
+        self.deliver(self.members.get(event.key, ()), event_line(event.source, "PART", params),
                      event.time)  # fmt: skip
         self._leave(event.key, self.sessions.get(event.uid))
 
     def _kicked(self, event: Kicked) -> None:
-        line = _line(event.source, "KICK", [event.channel, event.target_nick, event.reason])
+        line = event_line(event.source, "KICK", [event.channel, event.target_nick, event.reason])
         self.deliver(self._with_actor(event.key, event.uid), line, event.time)
         self._leave(event.key, self.sessions.get(event.target))
 
@@ -333,7 +296,7 @@ class LocalRouter:
         for key in event.channels:
             peers.update(self.members.get(key, ()))
         peers.discard(session)
-        self.deliver(peers, _line(event.source, "QUIT", [event.reason]), event.time)
+        self.deliver(peers, event_line(event.source, "QUIT", [event.reason]), event.time)
         for key in event.channels:
             self._leave(key, session)
         if self.monitors.watchers:
@@ -345,7 +308,7 @@ class LocalRouter:
         session = self.sessions.get(event.uid)
         if session is not None:
             recipients.add(session)
-        self.deliver(recipients, _line(event.old_source, "NICK", [event.nick]), event.time)
+        self.deliver(recipients, event_line(event.old_source, "NICK", [event.nick]), event.time)
         if self.monitors.watchers:
             old = event.old_source.partition("!")[0]
             user = self.state.user(event.uid)
@@ -355,23 +318,23 @@ class LocalRouter:
                 self._monitor_news(event.nick, n.RPL_MONONLINE, user.source, event.time)
 
     def _topic_set(self, event: TopicSet) -> None:
-        line = _line(event.source, "TOPIC", [event.channel, event.topic])
+        line = event_line(event.source, "TOPIC", [event.channel, event.topic])
         self.deliver(self.members.get(event.key, ()), line, event.time)
 
     def _channel_mode_changed(self, event: ChannelModeChanged) -> None:
-        line = _line(event.source, "MODE", [event.channel, *mode_text(event.changes)], False)
+        line = event_line(event.source, "MODE", [event.channel, *mode_text(event.changes)], False)
         self.deliver(self._with_actor(event.key, event.uid), line, event.time)
 
     def _user_mode_changed(self, event: UserModeChanged) -> None:
         session = self.sessions.get(event.uid)
         if session is not None:
-            line = _line(event.source, "MODE", [event.nick, *mode_text(event.changes)], False)
+            line = event_line(event.source, "MODE", [event.nick, *mode_text(event.changes)], False)
             self.deliver((session,), line, event.time)
 
     def _invited(self, event: Invited) -> None:
         """The invited user is told; so are the room's members with invite-notify (only
         its operators when it is invite-only, as InspIRCd does), the inviter aside."""
-        line = _line(event.source, "INVITE", [event.target_nick, event.channel], False)
+        line = event_line(event.source, "INVITE", [event.target_nick, event.channel], False)
         session = self.sessions.get(event.target)
         if session is not None:
             self.deliver((session,), line, event.time)
@@ -396,7 +359,7 @@ class LocalRouter:
         watchers = [s for s in peers if "away-notify" in s.caps]
         watchers += self._extended(event.uid, event.source, "away-notify", peers)
         params = [event.text] if event.text is not None else []
-        self.deliver(watchers, _line(event.source, "AWAY", params), event.time)
+        self.deliver(watchers, event_line(event.source, "AWAY", params), event.time)
 
     def _realname_changed(self, event: RealnameChanged) -> None:
         """SETNAME to its user and the peers who negotiated setname; never to others."""
@@ -406,7 +369,7 @@ class LocalRouter:
         if own is not None and "setname" in own.caps:
             told.append(own)
         told += self._extended(event.uid, event.source, "setname", peers)
-        self.deliver(told, _line(event.source, "SETNAME", [event.realname]), event.time)
+        self.deliver(told, event_line(event.source, "SETNAME", [event.realname]), event.time)
 
     def _host_changed(self, event: HostChanged) -> None:
         """CHGHOST for those who negotiated chghost; for the other peers, the reconnect
@@ -429,27 +392,33 @@ class LocalRouter:
                     told.append(session)
                 seen.add(session)
         told += self._extended(event.uid, event.old_source, "chghost", seen)
-        line = _line(event.old_source, "CHGHOST", [event.user, event.host], False)
+        line = event_line(event.old_source, "CHGHOST", [event.user, event.host], False)
         self.deliver(told, line, event.time)
         if not rejoin:
             return
         quitters = {session for sessions in rejoin.values() for session in sessions}
-        self.deliver(quitters, _line(event.old_source, "QUIT", ["Changing hostname"]), event.time)
+        self.deliver(
+            quitters, event_line(event.old_source, "QUIT", ["Changing hostname"]), event.time
+        )
         for key, sessions in rejoin.items():
             channel = user.channels[key]
-            self.deliver(sessions, _line(user.source, "JOIN", [channel.name], False), event.time)
+            self.deliver(
+                sessions, event_line(user.source, "JOIN", [channel.name], False), event.time
+            )
             status = channel.members.get(event.uid, "")
             if status:
                 params = [channel.name, "+" + status, *[user.nick] * len(status)]
-                self.deliver(sessions, _line(self.server_name, "MODE", params, False), event.time)
+                self.deliver(
+                    sessions, event_line(self.server_name, "MODE", params, False), event.time
+                )
             if user.away is not None:
                 away = [s for s in sessions if "away-notify" in s.caps]
-                self.deliver(away, _line(user.source, "AWAY", [user.away]), event.time)
+                self.deliver(away, event_line(user.source, "AWAY", [user.away]), event.time)
 
     def _killed(self, event: Killed) -> None:
         session = self.sessions.get(event.target)
         if session is not None:
-            line = _line(event.source, "KILL", [event.target_nick, event.reason])
+            line = event_line(event.source, "KILL", [event.target_nick, event.reason])
             self.deliver((session,), line, event.time)
 
     # ------------------------------------------------------------- MONITOR
@@ -498,11 +467,11 @@ class LocalRouter:
         asks = "has asked for an invite"
         text = f"{asks}: {event.text}" if event.text else asks
         params = [event.channel, event.channel, event.source, text]
-        self.deliver(operators, _line(self.server_name, "710", params), event.time)
+        self.deliver(operators, event_line(self.server_name, "710", params), event.time)
 
     def _wallops(self, event: Wallops) -> None:
         """To this node's users with mode +w, and to the operator who sent it."""
         recipients = [
             s for s in self.sessions.values() if "w" in s.user.modes or s.user.uid == event.uid
         ]
-        self.deliver(recipients, _line(event.source, "WALLOPS", [event.text]), event.time)
+        self.deliver(recipients, event_line(event.source, "WALLOPS", [event.text]), event.time)
