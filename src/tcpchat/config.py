@@ -45,6 +45,9 @@ class Settings:
     tls_port: int = 6697
     tls_handshake_timeout: float = 10.0  # a peer that stalls the handshake is dropped
     tls_shutdown_timeout: float = 2.0  # how long a closing TLS connection waits for the peer
+    # IRCv3 sts: seconds clients should insist on TLS after seeing the policy; 0: no policy.
+    # Only with a certificate clients trust: a self-signed one would lock them out.
+    sts_duration: int = 0
     console: bool = True
     log_level: str = "info"
     event_loop: str = "auto"  # "uvloop" (faster, if installed), "asyncio", or "auto"
@@ -273,6 +276,7 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "port": PORT,
     "tls_port": PORT,
     "tls_handshake_timeout": SECONDS,
+    "sts_duration": Range(0, 1 << 31),
     "tls_shutdown_timeout": SECONDS,
     "log_level": _choice("debug", "info", "warning", "error"),
     "event_loop": _choice("auto", "uvloop", "asyncio"),

@@ -105,6 +105,7 @@ class ChatBase:
         self._pipeline = {kind: self._steps(kind) for kind in EVENT_TYPES}
         # The capabilities offered now: name -> CAP LS 302 value (see capabilities.py).
         self.capabilities: dict[str, str | None] = offered(self.settings)
+        self.tls_port: int | None = None  # where TLS is served, once the edge listens there
         self._batch_refs = itertools.count(1)
 
     # ---------------------------------------------------------------- ids

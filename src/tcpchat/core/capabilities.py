@@ -19,6 +19,17 @@ BATCH = "batch"
 LABELED_RESPONSE = "labeled-response"
 MULTILINE = "draft/multiline"
 MULTILINE_CONCAT = "draft/multiline-concat"  # the tag on a line joined without a line feed
+STS = "sts"  # strict transport security: a policy told, never requested
+
+
+def sts_value(settings: Settings, tls_port: int | None, secure: bool) -> str | None:
+    """The `sts` policy for a connection (IRCv3 sts): over plain TCP, where the TLS port is;
+    over TLS, how long a client should insist on TLS. None when there is no policy (no TLS
+    port, or `sts_duration` is 0: the default, since a self-signed certificate would then
+    lock clients out)."""
+    if tls_port is None or settings.sts_duration <= 0:
+        return None
+    return f"duration={settings.sts_duration}" if secure else f"port={tls_port}"
 
 
 def offered(settings: Settings) -> dict[str, str | None]:

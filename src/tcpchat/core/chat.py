@@ -90,11 +90,11 @@ class ChatCore(ChatBase):
 
     # ----------------------------------------------------------- lifecycle
 
-    def connect(self, sink: Sink, host: str) -> Session:
-        """A new connection; nothing is sent until it speaks."""
+    def connect(self, sink: Sink, host: str, secure: bool = False) -> Session:
+        """A new connection (`secure`: over TLS); nothing is sent until it speaks."""
         now = self.clock()
         user = User(self.new_uid(), host, node=self.node)
-        session = Session(sink, user, now, last_heard=now, last_spoke=now)
+        session = Session(sink, user, now, last_heard=now, last_spoke=now, secure=secure)
         self.state.connect(user)
         self.router.attach(session)
         self.sessions.add(session)

@@ -71,6 +71,7 @@ class Session:
     caps: frozenset[str] = NONE
     tag_mask: int = 0
     echo: bool = False  # echo-message: its own messages come back to it
+    secure: bool = False  # it came over TLS
     cap_negotiating: bool = False
     cap_version: int = 0  # 302 after `CAP LS 302`: values, long replies split, cap-notify
     password: str | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...protocol import Message
 from .. import numerics as n
 from ..base import ChatBase
-from ..capabilities import CAP_NOTIFY, enable
+from ..capabilities import CAP_NOTIFY, STS, enable, sts_value
 from ..model import Session
 from .registration import try_register
 
@@ -32,6 +32,9 @@ def handle_cap(core: ChatBase, session: Session, msg: Message) -> None:
             name if value is None or version < CAP_VERSION_302 else f"{name}={value}"
             for name, value in core.capabilities.items()
         ]
+        policy = sts_value(core.settings, core.tls_port, session.secure)
+        if policy is not None and version >= CAP_VERSION_302:
+            tokens.append(f"{STS}={policy}")
         send_cap_list(core, session, "LS", tokens, version >= CAP_VERSION_302)
     elif sub == "LIST":
         tokens = sorted(session.caps)
