@@ -35,7 +35,7 @@ def test_registration_sends_welcome_isupport_lusers_and_motd():
         "CHANNELLEN=50",
         "TOPICLEN=390",
         "PREFIX=(ov)@+",
-        "CHANMODES=b,k,l,imnst",
+        "CHANMODES=beI,k,l,imnst",
         "NETWORK=TestNet",
     ):
         assert token in tokens
@@ -65,7 +65,8 @@ def test_cap_negotiation_holds_registration_until_cap_end():
     assert peer.session.registered
     assert numerics(peer.take())[0] == "001"
     peer.send("CAP LIST")
-    assert peer.take()[0].params[1:] == ["LIST", "multi-prefix server-time"]
+    # cap-notify comes with CAP LS 302, for good
+    assert peer.take()[0].params[1:] == ["LIST", "cap-notify multi-prefix server-time"]
 
 
 def test_cap_unknown_subcommand_is_410():
@@ -102,7 +103,11 @@ def test_user_needs_four_params_and_only_once():
     peer = Peer(core)
     peer.send("USER alice 0 *")
     assert numerics(peer.take()) == ["461"]
-    alice = register(core, "alice")
+    peer.send("NICK alice", "USER alice 0 * :")  # an empty realname is missing too
+    assert numerics(peer.take()) == ["461"] and not peer.session.registered
+    peer.send("USER alice 0 * :Alice")
+    assert numerics(peer.take())[0] == "001"
+    alice = register(core, "alice2")
     alice.send("USER again 0 * :x")
     assert numerics(alice.take()) == ["462"]
 

@@ -14,6 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tcpchat.core.handlers.messaging import can_speak
 from tcpchat.passwords import hash_password
 from tcpchat.protocol import irc_lower, parse
 
@@ -26,6 +27,8 @@ CAP_SETS = [
     ("message-tags",),
     ("server-time",),
     ("message-tags", "server-time", "echo-message"),
+    ("batch", "draft/multiline", "labeled-response", "message-tags", "echo-message"),
+    ("extended-monitor", "away-notify", "chghost", "setname", "invite-notify"),
 ]
 OPER_PASSWORD = "hunter2"
 
@@ -37,27 +40,39 @@ TEMPLATES: dict[str, list[str]] = {
     "PASS": ["PASS secret", "PASS"],
     "NICK": ["NICK {n}", "NICK", "NICK 9lives", "NICK Server"],
     "USER": ["USER u 0 * :real name", "USER u 0 *", "USER"],
-    "PING": ["PING x", "PING"],
+    "PING": ["PING x", "PING", "@label=p PING x"],
     "PONG": ["PONG x"],
     "QUIT": ["QUIT :bye", "QUIT"],
-    "JOIN": ["JOIN {c}", "JOIN {c},{c2}", "JOIN {c} key", "JOIN 0", "JOIN ,,,", "JOIN"],
+    "JOIN": ["JOIN {c}", "@label=j JOIN {c}", "JOIN {c},{c2}", "JOIN {c} key", "JOIN 0",
+             "JOIN ,,,", "JOIN"],
     "PART": ["PART {c} :leaving", "PART {c},{c2},#nope", "PART"],
     "TOPIC": ["TOPIC {c}", "TOPIC {c} :{t}", "TOPIC {c} :", "TOPIC"],
     "NAMES": ["NAMES {c}", "NAMES {c},{c2}", "NAMES"],
-    "LIST": ["LIST", "LIST {c}"],
+    "LIST": ["LIST", "LIST {c}", "LIST >1", "LIST {c},{c2} C<5,T>1", "LIST !#a*,#x*", "LIST <"],
     "KICK": ["KICK {c} {n} :out", "KICK {c} {n},{n2}", "KICK {c}"],
-    "INVITE": ["INVITE {n} {c}", "INVITE {n}"],
+    "INVITE": ["INVITE {n} {c}", "INVITE {n}", "INVITE"],
+    "KNOCK": ["KNOCK {c} :{t}", "KNOCK {c}", "KNOCK"],
     "MODE": ["MODE {c} +o {n}", "MODE {c} -o {n}", "MODE {c} +v-v {n} {n}", "MODE {c} +imnst",
              "MODE {c} -imnst", "MODE {c} +b {n}", "MODE {c} -b {n}", "MODE {c} +kl key 3",
-             "MODE {c} -kl key", "MODE {c} b", "MODE {c} +xyz", "MODE {c}", "MODE {n} +i",
-             "MODE {n} -io", "MODE {n}", "MODE"],
+             "MODE {c} -kl key", "MODE {c} b", "MODE {c} +e {n}", "MODE {c} -e {n}",
+             "MODE {c} +I {n}", "MODE {c} -I {n}", "MODE {c} eI", "MODE {c} +iI",
+             "MODE {c} +xyz", "MODE {c}", "MODE {n} +i",
+             "MODE {n} -io", "MODE {n}", "MODE", "MODE {n} +w-w+wi", "MODE {n} +B", "MODE {n} -B"],
     "PRIVMSG": ["PRIVMSG {c} :{t}", "PRIVMSG {n} :{t}", "PRIVMSG {c},{n} :{t}",
-                "@+react=:) PRIVMSG {c} :{t}", "PRIVMSG {c}", "PRIVMSG"],
-    "NOTICE": ["NOTICE {c} :{t}", "NOTICE {n} :{t}", "NOTICE"],
-    "TAGMSG": ["@+typing=active TAGMSG {c}", "@+typing=active TAGMSG {n}", "TAGMSG {c}"],
+                "@+react=:) PRIVMSG {c} :{t}", "PRIVMSG {c}", "PRIVMSG", "PRIVMSG @{c} :{t}",
+                "@label=m PRIVMSG {n} :{t}", "@batch=b PRIVMSG {c} :{t}",
+                "@batch=b;draft/multiline-concat PRIVMSG {c} :{t}", "@batch=b PRIVMSG {n} :"],
+    "NOTICE": ["NOTICE {c} :{t}", "NOTICE {n} :{t}", "NOTICE", "NOTICE +{c} :{t}",
+               "NOTICE @+{c} :{t}", "NOTICE @ :{t}"],
+    "BATCH": ["BATCH +b draft/multiline {c}", "@label=l BATCH +b draft/multiline {n}",
+              "BATCH -b", "@label=k BATCH -b", "BATCH +b other", "BATCH x", "BATCH"],
+    "TAGMSG": ["@+typing=active TAGMSG {c}", "@+typing=active TAGMSG {n}", "TAGMSG {c}",
+               "@+typing=active TAGMSG @{c}"],
     "AWAY": ["AWAY :{t}", "AWAY"],
-    "WHO": ["WHO {c}", "WHO {n}", "WHO *", "WHO"],
+    "WHO": ["WHO {c}", "WHO {n}", "WHO *", "WHO", "WHO {c} %tcuihsnfdlaor,1", "WHO {n} %",
+            "WHO * %nx,abcd"],
     "WHOIS": ["WHOIS {n}", "WHOIS"],
+    "WHOWAS": ["WHOWAS {n}", "WHOWAS {n} 1", "WHOWAS"],
     "ISON": ["ISON {n} {n2}", "ISON"],
     "USERHOST": ["USERHOST {n}", "USERHOST"],
     "MOTD": ["MOTD"],
@@ -67,6 +82,19 @@ TEMPLATES: dict[str, list[str]] = {
     "OPER": ["OPER root " + OPER_PASSWORD, "OPER root wrong", "OPER root"],
     "KILL": ["KILL {n} :go", "KILL"],
     "STATS": ["STATS", "STATS u"],
+    "MONITOR": ["MONITOR + {n},{n2}", "MONITOR - {n}", "MONITOR C", "MONITOR L", "MONITOR S",
+                "MONITOR + 9lives", "MONITOR +", "MONITOR X", "MONITOR"],
+    "SETNAME": ["SETNAME :{t}", "SETNAME :", "SETNAME"],
+    "CHGHOST": ["CHGHOST {n} new host.example", "CHGHOST {n} other.example", "CHGHOST {n} u b@d",
+                "CHGHOST {n}"],
+    "HELP": ["HELP", "HELP {n}", "HELP privmsg", "HELP :a b"],
+    "HELPOP": ["HELPOP who"],
+    "INFO": ["INFO"],
+    "LINKS": ["LINKS", "LINKS *"],
+    "USERS": ["USERS"],
+    "WALLOPS": ["WALLOPS :{t}", "WALLOPS"],
+    "SQUIT": ["SQUIT x :y", "SQUIT"],
+    "CONNECT": ["CONNECT x 6667", "CONNECT"],
 }  # fmt: skip
 
 MESSAGE_COMMANDS = {"PRIVMSG", "NOTICE", "TAGMSG"}
@@ -92,7 +120,12 @@ def test_every_command_of_the_core_is_driven():
 class ChatMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.core = make_core(targets_per_message=8, operators={"root": operator_hash()})
+        self.core = make_core(
+            targets_per_message=8,
+            monitor_limit=3,
+            realname_length=10,
+            operators={"root": operator_hash()},
+        )
         self.peers: list[Peer] = []
         self.tokens = itertools.count()
         self.messages: dict[str, tuple[str, str, str, str]] = {}  # msgid -> what it carried
@@ -152,10 +185,38 @@ class ChatMachine(RuleBasedStateMachine):
         token = f"token{next(self.tokens)}"
         found = self.core.find_channel(channel)
         expected = set()
-        if found is not None and sender.user.uid in found.members:
+        if found is not None and can_speak(found, sender.user):
             echo = "echo-message" in sender.session.caps
             expected = {uid for uid in found.members if echo or uid != sender.user.uid}
         sender.send(f"{command} {channel} :{token}")
+        got: dict[str, int] = {}
+        for peer in self.peers:
+            lines = peer.take_raw()
+            self.check_lines(lines)
+            hits = [line for line in lines if line.endswith(f":{token}")]
+            if hits:
+                got[peer.user.uid] = len(hits)
+        assert set(got) == expected
+        assert all(count == 1 for count in got.values())
+
+    @precondition(lambda self: bool(self.registered()))
+    @rule(data=st.data(), channel=st.sampled_from(CHANNELS), prefix=st.sampled_from(["@", "+"]))
+    def say_to_status(self, data, channel, prefix):
+        """STATUSMSG: exactly the members with the status (or above) get it, once; the
+        sender only by echo."""
+        sender = self.pick(data)
+        self.drain()
+        token = f"status{next(self.tokens)}"
+        found = self.core.find_channel(channel)
+        expected = set()
+        if found is not None and can_speak(found, sender.user):
+            statuses = "o" if prefix == "@" else "ov"
+            echo = "echo-message" in sender.session.caps
+            expected = {
+                uid for uid, status in found.members.items()
+                if any(letter in status for letter in statuses) and uid != sender.user.uid
+            } | ({sender.user.uid} if echo else set())  # fmt: skip
+        sender.send(f"PRIVMSG {prefix}{channel} :{token}")
         got: dict[str, int] = {}
         for peer in self.peers:
             lines = peer.take_raw()
@@ -235,6 +296,20 @@ class ChatMachine(RuleBasedStateMachine):
         assert set(router.members) == set(state.channels)
         for folded, channel in state.channels.items():
             assert set(router.members[folded]) == {router.sessions[uid] for uid in channel.members}
+
+    @invariant()
+    def monitor_lists_are_bounded_indexed_both_ways_and_only_of_live_sessions(self):
+        monitors = self.core.router.monitors
+        live = {p.session for p in self.live()}
+        for session, listed in monitors.lists.items():
+            assert session in live and listed
+            assert len(listed) <= self.core.settings.monitor_limit
+            for folded in listed:
+                assert session in monitors.watchers[folded]
+        for folded, sessions in monitors.watchers.items():
+            assert sessions
+            for session in sessions:
+                assert folded in monitors.lists[session]
 
     @invariant()
     def invites_are_indexed_both_ways(self):

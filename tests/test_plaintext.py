@@ -128,7 +128,10 @@ def test_a_refused_nick_change_is_explained_in_a_sentence(reply: str, sentence: 
 def test_welcome_remembers_nick_greets_and_joins_default_channel() -> None:
     session = PlainSession(default_channel="#hall")
     session.from_person("alice")
-    assert server(session, ":tcpchat 001 alice :Welcome to the network") == ["JOIN #hall"]
+    assert server(session, ":tcpchat 001 alice :Welcome to the network") == [
+        "CAP REQ :away-notify chghost extended-monitor invite-notify message-tags setname",
+        "JOIN #hall",
+    ]
     assert session.nick == "alice"
     assert text_of(session) == (
         "Welcome, alice! Type a message and press Enter to talk; /help lists commands.\r\n"
@@ -726,9 +729,11 @@ def test_cap_ls_requests_only_what_the_client_uses_then_ends() -> None:
     session = client_session()
     assert server(session, ":srv CAP * LS * :away-notify multi-prefix") == []
     assert server(session, ":srv CAP * LS :sasl=PLAIN server-time") == [
-        "CAP REQ :multi-prefix server-time"
+        "CAP REQ :multi-prefix server-time away-notify"
     ]
-    assert server(session, ":srv CAP * ACK :multi-prefix server-time") == ["CAP END"]
+    assert server(session, ":srv CAP * ACK :multi-prefix server-time away-notify") == [
+        "CAP END"
+    ]
     assert session.take_lines() == []
 
 

@@ -531,3 +531,25 @@ def test_plain_against_the_tls_port_says_to_try_tls(certificate):
             )
 
     run(main)
+
+
+def cap_ls(client: LineClient) -> list[str]:
+    client.send("CAP LS 302")
+    offered: list[str] = []
+    while True:
+        line = client.expect(r" CAP \* LS ")
+        offered += line.string.rsplit(" :", 1)[1].split()
+        if " LS * :" not in line.string:
+            return offered
+
+
+def test_sts_tells_plain_clients_where_tls_is_and_tls_clients_for_how_long(certificate):
+    with running_server(**tls_settings(certificate, sts_duration=2592000)) as server:
+        tls_port = server.server.tls_port
+        assert f"sts=port={tls_port}" in cap_ls(LineClient(server.port))
+        secure = LineClient(tls_port, ssl_context=trusting(certificate))
+        assert "sts=duration=2592000" in cap_ls(secure)
+        secure.send("CAP REQ sts")  # a policy is told, never requested
+        secure.expect(r" CAP \* NAK :?sts$")
+    with running_server(**tls_settings(certificate)) as server:  # the default: no policy
+        assert not [cap for cap in cap_ls(LineClient(server.port)) if cap.startswith("sts")]

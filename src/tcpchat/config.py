@@ -45,6 +45,9 @@ class Settings:
     tls_port: int = 6697
     tls_handshake_timeout: float = 10.0  # a peer that stalls the handshake is dropped
     tls_shutdown_timeout: float = 2.0  # how long a closing TLS connection waits for the peer
+    # IRCv3 sts: seconds clients should insist on TLS after seeing the policy; 0: no policy.
+    # Only with a certificate clients trust: a self-signed one would lock them out.
+    sts_duration: int = 0
     console: bool = True
     log_level: str = "info"
     event_loop: str = "auto"  # "uvloop" (faster, if installed), "asyncio", or "auto"
@@ -62,18 +65,33 @@ class Settings:
 
     # Protocol limits (advertised in ISUPPORT where IRC has a token).
     max_line_bytes: int = 512  # one line, CRLF included, tags aside
-    max_tags_bytes: int = 8191  # the tags section, '@' and trailing space included
+    # The tags section a client may send, '@' and trailing space included: IRCv3 allows a
+    # client 4094 bytes of tag data (the server's own tags go on top when relaying).
+    max_tags_bytes: int = 4096
     nick_length: int = 30
     channel_length: int = 50
     topic_length: int = 390
     away_length: int = 200
     kick_length: int = 255
     user_length: int = 18
+    realname_length: int = 150  # NAMELEN: longest real name (USER cuts it, SETNAME refuses)
+    host_length: int = 64  # HOSTLEN: longest host an operator may give someone (CHGHOST)
     channels_per_user: int = 50
     targets_per_message: int = 4
     key_length: int = 50  # KEYLEN: longest channel key (+k)
     max_list_entries: int = 100  # MAXLIST: bans per channel
     modes_per_command: int = 4  # MODES: mode changes with a parameter in one MODE command
+    # UTF8ONLY: refuse lines that are not valid UTF-8 (FAIL ... INVALID_UTF8) instead of
+    # reading them as Latin-1.
+    utf8_only: bool = False
+    # draft/multiline: the most a message of several lines may hold (its bytes, each line
+    # feed counted, and its lines), advertised as max-bytes and max-lines.
+    multiline_max_bytes: int = 4096
+    multiline_max_lines: int = 100
+    monitor_limit: int = 100  # MONITOR: nicks on one client's MONITOR list
+    whowas_entries: int = 1000  # WHOWAS records kept in all (the oldest go first); 0: none
+    whowas_per_nick: int = 10  # WHOWAS records kept for any one nick
+    knock_interval: float = 60.0  # seconds a user waits between two KNOCKs; 0: no wait
 
     # Connection handling.
     sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped
@@ -258,6 +276,7 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "port": PORT,
     "tls_port": PORT,
     "tls_handshake_timeout": SECONDS,
+    "sts_duration": Range(0, 1 << 31),
     "tls_shutdown_timeout": SECONDS,
     "log_level": _choice("debug", "info", "warning", "error"),
     "event_loop": _choice("auto", "uvloop", "asyncio"),
@@ -269,17 +288,25 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "max_line_bytes": Range(512, 1 << 20),
     # IRCv3 message-tags: a client may send 4094 bytes of tags, '@' and space aside.
     "max_tags_bytes": Range(4096, 1 << 20),
+    "multiline_max_bytes": Range(1, 1 << 20),
+    "multiline_max_lines": Range(1, 65535),
     "nick_length": Range(9, 255),  # RFC 1459's 9 is what every IRC client expects to fit
     "channel_length": Range(2, 255),  # '#' and one character at least
     "topic_length": LENGTH,
     "away_length": LENGTH,
     "kick_length": LENGTH,
     "user_length": LENGTH,
+    "realname_length": LENGTH,
+    "host_length": Range(1, 255),
     "channels_per_user": Range(1, 65535),
     "targets_per_message": Range(1, 65535),
     "key_length": Range(1, 255),
     "max_list_entries": Range(1, 65535),
     "modes_per_command": Range(1, 100),
+    "monitor_limit": Range(1, 65535),
+    "whowas_entries": Range(0, 1 << 24),
+    "whowas_per_nick": Range(1, 65535),
+    "knock_interval": Range(0, 86400),
     "sendq_bytes": Range(1, 1 << 40),
     "plain_greeting_delay": Range(0, 3600),
     "listen_backlog": Range(1, 65535),

@@ -117,6 +117,7 @@ class ChatClient:
         self._nick = options.nick
         self._rooms = list(options.channels)
         self._current: str | None = None
+        self._notify: list[str] = []  # /notify's nicks, asked about again after a reconnect
         self._session: PlainSession | None = None
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -311,6 +312,7 @@ class ChatClient:
                 username=options.username,
                 realname=options.realname,
                 welcome_text=welcome,
+                notify=self._notify,
             )
         )
         outcome = _Outcome(_End.LOST, registered=False, reason="the server closed the connection")
@@ -373,6 +375,7 @@ class ChatClient:
             self._nick = session.nick
             self._rooms = session.joined_channels
             self._current = session.current_channel
+            self._notify = session.notify_list
         self._session, self._writer = None, None
         self._settled.set()
         if self._close_timer is not None:

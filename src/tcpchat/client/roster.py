@@ -13,13 +13,15 @@ __all__ = ["COMMANDS", "Roster", "completions"]
 
 COMMANDS = (
     "/away", "/ban", "/deop", "/devoice", "/help", "/invite", "/join", "/key", "/kick",
-    "/kill", "/list", "/me", "/mode", "/msg", "/names", "/nick", "/op", "/oper", "/part",
-    "/quit", "/stats", "/switch", "/topic", "/unban", "/voice", "/who", "/whois",
+    "/kill", "/list", "/me", "/mode", "/msg", "/names", "/nick", "/notify", "/op", "/oper",
+    "/part", "/quit", "/stats", "/switch", "/topic", "/unban", "/unnotify", "/voice", "/who",
+    "/whois",
 )  # fmt: skip
 
 # Commands whose first argument is a nick or a room, for the right completion.
 _TAKES_NICK = frozenset(
     {"/msg", "/whois", "/who", "/kick", "/kill", "/op", "/deop", "/voice", "/devoice", "/invite"}
+    | {"/notify", "/unnotify"}
 )
 _TAKES_ROOM = frozenset({"/join", "/part", "/switch", "/names", "/topic", "/who", "/mode"})
 

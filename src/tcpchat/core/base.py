@@ -9,12 +9,15 @@ The output verbs, and who hears each:
 - `send(session, message)`: any other line to one session (PONG, CAP, a server NOTICE);
 - `emit(event)`: something happened; the state applies it, the router tells whoever on
   this node should see it (the sender included, where IRC says so);
-- `close(session, reason)`: ERROR to the session, QUIT to its peers, then hang up.
+- `close(session, reason)`: ERROR to the session, QUIT to its peers, then hang up;
+- `fail`/`warn`/`note(session, command, code, *context, description)`: IRCv3 standard replies.
 
 While a session's command runs, everything written to that session (replies, and its own
 echo of an event) goes into the command's reply buffer and leaves in one write when the
-command ends, so a later `labeled-response` can wrap it. Work that finishes later (`later`)
-holds the session's next lines until it has finished.
+command ends. A command that came with a `label` (labeled-response) is run by `run_labeled`
+instead: its buffer leaves framed for the label (labels.py), when the command has really
+ended. Work that finishes later (`later`) holds the session's next lines until it has
+finished, and a labeled command's replies wait for it too.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from ..config import Settings
 from ..passwords import PasswordHash, parse_hash
 from ..protocol import Message, irc_lower, is_channel_name, serialize
 from . import numerics as n
+from .capabilities import enable, offered
 from .events import EVENT_TYPES, Event, Quit
-from .model import Channel, Session, User
+from .labels import labeled_response
+from .model import Channel, Labeled, Session, User
 from .router import LocalRouter
 from .state import ChatState, LocalState
 
@@ -72,8 +77,11 @@ class ChatBase:
         self.settings = settings or Settings()
         self.clock = clock
         self.started = clock()
-        self.state: ChatState = state if state is not None else LocalState()
-        self.router = LocalRouter(self.state)
+        s = self.settings
+        self.state: ChatState = (
+            state if state is not None else LocalState(s.whowas_entries, s.whowas_per_nick)
+        )
+        self.router = LocalRouter(self.state, self.settings.server_name)
         self.sessions: set[Session] = set()  # this node's connections
         self.node = node
         self.version = f"tcpchat-{__version__}"
@@ -85,6 +93,7 @@ class ChatBase:
         }
         self.oper_checks: set[Session] = set()
         self.oper_failures: dict[Session, float] = {}  # when each last failed, for a pause
+        self.knocks: dict[str, float] = {}  # uid -> when they last knocked (KNOCK)
         self._uids = itertools.count(1)
         # msgids are unique forever and network-wide: an origin no other run or node shares
         # (this start's time and 40 random bits), then a serial number.
@@ -94,11 +103,19 @@ class ChatBase:
         # What happens to each kind of event, in order: the state applies it, then the
         # router renders it (looked up once per kind, since messages take this path).
         self._pipeline = {kind: self._steps(kind) for kind in EVENT_TYPES}
+        # The capabilities offered now: name -> CAP LS 302 value (see capabilities.py).
+        self.capabilities: dict[str, str | None] = offered(self.settings)
+        self.tls_port: int | None = None  # where TLS is served, once the edge listens there
+        self._batch_refs = itertools.count(1)
 
     # ---------------------------------------------------------------- ids
 
     def new_uid(self) -> str:
         return f"{self.node}{next(self._uids):x}"
+
+    def new_batch_ref(self) -> str:
+        """A reference tag for a batch the server opens (letters and digits only)."""
+        return f"b{next(self._batch_refs):x}"
 
     @property
     def messages_relayed(self) -> int:
@@ -133,11 +150,15 @@ class ChatBase:
 
         A reserved nick is refused in words that say so, as UnrealIRCd does,
         so that a person isn't shown the nick rule for a nick that follows it."""
-        if len(nick) > self.settings.nick_length or _NICK_RE.match(nick) is None:
+        if not self.valid_nick(nick):
             return "Erroneous nickname"
         if irc_lower(nick) in self.reserved:
             return "Nickname is reserved for the server's own use"
         return None
+
+    def valid_nick(self, nick: str) -> bool:
+        """Whether `nick` follows the nick rule and fits NICKLEN (reserved or not)."""
+        return len(nick) <= self.settings.nick_length and _NICK_RE.match(nick) is not None
 
     def valid_channel_name(self, name: str) -> bool:
         return len(name) <= self.settings.channel_length and is_channel_name(name)
@@ -180,6 +201,19 @@ class ChatBase:
         msg = Message("NOTICE", [session.user.nick, text], self.settings.server_name)
         self.send(session, msg)
 
+    def fail(self, session: Session, command: str, code: str, *params: str) -> None:
+        """`FAIL command CODE [context...] :description` (IRCv3 standard-replies): the
+        command could not be done. Any client may be sent one, whatever it negotiated."""
+        self.send(session, Message("FAIL", [command, code, *params], self.settings.server_name))
+
+    def warn(self, session: Session, command: str, code: str, *params: str) -> None:
+        """`WARN command CODE [context...] :description`: done, with a caveat."""
+        self.send(session, Message("WARN", [command, code, *params], self.settings.server_name))
+
+    def note(self, session: Session, command: str, code: str, *params: str) -> None:
+        """`NOTE command CODE [context...] :description`: for information."""
+        self.send(session, Message("NOTE", [command, code, *params], self.settings.server_name))
+
     def farewell(self, host: str, reason: str) -> bytes:
         """The ERROR line that ends a connection: a session's, or one refused at the door."""
         return (serialize(Message("ERROR", [f"Closing Link: {host} ({reason})"])) + "\r\n").encode()
@@ -212,6 +246,39 @@ class ChatBase:
             replies.clear()
             session.sink.write(data)
 
+    def run_labeled(
+        self,
+        session: Session,
+        handler: Callable[[Any, Session, Any], None],
+        arg: Any,
+        labeled: Labeled,
+    ) -> None:
+        """`run_command` for a command that came with a label: its replies so far (from
+        before a `later`) and its own go out together, framed for the label, once it has
+        really ended."""
+        outer, outer_label = session.replies, session.label
+        session.replies, session.label = labeled.replies, labeled
+        session.write = labeled.replies.append
+        labeled.later = False
+        try:
+            handler(self, session, arg)
+        except Exception:
+            self.failed(session, arg.command if isinstance(arg, Message) else "a command")
+        finally:
+            session.replies, session.label = outer, outer_label
+            session.write = session.sink.write if outer is None else outer.append
+            if not labeled.later:
+                self.flush_labeled(session, labeled)
+
+    def flush_labeled(self, session: Session, labeled: Labeled) -> None:
+        """Send a labeled command's replies: the one line labeled, an ACK for none, a
+        labeled-response batch for several."""
+        data = b"".join(labeled.replies)
+        labeled.replies.clear()
+        if not session.gone:
+            server = self.settings.server_name
+            session.sink.write(labeled_response(data, labeled.label, server, self.new_batch_ref))
+
     def failed(self, session: Session, command: str) -> None:
         """A handler raised: log it with context and tell this session; it goes no further."""
         log.exception(
@@ -227,13 +294,25 @@ class ChatBase:
         session, result)` finishes the command under the same error isolation."""
         if session.held is None:
             session.held = deque()
-        self.run_blocking(work, lambda result: self._finish(session, then, result))
+        labeled = session.label
+        if labeled is not None:
+            labeled.later = True  # its replies wait for `then`
+        self.run_blocking(work, lambda result: self._finish(session, then, result, labeled))
 
-    def _finish(self, session: Session, then: Callable[..., None], result: Any) -> None:
+    def _finish(
+        self,
+        session: Session,
+        then: Callable[..., None],
+        result: Any,
+        labeled: Labeled | None = None,
+    ) -> None:
         held, session.held = session.held, None
         if session.gone:
             return
-        self.run_command(session, then, result)
+        if labeled is None:
+            self.run_command(session, then, result)
+        else:
+            self.run_labeled(session, then, result, labeled)
         while held:
             if session.held is not None:  # another operation started: the rest waits for it
                 session.held.extend(held)
@@ -244,6 +323,10 @@ class ChatBase:
     def receive(self, session: Session, raw: bytes, truncated: bool = False) -> None:
         raise NotImplementedError  # ChatCore
 
+    def command_names(self) -> list[str]:
+        """Every command the core understands, sorted (HELP lists them)."""
+        raise NotImplementedError  # ChatCore: its command table
+
     # ----------------------------------------------------------- lifecycle
 
     def close(self, session: Session, reason: str) -> None:
@@ -251,7 +334,10 @@ class ChatBase:
         if session.gone:
             return
         session.write(self.farewell(session.user.host, reason))
-        self.flush_replies(session)
+        if session.label is None:
+            self.flush_replies(session)
+        else:
+            self.flush_labeled(session, session.label)
         self._leave(session, reason)
         session.sink.close()
 
@@ -259,6 +345,33 @@ class ChatBase:
         """The connection is gone (closed by the peer or the edge): tell its peers."""
         if not session.gone:
             self._leave(session, reason)
+
+    # ----------------------------------------------------------- capabilities
+
+    def cap_new(self, name: str, value: str | None = None) -> None:
+        """Offer a capability from now on, and tell the clients that listen (cap-notify)."""
+        self.capabilities[name] = value
+        shown = name if value is None else f"{name}={value}"
+        for session in self.sessions:
+            if "cap-notify" in session.caps:
+                token = shown if session.cap_version >= 302 else name
+                self._cap_notice(session, "NEW", token)
+
+    def cap_del(self, name: str) -> None:
+        """Offer a capability no more: the clients that listen are told (cap-notify), and
+        it stops for every session that had it."""
+        if name not in self.capabilities:
+            return
+        del self.capabilities[name]
+        for session in self.sessions:
+            if "cap-notify" in session.caps:
+                self._cap_notice(session, "DEL", name)
+            if name in session.caps:
+                enable(session, session.caps - {name})
+
+    def _cap_notice(self, session: Session, sub: str, token: str) -> None:
+        server = self.settings.server_name
+        self.send(session, Message("CAP", [session.user.nick, sub, token], server))
 
     def _leave(self, session: Session, reason: str) -> None:
         session.gone = True

@@ -12,17 +12,21 @@ import time
 from collections.abc import Callable
 
 from ..config import Settings
-from ..protocol import Message, ProtocolError, parse
+from ..protocol import Message, ProtocolError, irc_lower, parse
 from . import numerics as n
 from .base import ChatBase, safe_middle
+from .capabilities import LABELED_RESPONSE
 from .commands import COMMANDS, Command
 from .events import ModeChange, Registered, UserModeChanged
+from .handlers.batches import batched_line
 from .isupport import isupport_tokens
-from .model import Session, Sink, User
-from .router import format_server_time
+from .lines import format_server_time
+from .model import Labeled, Session, Sink, User
 from .state import ChatState
 
 __all__ = ["ChatCore", "decode_line", "format_server_time"]
+
+INVALID_UTF8_TEXT = "Message rejected, your IRC software MUST use UTF-8 encoding on this network"
 
 
 def decode_line(raw: bytes) -> str:
@@ -46,6 +50,31 @@ def parse_line(text: str) -> Message:
     return parse(text)
 
 
+def _run_checked(core: ChatBase, session: Session, msg: Message) -> None:
+    """A labeled line, inside its labeled run: the command table's checks, then the
+    handler, all of whose replies the label covers."""
+    assert isinstance(core, ChatCore)
+    command = core.commands.get(msg.command)
+    if not core._permitted(session, msg, command):
+        return
+    assert command is not None
+    if (
+        msg.command in ("PRIVMSG", "NOTICE", "TAGMSG")
+        and not session.echo
+        and msg.params
+        and irc_lower(msg.params[0]) == irc_lower(session.user.nick)
+    ):
+        # A message to oneself is delivered, not answered: the label may not go on it
+        # (labeled-response), so the answer is an ACK. (With echo-message, the echo is it.)
+        write, session.write = session.write, session.sink.write
+        try:
+            command.handler(core, session, msg)
+        finally:
+            session.write = write
+        return
+    command.handler(core, session, msg)
+
+
 class ChatCore(ChatBase):
     """Users, channels and routing for one server, driven by `receive`."""
 
@@ -61,11 +90,11 @@ class ChatCore(ChatBase):
 
     # ----------------------------------------------------------- lifecycle
 
-    def connect(self, sink: Sink, host: str) -> Session:
-        """A new connection; nothing is sent until it speaks."""
+    def connect(self, sink: Sink, host: str, secure: bool = False) -> Session:
+        """A new connection (`secure`: over TLS); nothing is sent until it speaks."""
         now = self.clock()
         user = User(self.new_uid(), host, node=self.node)
-        session = Session(sink, user, now, last_heard=now, last_spoke=now)
+        session = Session(sink, user, now, last_heard=now, last_spoke=now, secure=secure)
         self.state.connect(user)
         self.router.attach(session)
         self.sessions.add(session)
@@ -133,29 +162,25 @@ class ChatCore(ChatBase):
             if len(held) > self.settings.flood_max_queued:
                 self.close(session, "Excess Flood")
             return
-        settings = self.settings
-        body_start = 0
         if raw[:1] == b"@":
-            body_start = raw.find(b" ") + 1 or len(raw)
-            if body_start > settings.max_tags_bytes:
-                self.reply(session, n.ERR_INPUTTOOLONG, "Input line was too long")
-                return
-        if truncated or len(raw) - body_start + 2 > settings.max_line_bytes:
+            self._receive_tagged(session, raw, truncated)
+            return
+        if truncated or len(raw) + 2 > self.settings.max_line_bytes:
             self.reply(session, n.ERR_INPUTTOOLONG, "Input line was too long")
             return
         try:  # decode_line, inlined: every line takes this path
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
+            if self.settings.utf8_only:
+                self._invalid_utf8(session, raw)
+                return
             text = raw.decode("latin-1")
         if "\0" in text:
             text = text.replace("\0", "")
         try:
             msg = parse_line(text)
         except ProtocolError:
-            if not text.strip(" "):
-                return  # an empty line is no command at all
-            word = text.lstrip(" ").split(" ", 1)[0][:32]
-            self.reply(session, n.ERR_UNKNOWNCOMMAND, safe_middle(word), "Unknown command")
+            self._unparsable(session, text)
             return
         self.dispatch(session, msg)
 
@@ -171,6 +196,56 @@ class ChatCore(ChatBase):
         ):
             self.run_command(session, command.handler, msg)  # the usual case, checked at once
             return
+        if self._permitted(session, msg, command):
+            assert command is not None
+            self.run_command(session, command.handler, msg)
+
+    def _receive_tagged(self, session: Session, raw: bytes, truncated: bool) -> None:
+        """A line with tags: the limits of both parts, then a label (labeled-response) or
+        a client batch's line may change how it is handled."""
+        settings = self.settings
+        body_start = raw.find(b" ") + 1 or len(raw)
+        if (
+            body_start > settings.max_tags_bytes
+            or truncated
+            or len(raw) - body_start + 2 > settings.max_line_bytes
+        ):
+            self.reply(session, n.ERR_INPUTTOOLONG, "Input line was too long")
+            return
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if settings.utf8_only:
+                self._invalid_utf8(session, raw)
+                return
+            text = raw.decode("latin-1")
+        if "\0" in text:
+            text = text.replace("\0", "")
+        try:
+            msg = parse(text)
+        except ProtocolError:
+            self._unparsable(session, text)
+            return
+        if "batch" in msg.tags:  # a line of a batch the client opened
+            self.run_command(session, batched_line, msg)
+            return
+        label = self._label(session, msg)
+        if label is not None:
+            self.run_labeled(session, _run_checked, msg, Labeled(label))
+            return
+        command = self.commands.get(msg.command)
+        if self._permitted(session, msg, command):
+            assert command is not None
+            self.run_command(session, command.handler, msg)
+
+    def _label(self, session: Session, msg: Message) -> str | None:
+        """The line's label, when its sender negotiated labeled-response; else None."""
+        label = msg.tags.get("label")
+        return label if label and LABELED_RESPONSE in session.caps else None
+
+    def _permitted(self, session: Session, msg: Message, command: Command | None) -> bool:
+        """The command table's checks: True when the handler may run; else the session
+        is told why not (421, 451, 481, 461)."""
         registered = session.user.registered
         if command is None:
             if registered:
@@ -186,7 +261,34 @@ class ChatCore(ChatBase):
         elif len(msg.params) < command.min_params:
             self.reply(session, n.ERR_NEEDMOREPARAMS, msg.command, "Not enough parameters")
         else:
-            self.run_command(session, command.handler, msg)
+            return True
+        return False
+
+    def _unparsable(self, session: Session, text: str) -> None:
+        if not text.strip(" "):
+            return  # an empty line is no command at all
+        word = text.lstrip(" ").split(" ", 1)[0][:32]
+        self.reply(session, n.ERR_UNKNOWNCOMMAND, safe_middle(word), "Unknown command")
+
+    def _invalid_utf8(self, session: Session, raw: bytes) -> None:
+        """UTF8ONLY: a line that is not UTF-8 is refused whole, never relayed."""
+        try:
+            msg: Message | None = parse(raw.decode("latin-1").replace("\0", ""))
+        except ProtocolError:
+            msg = None
+        command = msg.command if msg is not None else "*"
+        label = self._label(session, msg) if msg is not None else None
+
+        def refuse(core: ChatBase, session: Session, _: object) -> None:
+            core.fail(session, command, "INVALID_UTF8", INVALID_UTF8_TEXT)
+
+        if label is not None:
+            self.run_labeled(session, refuse, None, Labeled(label))
+        else:
+            self.run_command(session, refuse, None)
+
+    def command_names(self) -> list[str]:
+        return sorted(self.commands)
 
     def isupport_tokens(self) -> list[str]:
         return isupport_tokens(self.settings)

@@ -13,7 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .handlers import channels, messaging, modes, operators, queries, registration
+from .handlers import (
+    batches,
+    cap,
+    channels,
+    help,
+    identity,
+    listing,
+    messaging,
+    modes,
+    monitor,
+    operators,
+    queries,
+    registration,
+    serverinfo,
+)
 
 if TYPE_CHECKING:
     from ..protocol import Message
@@ -33,7 +47,7 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     # registration
-    "CAP": Command(registration.handle_cap, 1, before_registration=True),
+    "CAP": Command(cap.handle_cap, 1, before_registration=True),
     "PASS": Command(registration.handle_pass, 1, before_registration=True),
     "NICK": Command(registration.handle_nick, 0, before_registration=True),
     "USER": Command(registration.handle_user, 4, before_registration=True),
@@ -45,26 +59,40 @@ COMMANDS: dict[str, Command] = {
     "PART": Command(channels.handle_part, 1),
     "TOPIC": Command(channels.handle_topic, 1),
     "NAMES": Command(channels.handle_names),
-    "LIST": Command(channels.handle_list),
+    "LIST": Command(listing.handle_list),
     "KICK": Command(channels.handle_kick, 2),
-    "INVITE": Command(channels.handle_invite, 2),
+    "INVITE": Command(channels.handle_invite),
+    "KNOCK": Command(channels.handle_knock, 1),
     "MODE": Command(modes.handle_mode, 1),
     # talking
     "PRIVMSG": Command(messaging.handle_message),
     "NOTICE": Command(messaging.handle_message),
     "TAGMSG": Command(messaging.handle_tagmsg),
+    "BATCH": Command(batches.handle_batch, 1),
     "AWAY": Command(messaging.handle_away),
+    "SETNAME": Command(identity.handle_setname, 1),
     # questions
     "WHO": Command(queries.handle_who),
     "WHOIS": Command(queries.handle_whois),
+    "WHOWAS": Command(queries.handle_whowas, 1),
     "ISON": Command(queries.handle_ison, 1),
     "USERHOST": Command(queries.handle_userhost, 1),
     "MOTD": Command(queries.handle_motd),
     "LUSERS": Command(queries.handle_lusers),
     "VERSION": Command(queries.handle_version),
     "TIME": Command(queries.handle_time),
+    "MONITOR": Command(monitor.handle_monitor, 1),
+    "HELP": Command(help.handle_help),
+    "HELPOP": Command(help.handle_help),
+    "INFO": Command(serverinfo.handle_info),
+    "LINKS": Command(serverinfo.handle_links),
+    "USERS": Command(serverinfo.handle_users),
     # operators
     "OPER": Command(operators.handle_oper, 2),
     "KILL": Command(operators.handle_kill, 1, oper_only=True),
     "STATS": Command(operators.handle_stats),
+    "CHGHOST": Command(identity.handle_chghost, 2, oper_only=True),
+    "WALLOPS": Command(operators.handle_wallops, 1, oper_only=True),
+    "SQUIT": Command(operators.handle_link, 1, oper_only=True),
+    "CONNECT": Command(operators.handle_link, 1, oper_only=True),
 }

@@ -52,9 +52,75 @@ class MessageSent(NamedTuple):
         return f"{self.origin}{self.serial}"
 
 
+class Knocked(NamedTuple):
+    """KNOCK: someone outside an invite-only channel asks its operators for an invitation."""
+
+    time: float
+    uid: str
+    source: str
+    channel: str
+    key: str
+    text: str
+
+
+class Wallops(NamedTuple):
+    """WALLOPS from a server operator: for users with mode +w."""
+
+    time: float
+    uid: str
+    source: str
+    text: str
+
+
+class StatusMessageSent(NamedTuple):
+    """A message to the members of a channel with at least some status (STATUSMSG:
+    `PRIVMSG @#room`): `message` is the MessageSent, its target shown with the prefix, and
+    `statuses` the status letters that receive it ('o' for '@', 'ov' for '+')."""
+
+    time: float
+    statuses: str
+    message: MessageSent
+
+
 # MessageSent((time, origin, serial, ...)), all fields in order: what the hot path builds
 # messages with, skipping the named tuple's Python-level __new__ (a third of the cost).
 message_sent = functools.partial(tuple.__new__, MessageSent)
+
+
+class MultilineSent(NamedTuple):
+    """A message of several lines (draft/multiline): one message, with one time and one
+    msgid, sent as a batch to those who negotiated it and line by line to the others.
+
+    `lines` keep the composition the client sent: each line's text, and whether it joins
+    the previous one without a line feed (`draft/multiline-concat`).
+    """
+
+    time: float
+    origin: str
+    serial: int
+    command: str  # PRIVMSG or NOTICE
+    sender: str  # uid
+    source: str
+    target: str
+    channel: str | None
+    recipient: str | None
+    lines: tuple[tuple[str, bool], ...]
+    tags: dict[str, str] | None
+    echo: bool
+
+    @property
+    def msgid(self) -> str:
+        return f"{self.origin}{self.serial}"
+
+    @property
+    def text(self) -> str:
+        """The whole message: lines joined by line feeds, concatenated ones by nothing."""
+        parts: list[str] = []
+        for i, (line, concat) in enumerate(self.lines):
+            if i and not concat:
+                parts.append("\n")
+            parts.append(line)
+        return "".join(parts)
 
 
 class Joined(NamedTuple):
@@ -157,6 +223,26 @@ class AwayChanged(NamedTuple):
     text: str | None  # None: back
 
 
+class HostChanged(NamedTuple):
+    """An operator gave `uid` another user name and host (CHGHOST); `old_source` is the
+    nick!user@host they had."""
+
+    time: float
+    uid: str
+    old_source: str
+    user: str
+    host: str
+
+
+class RealnameChanged(NamedTuple):
+    """`uid` took another real name (SETNAME)."""
+
+    time: float
+    uid: str
+    source: str
+    realname: str
+
+
 class Killed(NamedTuple):
     """An operator disconnects `target`; the victim is told before the Quit that follows."""
 
@@ -171,6 +257,7 @@ class Killed(NamedTuple):
 EVENT_TYPES = (
     Registered,
     MessageSent,
+    MultilineSent,
     Joined,
     Parted,
     Kicked,
@@ -182,10 +269,16 @@ EVENT_TYPES = (
     Invited,
     AwayChanged,
     Killed,
+    HostChanged,
+    RealnameChanged,
+    StatusMessageSent,
+    Knocked,
+    Wallops,
 )
 Event = (
     Registered
     | MessageSent
+    | MultilineSent
     | Joined
     | Parted
     | Kicked
@@ -197,6 +290,11 @@ Event = (
     | Invited
     | AwayChanged
     | Killed
+    | HostChanged
+    | RealnameChanged
+    | StatusMessageSent
+    | Knocked
+    | Wallops
 )
 
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 from ..config import Settings
 
 # Channel modes by kind, as ISUPPORT's CHANMODES=A,B,C,D groups them.
-LIST_MODES = "b"  # A: a list; a parameter to add or remove, none to show the list
+# A: lists of nick!user@host masks; a parameter to add or remove, none to show the list.
+BAN_MODE = "b"  # banned: may not join, nor speak
+EXCEPT_MODE = "e"  # ban exceptions (EXCEPTS): a ban does not apply to them
+INVEX_MODE = "I"  # invite exceptions (INVEX): join an invite-only (+i) channel uninvited
+LIST_MODES = BAN_MODE + EXCEPT_MODE + INVEX_MODE
 KEY_MODES = "k"  # B: a parameter to set and to unset
 LIMIT_MODES = "l"  # C: a parameter to set only
 FLAG_MODES = frozenset("imnst")  # D: no parameter
@@ -21,9 +25,15 @@ CHANNEL_MODES = "".join(sorted(set(PARAM_MODES) | FLAG_MODES))
 
 DEFAULT_CHANNEL_MODES = frozenset("nt")
 
-# User modes: i (invisible: hidden from WHO of strangers), o (server operator; set by OPER).
-USER_MODES = "io"
-USER_SETTABLE_MODES = frozenset("i")  # by MODE nick +x; o only by OPER, given up with -o
+# User modes: i (invisible: hidden from WHO of strangers), o (server operator; set by OPER),
+# B (a bot, IRCv3 bot-mode: marked in WHO and WHOIS, and its messages tagged `bot`),
+# w (receives WALLOPS).
+BOT_MODE = "B"
+USER_MODES = "Biow"
+USER_SETTABLE_MODES = frozenset("Biw")  # by MODE nick +x; o only by OPER, given up with -o
+
+# LIST's filters (listing.py): creation time, masks, masks not matching, topic time, users.
+ELIST = "CMNTU"
 
 CASEMAPPING = "rfc1459"
 CHANNEL_TYPES = "#"
@@ -49,21 +59,38 @@ def isupport_tokens(settings: Settings) -> list[str]:
     """The ISUPPORT (005) tokens; every one reflects a limit the core enforces."""
     s = settings
     targets = s.targets_per_message
-    return [
+    tokens = [
         f"AWAYLEN={s.away_length}",
+        f"BOT={BOT_MODE}",
         f"CASEMAPPING={CASEMAPPING}",
         f"CHANLIMIT={CHANNEL_TYPES}:{s.channels_per_user}",
         f"CHANMODES={chanmodes()}",
         f"CHANNELLEN={s.channel_length}",
         f"CHANTYPES={CHANNEL_TYPES}",
+        f"HOSTLEN={s.host_length}",
+        f"ELIST={ELIST}",
+        f"EXCEPTS={EXCEPT_MODE}",
+        f"INVEX={INVEX_MODE}",
         f"KEYLEN={s.key_length}",
         f"KICKLEN={s.kick_length}",
+        "KNOCK",
         f"MAXLIST={LIST_MODES}:{s.max_list_entries}",
         f"MODES={s.modes_per_command}",
+        f"MONITOR={s.monitor_limit}",
+        f"NAMELEN={s.realname_length}",
         f"NETWORK={s.network_name}",
         f"NICKLEN={s.nick_length}",
         f"PREFIX=({STATUS_MODES}){STATUS_PREFIXES}",
-        f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},JOIN:,PART:,KICK:1,NAMES:,LIST:,WHOIS:1",
+        "SAFELIST",
+        f"STATUSMSG={STATUS_PREFIXES}",
+        # Commands that take several targets, and how many: PRIVMSG and NOTICE up to the
+        # setting; TAGMSG, WHOIS and WHOWAS one; the others, as many as fit in a line.
+        f"TARGMAX=PRIVMSG:{targets},NOTICE:{targets},TAGMSG:1,JOIN:,PART:,KICK:,NAMES:,LIST:,"
+        "WHOIS:1,WHOWAS:1",
         f"TOPICLEN={s.topic_length}",
         f"USERLEN={s.user_length}",
+        "WHOX",
     ]
+    if s.utf8_only:
+        tokens.append("UTF8ONLY")
+    return tokens

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .isupport import BAN_MODE, EXCEPT_MODE
+
 # One shared empty set: most users never get a mode and most sessions never ask for a
 # capability, and an empty `set()` costs 216 bytes each; these fields are replaced, not mutated.
 NONE: frozenset[str] = frozenset()
@@ -69,7 +71,9 @@ class Session:
     caps: frozenset[str] = NONE
     tag_mask: int = 0
     echo: bool = False  # echo-message: its own messages come back to it
+    secure: bool = False  # it came over TLS
     cap_negotiating: bool = False
+    cap_version: int = 0  # 302 after `CAP LS 302`: values, long replies split, cap-notify
     password: str | None = None
     last_heard: float = 0.0  # any line at all, for ping timeouts
     last_spoke: float = 0.0  # the last message sent, for WHOIS idle time
@@ -79,6 +83,10 @@ class Session:
     held: deque[tuple[bytes, bool]] | None = None
     # While its own command runs: what it writes to itself, sent in one piece at the end.
     replies: list[bytes] | None = None
+    # While a command with a label (labeled-response) runs, or waits on `later`: the label.
+    label: Labeled | None = None
+    # A batch the client has opened (draft/multiline) and not yet closed.
+    batch: OpenBatch | None = None
 
     def __post_init__(self) -> None:
         self.write = self.sink.write
@@ -102,6 +110,41 @@ class Session:
 
 
 @dataclass(slots=True, eq=False)
+class Labeled:
+    """A command that came with a `label` tag: its replies, sent labeled when it ends."""
+
+    label: str
+    replies: list[bytes] = field(default_factory=list)
+    later: bool = False  # it goes on in `core.later`: its replies wait for the rest
+
+
+@dataclass(slots=True, eq=False)
+class OpenBatch:
+    """A client's `BATCH +ref draft/multiline target`, collecting its lines until `BATCH -ref`."""
+
+    ref: str
+    target: str
+    tags: dict[str, str] | None  # the client-only tags of the whole message
+    label: Labeled | None  # the opening BATCH's label: the answer at the end carries it
+    command: str = ""  # PRIVMSG or NOTICE, from the first line
+    lines: list[tuple[str, bool]] = field(default_factory=list)  # (text, concatenated?)
+    size: int = 0  # bytes of the combined message so far, line feeds included
+    failed: bool = False  # refused already: the rest of its lines are dropped
+
+
+@dataclass(slots=True, eq=False)
+class Whowas:
+    """What was known of a nick when its user left it behind (a QUIT or a NICK), for WHOWAS."""
+
+    nick: str
+    user: str
+    host: str
+    realname: str
+    when: float
+    folded: str  # the nick under casemapping
+
+
+@dataclass(slots=True, eq=False)
 class Channel:
     """A room. `members` maps each member's uid to its status letters ('o', 'v', 'ov')."""
 
@@ -116,6 +159,8 @@ class Channel:
     key: str | None = None
     limit: int | None = None
     bans: dict[str, tuple[str, float]] = field(default_factory=dict)  # mask -> (setter, time)
+    excepts: dict[str, tuple[str, float]] = field(default_factory=dict)  # ban exceptions
+    invex: dict[str, tuple[str, float]] = field(default_factory=dict)  # invite exceptions
     invited: set[str] = field(default_factory=set)  # uids
 
     def status_prefix(self, uid: str, multi_prefix: bool = False) -> str:
@@ -123,6 +168,12 @@ class Channel:
         status = self.members.get(uid, "")
         prefix = ("@" if "o" in status else "") + ("+" if "v" in status else "")
         return prefix if multi_prefix else prefix[:1]
+
+    def mask_list(self, letter: str) -> dict[str, tuple[str, float]]:
+        """The list a list mode letter (b, e, I) keeps: mask -> (who set it, when)."""
+        if letter == BAN_MODE:
+            return self.bans
+        return self.excepts if letter == EXCEPT_MODE else self.invex
 
     def mode_string(self, show_key: bool) -> list[str]:
         """The channel's modes as MODE parameters, e.g. ['+klnt', 'secret', '10']."""

@@ -12,56 +12,62 @@ event's one time and msgid.
 
 from __future__ import annotations
 
+import itertools
 import time as _time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..protocol import Message, format_tags, serialize
+from ..protocol import format_tags, irc_lower
+from . import numerics as n
+from .capabilities import MULTILINE
 from .events import (
     AwayChanged,
     ChannelModeChanged,
     Event,
+    HostChanged,
     Invited,
     Joined,
     Kicked,
     Killed,
+    Knocked,
     MessageSent,
+    MultilineSent,
     NickChanged,
     Parted,
     Quit,
+    RealnameChanged,
     Registered,
+    StatusMessageSent,
     TopicSet,
     UserModeChanged,
+    Wallops,
     mode_text,
 )
+from .isupport import BOT_MODE
+from .lines import event_line, format_server_time, multiline_lines
 from .model import WANTS_TAGS, WANTS_TIME, Session
+from .monitor import Monitors
 from .state import ChatState
 
 __all__ = ["LocalRouter", "format_server_time"]
 
 
-def format_server_time(timestamp: float) -> str:
-    """The IRCv3 server-time format: ISO 8601, UTC, milliseconds."""
-    millis = int(timestamp * 1000) % 1000
-    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(timestamp)) + f".{millis:03d}Z"
-
-
-def _line(source: str, command: str, params: list[str], text_last: bool = True) -> bytes:
-    return (serialize(Message(command, params, source), text_last) + "\r\n").encode()
-
-
 class LocalRouter:
     """Renders each event for the local sessions that should see it."""
 
-    def __init__(self, state: ChatState) -> None:
+    def __init__(self, state: ChatState, server_name: str = "tcpchat") -> None:
         self.state = state
+        self.server_name = server_name  # the source of the lines the server itself says
         self.sessions: dict[str, Session] = {}  # uid -> this node's session of that user
         self.members: dict[str, dict[Session, None]] = {}  # channel key -> local members
+        self.monitors = Monitors()  # MONITOR lists of local sessions
         self._second = -1  # the last whole second formatted as server-time, and its text
         self._second_text = ""
+        self._batch_refs = itertools.count(1)  # for the batches it opens (multiline)
         self._render: dict[type, Callable[[Any], None]] = {
-            Registered: lambda event: None,
+            Registered: self._registered,
             MessageSent: self._message_sent,
+            MultilineSent: self._multiline_sent,
             Joined: self._joined,
             Parted: self._parted,
             Kicked: self._kicked,
@@ -73,6 +79,11 @@ class LocalRouter:
             Invited: self._invited,
             AwayChanged: self._away_changed,
             Killed: self._killed,
+            HostChanged: self._host_changed,
+            RealnameChanged: self._realname_changed,
+            StatusMessageSent: self._status_message_sent,
+            Knocked: self._knocked,
+            Wallops: self._wallops,
         }
 
     def attach(self, session: Session) -> None:
@@ -81,10 +92,13 @@ class LocalRouter:
     def detach(self, session: Session) -> None:
         if self.sessions.get(session.user.uid) is session:
             del self.sessions[session.user.uid]
+        if self.monitors.lists:
+            self.monitors.forget(session)
 
     def clear(self) -> None:
         self.sessions.clear()
         self.members.clear()
+        self.monitors.clear()
 
     def publish(self, event: Event) -> None:
         self._render[type(event)](event)
@@ -121,9 +135,7 @@ class LocalRouter:
                 data = variants[mask] = self._tagged(line, mask, when, message)
             session.write(data)
 
-    def _tagged(
-        self, plain: bytes, mask: int, when: float, message: MessageSent | None
-    ) -> bytes:
+    def _tagged(self, plain: bytes, mask: int, when: float, message: MessageSent | None) -> bytes:
         tags: dict[str, str] = {}
         if mask & WANTS_TIME:
             tags["time"] = self.server_time(when)
@@ -131,6 +143,9 @@ class LocalRouter:
             tags["msgid"] = message.msgid
             if message.tags:
                 tags.update(message.tags)
+            sender = self.state.user(message.sender)
+            if sender is not None and BOT_MODE in sender.modes:
+                tags["bot"] = ""  # IRCv3 bot-mode: a tag without a value
         if not tags:
             return plain
         return b"@" + format_tags(tags).encode() + b" " + plain
@@ -199,6 +214,57 @@ class LocalRouter:
         else:
             recipient.write(line)
 
+    def _multiline_sent(self, event: MultilineSent) -> None:
+        """One message of several lines: a draft/multiline batch for those who negotiated
+        it, the lines one by one (blank ones left out) for the rest, plain-text people
+        included; rendered once per kind of recipient."""
+        sender = self.sessions.get(event.sender)
+        recipients: list[Session]
+        if event.channel is not None:
+            members = self.members.get(event.channel, ())
+            recipients = [s for s in members if event.echo or s is not sender]
+        else:
+            recipient = self.sessions.get(event.recipient)  # type: ignore[arg-type]
+            recipients = [] if recipient is None else [recipient]
+            if event.echo and sender is not None and sender is not recipient:
+                recipients.append(sender)
+        rendered: dict[tuple[bool, int], bytes] = {}
+        for session in recipients:
+            key = (MULTILINE in session.caps, session.tag_mask)
+            data = rendered.get(key)
+            if data is None:
+                batched, mask = key
+                when = self.server_time(event.time) if mask & WANTS_TIME else None
+                ref = f"m{next(self._batch_refs):x}" if batched else ""
+                data = rendered[key] = multiline_lines(event, ref, mask, when)
+            if data:
+                session.write(data)
+
+    def _status_message_sent(self, event: StatusMessageSent) -> None:
+        """STATUSMSG: the channel's local members with one of the statuses (and the sender,
+        with echo-message)."""
+        message = event.message
+        key = message.channel
+        channel = self.state.channel(key) if key is not None else None
+        if key is None or channel is None:
+            return
+        if message.command == "TAGMSG":
+            text = f":{message.source} TAGMSG {message.target}\r\n"
+        else:
+            text = f":{message.source} {message.command} {message.target} :{message.text}\r\n"
+        line = text.encode()
+        status = channel.members
+        statuses = event.statuses
+        recipients = [
+            s for s in self.members.get(key, ())
+            if any(letter in status.get(s.user.uid, "") for letter in statuses)
+            and (message.command != "TAGMSG" or s.tag_mask & WANTS_TAGS)
+        ]  # fmt: skip
+        sender = self.sessions.get(message.sender)
+        if message.echo and sender is not None and sender not in recipients:
+            recipients.append(sender)
+        self.deliver(recipients, line, message.time, message, None if message.echo else sender)
+
     def _joined(self, event: Joined) -> None:
         members = self.members.get(event.key)
         if members is None:
@@ -206,16 +272,21 @@ class LocalRouter:
         session = self.sessions.get(event.uid)
         if session is not None:
             members[session] = None
-        self.deliver(members, _line(event.source, "JOIN", [event.channel], False), event.time)
+        self.deliver(members, event_line(event.source, "JOIN", [event.channel], False), event.time)
+        user = self.state.user(event.uid)
+        if user is not None and user.away is not None:  # away-notify: and they are away
+            watchers = [s for s in members if s is not session and "away-notify" in s.caps]
+            if watchers:
+                self.deliver(watchers, event_line(event.source, "AWAY", [user.away]), event.time)
 
     def _parted(self, event: Parted) -> None:
         params = [event.channel, event.reason] if event.reason else [event.channel]
-        self.deliver(self.members.get(event.key, ()), _line(event.source, "PART", params),
+        self.deliver(self.members.get(event.key, ()), event_line(event.source, "PART", params),
                      event.time)  # fmt: skip
         self._leave(event.key, self.sessions.get(event.uid))
 
     def _kicked(self, event: Kicked) -> None:
-        line = _line(event.source, "KICK", [event.channel, event.target_nick, event.reason])
+        line = event_line(event.source, "KICK", [event.channel, event.target_nick, event.reason])
         self.deliver(self._with_actor(event.key, event.uid), line, event.time)
         self._leave(event.key, self.sessions.get(event.target))
 
@@ -225,44 +296,182 @@ class LocalRouter:
         for key in event.channels:
             peers.update(self.members.get(key, ()))
         peers.discard(session)
-        self.deliver(peers, _line(event.source, "QUIT", [event.reason]), event.time)
+        self.deliver(peers, event_line(event.source, "QUIT", [event.reason]), event.time)
         for key in event.channels:
             self._leave(key, session)
+        if self.monitors.watchers:
+            nick = event.source.partition("!")[0]
+            self._monitor_news(nick, n.RPL_MONOFFLINE, nick, event.time)
 
     def _nick_changed(self, event: NickChanged) -> None:
         recipients = self.peers(event.uid)
         session = self.sessions.get(event.uid)
         if session is not None:
             recipients.add(session)
-        self.deliver(recipients, _line(event.old_source, "NICK", [event.nick]), event.time)
+        self.deliver(recipients, event_line(event.old_source, "NICK", [event.nick]), event.time)
+        if self.monitors.watchers:
+            old = event.old_source.partition("!")[0]
+            user = self.state.user(event.uid)
+            if user is not None and irc_lower(old) != irc_lower(event.nick):
+                # To MONITOR, a new nick is someone gone and someone come.
+                self._monitor_news(old, n.RPL_MONOFFLINE, old, event.time)
+                self._monitor_news(event.nick, n.RPL_MONONLINE, user.source, event.time)
 
     def _topic_set(self, event: TopicSet) -> None:
-        line = _line(event.source, "TOPIC", [event.channel, event.topic])
+        line = event_line(event.source, "TOPIC", [event.channel, event.topic])
         self.deliver(self.members.get(event.key, ()), line, event.time)
 
     def _channel_mode_changed(self, event: ChannelModeChanged) -> None:
-        line = _line(event.source, "MODE", [event.channel, *mode_text(event.changes)], False)
+        line = event_line(event.source, "MODE", [event.channel, *mode_text(event.changes)], False)
         self.deliver(self._with_actor(event.key, event.uid), line, event.time)
 
     def _user_mode_changed(self, event: UserModeChanged) -> None:
         session = self.sessions.get(event.uid)
         if session is not None:
-            line = _line(event.source, "MODE", [event.nick, *mode_text(event.changes)], False)
+            line = event_line(event.source, "MODE", [event.nick, *mode_text(event.changes)], False)
             self.deliver((session,), line, event.time)
 
     def _invited(self, event: Invited) -> None:
+        """The invited user is told; so are the room's members with invite-notify (only
+        its operators when it is invite-only, as InspIRCd does), the inviter aside."""
+        line = event_line(event.source, "INVITE", [event.target_nick, event.channel], False)
         session = self.sessions.get(event.target)
         if session is not None:
-            line = _line(event.source, "INVITE", [event.target_nick, event.channel], False)
             self.deliver((session,), line, event.time)
+        channel = self.state.channel(event.key)
+        members = self.members.get(event.key)
+        if channel is None or not members:
+            return
+        ops_only = "i" in channel.modes
+        statuses = channel.members
+        told = [
+            s
+            for s in members
+            if "invite-notify" in s.caps
+            and s.user.uid != event.uid
+            and s is not session
+            and (not ops_only or "o" in statuses.get(s.user.uid, ""))
+        ]
+        self.deliver(told, line, event.time)
 
     def _away_changed(self, event: AwayChanged) -> None:
-        watchers = [s for s in self.peers(event.uid) if "away-notify" in s.caps]
+        peers = self.peers(event.uid)
+        watchers = [s for s in peers if "away-notify" in s.caps]
+        watchers += self._extended(event.uid, event.source, "away-notify", peers)
         params = [event.text] if event.text is not None else []
-        self.deliver(watchers, _line(event.source, "AWAY", params), event.time)
+        self.deliver(watchers, event_line(event.source, "AWAY", params), event.time)
+
+    def _realname_changed(self, event: RealnameChanged) -> None:
+        """SETNAME to its user and the peers who negotiated setname; never to others."""
+        peers = self.peers(event.uid)
+        told = [s for s in peers if "setname" in s.caps]
+        own = self.sessions.get(event.uid)
+        if own is not None and "setname" in own.caps:
+            told.append(own)
+        told += self._extended(event.uid, event.source, "setname", peers)
+        self.deliver(told, event_line(event.source, "SETNAME", [event.realname]), event.time)
+
+    def _host_changed(self, event: HostChanged) -> None:
+        """CHGHOST for those who negotiated chghost; for the other peers, the reconnect
+        the spec's fallback simulates: QUIT, then in each shared room JOIN and the MODE
+        that gives back the user's status (and AWAY, for away-notify)."""
+        user = self.state.user(event.uid)
+        if user is None:
+            return
+        own = self.sessions.get(event.uid)
+        told: list[Session] = [own] if own is not None and "chghost" in own.caps else []
+        rejoin: dict[str, list[Session]] = {}  # room key -> peers without chghost there
+        seen: set[Session] = set()
+        for key in user.channels:
+            for session in self.members.get(key, ()):
+                if session is own:
+                    continue
+                if "chghost" not in session.caps:
+                    rejoin.setdefault(key, []).append(session)
+                elif session not in seen:
+                    told.append(session)
+                seen.add(session)
+        told += self._extended(event.uid, event.old_source, "chghost", seen)
+        line = event_line(event.old_source, "CHGHOST", [event.user, event.host], False)
+        self.deliver(told, line, event.time)
+        if not rejoin:
+            return
+        quitters = {session for sessions in rejoin.values() for session in sessions}
+        self.deliver(
+            quitters, event_line(event.old_source, "QUIT", ["Changing hostname"]), event.time
+        )
+        for key, sessions in rejoin.items():
+            channel = user.channels[key]
+            self.deliver(
+                sessions, event_line(user.source, "JOIN", [channel.name], False), event.time
+            )
+            status = channel.members.get(event.uid, "")
+            if status:
+                params = [channel.name, "+" + status, *[user.nick] * len(status)]
+                self.deliver(
+                    sessions, event_line(self.server_name, "MODE", params, False), event.time
+                )
+            if user.away is not None:
+                away = [s for s in sessions if "away-notify" in s.caps]
+                self.deliver(away, event_line(user.source, "AWAY", [user.away]), event.time)
 
     def _killed(self, event: Killed) -> None:
         session = self.sessions.get(event.target)
         if session is not None:
-            line = _line(event.source, "KILL", [event.target_nick, event.reason])
+            line = event_line(event.source, "KILL", [event.target_nick, event.reason])
             self.deliver((session,), line, event.time)
+
+    # ------------------------------------------------------------- MONITOR
+
+    def _registered(self, event: Registered) -> None:
+        if self.monitors.watchers:
+            user = event.user
+            self._monitor_news(user.nick, n.RPL_MONONLINE, user.source, event.time)
+
+    def _monitor_news(self, nick: str, numeric: str, shown: str, when: float) -> None:
+        """Tell the sessions monitoring `nick` that it came (730) or went (731)."""
+        watchers = self.monitors.of(nick)
+        if not watchers:
+            return
+        server = self.server_name
+        for session in list(watchers):
+            if not session.gone:
+                line = f":{server} {numeric} {session.user.nick} :{shown}\r\n".encode()
+                self.deliver((session,), line, when)
+
+    def _extended(self, uid: str, source: str, cap: str, already: set[Session]) -> list[Session]:
+        """extended-monitor: the sessions monitoring this user that negotiated it and
+        `cap`, so they hear of the change as if they shared a room (but only once)."""
+        watchers = self.monitors.of(source.partition("!")[0])
+        if not watchers:
+            return []
+        return [
+            s
+            for s in watchers
+            if "extended-monitor" in s.caps
+            and cap in s.caps
+            and s not in already
+            and s.user.uid != uid
+        ]
+
+    def _knocked(self, event: Knocked) -> None:
+        """710 RPL_KNOCK to the channel's local operators, in the form of ratbox and its
+        descendants: addressed to the channel itself, so one line serves them all."""
+        channel = self.state.channel(event.key)
+        if channel is None:
+            return
+        status = channel.members
+        operators = [
+            s for s in self.members.get(event.key, ()) if "o" in status.get(s.user.uid, "")
+        ]
+        asks = "has asked for an invite"
+        text = f"{asks}: {event.text}" if event.text else asks
+        params = [event.channel, event.channel, event.source, text]
+        self.deliver(operators, event_line(self.server_name, "710", params), event.time)
+
+    def _wallops(self, event: Wallops) -> None:
+        """To this node's users with mode +w, and to the operator who sent it."""
+        recipients = [
+            s for s in self.sessions.values() if "w" in s.user.modes or s.user.uid == event.uid
+        ]
+        self.deliver(recipients, event_line(event.source, "WALLOPS", [event.text]), event.time)

@@ -9,6 +9,7 @@ same interface over Redis (where `apply` runs for events in the order Redis gave
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -17,18 +18,20 @@ from .events import (
     AwayChanged,
     ChannelModeChanged,
     Event,
+    HostChanged,
     Invited,
     Joined,
     Kicked,
     NickChanged,
     Parted,
     Quit,
+    RealnameChanged,
     Registered,
     TopicSet,
     UserModeChanged,
 )
-from .isupport import DEFAULT_CHANNEL_MODES
-from .model import Channel, User
+from .isupport import DEFAULT_CHANNEL_MODES, LIST_MODES, USER_MODES
+from .model import Channel, User, Whowas
 
 __all__ = ["ChatState", "LocalState"]
 
@@ -64,6 +67,12 @@ class ChatState(Protocol):
     def all_users(self) -> Iterable[User]:
         """Every registered user."""
 
+    def whowas(self, nick: str) -> list[Whowas]:
+        """What is remembered of users who left `nick` behind, most recent first."""
+
+    def invitations(self, uid: str) -> list[Channel]:
+        """The channels `uid` is invited to and has not joined yet."""
+
     @property
     def channel_count(self) -> int: ...
 
@@ -81,14 +90,21 @@ class ChatState(Protocol):
 class LocalState:
     """The chat's state in this process's memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, whowas_entries: int = 1000, whowas_per_nick: int = 10) -> None:
         self.nicks: dict[str, User] = {}  # folded nick -> user, registered or not
         self.by_uid: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}  # folded name -> channel
         self.invites: dict[str, set[str]] = {}  # uid -> keys of channels they are invited to
         self.users = 0
         self.max_users = 0
-        self.user_modes: dict[str, int] = {"i": 0, "o": 0}
+        self.user_modes: dict[str, int] = dict.fromkeys(USER_MODES, 0)
+        # WHOWAS: each nick's records, oldest first, and every record in the order made.
+        # Both are bounded: a record dropped for its nick stays in the order (costing its
+        # place) until it reaches the front, so the order never holds more than the limit.
+        self.whowas_entries = whowas_entries
+        self.whowas_per_nick = whowas_per_nick
+        self.whowas_records: dict[str, deque[Whowas]] = {}
+        self.whowas_order: deque[Whowas] = deque()
         self._apply: dict[type, Callable[[Any], None]] = {
             Registered: self._registered,
             Joined: self._joined,
@@ -101,6 +117,8 @@ class LocalState:
             UserModeChanged: self._user_mode_changed,
             Invited: self._invited,
             AwayChanged: self._away_changed,
+            HostChanged: self._host_changed,
+            RealnameChanged: self._realname_changed,
         }
 
     # ------------------------------------------------------------------ reads
@@ -128,6 +146,35 @@ class LocalState:
     @property
     def channel_count(self) -> int:
         return len(self.channels)
+
+    def invitations(self, uid: str) -> list[Channel]:
+        found = (self.channels.get(key) for key in self.invites.get(uid, ()))
+        return sorted((c for c in found if c is not None), key=lambda c: c.folded)
+
+    def whowas(self, nick: str) -> list[Whowas]:
+        return list(reversed(self.whowas_records.get(irc_lower(nick), ())))
+
+    def _remember(self, user: User, when: float) -> None:
+        """Keep a WHOWAS record of `user` under the nick they are leaving behind."""
+        if self.whowas_entries <= 0:
+            return
+        folded = irc_lower(user.nick)
+        record = Whowas(user.nick, user.user, user.host, user.realname, when, folded)
+        records = self.whowas_records.get(folded)
+        if records is None:
+            records = self.whowas_records[folded] = deque()
+        records.append(record)
+        if len(records) > self.whowas_per_nick:
+            records.popleft()
+        order = self.whowas_order
+        order.append(record)
+        while len(order) > self.whowas_entries:
+            oldest = order.popleft()
+            kept = self.whowas_records.get(oldest.folded)
+            if kept and kept[0] is oldest:  # not already dropped for its nick
+                kept.popleft()
+                if not kept:
+                    del self.whowas_records[oldest.folded]
 
     # ------------------------------------------------- connections, nick claims
 
@@ -159,6 +206,8 @@ class LocalState:
         self.by_uid.clear()
         self.channels.clear()
         self.invites.clear()
+        self.whowas_records.clear()
+        self.whowas_order.clear()
         self.users = 0
         self.user_modes = dict.fromkeys(self.user_modes, 0)
 
@@ -227,12 +276,14 @@ class LocalState:
                 channel.invited.discard(event.uid)
         self._release_nick(user)
         if user.registered:
+            self._remember(user, event.time)
             self.users -= 1
             for letter in user.modes:
                 self.user_modes[letter] -= 1
 
     def _nick_changed(self, event: NickChanged) -> None:
         user = self.by_uid[event.uid]
+        self._remember(user, event.time)
         self._release_nick(user)
         self.nicks[irc_lower(event.nick)] = user
         user.nick = event.nick
@@ -255,11 +306,12 @@ class LocalState:
                     channel.members[change.target] = (
                         "".join(sorted(status + letter)) if adding else status
                     )
-            elif letter == "b" and arg is not None:
+            elif letter in LIST_MODES and arg is not None:
+                masks = channel.mask_list(letter)
                 if adding:
-                    channel.bans[arg] = (event.source, event.time)
+                    masks[arg] = (event.source, event.time)
                 else:
-                    channel.bans.pop(arg, None)
+                    masks.pop(arg, None)
             elif letter == "k":
                 channel.key = arg if adding else None
             elif letter == "l":
@@ -286,3 +338,11 @@ class LocalState:
 
     def _away_changed(self, event: AwayChanged) -> None:
         self.by_uid[event.uid].away = event.text
+
+    def _host_changed(self, event: HostChanged) -> None:
+        user = self.by_uid[event.uid]
+        user.user, user.host = event.user, event.host
+        user.refresh_source()
+
+    def _realname_changed(self, event: RealnameChanged) -> None:
+        self.by_uid[event.uid].realname = event.realname

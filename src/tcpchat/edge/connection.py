@@ -187,7 +187,7 @@ class Connection:
         if self.greet_timer is not None:
             self.greet_timer.cancel()
             self.greet_timer = None
-        self.session = self.core.connect(self, self.peer[0])
+        self.session = self.core.connect(self, self.peer[0], self.secure)
         self._announce()
         return self.session
 
@@ -204,7 +204,7 @@ class Connection:
             show_motd=settings.motd != DEFAULT_MOTD,
         )
         self.person = person
-        self.session = self.core.connect(PersonSink(self, person), self.peer[0])
+        self.session = self.core.connect(PersonSink(self, person), self.peer[0], self.secure)
         self.write(person.greeting())
         self._announce()
         return self.session
@@ -233,6 +233,12 @@ class Connection:
         assert self.session is not None
         self.person = None
         self.session.attach(self)
+
+    @property
+    def secure(self) -> bool:
+        """Whether the peer came over TLS."""
+        transport = self.transport
+        return transport is not None and transport.get_extra_info("sslcontext") is not None
 
     def write_person_text(self) -> None:
         if self.person is not None:

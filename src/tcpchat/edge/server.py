@@ -151,6 +151,7 @@ class ChatServer:
                 self.addresses = self._listen(settings.port, None)
             if context is not None:
                 self.tls_addresses = self._listen(settings.tls_port, context)
+                self.core.tls_port = self.tls_addresses[0][1]
         except OSError:
             for each in self.listeners:
                 each.close()

@@ -19,6 +19,7 @@ Type a message and press Enter to say it in your current room. Commands:
   /nick newname          change your nickname
   /names /list /who /whois  who is in a room, the rooms, who someone is
   /topic /away           a room's topic; marking yourself away
+  /notify [nick]         be told when someone comes or goes (/unnotify nick)
   /quit [reason]         leave the chat (typing quit or over does the same)
   //text                 say a message that starts with a slash
 Room operators: /kick /ban /unban /op /deop /voice /devoice /invite /key /mode
@@ -54,6 +55,12 @@ COMMAND_HELP = {
     "away": (
         "/away [message]",
         "Mark yourself away; whoever messages you is told. Without a message, back again.",
+    ),
+    "notify": (
+        "/notify [nick], /unnotify nick",
+        "Be told when someone comes online or leaves (and when they go away or come back). "
+        "/notify alone shows your list and who on it is online; /unnotify nick takes "
+        "someone off it. Needs a server that offers MONITOR, as tcpchat does.",
     ),
     "quit": ("/quit [reason]", "Leave the chat. Typing quit or over does the same."),
     "help": ("/help [command]", "The list of commands, or more about one of them."),
@@ -99,7 +106,7 @@ COMMAND_HELP = {
         "Server operators: the server's statistics. /stats u, its uptime, is for anyone.",
     ),
 }
-_SAME_AS = {"deop": "op", "devoice": "voice"}
+_SAME_AS = {"deop": "op", "devoice": "voice", "unnotify": "notify"}
 
 
 def help_text(topic: str = "") -> str:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..protocol import Message, irc_lower
 from .nicknames import NICK_CHANGE_REFUSED, NICK_REJECTED, NicknameMixin
+from .presence import PRESENCE_CAPS, is_bot
 from .state import Nick
 from .text import (
     STATUS_PREFIXES,
@@ -25,8 +26,9 @@ _SILENT_NUMERICS = frozenset(
 _WHOIS_SENTENCES = frozenset({"276", "307", "313", "320", "335", "338", "378", "379", "671"})
 
 # Outbound: capabilities we ask for when offered (NAMES then shows every status;
-# messages carry the time they were sent, which the client shows).
-_WANTED_CAPS = ("multi-prefix", "server-time")
+# messages carry the time they were sent, which the client shows; presence.py says why
+# the others).
+_WANTED_CAPS = ("multi-prefix", "server-time", *PRESENCE_CAPS)
 # Before the welcome, replies to a CAP the server doesn't know are no news to a person.
 _SILENT_BEFORE_WELCOME = frozenset({"020", "421", "451"})
 
@@ -54,6 +56,7 @@ class RenderingMixin(NicknameMixin):
             "CAP": self._on_cap,
             "FAIL": self._on_standard_reply,
             "WARN": self._on_standard_reply,
+            "NOTE": self._on_standard_reply,
         }
 
     def _numeric_table(self) -> dict[str, Callable[[Message], list[str]]]:
@@ -93,9 +96,6 @@ class RenderingMixin(NicknameMixin):
         handler = self._server_commands.get(command)
         return handler(msg) if handler else []
 
-    def _is_me(self, nick: str) -> bool:
-        return self._nick is not None and irc_lower(nick) == irc_lower(self._nick)
-
     def _is_channel(self, target: str) -> bool:
         """Channel targets include STATUSMSG ones such as '@#room'."""
         return self._looks_like_channel(target) or self._looks_like_channel(
@@ -119,20 +119,23 @@ class RenderingMixin(NicknameMixin):
         private = not self._is_channel(target)
         if self._is_me(sender) and not (private and self._is_me(target)):
             return []  # our own words echoed back; the person already saw them typed
+        bot = " [bot]" if is_bot(msg) else ""
         if text.startswith("\x01"):
-            return self._on_ctcp(sender, target, private, text)
+            return self._on_ctcp(sender, target, private, text, bot)
         if private:
-            return self._tell(Nick(sender), " (private) says: ", text)
-        return self._tell(self._where(target), Nick(sender), " says: ", text)
+            return self._tell(Nick(sender), bot, " (private) says: ", text)
+        return self._tell(self._where(target), Nick(sender), bot, " says: ", text)
 
-    def _on_ctcp(self, sender: str, target: str, private: bool, text: str) -> list[str]:
+    def _on_ctcp(
+        self, sender: str, target: str, private: bool, text: str, bot: str = ""
+    ) -> list[str]:
         body = text[1:-1] if text.endswith("\x01") and len(text) > 1 else text[1:]
         kind, _, argument = body.partition(" ")
         kind = kind.upper()
         if kind == "ACTION":
             if private:
-                return self._tell("* ", Nick(sender), " (private) ", argument)
-            return self._tell(self._where(target), "* ", Nick(sender), " ", argument)
+                return self._tell("* ", Nick(sender), bot, " (private) ", argument)
+            return self._tell(self._where(target), "* ", Nick(sender), bot, " ", argument)
         if kind == "VERSION" and private and is_middle(sender):
             return [f"NOTICE {sender} :\x01VERSION tcpchat plain-text mode\x01"]
         return []
@@ -151,7 +154,7 @@ class RenderingMixin(NicknameMixin):
         if self._is_me(sender):
             return []
         where = self._where(target) if self._is_channel(target) else ""
-        return self._tell(where, "-", Nick(sender), "- ", text)
+        return self._tell(where, "-", Nick(sender), " [bot]" if is_bot(msg) else "", "- ", text)
 
     def _on_join(self, msg: Message) -> list[str]:
         room, nick = msg.param(0), nick_of(msg.source)
@@ -241,9 +244,11 @@ class RenderingMixin(NicknameMixin):
         return self._tell("* ", Nick(nick), f" sets mode {changes} on {target}")
 
     def _on_invite(self, msg: Message) -> list[str]:
-        nick, room = nick_of(msg.source), msg.param(1)
+        nick, invited, room = nick_of(msg.source), msg.param(0), msg.param(1)
         if not nick or not room:
             return []
+        if not self._is_me(invited):  # invite-notify: someone else is invited
+            return self._tell("* ", Nick(nick), " invited ", Nick(invited), f" to {room}")
         return self._tell(
             "* ", Nick(nick), f" invites you to {room}; type /join {room} to go there."
         )
@@ -321,9 +326,11 @@ class RenderingMixin(NicknameMixin):
             Nick(self._nick),
             "! Type a message and press Enter to talk; /help lists commands.",
         )
+        # A person is served by our own core, which offers these: no CAP LS needed.
+        lines = [f"CAP REQ :{' '.join(PRESENCE_CAPS)}"]
         if self._default_channel and is_middle(self._default_channel):
-            return [f"JOIN {self._default_channel}"]
-        return []
+            lines.append(f"JOIN {self._default_channel}")
+        return lines
 
     def _on_isupport(self, msg: Message) -> list[str]:
         for token in msg.params[1:-1]:
@@ -334,6 +341,14 @@ class RenderingMixin(NicknameMixin):
                 self._nick_length = int(value)
             elif key == "PREFIX" and ")" in value:
                 self._status_prefixes = value.partition(")")[2] or STATUS_PREFIXES
+            elif key == "MONITOR":
+                self._monitor_limit = int(value) if value.isdecimal() else 0
+            elif key == "BOT" and len(value) == 1:
+                self._bot_mode = value
+        outbound = self._outbound
+        if outbound is not None and outbound.notify and self._monitor_limit is not None:
+            nicks, outbound.notify = outbound.notify, []
+            return [f"MONITOR + {','.join(nicks)}"]  # a reconnect: the same list again
         return []
 
     def _on_motd_line(self, msg: Message) -> list[str]:
@@ -372,7 +387,8 @@ class RenderingMixin(NicknameMixin):
         realname = last.partition(" ")[2] if last[:1].isdigit() else last
         self._who_count += 1
         away = " (away)" if flags.startswith("G") else ""
-        return self._tell(Nick(nick), f" ({user}@{host}){away}: ", realname)
+        bot = " (bot)" if self._bot_mode and self._bot_mode in flags[1:] else ""
+        return self._tell(Nick(nick), f" ({user}@{host}){away}{bot}: ", realname)
 
     def _on_end_of_who(self, msg: Message) -> list[str]:
         found, self._who_count = self._who_count, 0

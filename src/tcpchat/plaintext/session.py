@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from ..protocol import irc_lower, parse
 from .commands import CommandMixin
+from .presence import PresenceMixin
 from .rendering import RenderingMixin
 from .state import NICK_PROMPT, Outbound
 from .text import STATUS_PREFIXES, clean_input, is_middle, sane_nick
@@ -13,7 +14,7 @@ from .text import STATUS_PREFIXES, clean_input, is_middle, sane_nick
 CONNECTED_TEXT = "Connected to the server. Type 'quit' to end the chat."
 
 
-class PlainSession(CommandMixin, RenderingMixin):
+class PlainSession(CommandMixin, RenderingMixin, PresenceMixin):
     """One plain-text person's side of the conversation with the IRC core.
 
     Feed what the person types to `from_person` and what the core writes to
@@ -54,9 +55,13 @@ class PlainSession(CommandMixin, RenderingMixin):
         self._who_count = 0
         self._ban_count = 0
         self._out: list[str] = []
-        self._commands = self._command_table()
-        self._server_commands = self._server_command_table()
-        self._numerics = self._numeric_table()
+        self._notify: dict[str, str] = {}
+        self._monitor_limit: int | None = None
+        self._monitor_listed: list[str] = []
+        self._bot_mode = ""
+        self._commands = self._command_table() | self._presence_commands()
+        self._server_commands = self._server_command_table() | self._presence_server_commands()
+        self._numerics = self._numeric_table() | self._presence_numerics()
 
     # -- what the edge calls ------------------------------------------------
 
@@ -77,11 +82,13 @@ class PlainSession(CommandMixin, RenderingMixin):
         username: str | None = None,
         realname: str = "tcpchat client",
         welcome_text: str = CONNECTED_TEXT,
+        notify: Sequence[str] = (),
     ) -> list[str]:
         """Outbound: the lines that open registration as `nick`.
 
         After the welcome the session says `welcome_text` and joins `channels`;
         `current` (one of them) becomes the current room, else the first joined.
+        The nicks in `notify` are monitored again once the server says it can.
         """
         nick = nick if is_middle(nick) else sane_nick(nick)
         self._outbound = Outbound(
@@ -92,7 +99,9 @@ class PlainSession(CommandMixin, RenderingMixin):
             welcome_text=welcome_text,
             nick_base=nick,
             tried={irc_lower(nick)},
+            notify=[name for name in notify if is_middle(name)],
         )
+        self._notify = {irc_lower(name): name for name in self._outbound.notify}
         user = sane_nick(username or nick, 18)
         return ["CAP LS 302", f"NICK {nick}", f"USER {user} 0 * :{realname or nick}"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..protocol import irc_lower
 from .text import displayable
 
 NICK_PROMPT = "What's your nickname? "
@@ -35,6 +36,7 @@ class Outbound:
     caps_offered: set[str] = field(default_factory=set)
     cap_done: bool = False
     autojoin_pending: set[str] = field(default_factory=set)
+    notify: list[str] = field(default_factory=list)  # to MONITOR again once it is offered
     quitting: bool = False
 
 
@@ -57,6 +59,10 @@ class SessionState:
     _who_count: int
     _ban_count: int
     _out: list[str]
+    _notify: dict[str, str]  # /notify: folded nick -> nick as typed
+    _monitor_limit: int | None  # MONITOR=, once ISUPPORT offers it (0: no limit)
+    _monitor_listed: list[str]  # 732 replies until the 733 that ends them
+    _bot_mode: str  # BOT=, the WHO flag that marks a bot ("" until offered)
 
     # -- output helpers -------------------------------------------------------
 
@@ -87,6 +93,9 @@ class SessionState:
         self._out.append(displayable(text))
 
     # -- shared by both directions ----------------------------------------------
+
+    def _is_me(self, nick: str) -> bool:
+        return self._nick is not None and irc_lower(nick) == irc_lower(self._nick)
 
     def _nick_rule(self) -> str:
         """What a nickname may be made of, for sentences that refuse one."""

@@ -1,4 +1,5 @@
-"""Channel membership and channel queries: JOIN, PART, TOPIC, NAMES, LIST, KICK, INVITE."""
+"""Channel membership and channel queries: JOIN, PART, TOPIC, NAMES, KICK, INVITE, KNOCK.
+(LIST is in listing.py.)"""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import re
 
 from ...protocol import Message, irc_lower
 from .. import numerics as n
-from ..base import ChatBase
-from ..events import Invited, Joined, Kicked, Parted, TopicSet
+from ..base import ChatBase, safe_middle
+from ..events import Invited, Joined, Kicked, Knocked, Parted, TopicSet
 from ..model import Channel, Session, User
 
 
@@ -31,7 +32,13 @@ def mask_matches(mask: str, text: str) -> bool:
 
 
 def is_banned(channel: Channel, user: User) -> bool:
-    return any(mask_matches(mask, user.source) for mask in channel.bans)
+    """A ban (+b) matches, and no ban exception (+e) does."""
+    if not channel.bans:  # the usual case, on every message of an unvoiced member
+        return False
+    source = user.source
+    return any(mask_matches(mask, source) for mask in channel.bans) and not any(
+        mask_matches(mask, source) for mask in channel.excepts
+    )
 
 
 def is_operator(channel: Channel, user: User) -> bool:
@@ -88,13 +95,17 @@ def _refusal(channel: Channel, user: User, key: str) -> tuple[str, str] | None:
     invited = user.uid in channel.invited
     if is_banned(channel, user) and not invited:
         return n.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"
-    if "i" in channel.modes and not invited:
+    if "i" in channel.modes and not invited and not _invite_exempt(channel, user):
         return n.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"
     if channel.key is not None and key != channel.key:
         return n.ERR_BADCHANNELKEY, "Cannot join channel (+k)"
     if channel.limit is not None and len(channel.members) >= channel.limit:
         return n.ERR_CHANNELISFULL, "Cannot join channel (+l)"
     return None
+
+
+def _invite_exempt(channel: Channel, user: User) -> bool:
+    return any(mask_matches(mask, user.source) for mask in channel.invex)
 
 
 def handle_part(core: ChatBase, session: Session, msg: Message) -> None:
@@ -150,27 +161,36 @@ def send_topic(core: ChatBase, session: Session, channel: Channel) -> None:
 
 
 def handle_names(core: ChatBase, session: Session, msg: Message) -> None:
-    if not msg.params:
+    """NAMES #a: its 353s and a 366 naming it. NAMES #a,#b: the 353s of each channel one
+    may see, then one 366 naming the whole list (RFC 2812); a channel that doesn't exist or
+    is secret adds nothing."""
+    wanted = msg.param(0)
+    if not wanted:
         core.reply(session, n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
         return
-    for name in msg.params[0].split(","):
+    names = wanted.split(",")
+    for name in names:
         channel = core.state.channel(name)
         if channel is not None and visible(channel, session.user):
-            send_names(core, session, channel)
-        else:
-            core.reply(session, n.RPL_ENDOFNAMES, name or "*", "End of /NAMES list")
+            send_names(core, session, channel, len(names) == 1)
+        elif len(names) == 1:
+            core.reply(session, n.RPL_ENDOFNAMES, safe_middle(name), "End of /NAMES list")
+    if len(names) > 1:
+        core.reply(session, n.RPL_ENDOFNAMES, safe_middle(wanted), "End of /NAMES list")
 
 
-def send_names(core: ChatBase, session: Session, channel: Channel) -> None:
-    """353 lines packed up to the line limit, then 366."""
+def send_names(core: ChatBase, session: Session, channel: Channel, end: bool = True) -> None:
+    """353 lines packed up to the line limit, then 366 (unless `end` is False). Invisible
+    (+i) members are shown only to those in the channel."""
     multi = "multi-prefix" in session.caps
     full = "userhost-in-names" in session.caps
     symbol = "@" if "s" in channel.modes else "="
     state = core.state
+    outsider = session.user.uid not in channel.members
     entries = []
     for uid in channel.members:
         member = state.user(uid)
-        if member is not None:
+        if member is not None and not (outsider and "i" in member.modes):
             shown = member.source if full else member.nick
             entries.append(channel.status_prefix(uid, multi) + shown)
     head = len(core.settings.server_name) + len(session.user.nick) + len(channel.name) + 16
@@ -185,22 +205,8 @@ def send_names(core: ChatBase, session: Session, channel: Channel) -> None:
         used += len(entry) + 1
     if batch:
         core.reply(session, n.RPL_NAMREPLY, symbol, channel.name, " ".join(batch))
-    core.reply(session, n.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
-
-
-def handle_list(core: ChatBase, session: Session, msg: Message) -> None:
-    if msg.params and msg.params[0]:
-        found = (core.state.channel(name) for name in msg.params[0].split(","))
-        channels = [c for c in found if c is not None]
-    else:
-        channels = sorted(core.state.all_channels(), key=lambda c: c.folded)
-    core.reply(session, n.RPL_LISTSTART, "Channel", "Users  Name")
-    for channel in channels:
-        if visible(channel, session.user):
-            core.reply(
-                session, n.RPL_LIST, channel.name, str(len(channel.members)), channel.topic
-            )
-    core.reply(session, n.RPL_LISTEND, "End of /LIST")
+    if end:
+        core.reply(session, n.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 
 def handle_kick(core: ChatBase, session: Session, msg: Message) -> None:
@@ -229,6 +235,15 @@ def handle_kick(core: ChatBase, session: Session, msg: Message) -> None:
 
 
 def handle_invite(core: ChatBase, session: Session, msg: Message) -> None:
+    """INVITE nick #channel; INVITE alone lists one's pending invitations (336, 337)."""
+    if not msg.params:
+        for invited in core.state.invitations(session.user.uid):
+            core.reply(session, n.RPL_INVITELIST, invited.name)
+        core.reply(session, n.RPL_ENDOFINVITELIST, "End of /INVITE list")
+        return
+    if len(msg.params) < 2:
+        core.reply(session, n.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+        return
     target = core.find_user(msg.params[0])
     if target is None:
         core.reply(session, n.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
@@ -253,3 +268,33 @@ def handle_invite(core: ChatBase, session: Session, msg: Message) -> None:
         Invited(core.clock(), user.uid, user.source, target.uid, target.nick, channel.name,
                 channel.folded)
     )  # fmt: skip
+
+
+def handle_knock(core: ChatBase, session: Session, msg: Message) -> None:
+    """KNOCK #room [:message]: ask the operators of an invite-only room for an invitation
+    (710 to them, 711 to the knocker); once per `knock_interval` per user."""
+    user = session.user
+    channel = core.state.channel(msg.params[0])
+    if channel is None or not visible(channel, user):
+        core.reply(session, n.ERR_NOSUCHCHANNEL, safe_middle(msg.params[0]), "No such channel")
+        return
+    name = channel.name
+    if user.uid in channel.members:
+        core.reply(session, n.ERR_KNOCKONCHAN, name, "You're already on that channel")
+    elif "i" not in channel.modes:
+        core.reply(session, n.ERR_CHANOPEN, name, "Channel is open; just join it")
+    elif is_banned(channel, user):
+        core.reply(session, n.ERR_CANNOTSENDTOCHAN, name, "Cannot knock: you are banned")
+    else:
+        now = core.clock()
+        interval = core.settings.knock_interval
+        last = core.knocks.get(user.uid)
+        if last is not None and now - last < interval:
+            core.reply(session, n.ERR_TOOMANYKNOCK, name, "Too many KNOCKs (user); wait a bit")
+            return
+        for uid, when in list(core.knocks.items()):  # forget knocks that no longer count
+            if now - when >= interval:
+                del core.knocks[uid]
+        core.knocks[user.uid] = now
+        core.reply(session, n.RPL_KNOCKDLVR, name, "Your KNOCK has been delivered")
+        core.emit(Knocked(now, user.uid, user.source, name, channel.folded, msg.param(1)))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ...protocol import Message
 from .. import numerics as n
-from ..base import ChatBase
-from ..events import AwayChanged, message_sent
+from ..base import ChatBase, safe_middle
+from ..events import AwayChanged, StatusMessageSent, message_sent
+from ..isupport import STATUS_MODES, STATUS_PREFIXES
 from ..model import Channel, Session, User
 from .channels import is_banned
 
@@ -89,6 +90,9 @@ def say(
     else:
         other = core.state.user_by_nick(target)
         if other is None:
+            if target[0] in STATUS_PREFIXES:  # @#room, +#room: checked only when no nick
+                _status_message(core, session, command, target, text, client_tags)
+                return
             if not quiet:
                 core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
             return
@@ -100,6 +104,38 @@ def say(
     )  # fmt: skip
     if away is not None and command == "PRIVMSG":
         core.reply(session, n.RPL_AWAY, shown, away)
+
+
+def _status_message(
+    core: ChatBase,
+    session: Session,
+    command: str,
+    target: str,
+    text: str,
+    client_tags: dict[str, str] | None,
+) -> None:
+    """STATUSMSG: `@#room` reaches the room's operators, `+#room` its voiced members and
+    operators. The sender must be allowed to speak in the room."""
+    quiet = command == "NOTICE"
+    name = target.lstrip(STATUS_PREFIXES)
+    prefixes = target[: len(target) - len(name)]
+    channel = core.state.channel(name) if name[:1] == "#" else None
+    if channel is None:
+        if not quiet:
+            core.reply(session, n.ERR_NOSUCHCHANNEL, safe_middle(name), "No such channel")
+        return
+    user = session.user
+    if not can_speak(channel, user):
+        if not quiet:
+            core.reply(session, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+        return
+    lowest = max(STATUS_PREFIXES.index(prefix) for prefix in prefixes)  # the widest asked
+    shown = STATUS_PREFIXES[lowest] + channel.name
+    message = message_sent(
+        (session.last_heard, core.msgid_origin, core.next_serial(), command, user.uid,
+         user.source, shown, channel.folded, None, text, client_tags, session.echo)
+    )  # fmt: skip
+    core.emit(StatusMessageSent(message.time, STATUS_MODES[: lowest + 1], message))
 
 
 def handle_tagmsg(core: ChatBase, session: Session, msg: Message) -> None:

@@ -1,4 +1,4 @@
-"""MODE for channels (b k l i m n s t, o v) and for users (i, and -o)."""
+"""MODE for channels (b e I k l i m n s t, o v) and for users (i w, and -o)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from ...protocol import Message
 from .. import numerics as n
 from ..base import ChatBase
 from ..events import ChannelModeChanged, ModeChange, UserModeChanged
-from ..isupport import FLAG_MODES, PARAM_MODES, USER_SETTABLE_MODES
+from ..isupport import (
+    BAN_MODE,
+    EXCEPT_MODE,
+    FLAG_MODES,
+    INVEX_MODE,
+    LIST_MODES,
+    PARAM_MODES,
+    USER_SETTABLE_MODES,
+)
 from ..model import Channel, Session
 from .channels import is_operator, normalize_mask, visible
 
@@ -58,6 +66,14 @@ def user_mode(core: ChatBase, session: Session, target: str, args: list[str]) ->
         core.emit(UserModeChanged(core.clock(), user.uid, user.source, user.nick, tuple(changes)))
 
 
+# How each list mode's entries are shown: the entry's numeric, the end's, the end's text.
+LIST_REPLIES = {
+    BAN_MODE: (n.RPL_BANLIST, n.RPL_ENDOFBANLIST, "End of channel ban list"),
+    EXCEPT_MODE: (n.RPL_EXCEPTLIST, n.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    INVEX_MODE: (n.RPL_INVEXLIST, n.RPL_ENDOFINVEXLIST, "End of channel invite exception list"),
+}
+
+
 class _Draft:
     """A channel's modes as a MODE command is changing them, letter by letter, so that each
     letter is checked against the ones before it (`+b-b x x`, a second `+k`)."""
@@ -65,7 +81,7 @@ class _Draft:
     def __init__(self, channel: Channel) -> None:
         self.flags = set(channel.modes)
         self.statuses = dict(channel.members)
-        self.bans = set(channel.bans)
+        self.masks = {letter: set(channel.mask_list(letter)) for letter in LIST_MODES}
         self.key = channel.key
         self.limit = channel.limit
         self.changes: list[ModeChange] = []
@@ -75,15 +91,13 @@ class _Draft:
 def channel_mode(
     core: ChatBase, session: Session, channel: Channel, modestring: str, args: list[str]
 ) -> None:
-    """Apply a mode change, or answer a ban-list query; one MODE line goes to members."""
+    """Apply a mode change, or answer list queries (`MODE #room b`, `e`, `I`); one MODE
+    line goes to members."""
     user = session.user
-    if modestring.lstrip("+-") == "b" and not args:
-        if not visible(channel, user) and "o" not in user.modes:
-            core.reply(session, n.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
-            return
-        for mask, (setter, when) in channel.bans.items():
-            core.reply(session, n.RPL_BANLIST, channel.name, mask, setter, str(int(when)))
-        core.reply(session, n.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+    letters = modestring.lstrip("+-")
+    if letters and not args and all(letter in LIST_MODES for letter in letters):
+        for letter in dict.fromkeys(letters):
+            show_list(core, session, channel, letter)
         return
     if not is_operator(channel, user):
         core.reply(session, n.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
@@ -108,7 +122,9 @@ def channel_mode(
                 draft.changes.append(ModeChange(False, "l"))
         else:
             arg = next(pending, None)
-            if arg:
+            if not arg and letter in LIST_MODES:
+                show_list(core, session, channel, letter)  # a list mode without a mask
+            elif arg:
                 change = _param_mode(core, session, channel, draft, letter, adding, arg)
                 if change is not None:
                     draft.changes.append(change)
@@ -118,6 +134,19 @@ def channel_mode(
             ChannelModeChanged(core.clock(), user.uid, user.source, channel.name,
                                channel.folded, tuple(draft.changes))
         )  # fmt: skip
+
+
+def show_list(core: ChatBase, session: Session, channel: Channel, letter: str) -> None:
+    """The entries of one list mode (367/368 for bans, 348/349, 346/347), to anyone who
+    may see the channel."""
+    user = session.user
+    if not visible(channel, user) and "o" not in user.modes:
+        core.reply(session, n.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        return
+    entry, end, text = LIST_REPLIES[letter]
+    for mask, (setter, when) in channel.mask_list(letter).items():
+        core.reply(session, entry, channel.name, mask, setter, str(int(when)))
+    core.reply(session, end, channel.name, text)
 
 
 def _param_mode(
@@ -145,19 +174,22 @@ def _param_mode(
             return None
         draft.statuses[member.uid] = status + letter if adding else status.replace(letter, "")
         return ModeChange(adding, letter, member.nick, member.uid)
-    if letter == "b":
+    if letter in LIST_MODES:
         if " " in arg or arg.startswith(":"):
             return None  # could never match a nick!user@host, nor be shown in a reply
         mask = normalize_mask(arg)
+        masks = draft.masks[letter]
         if adding:
-            if mask in draft.bans or len(draft.bans) >= core.settings.max_list_entries:
+            # MAXLIST=beI:n: the three lists share one limit.
+            entries = sum(len(each) for each in draft.masks.values())
+            if mask in masks or entries >= core.settings.max_list_entries:
                 return None
-            draft.bans.add(mask)
-        elif mask in draft.bans:
-            draft.bans.discard(mask)
+            masks.add(mask)
+        elif mask in masks:
+            masks.discard(mask)
         else:
             return None
-        return ModeChange(adding, "b", mask)
+        return ModeChange(adding, letter, mask)
     if letter == "k":
         if adding:
             malformed = any(ch in arg for ch in " ,") or arg[0] == ":"

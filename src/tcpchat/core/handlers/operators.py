@@ -1,4 +1,5 @@
-"""Server operators: OPER to become one, then KILL and STATS.
+"""Server operators: OPER to become one, then KILL, STATS and WALLOPS; SQUIT and CONNECT,
+which this server refuses because it does not link to others.
 
 Operator passwords are stored only as scrypt hashes (`tcpchat.passwords`). Checking one takes
 tens of milliseconds of CPU, so OPER hands the check to `core.later` (a worker thread, at the
@@ -16,7 +17,7 @@ from ...passwords import PasswordHash, hash_password, parse_hash, verify_passwor
 from ...protocol import Message
 from .. import numerics as n
 from ..base import ChatBase
-from ..events import Killed, ModeChange, UserModeChanged
+from ..events import Killed, ModeChange, UserModeChanged, Wallops
 from ..model import Session
 
 log = logging.getLogger("tcpchat.core")
@@ -119,7 +120,7 @@ def handle_kill(core: ChatBase, session: Session, msg: Message) -> None:
         core.notice(session, f"{victim.nick} was killed: {reason}")
 
 
-def _uptime(seconds: float) -> str:
+def uptime(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
@@ -130,7 +131,7 @@ def handle_stats(core: ChatBase, session: Session, msg: Message) -> None:
     """STATS u (uptime) for anyone; STATS alone, a summary, for operators."""
     query = msg.param(0)[:1]
     if query == "u":
-        core.reply(session, n.RPL_STATSUPTIME, f"Server Up {_uptime(core.clock() - core.started)}")
+        core.reply(session, n.RPL_STATSUPTIME, f"Server Up {uptime(core.clock() - core.started)}")
     elif "o" not in session.user.modes:
         core.reply(session, n.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
         return
@@ -141,8 +142,27 @@ def handle_stats(core: ChatBase, session: Session, msg: Message) -> None:
             f"Users: {users} (most at once: {state.max_users}), operators: "
             f"{state.user_modes['o']}, connections not registered: {len(core.sessions) - users}",
             f"Channels: {state.channel_count}, messages relayed: {core.messages_relayed}",
-            f"Up {_uptime(core.clock() - core.started)}",
+            f"Up {uptime(core.clock() - core.started)}",
         ]
         for line in lines:
             core.reply(session, n.RPL_STATSDEBUG, line)
     core.reply(session, n.RPL_ENDOFSTATS, query or "*", "End of /STATS report")
+
+
+def handle_wallops(core: ChatBase, session: Session, msg: Message) -> None:
+    """WALLOPS :text, from a server operator to every user with mode +w (and the sender)."""
+    text = msg.params[0]
+    if not text:
+        core.reply(session, n.ERR_NEEDMOREPARAMS, "WALLOPS", "Not enough parameters")
+        return
+    user = session.user
+    core.emit(Wallops(core.clock(), user.uid, user.source, text))
+
+
+def handle_link(core: ChatBase, session: Session, msg: Message) -> None:
+    """SQUIT and CONNECT (server operators only): this server links to no other."""
+    core.notice(
+        session,
+        f"{msg.command}: {core.settings.server_name} does not link to other servers; "
+        "there is nothing to connect or disconnect",
+    )

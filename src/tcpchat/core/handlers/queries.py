@@ -1,13 +1,16 @@
-"""Questions about users and the server: WHO, WHOIS, ISON, USERHOST, MOTD, LUSERS,
+"""Questions about users and the server: WHO, WHOIS, WHOWAS, ISON, USERHOST, MOTD, LUSERS,
 VERSION, TIME, and the PING/PONG keepalive."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import time
 
 from ...protocol import Message
 from .. import numerics as n
-from ..base import ChatBase
+from ..base import ChatBase, safe_middle
+from ..isupport import BOT_MODE
 from ..model import Channel, Session, User
 from .channels import mask_matches, visible
 from .registration import send_isupport, send_lusers, send_motd
@@ -27,14 +30,21 @@ def handle_pong(core: ChatBase, session: Session, msg: Message) -> None:
     """Any line proves the client is alive; nothing more to do."""
 
 
-def _who_line(
-    core: ChatBase, session: Session, user: User, channel: Channel | None
-) -> None:
+def _who_flags(session: Session, user: User, channel: Channel | None) -> str:
+    """H or G (here or gone), * for a server operator, then the channel status prefix."""
     flags = "G" if user.away is not None else "H"
     if "o" in user.modes:
         flags += "*"
     if channel is not None:
         flags += channel.status_prefix(user.uid, "multi-prefix" in session.caps)
+    if BOT_MODE in user.modes:
+        flags += BOT_MODE
+    return flags
+
+
+def _who_line(
+    core: ChatBase, session: Session, user: User, channel: Channel | None
+) -> None:
     core.reply(
         session,
         n.RPL_WHOREPLY,
@@ -43,13 +53,90 @@ def _who_line(
         user.host,
         core.settings.server_name,
         user.nick,
-        flags,
+        _who_flags(session, user, channel),
         f"0 {user.realname}",
     )
 
 
+# WHOX (the IRCv3 `whox` extension): the fields a client may ask for, in the order a 354
+# reply gives them: token, channel, user, IP, host, server, nick, flags, distance (hops),
+# seconds idle, account, op level, realname.
+WHOX_FIELDS = "tcuihsnfdlaor"
+_WHOX_TOKEN = re.compile(r"[0-9]{1,3}\Z")
+
+
+def _whox_request(options: str) -> tuple[str, str]:
+    """`%fields[,token]` -> (the fields asked, in reply order; the token)."""
+    fields, _, token = options[options.index("%") + 1 :].partition(",")
+    fields = fields.lower()
+    return "".join(f for f in WHOX_FIELDS if f in fields), (
+        token if _WHOX_TOKEN.match(token) else "0"
+    )
+
+
+def _whox_line(
+    core: ChatBase,
+    session: Session,
+    user: User,
+    channel: Channel | None,
+    request: tuple[str, str],
+) -> None:
+    """One 354 with exactly the fields asked. An address is shown only to its owner and
+    to server operators (255.255.255.255 to others); no one has an account yet (0)."""
+    asker = session.user
+    params: list[str] = []
+    for field in request[0]:
+        if field == "t":
+            params.append(request[1])
+        elif field == "c":
+            params.append(channel.name if channel else "*")
+        elif field == "u":
+            params.append(user.user)
+        elif field == "i":
+            public = asker is user or "o" in asker.modes
+            params.append(user.host if public and _is_address(user.host) else "255.255.255.255")
+        elif field == "h":
+            params.append(user.host)
+        elif field == "s":
+            params.append(core.settings.server_name)
+        elif field == "n":
+            params.append(user.nick)
+        elif field == "f":
+            params.append(_who_flags(session, user, channel))
+        elif field == "d":
+            params.append("0")
+        elif field == "l":
+            local = core.session_of(user)
+            params.append(str(int(core.clock() - local.last_spoke)) if local else "0")
+        elif field == "a":
+            params.append(user.account or "0")
+        elif field == "o":
+            params.append("n/a")
+        else:  # "r"
+            params.append(user.realname)
+    core.reply(session, n.RPL_WHOSPCRPL, *params)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def handle_who(core: ChatBase, session: Session, msg: Message) -> None:
+    """WHO mask, and WHO mask %fields[,token] (WHOX: 354 lines instead of 352)."""
     mask = msg.param(0, "*")
+    options = msg.param(1)
+    request = _whox_request(options) if "%" in options else None
+
+    def line(user: User, channel: Channel | None) -> None:
+        if request is None:
+            _who_line(core, session, user, channel)
+        else:
+            _whox_line(core, session, user, channel, request)
+
     asker = session.user
     if mask.startswith("#"):
         channel = core.state.channel(mask)
@@ -57,11 +144,11 @@ def handle_who(core: ChatBase, session: Session, msg: Message) -> None:
             for uid in channel.members:
                 member = core.state.user(uid)
                 if member is not None:
-                    _who_line(core, session, member, channel)
+                    line(member, channel)
     elif "*" not in mask and "?" not in mask:
         user = core.find_user(mask)
         if user is not None:
-            _who_line(core, session, user, None)
+            line(user, None)
     else:
         pattern = "*" if mask == "0" else mask
         shown = 0
@@ -71,7 +158,7 @@ def handle_who(core: ChatBase, session: Session, msg: Message) -> None:
             if "i" in user.modes and user is not asker and not core.shares_channel(asker, user):
                 continue
             if mask_matches(pattern, user.nick):
-                _who_line(core, session, user, None)
+                line(user, None)
                 shown += 1
     core.reply(session, n.RPL_ENDOFWHO, mask, "End of WHO list")
 
@@ -101,6 +188,8 @@ def handle_whois(core: ChatBase, session: Session, msg: Message) -> None:
         core.reply(session, n.RPL_AWAY, user.nick, user.away)
     if "o" in user.modes:
         core.reply(session, n.RPL_WHOISOPERATOR, user.nick, "is an IRC operator")
+    if BOT_MODE in user.modes:
+        core.reply(session, n.RPL_WHOISBOT, user.nick, "is a bot")
     local = core.session_of(user)
     idle = int(core.clock() - local.last_spoke) if local is not None else 0
     core.reply(
@@ -153,3 +242,27 @@ def handle_version(core: ChatBase, session: Session, msg: Message) -> None:
 def handle_time(core: ChatBase, session: Session, msg: Message) -> None:
     now = time.strftime("%A %B %d %Y -- %H:%M:%S UTC", time.gmtime(core.clock()))
     core.reply(session, n.RPL_TIME, core.settings.server_name, now)
+
+
+def handle_whowas(core: ChatBase, session: Session, msg: Message) -> None:
+    """WHOWAS nick [count]: who last held a nick, most recent first (314 and 312 each), or
+    406; then 369. A count that is no positive number means all of them."""
+    nick = msg.params[0]
+    if not nick:
+        core.reply(session, n.ERR_NEEDMOREPARAMS, "WHOWAS", "Not enough parameters")
+        return
+    count = msg.param(1)
+    records = core.state.whowas(nick)
+    if count.isascii() and count.isdigit() and int(count) > 0:
+        records = records[: int(count)]
+    shown = safe_middle(nick)
+    if not records:
+        core.reply(session, n.ERR_WASNOSUCHNICK, shown, "There was no such nickname")
+    server = core.settings.server_name
+    for record in records:
+        core.reply(
+            session, n.RPL_WHOWASUSER, record.nick, record.user, record.host, "*", record.realname
+        )
+        left = time.strftime("%a %b %d %H:%M:%S %Y UTC", time.gmtime(record.when))
+        core.reply(session, n.RPL_WHOISSERVER, record.nick, server, left)
+    core.reply(session, n.RPL_ENDOFWHOWAS, shown, "End of WHOWAS")

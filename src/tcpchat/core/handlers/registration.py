@@ -1,4 +1,4 @@
-"""Connection registration: CAP negotiation, PASS, NICK, USER and the welcome burst."""
+"""Connection registration: PASS, NICK, USER and the welcome burst (CAP is in cap.py)."""
 
 from __future__ import annotations
 
@@ -11,56 +11,9 @@ from .. import numerics as n
 from ..base import ChatBase
 from ..events import NickChanged, Registered
 from ..isupport import isupport_tokens, myinfo
-from ..model import WANTS_TAGS, WANTS_TIME, Session
+from ..model import Session
 
 log = logging.getLogger("tcpchat.core")
-
-# Only capabilities the core really implements are advertised.
-CAPABILITIES = (
-    "away-notify",
-    "echo-message",
-    "message-tags",
-    "multi-prefix",
-    "server-time",
-    "userhost-in-names",
-)
-
-
-def handle_cap(core: ChatBase, session: Session, msg: Message) -> None:
-    sub = msg.params[0].upper()
-    target = session.user.nick
-    server = core.settings.server_name
-    if sub in ("LS", "REQ") and not session.registered:
-        session.cap_negotiating = True
-    if sub == "LS":
-        core.send(session, Message("CAP", [target, "LS", " ".join(CAPABILITIES)], server))
-    elif sub == "LIST":
-        listed = " ".join(sorted(session.caps))
-        core.send(session, Message("CAP", [target, "LIST", listed], server))
-    elif sub == "REQ":
-        wanted = msg.param(1)
-        names = wanted.split()
-        if names and all(name.removeprefix("-") in CAPABILITIES for name in names):
-            caps = set(session.caps)
-            for name in names:
-                if name.startswith("-"):
-                    caps.discard(name[1:])
-                else:
-                    caps.add(name)
-            session.caps = frozenset(caps)
-            session.tag_mask = (WANTS_TIME if "server-time" in caps else 0) | (
-                WANTS_TAGS if "message-tags" in caps else 0
-            )
-            session.echo = "echo-message" in caps
-            core.send(session, Message("CAP", [target, "ACK", wanted], server))
-        else:
-            core.send(session, Message("CAP", [target, "NAK", wanted], server))
-    elif sub == "END":
-        if not session.registered:
-            session.cap_negotiating = False
-            try_register(core, session)
-    else:
-        core.reply(session, n.ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP command")
 
 
 def handle_pass(core: ChatBase, session: Session, msg: Message) -> None:
@@ -97,13 +50,13 @@ def handle_user(core: ChatBase, session: Session, msg: Message) -> None:
     if session.registered:
         core.reply(session, n.ERR_ALREADYREGISTERED, "You may not reregister")
         return
-    if not msg.params[0]:
+    if not msg.params[0] or not msg.params[3]:  # a username and a realname, both non-empty
         core.reply(session, n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         return
     user = session.user
     name = "".join(ch for ch in msg.params[0] if ch.isalnum() or ch in "-_.~")
     user.user = name[: core.settings.user_length] or "user"
-    user.realname = msg.params[3]
+    user.realname = msg.params[3][: core.settings.realname_length]
     user.refresh_source()
     try_register(core, session)
 

@@ -1,0 +1,178 @@
+"""HELP and HELPOP: the list of commands, and a short text about each (704, 705..., 706;
+524 for a subject the server knows nothing about).
+
+The list comes from the command table itself (`core.command_names()`), so it never drifts
+from what the server really does. Each command's text is below; a test checks that every
+command of the table has one.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from ...protocol import Message
+from .. import numerics as n
+from ..base import ChatBase
+from ..model import Session
+
+# command -> (how it is written, what it does)
+TOPICS: dict[str, tuple[str, str]] = {
+    "AWAY": ("AWAY [:<message>]", "Mark yourself away with a message, or back without one."),
+    "BATCH": (
+        "BATCH +<ref> draft/multiline <target> | BATCH -<ref>",
+        "Send one message of several lines (draft/multiline): open a batch, send its PRIVMSG "
+        "or NOTICE lines tagged batch=<ref>, then close it.",
+    ),
+    "CAP": (
+        "CAP LS [302] | CAP REQ :<caps> | CAP LIST | CAP END",
+        "Negotiate IRCv3 capabilities; registration waits for CAP END.",
+    ),
+    "CHGHOST": (
+        "CHGHOST <nick> [<user>] <host>",
+        "Server operators: give someone another user name and host.",
+    ),
+    "CONNECT": (
+        "CONNECT <server> [<port>]",
+        "Server operators: link to another server. This server does not link, and says so.",
+    ),
+    "HELP": ("HELP [<command>]", "The list of commands, or what one command does."),
+    "HELPOP": ("HELPOP [<command>]", "The same as HELP."),
+    "INFO": ("INFO", "What this server is: its software, version and uptime."),
+    "INVITE": (
+        "INVITE <nick> <#channel> | INVITE",
+        "Invite someone to a channel you are in (operators only under +i); it lets them "
+        "past +i and +b once. Without parameters: the invitations you have (336, 337).",
+    ),
+    "ISON": ("ISON <nick> [<nick>...]", "Which of these nicks are online."),
+    "JOIN": (
+        "JOIN <#channel>{,<#channel>} [<key>{,<key>}] | JOIN 0",
+        "Join channels, creating them if needed (their creator becomes operator); "
+        "JOIN 0 leaves every channel.",
+    ),
+    "KICK": (
+        "KICK <#channel> <nick>{,<nick>} [:<reason>]",
+        "Channel operators: put someone out of the channel.",
+    ),
+    "KILL": (
+        "KILL <nick> [:<reason>]",
+        "Server operators: disconnect someone from the server.",
+    ),
+    "KNOCK": (
+        "KNOCK <#channel> [:<message>]",
+        "Ask the operators of an invite-only (+i) channel for an invitation; "
+        "once per knock_interval (a minute by default).",
+    ),
+    "LINKS": ("LINKS", "The servers of the network: this one alone."),
+    "LIST": (
+        "LIST [<#channel>{,<#channel>}] [<filter>{,<filter>}]",
+        "The channels with their users and topics. Filters: >n or <n users, C>n or C<n "
+        "(created more or less than n minutes ago), T>n or T<n (topic set so long ago), "
+        "#mask* and !#mask*.",
+    ),
+    "LUSERS": ("LUSERS", "How many users, operators and channels there are."),
+    "MODE": (
+        "MODE <#channel> [<modes> [<args>]] | MODE <nick> [<modes>]",
+        "Show or change modes. Channels: +o +v (operator, voice), +b +e +I (bans, ban "
+        "exceptions, invite exceptions; the letter alone lists them), +k key, +l limit, "
+        "+i +m +n +s +t. Users: +i (invisible), +w (receive WALLOPS), -o.",
+    ),
+    "MONITOR": (
+        "MONITOR + <nicks> | - <nicks> | C | L | S",
+        "Be told when the nicks on your list come online or go offline (730/731).",
+    ),
+    "MOTD": ("MOTD", "The message of the day."),
+    "NAMES": (
+        "NAMES <#channel>{,<#channel>}",
+        "Who is in these channels, with @ for operators and + for voiced members.",
+    ),
+    "NICK": ("NICK <nick>", "Choose or change your nickname."),
+    "NOTICE": (
+        "NOTICE <target>{,<target>} :<text>",
+        "Like PRIVMSG, but never answered with an error or an automatic reply.",
+    ),
+    "OPER": ("OPER <name> <password>", "Become a server operator."),
+    "PART": ("PART <#channel>{,<#channel>} [:<reason>]", "Leave channels."),
+    "PASS": ("PASS <password>", "The server password, sent before NICK and USER."),
+    "PING": ("PING <token>", "The server answers PONG with the same token."),
+    "PONG": ("PONG <token>", "The answer to the server's PING."),
+    "PRIVMSG": (
+        "PRIVMSG <target>{,<target>} :<text>",
+        "Send a message to a channel or a nick. @#channel reaches only its operators, "
+        "+#channel its voiced members and operators.",
+    ),
+    "QUIT": ("QUIT [:<reason>]", "Leave the server."),
+    "SQUIT": (
+        "SQUIT <server> [:<reason>]",
+        "Server operators: unlink a server. This server does not link, and says so.",
+    ),
+    "SETNAME": ("SETNAME :<real name>", "Change your real name."),
+    "STATS": (
+        "STATS [u]",
+        "STATS u: the uptime, for anyone. STATS: users, channels and messages relayed, "
+        "for server operators.",
+    ),
+    "TAGMSG": (
+        "TAGMSG <target>",
+        "A message made only of client tags (typing notifications), for message-tags clients.",
+    ),
+    "TIME": ("TIME", "The server's time."),
+    "TOPIC": (
+        "TOPIC <#channel> [:<topic>]",
+        "Show the channel's topic, or set it (operators only under +t); an empty one clears it.",
+    ),
+    "USER": (
+        "USER <username> 0 * :<realname>",
+        "Register, with NICK; the realname may have spaces but not be empty.",
+    ),
+    "USERHOST": ("USERHOST <nick> [<nick>...]", "The user@host of up to five nicks."),
+    "USERS": ("USERS", "Disabled here (446): use WHO, or LUSERS for the numbers."),
+    "VERSION": ("VERSION", "The server's version, and what it supports (005)."),
+    "WALLOPS": (
+        "WALLOPS :<text>",
+        "Server operators: a message to everyone with user mode +w (MODE <nick> +w).",
+    ),
+    "WHO": (
+        "WHO <#channel|nick|mask> [%<fields>[,<token>]]",
+        "Who is in a channel, or who matches. With %fields (WHOX, any of tcuihsnfdlaor) the "
+        "answer is 354 lines with just those fields.",
+    ),
+    "WHOIS": ("WHOIS <nick>", "Who someone is: name, channels, server, idle time."),
+    "WHOWAS": (
+        "WHOWAS <nick> [<count>]",
+        "Who had a nick that is no longer in use, most recent first.",
+    ),
+}
+
+WIDTH = 100  # characters per line of help text
+
+
+def _subject(wanted: str) -> str:
+    """The subject as the replies name it: as asked, or `*` when it can't be a parameter."""
+    if not wanted or " " in wanted or wanted.startswith(":"):
+        return "*"
+    return wanted
+
+
+def handle_help(core: ChatBase, session: Session, msg: Message) -> None:
+    wanted = msg.param(0)
+    if not wanted:
+        names = " ".join(core.command_names())
+        lines = ["", "HELP <command> tells more about one. The commands:"]
+        lines += textwrap.wrap(names, WIDTH)
+        _send(core, session, "*", "** Help System **", lines)
+        return
+    command = wanted.upper()
+    if command not in core.command_names():
+        subject = _subject(wanted)
+        core.reply(session, n.ERR_HELPNOTFOUND, subject, "No help available on this topic")
+        return
+    syntax, text = TOPICS.get(command, (command, "No description yet."))
+    lines = ["", syntax, *textwrap.wrap(text, WIDTH)]
+    _send(core, session, _subject(wanted), f"** {command} **", lines)
+
+
+def _send(core: ChatBase, session: Session, subject: str, title: str, lines: list[str]) -> None:
+    core.reply(session, n.RPL_HELPSTART, subject, title)
+    for line in lines:
+        core.reply(session, n.RPL_HELPTXT, subject, line)
+    core.reply(session, n.RPL_ENDOFHELP, subject, "End of /HELP")
