@@ -81,7 +81,13 @@ class RunningServer:
 
 @contextmanager
 def running_server(**settings: object) -> Iterator[RunningServer]:
-    base = {"host": "127.0.0.1", "port": 0, "console": False, "plain_greeting_delay": 0.3}
+    base = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "console": False,
+        "plain_greeting_delay": 0.3,
+        "data_dir": "",  # in memory, unless a test gives a directory
+    }
     server = RunningServer(Settings().updated({**base, **settings})).start()
     try:
         yield server

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import shlex
 import signal
 import socket
@@ -19,7 +20,7 @@ from typing import Any
 from . import __version__
 from .config import Settings
 from .edge.server import SHUTDOWN_REASON, ChatServer
-from .errors import ConfigError, ListenError
+from .errors import ConfigError, ListenError, StoreError
 
 log = logging.getLogger("tcpchat")
 
@@ -68,6 +69,12 @@ def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
         help="never read the terminal; just log (for services and scripts)",
     )
     parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where accounts, registered channels and history are kept, in one SQLite file "
+        "(default ./tcpchat-data, or $TCPCHAT_DATA_DIR); 'none' keeps everything in memory",
+    )
+    parser.add_argument(
         "--config", metavar="FILE", help="TOML file with settings (see README); flags override it"
     )
     parser.add_argument(
@@ -95,8 +102,12 @@ def version_line() -> str:
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    """Config file first, then the flags the user gave on top."""
-    settings = Settings.from_toml(args.config) if args.config else Settings()
+    """The environment first (TCPCHAT_DATA_DIR), then the config file, then the flags."""
+    base = Settings()
+    if os.environ.get("TCPCHAT_DATA_DIR") is not None:
+        data_dir = _data_dir(os.environ["TCPCHAT_DATA_DIR"])
+        base = base.updated({"data_dir": data_dir}, origin="TCPCHAT_DATA_DIR")
+    settings = Settings.from_toml(args.config, base) if args.config else base
     overrides = {
         key: value
         for key, value in {
@@ -109,6 +120,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
             "event_loop": args.event_loop,
             "server_name": args.server_name,
             "network_name": args.network_name,
+            "data_dir": None if args.data_dir is None else _data_dir(args.data_dir),
         }.items()
         if value is not None
     }
@@ -119,6 +131,11 @@ def load_settings(args: argparse.Namespace) -> Settings:
     settings = settings.updated(overrides, origin="", spelled=flag_spelling)
     settings.check()
     return settings
+
+
+def _data_dir(text: str) -> str:
+    """'none' (any case) or nothing: no directory, everything in memory."""
+    return "" if text.strip().lower() in ("", "none") else text
 
 
 def flag_spelling(key: str, value: object) -> str:
@@ -226,6 +243,9 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
     except ConfigError as exc:  # a TLS certificate or key that can't be used
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
+    except StoreError as exc:  # the data directory or its database
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -52,6 +52,22 @@ class Settings:
     log_level: str = "info"
     event_loop: str = "auto"  # "uvloop" (faster, if installed), "asyncio", or "auto"
 
+    # The embedded database (accounts, registered channels, history): one SQLite file in this
+    # directory, made on first start, relative to where the server runs. "" keeps everything
+    # in memory, gone at exit (the command line says --data-dir none).
+    data_dir: str = "tcpchat-data"
+    # How hard SQLite syncs to disk: "normal" (a power cut may lose the last commits; a
+    # crash of the server loses nothing) or "full" (nothing, at a cost per commit).
+    sqlite_synchronous: str = "normal"
+
+    # Accounts.
+    registration: bool = True  # REGISTER is open (operators can always make accounts)
+    registration_requires_approval: bool = False  # new accounts wait for VERIFY with a code
+    registrations_per_minute: int = 30  # server-wide, new accounts a minute
+    registrations_per_address: int = 3  # new accounts per address (IPv6 /64) an hour
+    nick_grace: float = 30.0  # seconds to log in before a registered nick is taken back
+    password_iterations: int = 4096  # PBKDF2 rounds of the SCRAM-SHA-256 keys kept
+
     # Who we are.
     server_name: str = "tcpchat"
     network_name: str = "tcpchat"
@@ -113,8 +129,9 @@ class Settings:
     flood_max_queued: int = 500  # lines waiting before "Excess Flood"
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> Settings:
-        """Load settings from a TOML file; unknown keys are an error, not ignored."""
+    def from_toml(cls, path: str | Path, base: Settings | None = None) -> Settings:
+        """Load settings from a TOML file (over `base`, or the defaults); unknown keys are an
+        error, not ignored."""
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
@@ -125,7 +142,7 @@ class Settings:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [server] must be a table")
         data.update(table)
-        return cls().updated(data, origin=str(path))
+        return (base or cls()).updated(data, origin=str(path))
 
     def updated(
         self,
@@ -280,6 +297,11 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "tls_shutdown_timeout": SECONDS,
     "log_level": _choice("debug", "info", "warning", "error"),
     "event_loop": _choice("auto", "uvloop", "asyncio"),
+    "sqlite_synchronous": _choice("normal", "full"),
+    "registrations_per_minute": Range(0, 1 << 24),
+    "registrations_per_address": Range(0, 1 << 24),
+    "nick_grace": Range(0, 86400),
+    "password_iterations": Range(4096, 10_000_000),
     "server_name": _name,
     "network_name": _name,
     "default_channel": _channel,

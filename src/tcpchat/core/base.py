@@ -36,6 +36,9 @@ from .. import __version__
 from ..config import Settings
 from ..passwords import PasswordHash, parse_hash
 from ..protocol import Message, irc_lower, is_channel_name, serialize
+from ..store.accounts import AccountStore, SqliteAccounts
+from ..store.database import Database
+from ..store.schema import MIGRATIONS
 from . import numerics as n
 from .capabilities import enable, offered
 from .events import EVENT_TYPES, Event, Quit
@@ -56,6 +59,13 @@ def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
 
 
 _NICK_RE = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*\Z")
+
+
+def _memory_accounts() -> AccountStore:
+    """Accounts in memory, answered at once: for a core without a data directory (tests)."""
+    database = Database(None, MIGRATIONS)
+    database.open()
+    return SqliteAccounts(database)
 
 
 def safe_middle(param: str) -> str:
@@ -107,6 +117,18 @@ class ChatBase:
         self.capabilities: dict[str, str | None] = offered(self.settings)
         self.tls_port: int | None = None  # where TLS is served, once the edge listens there
         self._batch_refs = itertools.count(1)
+        # Accounts: where they are kept, and every account's folded name (a nick that is one
+        # is owned). Until the edge attaches the data directory's, an in-memory database.
+        self.accounts: AccountStore = _memory_accounts()
+        self.account_names: set[str] = set()
+
+    def attach_accounts(self, accounts: AccountStore) -> None:
+        """Keep accounts in `accounts` from now on (the edge, once the database is open)."""
+        self.accounts = accounts
+        accounts.names(self._names_loaded)
+
+    def _names_loaded(self, names: set[str] | None) -> None:
+        self.account_names = names or set()
 
     # ---------------------------------------------------------------- ids
 
@@ -287,17 +309,25 @@ class ChatBase:
         self.reply(session, "400", command, "Internal error; the command was not completed")
 
     def later(
-        self, session: Session, work: Callable[[], Any], then: Callable[..., None]
+        self, session: Session, start: Callable[[Callable[[Any], None]], None],
+        then: Callable[..., None],
     ) -> None:
-        """Start work that finishes later (a password check, a database read, a cluster
-        claim). Until it has, the session's later lines wait, in order; `then(core,
-        session, result)` finishes the command under the same error isolation."""
+        """Start an operation that finishes later (a database read, a password check, a
+        cluster claim): `start(done)` begins it, and it calls `done(result)` on the loop
+        when it has finished. Until then the session's later lines wait, in order; `then(
+        core, session, result)` finishes the command under the same error isolation."""
         if session.held is None:
             session.held = deque()
         labeled = session.label
         if labeled is not None:
             labeled.later = True  # its replies wait for `then`
-        self.run_blocking(work, lambda result: self._finish(session, then, result, labeled))
+        start(lambda result: self._finish(session, then, result, labeled))
+
+    def off_loop(
+        self, session: Session, work: Callable[[], Any], then: Callable[..., None]
+    ) -> None:
+        """`later`, for CPU work (hashing a password): `work()` on a worker thread."""
+        self.later(session, lambda done: self.run_blocking(work, done), then)
 
     def _finish(
         self,

@@ -63,6 +63,15 @@ class Knocked(NamedTuple):
     text: str
 
 
+class AccountChanged(NamedTuple):
+    """A user logged in to an account (`account`), or out of one (None)."""
+
+    time: float
+    uid: str
+    source: str
+    account: str | None
+
+
 class Wallops(NamedTuple):
     """WALLOPS from a server operator: for users with mode +w."""
 
@@ -274,9 +283,11 @@ EVENT_TYPES = (
     StatusMessageSent,
     Knocked,
     Wallops,
+    AccountChanged,
 )
 Event = (
-    Registered
+    AccountChanged
+    | Registered
     | MessageSent
     | MultilineSent
     | Joined

@@ -21,6 +21,7 @@ from ..protocol import format_tags, irc_lower
 from . import numerics as n
 from .capabilities import MULTILINE
 from .events import (
+    AccountChanged,
     AwayChanged,
     ChannelModeChanged,
     Event,
@@ -84,6 +85,7 @@ class LocalRouter:
             StatusMessageSent: self._status_message_sent,
             Knocked: self._knocked,
             Wallops: self._wallops,
+            AccountChanged: lambda event: None,  # account-notify renders it
         }
 
     def attach(self, session: Session) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ..protocol import irc_lower
 from .events import (
+    AccountChanged,
     AwayChanged,
     ChannelModeChanged,
     Event,
@@ -106,6 +107,7 @@ class LocalState:
         self.whowas_records: dict[str, deque[Whowas]] = {}
         self.whowas_order: deque[Whowas] = deque()
         self._apply: dict[type, Callable[[Any], None]] = {
+            AccountChanged: self._account_changed,
             Registered: self._registered,
             Joined: self._joined,
             Parted: self._parted,
@@ -335,6 +337,9 @@ class LocalState:
         channel = self.channels[event.key]
         channel.invited.add(event.target)
         self.invites.setdefault(event.target, set()).add(event.key)
+
+    def _account_changed(self, event: AccountChanged) -> None:
+        self.by_uid[event.uid].account = event.account
 
     def _away_changed(self, event: AwayChanged) -> None:
         self.by_uid[event.uid].away = event.text

@@ -15,11 +15,15 @@ import ipaddress
 import logging
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..config import Settings
 from ..core import ChatCore
 from ..errors import ListenError
+from ..store.accounts import SqliteAccounts
+from ..store.database import Database
+from ..store.schema import MIGRATIONS
 from . import listener, tls
 from .connection import Connection
 from .fdlimit import FD_RESERVE, connection_cap, fd_shortfall, raise_fd_limit
@@ -65,6 +69,7 @@ class ChatServer:
         self.sweeper: asyncio.TimerHandle | None = None
         self.tls_addresses: list[tuple[str, int]] = []
         self.core.run_blocking = self._run_blocking
+        self.database: Database | None = None
 
     def admit(self, connection: Connection) -> str | None:
         """Count a new connection in, or say why it is refused."""
@@ -134,13 +139,15 @@ class ChatServer:
         """Bind every listening socket: the plain port, and the TLS port when a certificate
         is configured. With port 0, the sockets of one listener share one free port.
 
-        Raises ConfigError for an unusable certificate, ListenError if a port is taken.
+        Raises ConfigError for an unusable certificate, StoreError for a data directory or
+        database that can't be used, ListenError if a port is taken.
         """
         settings = self.settings
         settings.check()
         context = None
         if settings.tls_cert:
             context = tls.server_context(settings.tls_cert, settings.tls_key)
+        self._open_database()
         limit = raise_fd_limit(settings.max_connections + FD_RESERVE)
         self.max_connections = connection_cap(settings.max_connections, limit)
         shortfall = fd_shortfall(settings.max_connections, limit)
@@ -156,8 +163,29 @@ class ChatServer:
             for each in self.listeners:
                 each.close()
             self.listeners.clear()
+            self._close_database()
             raise
         self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
+
+    def _open_database(self) -> None:
+        """The data directory's database, on a thread of its own (see store/database.py)."""
+        settings = self.settings
+        folder = Path(settings.data_dir) if settings.data_dir else None
+        self.database = Database(
+            folder,
+            MIGRATIONS,
+            synchronous=settings.sqlite_synchronous.upper(),
+            post=self.loop.call_soon_threadsafe,
+        )
+        self.database.open()
+        self.core.attach_accounts(SqliteAccounts(self.database))
+        if folder is not None:
+            log.info("data in %s", folder.resolve())
+
+    def _close_database(self) -> None:
+        if self.database is not None:
+            self.database.close()
+            self.database = None
 
     def _listen(self, port: int, context: ssl.SSLContext | None) -> list[tuple[str, int]]:
         settings = self.settings
@@ -206,3 +234,5 @@ class ChatServer:
                 for connection in list(self.connections):
                     if connection.transport is not None:
                         connection.transport.abort()
+        # What was asked of the database is written before it closes (off the loop).
+        await asyncio.get_running_loop().run_in_executor(None, self._close_database)

@@ -7,13 +7,18 @@ called on the event loop. Names are stored folded (the key) and as registered (s
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from ..accounts.scram import ScramKeys
+from .database import Database
 
 __all__ = [
     "MIGRATIONS",
     "Account",
+    "AccountStore",
+    "SqliteAccounts",
     "RegisteredChannel",
     "account_by_certfp",
     "add_certfp",
@@ -269,3 +274,63 @@ def registered_channels(c: sqlite3.Connection) -> list[RegisteredChannel]:
 
 def drop_channel(c: sqlite3.Connection, folded: str) -> bool:
     return c.execute("DELETE FROM channels WHERE folded = ?", (folded,)).rowcount == 1
+
+
+# ------------------------------------------------------------- the interface
+
+
+Done = Callable[[Any], None]
+
+
+class AccountStore(Protocol):
+    """Where accounts and registered channels are kept. Every call returns at once and
+    hands its answer to `done` later, on the event loop (so a cluster can put a shared store
+    behind the same calls); the core reaches it through `core.later`."""
+
+    def names(self, done: Callable[[set[str]], None]) -> None:
+        """Every account's folded name (the server keeps them, to know a nick is owned)."""
+
+    def get(self, folded: str, done: Callable[[Account | None], None]) -> None: ...
+
+    def by_certfp(self, fingerprint: str, done: Callable[[Account | None], None]) -> None: ...
+
+    def create(self, account: Account, done: Callable[[bool], None]) -> None: ...
+
+    def update(self, work: Callable[[sqlite3.Connection], bool], done: Done) -> None:
+        """Run one of this module's functions that changes an account (set_keys,
+        set_verified, set_suspended, delete_account, add_certfp, remove_certfp, ...)."""
+
+    def read(self, work: Callable[[sqlite3.Connection], Any], done: Done) -> None:
+        """Run one of this module's functions that reads (certfps_of, get_channel, ...)."""
+
+    def save_channel(self, channel: RegisteredChannel) -> None:
+        """Keep a registered channel as it is now; nobody waits for it."""
+
+
+class SqliteAccounts:
+    """AccountStore over the embedded database (store/database.py)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def names(self, done: Callable[[set[str]], None]) -> None:
+        self.database.run(lambda c: {row[0] for row in c.execute("SELECT folded FROM accounts")},
+                          done)  # fmt: skip
+
+    def get(self, folded: str, done: Callable[[Account | None], None]) -> None:
+        self.database.run(lambda c: get_account(c, folded), done)
+
+    def by_certfp(self, fingerprint: str, done: Callable[[Account | None], None]) -> None:
+        self.database.run(lambda c: account_by_certfp(c, fingerprint), done)
+
+    def create(self, account: Account, done: Callable[[bool], None]) -> None:
+        self.database.run(lambda c: create_account(c, account), done)
+
+    def update(self, work: Callable[[sqlite3.Connection], bool], done: Done) -> None:
+        self.database.run(work, done)
+
+    def read(self, work: Callable[[sqlite3.Connection], Any], done: Done) -> None:
+        self.database.run(work, done)
+
+    def save_channel(self, channel: RegisteredChannel) -> None:
+        self.database.run(lambda c: save_channel(c, channel), lambda result: None)

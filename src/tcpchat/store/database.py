@@ -49,7 +49,7 @@ class Database:
         migrations: Sequence[Migration],
         *,
         synchronous: str = "NORMAL",
-        post: Callable[[Callable[[], None]], None] | None = None,
+        post: Callable[[Callable[[], None]], Any] | None = None,
     ) -> None:
         """`post` runs a callback on the event loop's thread (loop.call_soon_threadsafe);
         without one the database runs inline, in the caller's thread (the sans-IO core's

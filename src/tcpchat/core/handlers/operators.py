@@ -74,7 +74,7 @@ def handle_oper(core: ChatBase, session: Session, msg: Message) -> None:
         _oper_checked(core, session, name, ok)
 
     core.oper_checks.add(session)
-    core.later(session, check, checked)
+    core.off_loop(session, check, checked)
 
 
 def _oper_checked(core: ChatBase, session: Session, name: str, ok: bool) -> None:

@@ -1,0 +1,8 @@
+"""The database's schema: every migration, in order (each module adds its own tables)."""
+
+from __future__ import annotations
+
+from . import accounts
+from .database import Migration
+
+MIGRATIONS: list[Migration] = [*accounts.MIGRATIONS]
