@@ -42,6 +42,7 @@ from ..store.schema import MIGRATIONS
 from . import numerics as n
 from .capabilities import enable, offered
 from .events import EVENT_TYPES, Event, Quit
+from .gate import PasswordGate
 from .labels import labeled_response
 from .model import Channel, Labeled, Session, User
 from .router import LocalRouter
@@ -101,8 +102,8 @@ class ChatBase:
         self.operators: dict[str, PasswordHash] = {
             name: parse_hash(hashed) for name, hashed in self.settings.operators.items()
         }
-        self.oper_checks: set[Session] = set()
-        self.oper_failures: dict[Session, float] = {}  # when each last failed, for a pause
+        # Password checks (OPER, and SASL logins): few at once, a pause after a failure.
+        self.password_gate = PasswordGate()
         self.knocks: dict[str, float] = {}  # uid -> when they last knocked (KNOCK)
         self._uids = itertools.count(1)
         # msgids are unique forever and network-wide: an origin no other run or node shares
@@ -413,5 +414,5 @@ class ChatBase:
             self.state.forget(user)
         self.router.detach(session)
         self.sessions.discard(session)
-        self.oper_failures.pop(session, None)
+        self.password_gate.forget(session)
 

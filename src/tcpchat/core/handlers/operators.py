@@ -22,8 +22,6 @@ from ..model import Session
 
 log = logging.getLogger("tcpchat.core")
 
-OPER_CHECKS_AT_ONCE = 4  # server-wide
-OPER_RETRY_DELAY = 2.0  # seconds after a failed attempt before the client may try again
 
 
 @functools.cache
@@ -48,11 +46,7 @@ def handle_oper(core: ChatBase, session: Session, msg: Message) -> None:
     if "o" in user.modes:
         core.reply(session, n.RPL_YOUREOPER, "You are already an IRC operator")
         return
-    now = core.clock()
-    failed_at = core.oper_failures.get(session)
-    if len(core.oper_checks) >= OPER_CHECKS_AT_ONCE or (
-        failed_at is not None and now - failed_at < OPER_RETRY_DELAY
-    ):
+    if core.password_gate.refuses(session, core.clock()):
         log.warning(
             "OPER attempt as %r by %s from %s refused: too soon", name, user.nick, user.host
         )
@@ -73,23 +67,17 @@ def handle_oper(core: ChatBase, session: Session, msg: Message) -> None:
     def checked(core: ChatBase, session: Session, ok: bool) -> None:
         _oper_checked(core, session, name, ok)
 
-    core.oper_checks.add(session)
+    core.password_gate.start(session)
     core.off_loop(session, check, checked)
 
 
 def _oper_checked(core: ChatBase, session: Session, name: str, ok: bool) -> None:
-    core.oper_checks.discard(session)
+    core.password_gate.finish(session, ok, core.clock())
     user = session.user
     if not ok:
-        now = core.clock()
-        for other, when in list(core.oper_failures.items()):  # forget old failures
-            if now - when >= OPER_RETRY_DELAY:
-                del core.oper_failures[other]
-        core.oper_failures[session] = now
         log.warning("failed OPER attempt as %r by %s from %s", name, user.nick, user.host)
         core.reply(session, n.ERR_PASSWDMISMATCH, "Password incorrect")
         return
-    core.oper_failures.pop(session, None)
     log.warning("%s (%s) is now server operator %r", user.nick, user.host, name)
     if "o" not in user.modes:
         core.reply(session, n.RPL_YOUREOPER, "You are now an IRC operator")

@@ -1,0 +1,27 @@
+"""Logging in and out of an account, whichever way it happened (SASL, REGISTER, /login):
+the numerics the session gets and the event everyone else's view follows."""
+
+from __future__ import annotations
+
+from ...store.accounts import Account
+from .. import numerics as n
+from ..base import ChatBase
+from ..events import AccountChanged
+from ..model import Session
+
+
+def log_in(core: ChatBase, session: Session, account: Account) -> None:
+    """900 RPL_LOGGEDIN, and the user is `account`'s from now on (account-notify, WHOIS)."""
+    user = session.user
+    message = f"You are now logged in as {account.name}"
+    core.reply(session, n.RPL_LOGGEDIN, user.source, account.name, message)
+    core.emit(AccountChanged(core.clock(), user.uid, user.source, account.name))
+
+
+def log_out(core: ChatBase, session: Session) -> None:
+    """901 RPL_LOGGEDOUT, and the user belongs to no account any more."""
+    user = session.user
+    if user.account is None:
+        return
+    core.reply(session, n.RPL_LOGGEDOUT, user.source, "You are now logged out")
+    core.emit(AccountChanged(core.clock(), user.uid, user.source, None))
