@@ -7,6 +7,7 @@ no handler may have failed, and every recipient of one message must have got the
 and the same time.
 """
 
+import base64
 import functools
 import itertools
 
@@ -14,9 +15,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tcpchat.accounts.scram import derive_keys
 from tcpchat.core.handlers.messaging import can_speak
 from tcpchat.passwords import hash_password
 from tcpchat.protocol import irc_lower, parse
+from tcpchat.store.accounts import Account
 
 from core_harness import Peer, make_core
 
@@ -29,8 +32,15 @@ CAP_SETS = [
     ("message-tags", "server-time", "echo-message"),
     ("batch", "draft/multiline", "labeled-response", "message-tags", "echo-message"),
     ("extended-monitor", "away-notify", "chghost", "setname", "invite-notify"),
+    ("sasl", "account-notify", "account-tag", "extended-join", "extended-monitor"),
+    ("sasl", "message-tags", "echo-message", "server-time"),
 ]
 OPER_PASSWORD = "hunter2"
+ACCOUNT, ACCOUNT_PASSWORD = "alice", "pw"  # an account every machine has
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 # For every command of the core, lines that use it well and badly. {n} is a nick, {c} a
 # channel, {t} some text.
@@ -95,6 +105,14 @@ TEMPLATES: dict[str, list[str]] = {
     "WALLOPS": ["WALLOPS :{t}", "WALLOPS"],
     "SQUIT": ["SQUIT x :y", "SQUIT"],
     "CONNECT": ["CONNECT x 6667", "CONNECT"],
+    "AUTHENTICATE": ["AUTHENTICATE PLAIN", "AUTHENTICATE SCRAM-SHA-256", "AUTHENTICATE EXTERNAL",
+                     "AUTHENTICATE " + _b64(f"\0{ACCOUNT}\0{ACCOUNT_PASSWORD}"),
+                     "AUTHENTICATE " + _b64(f"\0{ACCOUNT}\0wrong"),
+                     "AUTHENTICATE " + _b64("n,,n=alice,r=abc"), "AUTHENTICATE *",
+                     "AUTHENTICATE +", "AUTHENTICATE FOO", "AUTHENTICATE !!", "AUTHENTICATE",
+                     "AUTHENTICATE " + "A" * 400],
+    "CERTFP": ["CERTFP ADD", "CERTFP ADD " + "ab" * 32, "CERTFP DEL " + "ab" * 32, "CERTFP LIST",
+               "CERTFP ADD xyz", "CERTFP X", "CERTFP"],
 }  # fmt: skip
 
 MESSAGE_COMMANDS = {"PRIVMSG", "NOTICE", "TAGMSG"}
@@ -126,6 +144,8 @@ class ChatMachine(RuleBasedStateMachine):
             realname_length=10,
             operators={"root": operator_hash()},
         )
+        account = Account(ACCOUNT, ACCOUNT, None, derive_keys(ACCOUNT_PASSWORD), 0.0)
+        self.core.accounts.create(account, lambda created: None)
         self.peers: list[Peer] = []
         self.tokens = itertools.count()
         self.messages: dict[str, tuple[str, str, str, str]] = {}  # msgid -> what it carried
@@ -328,6 +348,12 @@ class ChatMachine(RuleBasedStateMachine):
         folded = [irc_lower(user.nick) for user in holders]
         assert len(folded) == len(set(folded))
         assert dict(self.core.state.nicks) == dict(zip(folded, holders, strict=True))
+
+    @invariant()
+    def only_the_account_logs_in_and_no_exchange_outlives_a_login(self):
+        for peer in self.live():
+            assert peer.user.account in (None, ACCOUNT)
+            assert peer.user.account is None or peer.session.sasl is None
 
     @invariant()
     def user_counts_match_the_sessions(self):

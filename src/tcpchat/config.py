@@ -67,6 +67,7 @@ class Settings:
     registrations_per_address: int = 3  # new accounts per address (IPv6 /64) an hour
     nick_grace: float = 30.0  # seconds to log in before a registered nick is taken back
     password_iterations: int = 4096  # PBKDF2 rounds of the SCRAM-SHA-256 keys kept
+    certfps_per_account: int = 5  # TLS client certificates that log one account in (CERTFP)
 
     # Who we are.
     server_name: str = "tcpchat"
@@ -302,6 +303,7 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "registrations_per_address": Range(0, 1 << 24),
     "nick_grace": Range(0, 86400),
     "password_iterations": Range(4096, 10_000_000),
+    "certfps_per_account": Range(1, 1000),
     "server_name": _name,
     "network_name": _name,
     "default_channel": _channel,

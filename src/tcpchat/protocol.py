@@ -184,7 +184,8 @@ def irc_lower(name: str) -> str:
 
 # What IRC clients may send first; people typing a name or "hello" never start so.
 _OPENING_COMMANDS = frozenset(
-    b"CAP NICK USER PASS PING PONG QUIT JOIN PRIVMSG NOTICE WHO WHOIS MODE LIST".split()
+    b"CAP NICK USER PASS PING PONG QUIT JOIN PRIVMSG NOTICE WHO WHOIS MODE LIST "
+    b"AUTHENTICATE".split()
 )
 
 

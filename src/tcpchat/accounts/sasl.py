@@ -1,4 +1,5 @@
-"""SASL over IRC (IRCv3 sasl-3.1/3.2): AUTHENTICATE's chunking, and the PLAIN message. No I/O.
+"""SASL over IRC (IRCv3 sasl-3.1/3.2): AUTHENTICATE's chunking, the PLAIN message, and what
+one exchange remembers between its lines. No I/O.
 
 A SASL message travels base64-encoded in `AUTHENTICATE` lines of at most 400 bytes; a line
 shorter than 400 ends it, and `AUTHENTICATE +` stands for an empty message or ends one whose
@@ -9,10 +10,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ["CHUNK", "MAX_MESSAGE", "SaslError", "Assembler", "chunks", "parse_plain"]
+from .scram import ScramServer
 
-MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "EXTERNAL")
+if TYPE_CHECKING:
+    from ..store.accounts import Account
+
+__all__ = [
+    "CHUNK", "MAX_MESSAGE", "MECHANISMS", "SaslError", "SaslExchange", "Assembler", "chunks",
+    "parse_plain",
+]  # fmt: skip
+
+MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "EXTERNAL")  # as `sasl=` lists them in CAP LS 302
 CHUNK = 400
 MAX_MESSAGE = 4096  # bytes of base64: far more than any of our mechanisms needs (905 beyond)
 
@@ -77,3 +88,15 @@ def parse_plain(message: bytes) -> tuple[str, str, str]:
     if not authcid or not password:
         raise SaslError("PLAIN message without a name or a password")
     return authzid, authcid, password
+
+
+@dataclass(slots=True, eq=False)
+class SaslExchange:
+    """One session's exchange, from `AUTHENTICATE <mechanism>` until it succeeds, fails or
+    is aborted: the mechanism, the message being put together, and the mechanism's state."""
+
+    mechanism: str
+    assembler: Assembler = field(default_factory=Assembler)
+    scram: ScramServer | None = None  # SCRAM-SHA-256: the server's side of the exchange
+    step: int = 0  # SCRAM-SHA-256: the client messages handled so far
+    account: Account | None = None  # SCRAM-SHA-256: the account the client claims

@@ -1,5 +1,6 @@
 """SCRAM-SHA-256 (RFC 5802, RFC 7677) for accounts: the keys kept instead of passwords, the
-server's side of a SCRAM exchange, and PLAIN checked against the same keys. No I/O here.
+server's side of a SCRAM exchange, PLAIN checked against the same keys, and the client's side
+(the terminal client's `--sasl`). No I/O here.
 
 An account keeps only (salt, iterations, StoredKey, ServerKey): enough to check a password or
 a SCRAM proof, not enough to log in as the user elsewhere. Standard library only.
@@ -13,9 +14,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-__all__ = ["ScramError", "ScramKeys", "ScramServer", "check_password", "derive_keys"]
+__all__ = [
+    "ScramClient", "ScramError", "ScramKeys", "ScramServer", "check_password", "derive_keys",
+]  # fmt: skip
 
 MIN_ITERATIONS = 4096  # RFC 7677's least
+# The most a client agrees to compute: a server asking for more wants to keep it busy.
+MAX_CLIENT_ITERATIONS = 10_000_000
 NONCE_BYTES = 18
 
 
@@ -98,6 +103,7 @@ class ScramServer:
 
     def __init__(self) -> None:
         self.user = ""
+        self.authzid = ""  # the account the client asks to act as ("": its own)
         self._gs2_header = ""
         self._client_first_bare = ""
         self._client_nonce = ""
@@ -130,6 +136,7 @@ class ScramServer:
         self._client_first_bare = bare
         self._client_nonce = nonce
         self.user = _unescape_name(user)
+        self.authzid = _unescape_name(authzid[2:])
         return self.user
 
     def challenge(self, keys: ScramKeys | None) -> bytes:
@@ -172,3 +179,73 @@ class ScramServer:
             raise ScramError("wrong proof")
         verifier = base64.b64encode(_hmac(keys.server_key, auth_message)).decode()
         return f"v={verifier}".encode()
+
+
+def _escape_name(name: str) -> str:
+    return name.replace("=", "=3D").replace(",", "=2C")
+
+
+class ScramClient:
+    """One SCRAM-SHA-256 exchange, client side (no channel binding):
+
+    1. `first()` -> client-first-message;
+    2. `final(server_first)` -> client-final-message (the PBKDF2 work is here);
+    3. `verify(server_final)`: ScramError unless the server proved it knows the keys.
+    """
+
+    def __init__(self, user: str, password: str, nonce: str | None = None) -> None:
+        self._password = password
+        self._nonce = nonce or base64.b64encode(secrets.token_bytes(NONCE_BYTES)).decode()
+        self._first_bare = f"n={_escape_name(user)},r={self._nonce}"
+        self._server_signature = b""
+
+    def first(self) -> bytes:
+        return f"n,,{self._first_bare}".encode()
+
+    def final(self, server_first: bytes) -> bytes:
+        try:
+            text = server_first.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ScramError("the server's challenge is not UTF-8") from None
+        attributes = _attributes(text)
+        if "e" in attributes:
+            raise ScramError(f"the server refused: {attributes['e']}")
+        if "m" in attributes:
+            raise ScramError("the server asks for an extension we do not know")
+        nonce, salt_text, count = attributes.get("r", ""), attributes.get("s"), attributes.get("i")
+        if not nonce.startswith(self._nonce) or len(nonce) == len(self._nonce):
+            raise ScramError("the server's nonce does not continue ours")
+        if salt_text is None or count is None or not count.isdecimal():
+            raise ScramError("the server's challenge lacks a salt or an iteration count")
+        iterations = int(count)
+        if not 1 <= iterations <= MAX_CLIENT_ITERATIONS:
+            raise ScramError(f"the server asks for {iterations} iterations")
+        try:
+            salt = base64.b64decode(salt_text, validate=True)
+        except ValueError:
+            raise ScramError("the server's salt is not base64") from None
+        without_proof = f"c=biws,r={nonce}"  # biws: base64 of "n,,", no channel binding
+        salted = hashlib.pbkdf2_hmac("sha256", _saslprep(self._password).encode(), salt,
+                                     iterations)  # fmt: skip
+        client_key = _hmac(salted, b"Client Key")
+        auth_message = f"{self._first_bare},{text},{without_proof}".encode()
+        signature = _hmac(hashlib.sha256(client_key).digest(), auth_message)
+        proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+        self._server_signature = _hmac(_hmac(salted, b"Server Key"), auth_message)
+        return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
+
+    def verify(self, server_final: bytes) -> None:
+        try:
+            attributes = _attributes(server_final.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ScramError("the server's last message is not UTF-8") from None
+        if "e" in attributes:
+            raise ScramError(f"the server refused: {attributes['e']}")
+        try:
+            verifier = base64.b64decode(attributes.get("v", ""), validate=True)
+        except ValueError:
+            raise ScramError("the server's signature is not base64") from None
+        if not self._server_signature or not hmac.compare_digest(
+            verifier, self._server_signature
+        ):
+            raise ScramError("the server did not prove it knows the password")

@@ -11,8 +11,9 @@ Only capabilities the core really implements are offered.
 
 from __future__ import annotations
 
+from ..accounts.sasl import MECHANISMS
 from ..config import Settings
-from .model import WANTS_TAGS, WANTS_TIME, Session
+from .model import WANTS_ACCOUNT, WANTS_EXTENDED_JOIN, WANTS_TAGS, WANTS_TIME, Session
 
 CAP_NOTIFY = "cap-notify"
 BATCH = "batch"
@@ -35,6 +36,8 @@ def sts_value(settings: Settings, tls_port: int | None, secure: bool) -> str | N
 def offered(settings: Settings) -> dict[str, str | None]:
     """Name -> CAP LS 302 value (None: the capability has no value), in the order listed."""
     return {
+        "account-notify": None,
+        "account-tag": None,
         "away-notify": None,
         BATCH: None,
         CAP_NOTIFY: None,
@@ -43,11 +46,13 @@ def offered(settings: Settings) -> dict[str, str | None]:
             f"max-bytes={settings.multiline_max_bytes},max-lines={settings.multiline_max_lines}"
         ),
         "echo-message": None,
+        "extended-join": None,
         "extended-monitor": None,
         "invite-notify": None,
         LABELED_RESPONSE: None,
         "message-tags": None,
         "multi-prefix": None,
+        "sasl": ",".join(MECHANISMS),
         "server-time": None,
         "setname": None,
         "standard-replies": None,
@@ -57,7 +62,12 @@ def offered(settings: Settings) -> dict[str, str | None]:
 
 # The bits of Session.tag_mask each capability turns on (the router renders one variant of a
 # broadcast per mask, so only what changes the bytes sent belongs here).
-TAG_BITS = {"server-time": WANTS_TIME, "message-tags": WANTS_TAGS}
+TAG_BITS = {
+    "server-time": WANTS_TIME,
+    "message-tags": WANTS_TAGS,
+    "account-tag": WANTS_ACCOUNT,
+    "extended-join": WANTS_EXTENDED_JOIN,
+}
 
 
 def enable(session: Session, caps: frozenset[str]) -> None:

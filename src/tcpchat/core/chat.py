@@ -90,11 +90,16 @@ class ChatCore(ChatBase):
 
     # ----------------------------------------------------------- lifecycle
 
-    def connect(self, sink: Sink, host: str, secure: bool = False) -> Session:
-        """A new connection (`secure`: over TLS); nothing is sent until it speaks."""
+    def connect(
+        self, sink: Sink, host: str, secure: bool = False, certfp: str | None = None
+    ) -> Session:
+        """A new connection (`secure`: over TLS; `certfp`: the SHA-256 of the client
+        certificate it gave, in hex); nothing is sent until it speaks."""
         now = self.clock()
         user = User(self.new_uid(), host, node=self.node)
-        session = Session(sink, user, now, last_heard=now, last_spoke=now, secure=secure)
+        session = Session(
+            sink, user, now, last_heard=now, last_spoke=now, secure=secure, certfp=certfp
+        )
         self.state.connect(user)
         self.router.attach(session)
         self.sessions.add(session)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .handlers import (
     batches,
     cap,
+    certfp,
     channels,
     help,
     identity,
@@ -26,6 +27,7 @@ from .handlers import (
     operators,
     queries,
     registration,
+    sasl,
     serverinfo,
 )
 
@@ -54,6 +56,7 @@ COMMANDS: dict[str, Command] = {
     "PING": Command(queries.handle_ping, 0, before_registration=True),
     "PONG": Command(queries.handle_pong, 0, before_registration=True),
     "QUIT": Command(messaging.handle_quit, 0, before_registration=True),
+    "AUTHENTICATE": Command(sasl.handle_authenticate, 1, before_registration=True),
     # channels
     "JOIN": Command(channels.handle_join, 1),
     "PART": Command(channels.handle_part, 1),
@@ -87,6 +90,8 @@ COMMANDS: dict[str, Command] = {
     "INFO": Command(serverinfo.handle_info),
     "LINKS": Command(serverinfo.handle_links),
     "USERS": Command(serverinfo.handle_users),
+    # accounts
+    "CERTFP": Command(certfp.handle_certfp, 1),
     # operators
     "OPER": Command(operators.handle_oper, 2),
     "KILL": Command(operators.handle_kill, 1, oper_only=True),

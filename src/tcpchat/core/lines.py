@@ -28,13 +28,20 @@ def with_tags(tags: dict[str, str], line: str) -> str:
 
 
 def multiline_lines(
-    event: MultilineSent, batch_ref: str, mask: int, server_time: str | None
+    event: MultilineSent,
+    batch_ref: str,
+    mask: int,
+    server_time: str | None,
+    account: str | None = None,
 ) -> bytes:
     """A multiline message for one kind of recipient: a draft/multiline batch (when given
-    `batch_ref`) or its lines one by one, blank ones left out; tags as `mask` asks."""
+    `batch_ref`) or its lines one by one, blank ones left out; tags as `mask` asks (with
+    the sender's `account` for account-tag)."""
     tags: dict[str, str] = {}
     if server_time is not None:
         tags["time"] = server_time
+    if account is not None:
+        tags["account"] = account
     first = dict(tags)  # the message's own tags go on its first line, or its batch
     if mask & WANTS_TAGS:
         first["msgid"] = event.msgid

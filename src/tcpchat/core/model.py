@@ -13,15 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..accounts.sasl import SaslExchange
 from .isupport import BAN_MODE, EXCEPT_MODE
 
 # One shared empty set: most users never get a mode and most sessions never ask for a
 # capability, and an empty `set()` costs 216 bytes each; these fields are replaced, not mutated.
 NONE: frozenset[str] = frozenset()
 
-# Bits of Session.tag_mask: which tags a session wants on what it is sent.
+# Bits of Session.tag_mask: which tags a session wants on what it is sent (and, for
+# extended-join, which form of JOIN): the router renders one variant per mask.
 WANTS_TIME = 1  # server-time
 WANTS_TAGS = 2  # message-tags: msgid and the client-only tags of messages
+WANTS_ACCOUNT = 4  # account-tag: the sender's account on what a logged-in user sends
+WANTS_EXTENDED_JOIN = 8  # extended-join: JOIN #room account :real name
 
 
 class Sink(Protocol):
@@ -72,6 +76,7 @@ class Session:
     tag_mask: int = 0
     echo: bool = False  # echo-message: its own messages come back to it
     secure: bool = False  # it came over TLS
+    certfp: str | None = None  # its TLS client certificate's SHA-256, in hex (SASL EXTERNAL)
     cap_negotiating: bool = False
     cap_version: int = 0  # 302 after `CAP LS 302`: values, long replies split, cap-notify
     password: str | None = None
@@ -87,6 +92,8 @@ class Session:
     label: Labeled | None = None
     # A batch the client has opened (draft/multiline) and not yet closed.
     batch: OpenBatch | None = None
+    # A SASL exchange (AUTHENTICATE) under way.
+    sasl: SaslExchange | None = None
 
     def __post_init__(self) -> None:
         self.write = self.sink.write

@@ -6,20 +6,20 @@ A cluster node runs the same router over events that happened anywhere, in the o
 cluster gave them.
 
 A line is encoded once, and once more for each tag variant some recipient asked for
-(server-time, message-tags); every recipient of one event gets the same bytes, with the
-event's one time and msgid.
+(server-time, message-tags, account-tag; and extended-join's JOIN); every recipient of one
+event gets the same bytes, with the event's one time and msgid.
 """
 
 from __future__ import annotations
 
 import itertools
-import time as _time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..protocol import format_tags, irc_lower
+from ..protocol import irc_lower
 from . import numerics as n
 from .capabilities import MULTILINE
+from .delivery import Delivery
 from .events import (
     AccountChanged,
     AwayChanged,
@@ -44,26 +44,21 @@ from .events import (
     Wallops,
     mode_text,
 )
-from .isupport import BOT_MODE
 from .lines import event_line, format_server_time, multiline_lines
-from .model import WANTS_TAGS, WANTS_TIME, Session
+from .model import WANTS_ACCOUNT, WANTS_TAGS, WANTS_TIME, Session
 from .monitor import Monitors
 from .state import ChatState
 
 __all__ = ["LocalRouter", "format_server_time"]
 
 
-class LocalRouter:
+class LocalRouter(Delivery):
     """Renders each event for the local sessions that should see it."""
 
     def __init__(self, state: ChatState, server_name: str = "tcpchat") -> None:
-        self.state = state
-        self.server_name = server_name  # the source of the lines the server itself says
-        self.sessions: dict[str, Session] = {}  # uid -> this node's session of that user
+        super().__init__(state, server_name)
         self.members: dict[str, dict[Session, None]] = {}  # channel key -> local members
         self.monitors = Monitors()  # MONITOR lists of local sessions
-        self._second = -1  # the last whole second formatted as server-time, and its text
-        self._second_text = ""
         self._batch_refs = itertools.count(1)  # for the batches it opens (multiline)
         self._render: dict[type, Callable[[Any], None]] = {
             Registered: self._registered,
@@ -85,7 +80,7 @@ class LocalRouter:
             StatusMessageSent: self._status_message_sent,
             Knocked: self._knocked,
             Wallops: self._wallops,
-            AccountChanged: lambda event: None,  # account-notify renders it
+            AccountChanged: self._account_changed,
         }
 
     def attach(self, session: Session) -> None:
@@ -108,57 +103,6 @@ class LocalRouter:
     def renderer(self, kind: type) -> Callable[[Any], None]:
         """What `publish` does with events of this kind (the core looks it up once)."""
         return self._render[kind]
-
-    # ------------------------------------------------------------- delivery
-
-    def deliver(
-        self,
-        recipients: Iterable[Session],
-        line: bytes,
-        when: float,
-        message: MessageSent | None = None,
-        exclude: Session | None = None,
-    ) -> None:
-        """Hand the same encoded line to every recipient (but `exclude`); those that asked
-        for tags get a tagged copy, made once per variant (a `message` adds its msgid and
-        client tags). This loop is the hot path of every broadcast: keep it lean."""
-        variants: list[bytes | None] | None = None
-        for session in recipients:
-            if session is exclude:
-                continue
-            mask = session.tag_mask
-            if not mask:
-                session.write(line)
-                continue
-            if variants is None:
-                variants = [line, None, None, None]
-            data = variants[mask]
-            if data is None:
-                data = variants[mask] = self._tagged(line, mask, when, message)
-            session.write(data)
-
-    def _tagged(self, plain: bytes, mask: int, when: float, message: MessageSent | None) -> bytes:
-        tags: dict[str, str] = {}
-        if mask & WANTS_TIME:
-            tags["time"] = self.server_time(when)
-        if mask & WANTS_TAGS and message is not None:
-            tags["msgid"] = message.msgid
-            if message.tags:
-                tags.update(message.tags)
-            sender = self.state.user(message.sender)
-            if sender is not None and BOT_MODE in sender.modes:
-                tags["bot"] = ""  # IRCv3 bot-mode: a tag without a value
-        if not tags:
-            return plain
-        return b"@" + format_tags(tags).encode() + b" " + plain
-
-    def server_time(self, when: float) -> str:
-        """format_server_time, with the seconds part formatted once per second."""
-        second = int(when)
-        if second != self._second:
-            self._second = second
-            self._second_text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second))
-        return f"{self._second_text}.{int(when * 1000) % 1000:03d}Z"
 
     def peers(self, uid: str) -> set[Session]:
         """The local sessions sharing a channel with `uid`, each once, not theirs."""
@@ -238,7 +182,8 @@ class LocalRouter:
                 batched, mask = key
                 when = self.server_time(event.time) if mask & WANTS_TIME else None
                 ref = f"m{next(self._batch_refs):x}" if batched else ""
-                data = rendered[key] = multiline_lines(event, ref, mask, when)
+                account = self._account_of(event.sender) if mask & WANTS_ACCOUNT else None
+                data = rendered[key] = multiline_lines(event, ref, mask, when, account)
             if data:
                 session.write(data)
 
@@ -274,22 +219,47 @@ class LocalRouter:
         session = self.sessions.get(event.uid)
         if session is not None:
             members[session] = None
-        self.deliver(members, event_line(event.source, "JOIN", [event.channel], False), event.time)
         user = self.state.user(event.uid)
+        line = event_line(event.source, "JOIN", [event.channel], False)
+        self.deliver(members, line, event.time, uid=event.uid, joined=self._extended_join(
+            event.source, event.channel, event.uid))  # fmt: skip
         if user is not None and user.away is not None:  # away-notify: and they are away
             watchers = [s for s in members if s is not session and "away-notify" in s.caps]
             if watchers:
-                self.deliver(watchers, event_line(event.source, "AWAY", [user.away]), event.time)
+                self.deliver(watchers, event_line(event.source, "AWAY", [user.away]), event.time,
+                             uid=event.uid)  # fmt: skip
+
+    def _extended_join(self, source: str, channel: str, uid: str) -> bytes:
+        """JOIN as extended-join has it: `JOIN #room account :real name` (`*`: none)."""
+        user = self.state.user(uid)
+        account = user.account if user is not None else None
+        realname = user.realname if user is not None else ""
+        return event_line(source, "JOIN", [channel, account or "*", realname])
+
+    def _account_changed(self, event: AccountChanged) -> None:
+        """account-notify: `ACCOUNT name` (`ACCOUNT *`: logged out) to the user and the
+        peers who negotiated it, and to extended-monitor watchers; only once registered."""
+        user = self.state.user(event.uid)
+        if user is None or not user.registered:
+            return
+        peers = self.peers(event.uid)
+        told = [s for s in peers if "account-notify" in s.caps]
+        own = self.sessions.get(event.uid)
+        if own is not None and "account-notify" in own.caps:
+            told.append(own)
+        told += self._extended(event.uid, event.source, "account-notify", peers)
+        line = event_line(event.source, "ACCOUNT", [event.account or "*"], False)
+        self.deliver(told, line, event.time)
 
     def _parted(self, event: Parted) -> None:
         params = [event.channel, event.reason] if event.reason else [event.channel]
         self.deliver(self.members.get(event.key, ()), event_line(event.source, "PART", params),
-                     event.time)  # fmt: skip
+                     event.time, uid=event.uid)  # fmt: skip
         self._leave(event.key, self.sessions.get(event.uid))
 
     def _kicked(self, event: Kicked) -> None:
         line = event_line(event.source, "KICK", [event.channel, event.target_nick, event.reason])
-        self.deliver(self._with_actor(event.key, event.uid), line, event.time)
+        self.deliver(self._with_actor(event.key, event.uid), line, event.time, uid=event.uid)
         self._leave(event.key, self.sessions.get(event.target))
 
     def _quit(self, event: Quit) -> None:
@@ -298,7 +268,8 @@ class LocalRouter:
         for key in event.channels:
             peers.update(self.members.get(key, ()))
         peers.discard(session)
-        self.deliver(peers, event_line(event.source, "QUIT", [event.reason]), event.time)
+        self.deliver(peers, event_line(event.source, "QUIT", [event.reason]), event.time,
+                     uid=event.uid)  # fmt: skip
         for key in event.channels:
             self._leave(key, session)
         if self.monitors.watchers:
@@ -310,7 +281,8 @@ class LocalRouter:
         session = self.sessions.get(event.uid)
         if session is not None:
             recipients.add(session)
-        self.deliver(recipients, event_line(event.old_source, "NICK", [event.nick]), event.time)
+        self.deliver(recipients, event_line(event.old_source, "NICK", [event.nick]), event.time,
+                     uid=event.uid)  # fmt: skip
         if self.monitors.watchers:
             old = event.old_source.partition("!")[0]
             user = self.state.user(event.uid)
@@ -321,17 +293,17 @@ class LocalRouter:
 
     def _topic_set(self, event: TopicSet) -> None:
         line = event_line(event.source, "TOPIC", [event.channel, event.topic])
-        self.deliver(self.members.get(event.key, ()), line, event.time)
+        self.deliver(self.members.get(event.key, ()), line, event.time, uid=event.uid)
 
     def _channel_mode_changed(self, event: ChannelModeChanged) -> None:
         line = event_line(event.source, "MODE", [event.channel, *mode_text(event.changes)], False)
-        self.deliver(self._with_actor(event.key, event.uid), line, event.time)
+        self.deliver(self._with_actor(event.key, event.uid), line, event.time, uid=event.uid)
 
     def _user_mode_changed(self, event: UserModeChanged) -> None:
         session = self.sessions.get(event.uid)
         if session is not None:
             line = event_line(event.source, "MODE", [event.nick, *mode_text(event.changes)], False)
-            self.deliver((session,), line, event.time)
+            self.deliver((session,), line, event.time, uid=event.uid)
 
     def _invited(self, event: Invited) -> None:
         """The invited user is told; so are the room's members with invite-notify (only
@@ -339,7 +311,7 @@ class LocalRouter:
         line = event_line(event.source, "INVITE", [event.target_nick, event.channel], False)
         session = self.sessions.get(event.target)
         if session is not None:
-            self.deliver((session,), line, event.time)
+            self.deliver((session,), line, event.time, uid=event.uid)
         channel = self.state.channel(event.key)
         members = self.members.get(event.key)
         if channel is None or not members:
@@ -354,14 +326,14 @@ class LocalRouter:
             and s is not session
             and (not ops_only or "o" in statuses.get(s.user.uid, ""))
         ]
-        self.deliver(told, line, event.time)
+        self.deliver(told, line, event.time, uid=event.uid)
 
     def _away_changed(self, event: AwayChanged) -> None:
         peers = self.peers(event.uid)
         watchers = [s for s in peers if "away-notify" in s.caps]
         watchers += self._extended(event.uid, event.source, "away-notify", peers)
         params = [event.text] if event.text is not None else []
-        self.deliver(watchers, event_line(event.source, "AWAY", params), event.time)
+        self.deliver(watchers, event_line(event.source, "AWAY", params), event.time, uid=event.uid)
 
     def _realname_changed(self, event: RealnameChanged) -> None:
         """SETNAME to its user and the peers who negotiated setname; never to others."""
@@ -371,7 +343,8 @@ class LocalRouter:
         if own is not None and "setname" in own.caps:
             told.append(own)
         told += self._extended(event.uid, event.source, "setname", peers)
-        self.deliver(told, event_line(event.source, "SETNAME", [event.realname]), event.time)
+        self.deliver(told, event_line(event.source, "SETNAME", [event.realname]), event.time,
+                     uid=event.uid)  # fmt: skip
 
     def _host_changed(self, event: HostChanged) -> None:
         """CHGHOST for those who negotiated chghost; for the other peers, the reconnect
@@ -395,18 +368,17 @@ class LocalRouter:
                 seen.add(session)
         told += self._extended(event.uid, event.old_source, "chghost", seen)
         line = event_line(event.old_source, "CHGHOST", [event.user, event.host], False)
-        self.deliver(told, line, event.time)
+        self.deliver(told, line, event.time, uid=event.uid)
         if not rejoin:
             return
         quitters = {session for sessions in rejoin.values() for session in sessions}
-        self.deliver(
-            quitters, event_line(event.old_source, "QUIT", ["Changing hostname"]), event.time
-        )
+        quit_line = event_line(event.old_source, "QUIT", ["Changing hostname"])
+        self.deliver(quitters, quit_line, event.time, uid=event.uid)
         for key, sessions in rejoin.items():
             channel = user.channels[key]
-            self.deliver(
-                sessions, event_line(user.source, "JOIN", [channel.name], False), event.time
-            )
+            line = event_line(user.source, "JOIN", [channel.name], False)
+            joined = self._extended_join(user.source, channel.name, event.uid)
+            self.deliver(sessions, line, event.time, uid=event.uid, joined=joined)
             status = channel.members.get(event.uid, "")
             if status:
                 params = [channel.name, "+" + status, *[user.nick] * len(status)]
@@ -415,13 +387,14 @@ class LocalRouter:
                 )
             if user.away is not None:
                 away = [s for s in sessions if "away-notify" in s.caps]
-                self.deliver(away, event_line(user.source, "AWAY", [user.away]), event.time)
+                line = event_line(user.source, "AWAY", [user.away])
+                self.deliver(away, line, event.time, uid=event.uid)
 
     def _killed(self, event: Killed) -> None:
         session = self.sessions.get(event.target)
         if session is not None:
             line = event_line(event.source, "KILL", [event.target_nick, event.reason])
-            self.deliver((session,), line, event.time)
+            self.deliver((session,), line, event.time, uid=event.uid)
 
     # ------------------------------------------------------------- MONITOR
 
@@ -476,4 +449,5 @@ class LocalRouter:
         recipients = [
             s for s in self.sessions.values() if "w" in s.user.modes or s.user.uid == event.uid
         ]
-        self.deliver(recipients, event_line(event.source, "WALLOPS", [event.text]), event.time)
+        self.deliver(recipients, event_line(event.source, "WALLOPS", [event.text]), event.time,
+                     uid=event.uid)  # fmt: skip

@@ -12,6 +12,7 @@ beyond that first line.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Protocol
@@ -187,7 +188,7 @@ class Connection:
         if self.greet_timer is not None:
             self.greet_timer.cancel()
             self.greet_timer = None
-        self.session = self.core.connect(self, self.peer[0], self.secure)
+        self.session = self.core.connect(self, self.peer[0], self.secure, self.certfp)
         self._announce()
         return self.session
 
@@ -204,7 +205,8 @@ class Connection:
             show_motd=settings.motd != DEFAULT_MOTD,
         )
         self.person = person
-        self.session = self.core.connect(PersonSink(self, person), self.peer[0], self.secure)
+        sink = PersonSink(self, person)
+        self.session = self.core.connect(sink, self.peer[0], self.secure, self.certfp)
         self.write(person.greeting())
         self._announce()
         return self.session
@@ -239,6 +241,14 @@ class Connection:
         """Whether the peer came over TLS."""
         transport = self.transport
         return transport is not None and transport.get_extra_info("sslcontext") is not None
+
+    @property
+    def certfp(self) -> str | None:
+        """The SHA-256 (hex) of the TLS client certificate the peer gave, if it gave one."""
+        transport = self.transport
+        tls = transport.get_extra_info("ssl_object") if transport is not None else None
+        der = tls.getpeercert(binary_form=True) if tls is not None else None
+        return hashlib.sha256(der).hexdigest() if der else None
 
     def write_person_text(self) -> None:
         if self.person is not None:

@@ -1,5 +1,14 @@
 """TLS for the server: its SSL context, and a self-signed certificate to try TLS with.
 
+The server asks every TLS client for a certificate, and takes any it is given, self-signed
+included, without checking it: a client certificate is not an identity the server trusts on
+its own, only a key whose SHA-256 fingerprint an account may have listed (CERTFP, for SASL
+EXTERNAL). A client without one connects as ever. Python's `ssl` can ask for a certificate
+(`CERT_OPTIONAL`) but then insists on verifying it against trusted authorities, so a
+self-signed one would end the handshake; `accept_any_client_certificate` replaces OpenSSL's
+check through ctypes (`SSL_CTX_set_cert_verify_callback`, the hook OpenSSL provides for
+this). Where that is not possible, clients are not asked, and the log says so once.
+
 `tcpchat gen-cert` runs the `openssl` command when there is one:
 
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \\
@@ -11,8 +20,11 @@ and falls back to the `cryptography` package if that happens to be installed.
 
 from __future__ import annotations
 
+import ctypes
 import datetime
+import functools
 import ipaddress
+import logging
 import os
 import re
 import shutil
@@ -22,7 +34,11 @@ from pathlib import Path
 
 from ..errors import CertificateError, ConfigError
 
-__all__ = ["CertificateError", "make_self_signed", "server_context"]
+__all__ = [
+    "CertificateError", "accept_any_client_certificate", "make_self_signed", "server_context",
+]  # fmt: skip
+
+log = logging.getLogger("tcpchat.edge")
 
 CERT_NAME = "cert.pem"
 KEY_NAME = "key.pem"
@@ -58,7 +74,59 @@ def server_context(cert: str, key: str | None = None) -> ssl.SSLContext:
         ) from None
     except OSError as exc:  # the files changed under us since they were read
         raise ConfigError(f"cannot use TLS certificate {cert}: {exc.strerror or exc}") from None
+    if accept_any_client_certificate(context):
+        context.verify_mode = ssl.CERT_OPTIONAL
+    else:
+        log.warning(
+            "TLS clients are not asked for certificates (this Python's ssl module can't be "
+            "told to accept self-signed ones), so SASL EXTERNAL can't log anyone in"
+        )
     return context
+
+
+# int callback(X509_STORE_CTX *store, void *arg): 1 accepts the peer's certificate chain.
+_VERIFY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+
+@functools.cache
+def _accept_all() -> ctypes._CFuncPtr:  # type: ignore[name-defined]
+    """The callback that takes any certificate; made once, and kept alive for good."""
+    return _VERIFY_CALLBACK(lambda store, arg: 1)
+
+
+@functools.cache
+def _libssl() -> ctypes.CDLL | None:
+    """The OpenSSL that Python's ssl module runs on (its symbols, through `_ssl`)."""
+    import _ssl
+
+    for name in (getattr(_ssl, "__file__", None), None):  # None: linked into python itself
+        try:
+            lib = ctypes.CDLL(name)
+            lib.SSL_CTX_set_cert_verify_callback.argtypes = [
+                ctypes.c_void_p, _VERIFY_CALLBACK, ctypes.c_void_p,
+            ]  # fmt: skip
+            lib.SSL_CTX_set_cert_verify_callback.restype = None
+            lib.SSL_CTX_get_options.argtypes = [ctypes.c_void_p]
+            lib.SSL_CTX_get_options.restype = ctypes.c_uint64
+        except (OSError, AttributeError):
+            continue
+        return lib
+    return None
+
+
+def accept_any_client_certificate(context: ssl.SSLContext) -> bool:
+    """Make `context` take whatever client certificate it is given, unchecked (see the
+    module docstring); False when this Python does not allow it, the context unchanged."""
+    lib = _libssl()
+    if lib is None:
+        return False
+    # An SSLContext object is its object header, then the SSL_CTX pointer (CPython's
+    # PySSLContext); OpenSSL's own record of the options tells whether that is so.
+    pointer = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    if not pointer or lib.SSL_CTX_get_options(pointer) != context.options:
+        return False
+    lib.SSL_CTX_set_cert_verify_callback(pointer, _accept_all(), None)
+    return True
 
 
 class _Encrypted(Exception):

@@ -296,7 +296,7 @@ class AccountStore(Protocol):
 
     def create(self, account: Account, done: Callable[[bool], None]) -> None: ...
 
-    def update(self, work: Callable[[sqlite3.Connection], bool], done: Done) -> None:
+    def update(self, work: Callable[[sqlite3.Connection], Any], done: Done) -> None:
         """Run one of this module's functions that changes an account (set_keys,
         set_verified, set_suspended, delete_account, add_certfp, remove_certfp, ...)."""
 
@@ -326,7 +326,7 @@ class SqliteAccounts:
     def create(self, account: Account, done: Callable[[bool], None]) -> None:
         self.database.run(lambda c: create_account(c, account), done)
 
-    def update(self, work: Callable[[sqlite3.Connection], bool], done: Done) -> None:
+    def update(self, work: Callable[[sqlite3.Connection], Any], done: Done) -> None:
         self.database.run(work, done)
 
     def read(self, work: Callable[[sqlite3.Connection], Any], done: Done) -> None:

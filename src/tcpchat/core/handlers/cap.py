@@ -14,6 +14,7 @@ from ..base import ChatBase
 from ..capabilities import CAP_NOTIFY, STS, enable, sts_value
 from ..model import Session
 from .registration import try_register
+from .sasl import abort_sasl
 
 CAP_VERSION_302 = 302
 LINE_LIMIT = 512  # what every client takes, CRLF included, whatever max_line_bytes says
@@ -43,6 +44,8 @@ def handle_cap(core: ChatBase, session: Session, msg: Message) -> None:
         _request(core, session, msg.param(1))
     elif sub == "END":
         if not session.registered:
+            if session.sasl is not None:  # registering in the middle of SASL (sasl-3.1)
+                abort_sasl(core, session)
             session.cap_negotiating = False
             try_register(core, session)
     else:

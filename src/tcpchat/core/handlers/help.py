@@ -17,6 +17,11 @@ from ..model import Session
 
 # command -> (how it is written, what it does)
 TOPICS: dict[str, tuple[str, str]] = {
+    "AUTHENTICATE": (
+        "AUTHENTICATE <mechanism> | AUTHENTICATE <base64> | AUTHENTICATE *",
+        "Log in with SASL (after CAP REQ :sasl): PLAIN, SCRAM-SHA-256, or EXTERNAL with a "
+        "TLS client certificate (see CERTFP). * gives up.",
+    ),
     "AWAY": ("AWAY [:<message>]", "Mark yourself away with a message, or back without one."),
     "BATCH": (
         "BATCH +<ref> draft/multiline <target> | BATCH -<ref>",
@@ -26,6 +31,11 @@ TOPICS: dict[str, tuple[str, str]] = {
     "CAP": (
         "CAP LS [302] | CAP REQ :<caps> | CAP LIST | CAP END",
         "Negotiate IRCv3 capabilities; registration waits for CAP END.",
+    ),
+    "CERTFP": (
+        "CERTFP ADD [<fingerprint>] | CERTFP DEL <fingerprint> | CERTFP LIST",
+        "Logged in: the TLS client certificates (SHA-256 fingerprints) that log you in with "
+        "SASL EXTERNAL. ADD alone adds this connection's.",
     ),
     "CHGHOST": (
         "CHGHOST <nick> [<user>] <host>",

@@ -82,7 +82,7 @@ def _whox_line(
     request: tuple[str, str],
 ) -> None:
     """One 354 with exactly the fields asked. An address is shown only to its owner and
-    to server operators (255.255.255.255 to others); no one has an account yet (0)."""
+    to server operators (255.255.255.255 to others); `a` is the account (0: none)."""
     asker = session.user
     params: list[str] = []
     for field in request[0]:
@@ -190,7 +190,12 @@ def handle_whois(core: ChatBase, session: Session, msg: Message) -> None:
         core.reply(session, n.RPL_WHOISOPERATOR, user.nick, "is an IRC operator")
     if BOT_MODE in user.modes:
         core.reply(session, n.RPL_WHOISBOT, user.nick, "is a bot")
+    if user.account is not None:
+        core.reply(session, n.RPL_WHOISACCOUNT, user.nick, user.account, "is logged in as")
     local = core.session_of(user)
+    if local is not None and local.certfp and (user is session.user or "o" in session.user.modes):
+        text = f"has client certificate fingerprint {local.certfp}"
+        core.reply(session, n.RPL_WHOISCERTFP, user.nick, text)
     idle = int(core.clock() - local.last_spoke) if local is not None else 0
     core.reply(
         session,

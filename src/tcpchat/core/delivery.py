@@ -1,0 +1,107 @@
+"""The bytes each recipient of an event gets: one encoding of a line, and one more per
+variant some recipient asked for (server-time, message-tags, account-tag; extended-join's
+form of JOIN), handed to every recipient alike. `LocalRouter` (router.py) decides who the
+recipients are; this is the part every broadcast runs through.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Iterable
+
+from ..protocol import format_tags
+from .events import MessageSent
+from .isupport import BOT_MODE
+from .model import WANTS_ACCOUNT, WANTS_EXTENDED_JOIN, WANTS_TAGS, WANTS_TIME, Session
+from .state import ChatState
+
+__all__ = ["Delivery"]
+
+
+class Delivery:
+    """Encodes and hands out lines for the local sessions (`sessions`, by uid)."""
+
+    def __init__(self, state: ChatState, server_name: str = "tcpchat") -> None:
+        self.state = state
+        self.server_name = server_name  # the source of the lines the server itself says
+        self.sessions: dict[str, Session] = {}  # uid -> this node's session of that user
+        self._second = -1  # the last whole second formatted as server-time, and its text
+        self._second_text = ""
+
+    def deliver(
+        self,
+        recipients: Iterable[Session],
+        line: bytes,
+        when: float,
+        message: MessageSent | None = None,
+        exclude: Session | None = None,
+        uid: str | None = None,
+        joined: bytes | None = None,
+    ) -> None:
+        """Hand the same encoded line to every recipient (but `exclude`); those that asked
+        for tags get a tagged copy, made once per variant (a `message` adds its msgid and
+        client tags; it, or `uid`, says whose account account-tag shows). A JOIN comes
+        with its `joined` form for extended-join. This loop is the hot path of every
+        broadcast: keep it lean."""
+        variants: list[bytes | None] | None = None
+        for session in recipients:
+            if session is exclude:
+                continue
+            mask = session.tag_mask
+            if not mask:
+                session.write(line)
+                continue
+            if variants is None:
+                variants = [line, *[None] * 15]
+            data = variants[mask]
+            if data is None:
+                data = variants[mask] = self._tagged(line, mask, when, message, uid, joined)
+            session.write(data)
+
+    def _tagged(
+        self,
+        plain: bytes,
+        mask: int,
+        when: float,
+        message: MessageSent | None,
+        uid: str | None = None,
+        joined: bytes | None = None,
+    ) -> bytes:
+        if mask & WANTS_EXTENDED_JOIN and joined is not None:
+            plain = joined
+        tags: dict[str, str] = {}
+        if mask & WANTS_TIME:
+            tags["time"] = self.server_time(when)
+        if mask & WANTS_TAGS and message is not None:
+            tags["msgid"] = message.msgid
+            if message.tags:
+                tags.update(message.tags)
+            sender = self.state.user(message.sender)
+            if sender is not None and BOT_MODE in sender.modes:
+                tags["bot"] = ""  # IRCv3 bot-mode: a tag without a value
+        if mask & WANTS_ACCOUNT:
+            account = self._account_of(message.sender if message is not None else uid)
+            if account is not None:
+                tags["account"] = account
+        if not tags:
+            return plain
+        return b"@" + format_tags(tags).encode() + b" " + plain
+
+    def _account_of(self, uid: str | None) -> str | None:
+        """The account of the user `uid` (account-tag); a local user who has just quit
+        is still known by their session."""
+        if uid is None:
+            return None
+        user = self.state.user(uid)
+        if user is None:
+            session = self.sessions.get(uid)
+            user = session.user if session is not None else None
+        return user.account if user is not None else None
+
+    def server_time(self, when: float) -> str:
+        """format_server_time, with the seconds part formatted once per second."""
+        second = int(when)
+        if second != self._second:
+            self._second = second
+            self._second_text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second))
+        return f"{self._second_text}.{int(when * 1000) % 1000:03d}Z"
