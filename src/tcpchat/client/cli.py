@@ -1,5 +1,5 @@
 """Command line: `tcpchat client [HOST[:PORT]] [--nick NAME] [--join ROOMS] [--tls]
-[--insecure] [--no-time]`."""
+[--insecure] [--no-time] [--sasl ACCOUNT]`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ __all__ = ["client_main", "client_parser", "default_nick", "parse_address"]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6667
 DEFAULT_TLS_PORT = 6697
+PASSWORD_VARIABLE = "TCPCHAT_PASSWORD"  # --sasl's password, when not typed
 
 
 def parse_address(text: str, default_port: int) -> tuple[str, int]:
@@ -100,8 +101,32 @@ def client_parser(prog: str = "tcpchat client") -> argparse.ArgumentParser:
         help="don't show the time (HH:MM, local) before messages; it is shown on a "
         "terminal when the server sends it (IRCv3 server-time), never into a pipe",
     )
+    parser.add_argument(
+        "--sasl",
+        metavar="ACCOUNT",
+        help="log in to ACCOUNT with SASL (SCRAM-SHA-256, or PLAIN where the server has no "
+        "SCRAM) before joining; the password is asked for without echo, or taken from "
+        f"{PASSWORD_VARIABLE}. If the login fails, the client says why and exits (code 1)",
+    )
     parser.add_argument("--version", action="version", version=f"tcpchat {__version__}")
     return parser
+
+
+def _password(account: str) -> str:
+    """The password for --sasl: from the environment, else asked at the terminal.
+
+    Raises ValueError when there is neither (input is a pipe) or it is empty."""
+    password = os.environ.get(PASSWORD_VARIABLE)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise ValueError(
+                f"--sasl: no terminal to ask for the password of {account}; "
+                f"put it in {PASSWORD_VARIABLE}"
+            )
+        password = getpass.getpass(f"Password for {account}: ")
+    if not password:
+        raise ValueError(f"--sasl: the password of {account} is empty")
+    return password
 
 
 # Without prompt_toolkit, a terminal gets the line mode, and this one line about the full UI.
@@ -126,6 +151,16 @@ def client_main(argv: Sequence[str] | None = None, prog: str = "tcpchat client")
         parser.error(str(exc))
     rooms = _rooms(args.join)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    login = None
+    if args.sasl is not None:
+        if not args.sasl or " " in args.sasl:
+            parser.error("--sasl: give an account name")
+        try:
+            login = (args.sasl, _password(args.sasl))
+        except ValueError as exc:
+            parser.error(str(exc))
+        except (KeyboardInterrupt, EOFError):
+            return 130
     options = ClientOptions(
         host=host,
         port=port,
@@ -134,6 +169,7 @@ def client_main(argv: Sequence[str] | None = None, prog: str = "tcpchat client")
         tls=tls,
         insecure=args.insecure,
         show_time=interactive and not args.no_time,
+        login=login,
     )
     if args.insecure:
         print(INSECURE_WARNING, file=sys.stderr, flush=True)

@@ -69,6 +69,8 @@ class ClientOptions:
     ready_timeout: float = 15.0
     # Messages the server timed (IRCv3 server-time) start with the local HH:MM.
     show_time: bool = False
+    # (account, password): log in with SASL on every connection (--sasl); a failure ends it.
+    login: tuple[str, str] | None = None
 
     @property
     def address(self) -> str:
@@ -86,6 +88,7 @@ class _Outcome:
     end: _End
     registered: bool
     reason: str = ""
+    login_failed: bool = False  # the login asked for (--sasl) failed: the session left
 
 
 def is_leaving(text: str) -> bool:
@@ -94,6 +97,11 @@ def is_leaving(text: str) -> bool:
     True for a pasted block with such a line in it.
     """
     return any(_leaves(line) for line in typed_lines(text))
+
+
+def is_login(line: str) -> bool:
+    """`/login name password`: SASL from the client itself (login.py), never echoed."""
+    return line.strip().lower().split(" ")[0] == "/login"
 
 
 def _leaves(line: str) -> bool:
@@ -175,6 +183,8 @@ class ChatClient:
                 streams[1].transport.abort()
                 return 0
             outcome = await self._converse(*streams, welcome)
+            if outcome.login_failed:
+                return 1
             if outcome.end is _End.LEFT or (outcome.end is _End.ENDED and outcome.registered):
                 return 0
             if not ever_registered and not outcome.registered:
@@ -210,8 +220,9 @@ class ChatClient:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._settled.wait(), self.options.ready_timeout)
         welcomed = self._session is not None and self._session.nick is not None
+        login = is_login(line)
         confirmed = welcomed and confirms_itself(line)
-        if echo and not confirmed:
+        if echo and not confirmed and not login:  # a password is never shown
             self._display(self._stamp_now(f"You ({self.nick}): {displayable(line)}"))
         if self._session is None or self._writer is None:
             if is_leaving(line):
@@ -220,7 +231,12 @@ class ChatClient:
                 self._display("Not connected to the server right now; that was not sent.")
             return
         session, writer = self._session, self._writer
-        self._send(session.from_person(line))
+        if login:
+            words = line.strip().split(None, 2)  # the password may hold spaces
+            name, password = (words[1], words[2]) if len(words) == 3 else ("", "")
+            self._send(session.login(name, password))
+        else:
+            self._send(session.from_person(line))
         shown = session.take_lines()
         self._show([self._stamp_now(text) for text in shown] if confirmed else shown)
         if session.quitting:
@@ -313,6 +329,7 @@ class ChatClient:
                 realname=options.realname,
                 welcome_text=welcome,
                 notify=self._notify,
+                login=options.login,
             )
         )
         outcome = _Outcome(_End.LOST, registered=False, reason="the server closed the connection")
@@ -345,6 +362,7 @@ class ChatClient:
                 outcome.registered = session.nick is not None
         finally:
             self._end_connection(session, writer)
+        outcome.login_failed = session.login_failed
         if session.quitting:
             outcome.end = _End.LEFT
         elif saw_error:
@@ -358,9 +376,10 @@ class ChatClient:
         except ValueError:
             return False
         self.roster.observe(msg, session.nick)
+        quitting = session.quitting
         self._send(session.from_server(raw))
         lines = session.take_lines()
-        if not session.quitting:  # after QUIT, only goodbyes ("Connection statistics: ...")
+        if not quitting:  # after QUIT, only goodbyes ("Connection statistics: ...")
             self._show(self._stamped(lines, msg.tags.get("time")))
         if session.ready:
             self._settled.set()

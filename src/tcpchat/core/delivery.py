@@ -17,6 +17,9 @@ from .state import ChatState
 
 __all__ = ["Delivery"]
 
+# A broadcast's variants by tag mask (16 masks: 4 bits), none made until someone needs one.
+_NOT_YET: tuple[bytes | None, ...] = (None,) * 15
+
 
 class Delivery:
     """Encodes and hands out lines for the local sessions (`sessions`, by uid)."""
@@ -52,7 +55,7 @@ class Delivery:
                 session.write(line)
                 continue
             if variants is None:
-                variants = [line, *[None] * 15]
+                variants = [line, *_NOT_YET]
             data = variants[mask]
             if data is None:
                 data = variants[mask] = self._tagged(line, mask, when, message, uid, joined)

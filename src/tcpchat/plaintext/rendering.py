@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..protocol import Message, irc_lower
+from .login import LoginMixin
 from .nicknames import NICK_CHANGE_REFUSED, NICK_REJECTED, NicknameMixin
 from .presence import PRESENCE_CAPS, is_bot
 from .state import Nick
@@ -33,7 +34,7 @@ _WANTED_CAPS = ("multi-prefix", "server-time", *PRESENCE_CAPS)
 _SILENT_BEFORE_WELCOME = frozenset({"020", "421", "451"})
 
 
-class RenderingMixin(NicknameMixin):
+class RenderingMixin(NicknameMixin, LoginMixin):
     """Turns IRC lines from the server into sentences, keeping the session state current."""
 
     _server_commands: dict[str, Callable[[Message], list[str]]]
@@ -262,21 +263,33 @@ class RenderingMixin(NicknameMixin):
         return self._say(f"The server ended the chat: {reason}")
 
     def _on_cap(self, msg: Message) -> list[str]:
-        """Outbound: CAP LS 302 (possibly several lines), REQ what we use, then END."""
+        """Outbound: CAP LS 302 (possibly several lines), REQ what we use, then END (or
+        first log in: login.py)."""
         outbound = self._outbound
+        sub = msg.param(1).upper()
+        if outbound is not None and self._nick is not None and sub in ("ACK", "NAK"):
+            return self._cap_answered(sub, msg.params[-1].split()) or []  # for /login
         if outbound is None or outbound.cap_done or self._nick is not None:
             return []
-        sub = msg.param(1).upper()
         if sub == "LS":
             offered = msg.params[-1].split()
             outbound.caps_offered.update(token.partition("=")[0] for token in offered)
+            self._note_offered(offered)
             if len(msg.params) >= 4 and msg.params[2] == "*":
                 return []  # more LS lines follow
+            refused = self._sasl_unavailable()
+            if refused is not None:
+                return refused
             wanted = [cap for cap in _WANTED_CAPS if cap in outbound.caps_offered]
+            wanted += self._sasl_wanted()
             if wanted:
                 return [f"CAP REQ :{' '.join(wanted)}"]
         elif sub not in ("ACK", "NAK"):
             return []
+        else:
+            login_lines = self._cap_answered(sub, msg.params[-1].split())
+            if login_lines is not None:
+                return login_lines
         outbound.cap_done = True
         return ["CAP END"]
 
@@ -320,7 +333,7 @@ class RenderingMixin(NicknameMixin):
         if not first_welcome or self._nick is None:
             return []
         if self._outbound is not None:
-            return self._outbound_welcome(self._outbound)
+            return self._welcomed_without_login() or self._outbound_welcome(self._outbound)
         self._tell(
             "Welcome, ",
             Nick(self._nick),

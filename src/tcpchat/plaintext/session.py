@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from ..protocol import irc_lower, parse
 from .commands import CommandMixin
+from .login import Login
 from .presence import PresenceMixin
 from .rendering import RenderingMixin
 from .state import NICK_PROMPT, Outbound
@@ -59,9 +60,17 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin):
         self._monitor_limit: int | None = None
         self._monitor_listed: list[str] = []
         self._bot_mode = ""
+        self._login = None
+        self._login_failed = False
+        self._sasl_mechanisms = None
+        self._sasl_enabled = False
         self._commands = self._command_table() | self._presence_commands()
-        self._server_commands = self._server_command_table() | self._presence_server_commands()
-        self._numerics = self._numeric_table() | self._presence_numerics()
+        self._server_commands = (
+            self._server_command_table()
+            | self._presence_server_commands()
+            | self._login_server_commands()
+        )
+        self._numerics = self._numeric_table() | self._presence_numerics() | self._login_numerics()
 
     # -- what the edge calls ------------------------------------------------
 
@@ -83,12 +92,15 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin):
         realname: str = "tcpchat client",
         welcome_text: str = CONNECTED_TEXT,
         notify: Sequence[str] = (),
+        login: tuple[str, str] | None = None,
     ) -> list[str]:
         """Outbound: the lines that open registration as `nick`.
 
         After the welcome the session says `welcome_text` and joins `channels`;
         `current` (one of them) becomes the current room, else the first joined.
         The nicks in `notify` are monitored again once the server says it can.
+        With `login` (account, password), it logs in with SASL before the welcome,
+        and leaves if it can't (login.py).
         """
         nick = nick if is_middle(nick) else sane_nick(nick)
         self._outbound = Outbound(
@@ -102,6 +114,8 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin):
             notify=[name for name in notify if is_middle(name)],
         )
         self._notify = {irc_lower(name): name for name in self._outbound.notify}
+        if login is not None:
+            self._login = Login(login[0], login[1], connecting=True)
         user = sane_nick(username or nick, 18)
         return ["CAP LS 302", f"NICK {nick}", f"USER {user} 0 * :{realname or nick}"]
 
