@@ -293,16 +293,24 @@ def _external(core: ChatBase, session: Session, exchange: SaslExchange, message:
 # ----------------------------------------------------------------------- the end
 
 
+def login_refusal(account: Account) -> str | None:
+    """Why no one may log in to `account` even with its password (suspended, or waiting
+    for VERIFY), said to someone who gave it; None when they may."""
+    if account.suspended is not None:
+        return f"account {account.name} is suspended: {account.suspended}"
+    if not account.verified:
+        return f"account {account.name} is not verified yet (VERIFY it first)"
+    return None
+
+
 def _proven(core: ChatBase, session: Session, account: Account) -> None:
     """The credentials are right: logged in (900, 903), unless the account may not be."""
     session.sasl = None
     user = session.user
-    if account.suspended is not None:
-        log.warning("SASL login to suspended account %r from %s refused", account.name, user.host)
-        fail(core, session, f"account {account.name} is suspended: {account.suspended}")
-    elif not account.verified:
-        log.info("SASL login to unverified account %r from %s refused", account.name, user.host)
-        fail(core, session, f"account {account.name} is not verified yet (VERIFY it first)")
+    refusal = login_refusal(account)
+    if refusal is not None:
+        log.warning("SASL login from %s refused: %s", user.host, refusal)
+        fail(core, session, refusal)
     elif user.account is not None:  # logged in some other way meanwhile
         core.reply(session, n.ERR_SASLALREADY, "You have already authenticated using SASL")
     else:
