@@ -38,6 +38,7 @@ from .events import (
     Quit,
     RealnameChanged,
     Registered,
+    ServerTold,
     StatusMessageSent,
     TopicSet,
     UserModeChanged,
@@ -86,6 +87,7 @@ class LocalRouter:
             Knocked: self._knocked,
             Wallops: self._wallops,
             AccountChanged: lambda event: None,  # account-notify renders it
+            ServerTold: self._server_told,
         }
 
     def attach(self, session: Session) -> None:
@@ -416,6 +418,12 @@ class LocalRouter:
             if user.away is not None:
                 away = [s for s in sessions if "away-notify" in s.caps]
                 self.deliver(away, event_line(user.source, "AWAY", [user.away]), event.time)
+
+    def _server_told(self, event: ServerTold) -> None:
+        session = self.sessions.get(event.uid)
+        if session is not None:
+            line = event_line(self.server_name, event.command, [session.user.nick, *event.params])
+            self.deliver((session,), line, event.time)
 
     def _killed(self, event: Killed) -> None:
         session = self.sessions.get(event.target)
