@@ -283,3 +283,20 @@ def test_a_database_that_cannot_write_says_temporarily_unavailable_and_logs_it(t
         quiet(jane)  # and everything else goes on
         jane.send("JOIN #lobby")
         jane.expect(r" 366 jane #lobby ")
+
+
+def test_a_labeled_register_is_answered_once_after_both_of_its_steps():
+    """REGISTER finishes later twice (hashing, then storing): its answer is still one
+    labeled batch, and the commands after it wait their turn."""
+    with running_server() as server:
+        alice = LineClient(server.port).register("alice", caps=("labeled-response", "batch"))
+        alice.send("@label=r1 REGISTER * * :correct horse", "@label=r2 LOGOUT", "PING :after")
+        ref = alice.expect(r"^@label=r1 :tcpchat BATCH \+(\w+) labeled-response$")[1]
+        alice.expect(rf"^@batch={ref} :tcpchat REGISTER SUCCESS alice :")
+        alice.expect(rf"^@batch={ref} :tcpchat 900 alice ")
+        alice.expect(rf"^:tcpchat BATCH -{ref}$")
+        ref = alice.expect(r"^@label=r2 :tcpchat BATCH \+(\w+) labeled-response$")[1]
+        alice.expect(rf"^@batch={ref} :tcpchat 901 alice ")
+        alice.expect(rf"^@batch={ref} :tcpchat NOTICE alice :The nick alice belongs to an ")
+        alice.expect(rf"^:tcpchat BATCH -{ref}$")
+        assert re.search(r" PONG \S+ :?after$", alice.readline()), alice.recent()
