@@ -95,6 +95,14 @@ TEMPLATES: dict[str, list[str]] = {
     "WALLOPS": ["WALLOPS :{t}", "WALLOPS"],
     "SQUIT": ["SQUIT x :y", "SQUIT"],
     "CONNECT": ["CONNECT x 6667", "CONNECT"],
+    "REGISTER": ["REGISTER * * :correct horse", "REGISTER {n} x@example.org :correct horse",
+                 "REGISTER {n} * :{n}", "REGISTER * nomail :correct horse", "REGISTER * *"],
+    "VERIFY": ["VERIFY {n} 1234abcd", "VERIFY {n}"],
+    "REGAIN": ["REGAIN", "REGAIN {n}"],
+    "LOGOUT": ["LOGOUT"],
+    "ACCOUNT": ["ACCOUNT INFO {n}", "ACCOUNT SUSPEND {n} :{t}", "ACCOUNT UNSUSPEND {n}",
+                "ACCOUNT DROP {n}", "ACCOUNT CREATE {n} :correct horse", "ACCOUNT PENDING",
+                "ACCOUNT APPROVE {n}", "ACCOUNT FROB", "ACCOUNT"],
 }  # fmt: skip
 
 MESSAGE_COMMANDS = {"PRIVMSG", "NOTICE", "TAGMSG"}
