@@ -68,11 +68,13 @@ def test_login_with_a_password_alone_uses_the_nick_and_failures_read_well() -> N
     server(
         session,
         ":tcpchat 904 dave :SASL authentication failed",
+        ":tcpchat 904 dave :SASL authentication failed: account dave is suspended: spam",
         ":tcpchat 902 dave :Account dave is suspended",
         ":tcpchat 907 dave :You have already authenticated using SASL",
     )
     assert text_of(session).split("\r\n") == [
         "Login failed: wrong account name or password.",
+        "Login failed: account dave is suspended: spam.",
         "Login failed: Account dave is suspended",
         "You are already logged in.",
         "",

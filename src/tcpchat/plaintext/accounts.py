@@ -47,7 +47,7 @@ class AccountsMixin(SessionState):
             "900": self._on_logged_in,
             "902": self._on_login_refused,
             "903": lambda _: [],  # 900 said it
-            "904": lambda _: self._login_ended(LOGIN_FAILED),
+            "904": self._on_login_failed,
             "905": lambda _: self._login_ended("Login failed: that is too long."),
             "906": lambda _: self._login_ended("Login aborted."),
             "907": lambda _: self._login_ended("You are already logged in."),
@@ -124,6 +124,13 @@ class AccountsMixin(SessionState):
         self._login = None
         account = msg.param(2)
         return self._say(f"You are now logged in as {account}." if account else msg.params[-1])
+
+    def _on_login_failed(self, msg: Message) -> list[str]:
+        """904, with the reason after the usual words when the server gives one (ours does:
+        `SASL authentication failed: account bob is suspended: spamming`)."""
+        _, colon, reason = msg.params[-1].partition(": ") if len(msg.params) >= 2 else ("", "", "")
+        reason = reason.strip().rstrip(".")
+        return self._login_ended(f"Login failed: {reason}." if colon and reason else LOGIN_FAILED)
 
     def _on_login_refused(self, msg: Message) -> list[str]:
         return self._login_ended(f"Login failed: {msg.params[-1]}")
