@@ -149,14 +149,14 @@ def test_sasl_logs_the_client_in_with_the_password_from_the_environment(data_dir
                             password="correct horse")  # fmt: skip
         assert client.stdin is not None and client.stdout is not None
         printed = PrintedLines(client.stdout)
-        printed.expect(r"^You are logged in as Alice\.$")
+        printed.expect(r"^You are now logged in as Alice\.$")
         printed.expect(r"^You joined #lobby\.$")
         bob = LineClient(server.port).register("bob")
         bob.send("WHOIS alice")
         bob.expect(r" 330 bob alice Alice :is logged in as$")
         client.stdin.close()
         assert client.wait(TIMEOUT) == 0
-        assert printed.lines.index("You are logged in as Alice.") < printed.lines.index(
+        assert printed.lines.index("You are now logged in as Alice.") < printed.lines.index(
             "You joined #lobby."
         )
 
@@ -195,7 +195,7 @@ def test_sasl_asks_for_the_password_at_the_terminal_without_echoing_it(data_dir)
         try:
             terminal.expect("Password for Alice: ")
             terminal.type("correct horse\r")
-            terminal.expect("You are logged in as Alice.")
+            terminal.expect("You are now logged in as Alice.")
             assert "correct horse" not in terminal.text()
             terminal.type("quit\r")
             assert terminal.exit_code() == 0
@@ -227,7 +227,7 @@ def test_slash_login_logs_in_after_connecting_and_never_shows_the_password(data_
         printed.expect(r"^You joined #lobby\.$")
         client.stdin.write("/login Alice correct horse\n")
         client.stdin.flush()
-        printed.expect(r"^You are logged in as Alice\.$")
+        printed.expect(r"^You are now logged in as Alice\.$")
         bob = LineClient(server.port).register("bob")
         bob.send("WHOIS dave")
         bob.expect(r" 330 bob dave Alice ")

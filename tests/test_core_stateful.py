@@ -113,6 +113,14 @@ TEMPLATES: dict[str, list[str]] = {
                      "AUTHENTICATE " + "A" * 400],
     "CERTFP": ["CERTFP ADD", "CERTFP ADD " + "ab" * 32, "CERTFP DEL " + "ab" * 32, "CERTFP LIST",
                "CERTFP ADD xyz", "CERTFP X", "CERTFP"],
+    "REGISTER": ["REGISTER * * :correct horse", "REGISTER {n} x@example.org :correct horse",
+                 "REGISTER {n} * :{n}", "REGISTER * nomail :correct horse", "REGISTER * *"],
+    "VERIFY": ["VERIFY {n} 1234abcd", "VERIFY {n}"],
+    "REGAIN": ["REGAIN", "REGAIN {n}"],
+    "LOGOUT": ["LOGOUT"],
+    "ACCOUNT": ["ACCOUNT INFO {n}", "ACCOUNT SUSPEND {n} :{t}", "ACCOUNT UNSUSPEND {n}",
+                "ACCOUNT DROP {n}", "ACCOUNT CREATE {n} :correct horse", "ACCOUNT PENDING",
+                "ACCOUNT APPROVE {n}", "ACCOUNT FROB", "ACCOUNT"],
 }  # fmt: skip
 
 MESSAGE_COMMANDS = {"PRIVMSG", "NOTICE", "TAGMSG"}

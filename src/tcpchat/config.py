@@ -66,6 +66,7 @@ class Settings:
     registrations_per_minute: int = 30  # server-wide, new accounts a minute
     registrations_per_address: int = 3  # new accounts per address (IPv6 /64) an hour
     nick_grace: float = 30.0  # seconds to log in before a registered nick is taken back
+    password_min_length: int = 8  # REGISTER: shorter passwords are WEAK_PASSWORD
     password_iterations: int = 4096  # PBKDF2 rounds of the SCRAM-SHA-256 keys kept
     certfps_per_account: int = 5  # TLS client certificates that log one account in (CERTFP)
 
@@ -302,6 +303,7 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "registrations_per_minute": Range(0, 1 << 24),
     "registrations_per_address": Range(0, 1 << 24),
     "nick_grace": Range(0, 86400),
+    "password_min_length": Range(1, 300),
     "password_iterations": Range(4096, 10_000_000),
     "certfps_per_account": Range(1, 1000),
     "server_name": _name,

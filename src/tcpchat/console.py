@@ -35,6 +35,7 @@ Lines you type are said in the current room (#lobby at first). Commands:
   people:    /msg nick text, /me action, /who [#room|nick], /whois nick
   operator:  /kick nick, /kill nick, /ban, /unban, /op, /deop, /voice,
              /devoice, /invite, /key, /mode (in any room), /stats
+  accounts:  /account info|create|drop|suspend|unsuspend|pending|approve
   stopping:  quit or over (or Ctrl-C) shuts the server down, telling all why
 Messages in your other rooms show as: [#room] nick says: ...
 /help COMMAND tells more, e.g. /help switch."""

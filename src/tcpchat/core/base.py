@@ -122,6 +122,11 @@ class ChatBase:
         # is owned). Until the edge attaches the data directory's, an in-memory database.
         self.accounts: AccountStore = _memory_accounts()
         self.account_names: set[str] = set()
+        # Nick ownership: who holds an account's nick without being logged in to it, and
+        # until when they may (uid -> (deadline, folded nick)); the sweep renames them.
+        self.nick_graces: dict[str, tuple[float, str]] = {}
+        # REGISTER's rate limits: (when, address key) of each registration of the last hour.
+        self.registrations: deque[tuple[float, str]] = deque()
 
     def attach_accounts(self, accounts: AccountStore) -> None:
         """Keep accounts in `accounts` from now on (the edge, once the database is open)."""

@@ -21,6 +21,7 @@ LABELED_RESPONSE = "labeled-response"
 MULTILINE = "draft/multiline"
 MULTILINE_CONCAT = "draft/multiline-concat"  # the tag on a line joined without a line feed
 STS = "sts"  # strict transport security: a policy told, never requested
+ACCOUNT_REGISTRATION = "draft/account-registration"  # REGISTER and VERIFY
 
 
 def sts_value(settings: Settings, tls_port: int | None, secure: bool) -> str | None:
@@ -33,6 +34,16 @@ def sts_value(settings: Settings, tls_port: int | None, secure: bool) -> str | N
     return f"duration={settings.sts_duration}" if secure else f"port={tls_port}"
 
 
+def account_registration(settings: Settings) -> dict[str, str | None]:
+    """draft/account-registration while REGISTER is open: `before-connect` (REGISTER
+    works before the connection is complete), but not when a server password must come
+    first; no `custom-account-name` (an account is named after its nick), no
+    `email-required` (no mail is sent)."""
+    if not settings.registration:
+        return {}
+    return {ACCOUNT_REGISTRATION: None if settings.password is not None else "before-connect"}
+
+
 def offered(settings: Settings) -> dict[str, str | None]:
     """Name -> CAP LS 302 value (None: the capability has no value), in the order listed."""
     return {
@@ -42,6 +53,7 @@ def offered(settings: Settings) -> dict[str, str | None]:
         BATCH: None,
         CAP_NOTIFY: None,
         "chghost": None,
+        **account_registration(settings),
         MULTILINE: (
             f"max-bytes={settings.multiline_max_bytes},max-lines={settings.multiline_max_lines}"
         ),

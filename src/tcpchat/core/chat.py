@@ -19,6 +19,7 @@ from .capabilities import LABELED_RESPONSE
 from .commands import COMMANDS, Command
 from .events import ModeChange, Registered, UserModeChanged
 from .handlers.batches import batched_line
+from .handlers.ownership import sweep_graces
 from .isupport import isupport_tokens
 from .lines import format_server_time
 from .model import Labeled, Session, Sink, User
@@ -131,7 +132,8 @@ class ChatCore(ChatBase):
         self.router.clear()
 
     def sweep(self) -> None:
-        """Drop sessions that never registered or stopped answering; PING the quiet ones.
+        """Drop sessions that never registered or stopped answering; PING the quiet ones;
+        rename whoever holds an account's nick past their grace (handlers/ownership.py).
 
         The edge calls this now and then; how often decides how late a timeout may fire.
         """
@@ -151,6 +153,8 @@ class ChatCore(ChatBase):
             elif silence > s.ping_interval:
                 session.ping_sent = True
                 self.send(session, Message("PING", [s.server_name]))
+        if self.nick_graces:
+            sweep_graces(self, now)
 
     # ------------------------------------------------------------- input
 

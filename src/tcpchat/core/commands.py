@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .handlers import (
+    account_admin,
+    accounts,
     batches,
     cap,
     certfp,
@@ -25,6 +27,7 @@ from .handlers import (
     modes,
     monitor,
     operators,
+    ownership,
     queries,
     registration,
     sasl,
@@ -100,4 +103,10 @@ COMMANDS: dict[str, Command] = {
     "WALLOPS": Command(operators.handle_wallops, 1, oper_only=True),
     "SQUIT": Command(operators.handle_link, 1, oper_only=True),
     "CONNECT": Command(operators.handle_link, 1, oper_only=True),
+    # accounts
+    "REGISTER": Command(accounts.handle_register, 3, before_registration=True),
+    "VERIFY": Command(accounts.handle_verify, 2, before_registration=True),
+    "REGAIN": Command(ownership.handle_regain),
+    "LOGOUT": Command(ownership.handle_logout),
+    "ACCOUNT": Command(account_admin.handle_account, 1, oper_only=True),
 }

@@ -72,6 +72,18 @@ class AccountChanged(NamedTuple):
     account: str | None
 
 
+class ServerTold(NamedTuple):
+    """The server tells one user something, wherever they are connected: a NOTICE (why
+    they were renamed, how long they have to log in) or a numeric such as 901 (logged
+    out by an operator). `params` follow their nick, which is the one they have when
+    told."""
+
+    time: float
+    uid: str
+    command: str  # NOTICE, or a numeric
+    params: tuple[str, ...]
+
+
 class Wallops(NamedTuple):
     """WALLOPS from a server operator: for users with mode +w."""
 
@@ -284,6 +296,7 @@ EVENT_TYPES = (
     Knocked,
     Wallops,
     AccountChanged,
+    ServerTold,
 )
 Event = (
     AccountChanged
@@ -306,6 +319,7 @@ Event = (
     | StatusMessageSent
     | Knocked
     | Wallops
+    | ServerTold
 )
 
 

@@ -38,6 +38,7 @@ from .events import (
     Quit,
     RealnameChanged,
     Registered,
+    ServerTold,
     StatusMessageSent,
     TopicSet,
     UserModeChanged,
@@ -81,6 +82,7 @@ class LocalRouter(Delivery):
             Knocked: self._knocked,
             Wallops: self._wallops,
             AccountChanged: self._account_changed,
+            ServerTold: self._server_told,
         }
 
     def attach(self, session: Session) -> None:
@@ -389,6 +391,12 @@ class LocalRouter(Delivery):
                 away = [s for s in sessions if "away-notify" in s.caps]
                 line = event_line(user.source, "AWAY", [user.away])
                 self.deliver(away, line, event.time, uid=event.uid)
+
+    def _server_told(self, event: ServerTold) -> None:
+        session = self.sessions.get(event.uid)
+        if session is not None:
+            line = event_line(self.server_name, event.command, [session.user.nick, *event.params])
+            self.deliver((session,), line, event.time)
 
     def _killed(self, event: Killed) -> None:
         session = self.sessions.get(event.target)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import logging
 import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..addresses import address_key
 from ..config import Settings
 from ..core import ChatCore
 from ..errors import ListenError
@@ -32,19 +32,6 @@ from .tcp import TcpConnection
 __all__ = ["SHUTDOWN_REASON", "ChatServer", "address_key", "connection_cap"]
 
 log = logging.getLogger("tcpchat.edge")
-
-
-def address_key(host: str) -> str:
-    """Connections are counted per IPv4 address and per IPv6 /64 (one subscriber's share)."""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return host
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
-    return str(address)
 
 
 # What every client is told when the server stops, however it was told to.
@@ -113,6 +100,8 @@ class ChatServer:
     def sweep_interval(self) -> float:
         s = self.settings
         shortest = min(s.registration_timeout, s.ping_interval, s.ping_timeout)
+        if s.nick_grace > 0:  # renaming whoever holds an account's nick past its grace
+            shortest = min(shortest, s.nick_grace)
         return min(max(shortest / 4, 0.05), 5.0)
 
     @property

@@ -16,14 +16,14 @@ Type a message and press Enter to say it in your current room. Commands:
   /switch #room          talk in another room you have joined
   /msg nick text         send a private message
   /me action             act something out, shown as: * you action
-  /nick newname          change your nickname
+  /nick newname          change your nickname; /register password keeps it yours
   /names /list /who /whois  who is in a room, the rooms, who someone is
   /topic /away           a room's topic; marking yourself away
   /notify [nick]         be told when someone comes or goes (/unnotify nick)
   /quit [reason]         leave the chat (typing quit or over does the same)
   //text                 say a message that starts with a slash
 Room operators: /kick /ban /unban /op /deop /voice /devoice /invite /key /mode
-Server operators: /oper /kill /stats
+Server operators: /oper /kill /stats /account
 /help COMMAND tells more about one, e.g. /help join"""
 
 # One entry per command: its usage, then what it does, as shown by `/help COMMAND`.
@@ -61,6 +61,38 @@ COMMAND_HELP = {
         "Be told when someone comes online or leaves (and when they go away or come back). "
         "/notify alone shows your list and who on it is online; /unnotify nick takes "
         "someone off it. Needs a server that offers MONITOR, as tcpchat does.",
+    ),
+    "register": (
+        "/register password",
+        "Make your nickname an account, with this password, and log in to it: from then "
+        "on the nick is yours. Anyone else who takes it must log in within a short while "
+        "or is renamed. Later, /login logs you in; /logout, /regain and /verify are there "
+        "too.",
+    ),
+    "login": (
+        "/login name password",
+        "Log in to your account (/login password: the account named after your nick). "
+        "Holding its nick, you keep it.",
+    ),
+    "logout": (
+        "/logout",
+        "Log out of your account. Keeping its nick, you must log in again soon or be renamed.",
+    ),
+    "regain": (
+        "/regain [nick]",
+        "Logged in, take your account's nick back from whoever has it; they get a guest nick.",
+    ),
+    "verify": (
+        "/verify name code",
+        "Finish registering when the server asked for approval, with the code an operator "
+        "gave you.",
+    ),
+    "account": (
+        "/account info|create|drop|suspend|unsuspend|pending|approve [name ...]",
+        "Server operators: look after accounts. /account info name; /account create name "
+        "password; /account drop name (and its channels); /account suspend name [reason] "
+        "(no one can log in to it; /account unsuspend name lifts it); /account pending "
+        "lists the accounts waiting for /verify, with their codes; /account approve name.",
     ),
     "quit": ("/quit [reason]", "Leave the chat. Typing quit or over does the same."),
     "help": ("/help [command]", "The list of commands, or more about one of them."),

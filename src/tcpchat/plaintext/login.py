@@ -58,7 +58,7 @@ class LoginMixin(SessionState):
     def _login_numerics(self) -> dict[str, Callable[[Message], list[str]]]:
         return {
             "900": self._on_logged_in,
-            "901": lambda _: self._say("You are logged out."),
+            "901": lambda _: self._say("You are now logged out."),
             "903": self._on_login_success,
             "904": self._on_login_failure,
             "905": self._on_login_failure,
@@ -73,8 +73,9 @@ class LoginMixin(SessionState):
         return self._login_failed
 
     def login(self, name: str, password: str) -> list[str]:
-        """`/login name password` in the client: SASL now, asking for it first if needed."""
-        if self._outbound is None or self._nick is None:
+        """`/login name password` (the client's, and a person's on nc): SASL now, asking for
+        the capability first if needed."""
+        if self._nick is None:
             return self._say("Still connecting to the server; try again in a moment.")
         if self._login is not None:
             return self._say("A login is under way already.")
@@ -84,7 +85,7 @@ class LoginMixin(SessionState):
         if self._sasl_enabled:
             self._login = login
             return self._begin(login)
-        if "sasl" not in self._outbound.caps_offered:
+        if self._outbound is not None and "sasl" not in self._outbound.caps_offered:
             return self._say(NO_SASL)
         self._login = login
         login.waiting_for_cap = True
@@ -184,7 +185,7 @@ class LoginMixin(SessionState):
 
     def _on_logged_in(self, msg: Message) -> list[str]:
         account = msg.param(2) if len(msg.params) >= 4 else ""
-        return self._say(f"You are logged in as {account}." if account else msg.params[-1])
+        return self._say(f"You are now logged in as {account}." if account else msg.params[-1])
 
     def _on_login_success(self, _msg: Message) -> list[str]:
         login, self._login = self._login, None

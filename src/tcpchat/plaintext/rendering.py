@@ -267,7 +267,7 @@ class RenderingMixin(NicknameMixin, LoginMixin):
         first log in: login.py)."""
         outbound = self._outbound
         sub = msg.param(1).upper()
-        if outbound is not None and self._nick is not None and sub in ("ACK", "NAK"):
+        if self._nick is not None and sub in ("ACK", "NAK"):
             return self._cap_answered(sub, msg.params[-1].split()) or []  # for /login
         if outbound is None or outbound.cap_done or self._nick is not None:
             return []

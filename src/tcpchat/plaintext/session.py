@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..protocol import irc_lower, parse
+from .accounts import AccountsMixin
 from .commands import CommandMixin
 from .login import Login
 from .presence import PresenceMixin
@@ -15,7 +16,7 @@ from .text import STATUS_PREFIXES, clean_input, is_middle, sane_nick
 CONNECTED_TEXT = "Connected to the server. Type 'quit' to end the chat."
 
 
-class PlainSession(CommandMixin, RenderingMixin, PresenceMixin):
+class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
     """One plain-text person's side of the conversation with the IRC core.
 
     Feed what the person types to `from_person` and what the core writes to
@@ -64,13 +65,21 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin):
         self._login_failed = False
         self._sasl_mechanisms = None
         self._sasl_enabled = False
-        self._commands = self._command_table() | self._presence_commands()
+        self._commands = (
+            self._command_table() | self._presence_commands() | self._account_commands()
+        )
         self._server_commands = (
             self._server_command_table()
             | self._presence_server_commands()
             | self._login_server_commands()
+            | self._account_server_commands()
         )
-        self._numerics = self._numeric_table() | self._presence_numerics() | self._login_numerics()
+        self._numerics = (
+            self._numeric_table()
+            | self._presence_numerics()
+            | self._login_numerics()
+            | self._account_numerics()
+        )
 
     # -- what the edge calls ------------------------------------------------
 

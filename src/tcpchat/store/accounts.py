@@ -28,6 +28,7 @@ __all__ = [
     "drop_channel",
     "get_account",
     "get_channel",
+    "pending_accounts",
     "registered_channels",
     "remove_certfp",
     "save_channel",
@@ -182,6 +183,14 @@ def delete_account(c: sqlite3.Connection, folded: str) -> bool:
     return c.execute("DELETE FROM accounts WHERE folded = ?", (folded,)).rowcount == 1
 
 
+def pending_accounts(c: sqlite3.Connection) -> list[Account]:
+    """The accounts waiting for VERIFY, oldest first."""
+    rows = c.execute(
+        f"SELECT {_COLUMNS} FROM accounts WHERE verify_code IS NOT NULL ORDER BY created"
+    )
+    return [_account(row) for row in rows]
+
+
 # ------------------------------------------------------- certificate fingerprints
 
 
@@ -288,7 +297,8 @@ class AccountStore(Protocol):
     behind the same calls); the core reaches it through `core.later`."""
 
     def names(self, done: Callable[[set[str]], None]) -> None:
-        """Every account's folded name (the server keeps them, to know a nick is owned)."""
+        """Every account's folded name (the server keeps them, to know a nick is owned),
+        but those still waiting for VERIFY: their nicks are nobody's yet."""
 
     def get(self, folded: str, done: Callable[[Account | None], None]) -> None: ...
 
@@ -314,8 +324,12 @@ class SqliteAccounts:
         self.database = database
 
     def names(self, done: Callable[[set[str]], None]) -> None:
-        self.database.run(lambda c: {row[0] for row in c.execute("SELECT folded FROM accounts")},
-                          done)  # fmt: skip
+        self.database.run(
+            lambda c: {
+                row[0] for row in c.execute("SELECT folded FROM accounts WHERE verify_code IS NULL")
+            },
+            done,
+        )
 
     def get(self, folded: str, done: Callable[[Account | None], None]) -> None:
         self.database.run(lambda c: get_account(c, folded), done)

@@ -160,7 +160,9 @@ class Database:
         for target, script in self.migrations:
             if target <= version:
                 continue
-            log.info("database schema %d -> %d", version, target)
+            # A file's migration is news for the operator; a fresh in-memory one is not.
+            log.log(logging.INFO if self.path else logging.DEBUG,
+                    "database schema %d -> %d", version, target)  # fmt: skip
             connection.execute("BEGIN IMMEDIATE")
             try:
                 for statement in _statements(script):

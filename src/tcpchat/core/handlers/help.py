@@ -17,6 +17,12 @@ from ..model import Session
 
 # command -> (how it is written, what it does)
 TOPICS: dict[str, tuple[str, str]] = {
+    "ACCOUNT": (
+        "ACCOUNT INFO|DROP|APPROVE|UNSUSPEND <name> | ACCOUNT SUSPEND <name> [:<reason>] | "
+        "ACCOUNT CREATE <name> <password> | ACCOUNT PENDING",
+        "Server operators: show, drop or suspend an account (its users are logged out), "
+        "make one, list those waiting for VERIFY with their codes, or approve one.",
+    ),
     "AUTHENTICATE": (
         "AUTHENTICATE <mechanism> | AUTHENTICATE <base64> | AUTHENTICATE *",
         "Log in with SASL (after CAP REQ :sasl): PLAIN, SCRAM-SHA-256, or EXTERNAL with a "
@@ -79,6 +85,11 @@ TOPICS: dict[str, tuple[str, str]] = {
         "(created more or less than n minutes ago), T>n or T<n (topic set so long ago), "
         "#mask* and !#mask*.",
     ),
+    "LOGOUT": (
+        "LOGOUT",
+        "Log out of your account. Keeping its nick, you are renamed after nick_grace seconds "
+        "unless you log in again.",
+    ),
     "LUSERS": ("LUSERS", "How many users, operators and channels there are."),
     "MODE": (
         "MODE <#channel> [<modes> [<args>]] | MODE <nick> [<modes>]",
@@ -111,6 +122,16 @@ TOPICS: dict[str, tuple[str, str]] = {
         "+#channel its voiced members and operators.",
     ),
     "QUIT": ("QUIT [:<reason>]", "Leave the server."),
+    "REGAIN": (
+        "REGAIN [<nick>]",
+        "Logged in to an account, take its nick back from whoever holds it (they get a "
+        "guest nick).",
+    ),
+    "REGISTER": (
+        "REGISTER <account|*> <email|*> <password>",
+        "Register an account named after your nick (draft/account-registration), and be "
+        "logged in to it; its nick is yours from then on. Works before connecting too.",
+    ),
     "SQUIT": (
         "SQUIT <server> [:<reason>]",
         "Server operators: unlink a server. This server does not link, and says so.",
@@ -136,6 +157,10 @@ TOPICS: dict[str, tuple[str, str]] = {
     ),
     "USERHOST": ("USERHOST <nick> [<nick>...]", "The user@host of up to five nicks."),
     "USERS": ("USERS", "Disabled here (446): use WHO, or LUSERS for the numbers."),
+    "VERIFY": (
+        "VERIFY <account> <code>",
+        "Finish a registration that waits for approval, with the code an operator gave you.",
+    ),
     "VERSION": ("VERSION", "The server's version, and what it supports (005)."),
     "WALLOPS": (
         "WALLOPS :<text>",

@@ -3,6 +3,7 @@ the numerics the session gets and the event everyone else's view follows."""
 
 from __future__ import annotations
 
+from ...protocol import irc_lower
 from ...store.accounts import Account
 from .. import numerics as n
 from ..base import ChatBase
@@ -16,6 +17,8 @@ def log_in(core: ChatBase, session: Session, account: Account) -> None:
     message = f"You are now logged in as {account.name}"
     core.reply(session, n.RPL_LOGGEDIN, user.source, account.name, message)
     core.emit(AccountChanged(core.clock(), user.uid, user.source, account.name))
+    if irc_lower(user.nick) == account.folded:  # holding the account's nick: theirs now
+        core.nick_graces.pop(user.uid, None)
 
 
 def log_out(core: ChatBase, session: Session) -> None:

@@ -12,6 +12,7 @@ from ..base import ChatBase
 from ..events import NickChanged, Registered
 from ..isupport import isupport_tokens, myinfo
 from ..model import Session
+from .ownership import check_nick
 
 log = logging.getLogger("tcpchat.core")
 
@@ -41,6 +42,7 @@ def handle_nick(core: ChatBase, session: Session, msg: Message) -> None:
         return
     if user.registered:
         core.emit(NickChanged(core.clock(), user.uid, user.source, nick))
+        check_nick(core, user)  # an account's nick: log in to it, or be renamed
     else:
         core.state.claim_nick(user, nick)
         try_register(core, session)
@@ -74,6 +76,7 @@ def try_register(core: ChatBase, session: Session) -> None:
         return
     core.emit(Registered(core.clock(), user))
     send_welcome(core, session)
+    check_nick(core, user)
 
 
 def _same_password(given: str | None, expected: str) -> bool:
