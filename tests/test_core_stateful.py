@@ -7,6 +7,7 @@ no handler may have failed, and every recipient of one message must have got the
 and the same time.
 """
 
+import dataclasses
 import functools
 import itertools
 
@@ -14,9 +15,13 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tcpchat.accounts.scram import derive_keys
+from tcpchat.core.events import AccountChanged
 from tcpchat.core.handlers.messaging import can_speak
+from tcpchat.core.model import snapshot
 from tcpchat.passwords import hash_password
 from tcpchat.protocol import irc_lower, parse
+from tcpchat.store.accounts import Account, get_channel
 
 from core_harness import Peer, make_core
 
@@ -31,6 +36,7 @@ CAP_SETS = [
     ("extended-monitor", "away-notify", "chghost", "setname", "invite-notify"),
 ]
 OPER_PASSWORD = "hunter2"
+KEYS = derive_keys("pw")
 
 # For every command of the core, lines that use it well and badly. {n} is a nick, {c} a
 # channel, {t} some text.
@@ -95,6 +101,10 @@ TEMPLATES: dict[str, list[str]] = {
     "WALLOPS": ["WALLOPS :{t}", "WALLOPS"],
     "SQUIT": ["SQUIT x :y", "SQUIT"],
     "CONNECT": ["CONNECT x 6667", "CONNECT"],
+    "CS": ["CS REGISTER {c}", "CS OP {c} {n}", "CS VOICE {c} {n}", "CS DEOP {c} {n}",
+           "CS DEVOICE {c} {n}", "CS INFO {c}", "CS UNREGISTER {c}", "CS", "CS FROB {c}",
+           "CS OP {c}"],
+    "CHANSERV": ["CHANSERV :register {c}", "CHANSERV help"],
 }  # fmt: skip
 
 MESSAGE_COMMANDS = {"PRIVMSG", "NOTICE", "TAGMSG"}
@@ -171,6 +181,53 @@ class ChatMachine(RuleBasedStateMachine):
             t=data.draw(st.sampled_from(["hi", "a b c", ":-)", "x" * 300])),
         )
         self.pick(data, registered=False).send(recase(line, case))
+
+    @precondition(lambda self: bool(self.registered()))
+    @rule(data=st.data())
+    def log_in(self, data):
+        """A login, as SASL ends one, to an account named as the nick (made if new): the
+        access lists of registered channels apply."""
+        self.log_in_as_nick(self.pick(data))
+
+    @precondition(lambda self: any(p.user.channels for p in self.registered()))
+    @rule(data=st.data())
+    def register_a_channel(self, data):
+        """Someone logs in and registers one of their channels (CS REGISTER)."""
+        peer = data.draw(st.sampled_from([p for p in self.registered() if p.user.channels]))
+        self.log_in_as_nick(peer)
+        peer.send(f"CS REGISTER {data.draw(st.sampled_from(sorted(peer.user.channels)))}")
+
+    @precondition(
+        lambda self: any(k in self.core.state.channels for k in self.core.channel_registry.records)
+    )
+    @rule(data=st.data())
+    def a_registered_channel_empties_and_comes_back(self, data):
+        """Everyone leaves a registered channel; whoever joins first gets what its access
+        list says, and nothing more."""
+        state, registry = self.core.state, self.core.channel_registry
+        key = data.draw(st.sampled_from(sorted(k for k in registry.records if k in state.channels)))
+        for peer in self.registered():
+            if key in peer.user.channels:
+                peer.send(f"PART {key}")
+        assert key not in state.channels
+        joiner = self.pick(data)
+        joiner.send(f"JOIN {key} key")
+        channel = state.channels.get(key)
+        if channel is not None:
+            kept = registry.records[key]
+            assert channel.members == {
+                joiner.user.uid: registry.status_of(kept, joiner.user.account)
+            }
+            assert channel.created == kept.registered
+
+    def log_in_as_nick(self, peer: Peer) -> None:
+        user = peer.user
+        name = irc_lower(user.nick)
+        if name not in self.core.account_names:
+            account = Account(name, user.nick, None, KEYS, 0.0)
+            self.core.accounts.create(account, lambda ok: None)
+            self.core.account_names.add(name)
+        self.core.emit(AccountChanged(self.core.clock(), user.uid, user.source, user.nick))
 
     @precondition(lambda self: bool(self.registered()))
     @rule(
@@ -288,6 +345,22 @@ class ChatMachine(RuleBasedStateMachine):
             for folded, channel in peer.user.channels.items():
                 assert state.channels.get(folded) is channel
                 assert peer.user.uid in channel.members
+
+    @invariant()
+    def registered_channels_are_kept_as_they_are(self):
+        """A registered channel's record (memory and database) is the live channel's."""
+
+        def same(kept):
+            return dataclasses.replace(kept, lists=tuple(sorted(kept.lists)))
+
+        state, accounts = self.core.state, self.core.accounts
+        for folded, kept in self.core.channel_registry.records.items():
+            channel = state.channels.get(folded)
+            if channel is not None:
+                assert same(snapshot(channel, kept)) == same(kept)
+            stored: list = []
+            accounts.read(lambda c, key=folded: get_channel(c, key), stored.append)
+            assert stored and same(stored[0]) == same(kept)
 
     @invariant()
     def the_router_sees_what_the_state_holds(self):

@@ -12,7 +12,7 @@ from ..protocol import Message, irc_lower
 __all__ = ["COMMANDS", "Roster", "completions"]
 
 COMMANDS = (
-    "/away", "/ban", "/deop", "/devoice", "/help", "/invite", "/join", "/key", "/kick",
+    "/away", "/ban", "/cs", "/deop", "/devoice", "/help", "/invite", "/join", "/key", "/kick",
     "/kill", "/list", "/me", "/mode", "/msg", "/names", "/nick", "/notify", "/op", "/oper",
     "/part", "/quit", "/stats", "/switch", "/topic", "/unban", "/unnotify", "/voice", "/who",
     "/whois",

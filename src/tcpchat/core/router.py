@@ -24,6 +24,7 @@ from .events import (
     AccountChanged,
     AwayChanged,
     ChannelModeChanged,
+    ChannelRestored,
     Event,
     HostChanged,
     Invited,
@@ -86,6 +87,7 @@ class LocalRouter:
             Knocked: self._knocked,
             Wallops: self._wallops,
             AccountChanged: lambda event: None,  # account-notify renders it
+            ChannelRestored: lambda event: None,  # the JOIN that follows shows it
         }
 
     def attach(self, session: Session) -> None:
