@@ -221,3 +221,16 @@ def test_people_on_nc_use_cs_and_read_the_answers_as_sentences(tmp_path):
         dave.expect(r"^#lobby is registered to dave since ")
         dave.send("/help cs")
         dave.expect(r"^/cs REGISTER #room")
+
+
+def test_the_terminal_client_passes_cs_on_and_shows_the_answers_as_sentences() -> None:
+    from tcpchat.plaintext import PlainSession
+
+    session = PlainSession()
+    session.start("alice")
+    session.from_server(b":srv 001 alice :Welcome\r\n:alice!u@h JOIN #lobby\r\n")
+    session.take_lines()
+    assert session.from_person("/cs register #lobby") == ["CS register #lobby"]
+    assert session.from_person("/chanserv") == ["CS"]
+    session.from_server(b":srv NOTICE alice :Registered #lobby to your account alice.\r\n")
+    assert session.take_lines() == ["Registered #lobby to your account alice."]
