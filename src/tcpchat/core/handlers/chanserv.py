@@ -33,8 +33,7 @@ HELP_LINES = (
     "CS UNREGISTER #room: the founder (or a server operator) lets a registered room go.",
     "CS OP #room account, CS DEOP #room account: who gets @ when they join or log in there "
     "(the founder always does).",
-    "CS VOICE #room account, CS DEVOICE #room account: who gets + when they join or log in "
-    "there.",
+    "CS VOICE #room account, CS DEVOICE #room account: who gets + when they join or log in there.",
     "CS INFO #room: who founded a registered room, when, and its access list.",
 )
 
