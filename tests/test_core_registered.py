@@ -184,3 +184,27 @@ def test_a_server_operator_founds_nothing_without_an_account_but_may_unregister_
     root.send("CS UNREGISTER #room")  # from outside the room
     assert notices(root)[0].startswith("#room is no longer registered.")
     assert stored(database, "#room") is None
+
+
+def test_a_save_is_whole_or_nothing_and_run_now_says_what_failed(tmp_path):
+    import pytest
+
+    from tcpchat.errors import StoreError
+
+    database = Database(tmp_path, MIGRATIONS, post=lambda callback: callback())
+    database.open()  # on its own thread, as in the server
+    try:
+        founder = db.Account("alice", "alice", None, KEYS, 0.0)
+        assert database.run_now(lambda c: db.create_account(c, founder))
+        room = db.RegisteredChannel(
+            "#room", "#room", "alice", 1.0, "kept", lists=(("b", "x", "a", 1.0),)
+        )
+        database.run_now(lambda c: db.save_channel(c, room))
+        broken = db.RegisteredChannel(
+            "#room", "#room", "alice", 1.0, "lost", access={"nobody": "o"}
+        )
+        with pytest.raises(StoreError, match="FOREIGN KEY"):
+            database.run_now(lambda c: db.save_channel(c, broken))
+        assert database.run_now(lambda c: db.get_channel(c, "#room")) == room
+    finally:
+        database.close()
