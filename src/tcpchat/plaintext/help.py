@@ -23,8 +23,7 @@ Type a message and press Enter to say it in your current room. Commands:
   /quit [reason]         leave the chat (typing quit or over does the same)
   //text                 say a message that starts with a slash
 Room operators: /kick /ban /unban /op /deop /voice /devoice /invite /key /mode
-Rooms that last: /cs register #room, /cs info #room (/help cs)
-Server operators: /oper /kill /stats
+Server operators: /oper /kill /stats; keeping a room for good: /cs (/help cs)
 /help COMMAND tells more about one, e.g. /help join"""
 
 # One entry per command: its usage, then what it does, as shown by `/help COMMAND`.
