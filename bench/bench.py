@@ -12,11 +12,17 @@ Scenarios:
   latency    a steady rate of deliveries into the channel; p50/p99/max latency
   idle       hold C registered connections; memory per connection from the server's RSS
   connect    connections and registrations per second
+  login      registrations with SASL PLAIN per second, to C accounts made beforehand
+  idle-login idle, with every connection logged in (SASL PLAIN) to an account of its own
 
-Each run starts its own server on 127.0.0.1 (tcpchat with bench/unlimited.toml; ngIRCd from
-Debian's packages with an equivalent config, installed if missing), pinned to CPU 0, with
-this load generator pinned to CPU 1. Figures are medians over --runs, and every ratio is
-tcpchat / ngIRCd measured in the same invocation.
+Each run starts its own server on 127.0.0.1 (tcpchat with bench/unlimited.toml and no data
+directory; ngIRCd from Debian's packages with an equivalent config, installed if missing),
+pinned to CPU 0, with this load generator pinned to CPU 1. Figures are medians over --runs,
+and every ratio is tcpchat / ngIRCd measured in the same invocation.
+
+The login scenarios run tcpchat alone (ngIRCd has no accounts), on a temporary data directory
+holding C accounts made before it starts; clients log in --login-concurrency at a time. They need
+a tcpchat that offers SASL; against one that does not, they fail saying so (exit code 1).
 """
 
 from __future__ import annotations
@@ -30,42 +36,14 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from loadgen import BenchClient, connect_clients, message, percentile
+from loadgen import BenchClient, LoginFailed, connect_clients, message, percentile
+from logins import run_idle_login, run_login
+from outcome import Figure, Outcome, close_all, own_cpu
 from servers import STARTERS, ServerProcess, start_tcpchat, two_cores
 
 CHANNEL = "#bench"
-
-
-@dataclass
-class Figure:
-    name: str
-    value: float
-    unit: str
-    higher_is_better: bool = True
-
-
-@dataclass
-class Outcome:
-    figures: list[Figure]
-    loss: int
-    load_cpu: float  # load generator CPU seconds
-    server_cpu: float
-    elapsed: float
-    notes: str = ""
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def close_all(clients: list[BenchClient]) -> None:
-    for client in clients:
-        if client.transport is not None:
-            client.transport.close()
 
 
 # ------------------------------------------------------------------ scenarios
@@ -272,18 +250,24 @@ SCENARIOS: dict[str, Callable[[ServerProcess, argparse.Namespace], object]] = {
     "latency": run_latency,
     "idle": run_idle,
     "connect": run_connect,
+    "login": run_login,
+    "idle-login": run_idle_login,
 }
+# Scenarios that need accounts: tcpchat only, on a data directory made for the run.
+ACCOUNT_SCENARIOS = {"login", "idle-login"}
 
 
 # --------------------------------------------------------------------- driver
 
 
 def measure(scenario: str, server_name: str, args: argparse.Namespace) -> Outcome:
+    """One run. Raises LoginFailed when a login scenario's server can't log clients in."""
+    accounts = args.clients if scenario in ACCOUNT_SCENARIOS else 0
     if server_name == "tcpchat":
-        server = start_tcpchat(args.event_loop, args.profile)
+        server = start_tcpchat(args.event_loop, args.profile, accounts=accounts)
     elif server_name.startswith("tcpchat@"):  # another checkout, e.g. before a change
         root = Path(server_name.partition("@")[2]).resolve()
-        server = start_tcpchat(args.event_loop, None, root, server_name)
+        server = start_tcpchat(args.event_loop, None, root, server_name, accounts)
     else:
         server = STARTERS[server_name]()
     try:
@@ -327,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         "commit before a change) (default tcpchat,ngircd); ratios are the first to each other",
     )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--clients", type=int, help="C (default 1000; 10000 for idle)")
+    parser.add_argument(
+        "--clients", type=int, help="C (default 1000; 10000 for idle and idle-login)"
+    )
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument("--messages", type=int, default=20000, help="M for fanout/flood/pairs")
     parser.add_argument(
@@ -345,6 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50000, help="latency: deliveries/s")
     parser.add_argument("--seconds", type=float, default=10, help="latency: duration")
     parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument(
+        "--login-concurrency",
+        type=int,
+        default=4,
+        help="login scenarios: clients logging in at once (default 4: tcpchat checks at most "
+        "4 passwords at once)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny numbers: a smoke run")
     parser.add_argument(
         "--event-loop",
@@ -381,11 +374,23 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     results: dict[tuple[str, str], list[Outcome]] = {}
     for scenario in scenarios:
-        clients = args.clients or (10 if args.quick else 10000 if scenario == "idle" else 1000)
+        idle = scenario in ("idle", "idle-login")
+        clients = args.clients or (10 if args.quick else 10000 if idle else 1000)
         run_args = argparse.Namespace(**{**vars(args), "clients": clients})
+        names = servers
+        if scenario in ACCOUNT_SCENARIOS:
+            names = [name for name in servers if name.partition("@")[0] == "tcpchat"]
+            if len(names) < len(servers):
+                print(f"# {scenario}: tcpchat only (the others have no accounts)", flush=True)
         for _ in range(args.runs):
-            for server_name in servers:  # interleaved, so noise hits both alike
-                outcome = measure(scenario, server_name, run_args)
+            for server_name in names:  # interleaved, so noise hits both alike
+                try:
+                    outcome = measure(scenario, server_name, run_args)
+                except LoginFailed as exc:
+                    print(f"{scenario:8} {server_name:8} FAILED: {exc}", flush=True)
+                    print(f"bench.py: {scenario}: {server_name}: {exc}", file=sys.stderr)
+                    failed = True
+                    break
                 results.setdefault((scenario, server_name), []).append(outcome)
                 figure = outcome.figures[0]
                 print(
@@ -409,6 +414,8 @@ def print_table(
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for scenario in scenarios:
+        if (scenario, servers[0]) not in results:
+            continue  # it failed (said above), or did not run on the first server
         first = results[(scenario, servers[0])][0]
         for index, figure in enumerate(first.figures):
             if figure.unit == "ms" and not any(
@@ -418,9 +425,14 @@ def print_table(
             medians = {
                 name: statistics.median(o.figures[index].value for o in results[(scenario, name)])
                 for name in servers
+                if (scenario, name) in results
             }
-            row = [scenario, figure.name, *(fmt(medians[name], figure.unit) for name in servers)]
+            row = [scenario, figure.name]
+            row += [fmt(medians[n], figure.unit) if n in medians else "n/a" for n in servers]
             for other in servers[1:]:
+                if other not in medians:
+                    row.append("n/a")
+                    continue
                 ratio = medians[servers[0]] / medians[other] if medians[other] else 0.0
                 row.append(f"{ratio:.2f}")
             print("| " + " | ".join(row) + " |")

@@ -9,6 +9,7 @@ once and in order, and the timestamps give the latency.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import re
 import time
@@ -30,7 +31,8 @@ class BenchClient(asyncio.Protocol):
         self.received = 0
         self.expected = 0
         self.done: asyncio.Future[None] | None = None
-        self.waiting: list[tuple[bytes, asyncio.Future[None]]] = []
+        self.waiting: list[tuple[bytes, asyncio.Future[bytes]]] = []
+        self.transcript: list[bytes] | None = None  # while set, every line received
         self.next_seq: dict[int, int] = {}  # auditors: sender -> next sequence number
         self.errors: list[str] = []
         self.latencies_ns: list[int] = []
@@ -50,12 +52,15 @@ class BenchClient(asyncio.Protocol):
         cut = data.rfind(b"\n") + 1
         self.buffer = data[cut:]
         chunk = data[:cut]
+        if self.transcript is not None:
+            self.transcript.append(chunk)
         if b"PING" in chunk:
             for token in re.findall(rb"^PING (.*?)\r?$", chunk, re.MULTILINE):
                 self.write(b"PONG " + token + b"\r\n")
         for pattern, future in list(self.waiting):
-            if re.search(pattern, chunk, re.MULTILINE) and not future.done():
-                future.set_result(None)
+            match = re.search(pattern, chunk, re.MULTILINE)
+            if match and not future.done():
+                future.set_result(match.group(0))
                 self.waiting.remove((pattern, future))
         if self.counting:
             if self.audit:
@@ -77,8 +82,9 @@ class BenchClient(asyncio.Protocol):
         assert self.transport is not None
         self.transport.write(data)
 
-    def expect(self, pattern: bytes) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def expect(self, pattern: bytes) -> asyncio.Future[bytes]:
+        """The first line matching `pattern` from now on (the match, when it comes)."""
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.waiting.append((pattern, future))
         return future
 
@@ -90,6 +96,46 @@ class BenchClient(asyncio.Protocol):
             joined = self.expect(rb"^\S+ 366 ")
             self.write(f"JOIN {channel}\r\n".encode())
             await joined
+
+    async def register_with_sasl(self, account: str, password: str) -> None:
+        """Register logged in to `account`, as IRCv3 SASL 3.2 has a client do it: `CAP LS
+        302`, `CAP REQ :sasl`, `AUTHENTICATE PLAIN`, the base64 payload (in 400-byte pieces,
+        `+` after an exact multiple) on the server's `AUTHENTICATE +`, 903, then `CAP END`.
+        Raises LoginFailed, saying why, when the server can't or won't."""
+        self.transcript = []
+        listed = self.expect(rb"^\S+ CAP \S+ LS (?!\* ).*$")  # the list's last line
+        nick = self.nick
+        self.write(f"CAP LS 302\r\nNICK {nick}\r\nUSER {nick} 0 * :bench\r\n".encode())
+        await listed
+        offered = re.search(rb" CAP \S+ LS (?:\* )?:?(?:.* )?sasl(?:=(\S*))?(?: |\r|$)",
+                            b"".join(self.transcript), re.MULTILINE)  # fmt: skip
+        self.transcript = None
+        if offered is None:
+            raise LoginFailed("the server does not offer SASL (no sasl in CAP LS 302)")
+        mechanisms = offered.group(1)
+        if mechanisms is not None and b"PLAIN" not in mechanisms.split(b","):
+            raise LoginFailed(f"the server's SASL has no PLAIN (sasl={mechanisms.decode()})")
+        answer = self.expect(rb"^\S+ CAP \S+ (?:ACK|NAK) .*$")
+        self.write(b"CAP REQ :sasl\r\n")
+        if b" NAK " in await answer:
+            raise LoginFailed("the server refused CAP REQ :sasl")
+        go_on = self.expect(rb"^(?::\S+ )?AUTHENTICATE :?\+|^\S+ 90[4-8] .*$")
+        self.write(b"AUTHENTICATE PLAIN\r\n")
+        said = await go_on
+        if b"AUTHENTICATE" not in said:
+            raise LoginFailed(f"AUTHENTICATE PLAIN was refused: {said.decode().strip()}")
+        outcome = self.expect(rb"^\S+ 90[2-8] .*$")
+        payload = base64.b64encode(f"{account}\0{account}\0{password}".encode())
+        pieces = [payload[i : i + 400] for i in range(0, len(payload), 400)]
+        if len(payload) % 400 == 0:
+            pieces.append(b"+")
+        self.write(b"".join(b"AUTHENTICATE " + piece + b"\r\n" for piece in pieces))
+        said = await outcome
+        if b" 903 " not in said:
+            raise LoginFailed(f"logging in as {account} failed: {said.decode().strip()}")
+        registered = self.expect(rb"^\S+ (376|422) ")
+        self.write(b"CAP END\r\n")
+        await registered
 
     async def sync(self) -> None:
         """Everything sent to us before now has arrived once the PONG is back."""
@@ -160,6 +206,41 @@ async def connect_clients(
 
     await asyncio.gather(*(one(nick) for nick in nicks))
     return [clients[nick] for nick in nicks]
+
+
+class LoginFailed(Exception):
+    """A login scenario could not log in; the text says why (no SASL, a refusal)."""
+
+
+async def connect_logged_in(
+    host: str, port: int, accounts: list[str], password: str, concurrency: int
+) -> list[BenchClient]:
+    """One connection per account, each registered with SASL PLAIN as that account (the
+    nick is the account's name), at most `concurrency` registering at once."""
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(concurrency)
+    clients: dict[str, BenchClient] = {}
+
+    async def one(account: str) -> None:
+        async with gate:
+            for attempt in range(5):
+                try:  # a reset from an overflowing accept queue is tried again, as above
+                    _, client = await loop.create_connection(
+                        functools.partial(BenchClient, account), host, port
+                    )
+                    clients[account] = client
+                    try:
+                        await asyncio.wait_for(client.register_with_sasl(account, password), 120)
+                    except TimeoutError:
+                        raise LoginFailed(f"logging in as {account}: no answer in 120 s") from None
+                    return
+                except ConnectionError:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.1 * (attempt + 1))
+
+    await asyncio.gather(*(one(account) for account in accounts))
+    return [clients[account] for account in accounts]
 
 
 def message(target: str, sender: int, seq: int) -> bytes:

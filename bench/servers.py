@@ -95,13 +95,28 @@ def wait_listening(port: int, timeout: float = 15.0) -> None:
 
 
 def start_tcpchat(
-    event_loop: str = "auto", profile: str | None = None, root: Path = ROOT, name: str = "tcpchat"
+    event_loop: str = "auto",
+    profile: str | None = None,
+    root: Path = ROOT,
+    name: str = "tcpchat",
+    accounts: int = 0,
 ) -> ServerProcess:
     """tcpchat with bench/unlimited.toml; with `profile`, under py-spy writing a flame graph.
 
     `root` may be another checkout (say, of the commit before a change), to measure both in
-    one run: `--servers tcpchat,tcpchat@../before`.
+    one run: `--servers tcpchat,tcpchat@../before`. With `accounts`, its data directory is a
+    new temporary one holding that many accounts (`ACCOUNT_NAME.format(i)`, password
+    `ACCOUNT_PASSWORD`), made before it starts.
     """
+    workdir = None
+    data_dir: list[str] = []
+    # Without accounts, nothing is kept: no ./tcpchat-data left in the checkout, and runs
+    # never lock each other out of it (an environment variable older checkouts ignore).
+    env = {**os.environ, "TCPCHAT_DATA_DIR": "none"}
+    if accounts:
+        workdir = tempfile.TemporaryDirectory(prefix="bench-tcpchat-")
+        make_accounts(Path(workdir.name), accounts)
+        data_dir = ["--data-dir", workdir.name]
     command = [
         sys.executable,
         str(root / "server.py"),
@@ -116,6 +131,7 @@ def start_tcpchat(
         "error",
         "--event-loop",
         event_loop,
+        *data_dir,
     ]
     if profile:
         command = [
@@ -131,13 +147,46 @@ def start_tcpchat(
             "--",
             *command,
         ]
-    proc = subprocess.Popen(pinned(command, 0), stdout=subprocess.PIPE, text=True, cwd=root)
+    proc = subprocess.Popen(
+        pinned(command, 0), stdout=subprocess.PIPE, text=True, cwd=root, env=env
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         match = re.match(r"Listening on (\S+):(\d+)", line)
         if match:
-            return ServerProcess(name, "127.0.0.1", int(match.group(2)), proc)
+            return ServerProcess(name, "127.0.0.1", int(match.group(2)), proc, workdir)
     raise SystemExit("tcpchat did not start")
+
+
+ACCOUNT_NAME = "acct{}"
+ACCOUNT_PASSWORD = "bench-password"
+
+
+def make_accounts(data_dir: Path, count: int) -> None:
+    """`count` accounts in a new data directory, as REGISTER would leave them (this checkout's
+    schema). One set of SCRAM keys serves them all: a login costs the server the same."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from tcpchat.accounts.scram import derive_keys
+    from tcpchat.config import Settings
+    from tcpchat.store.accounts import Account, create_account
+    from tcpchat.store.database import Database
+    from tcpchat.store.schema import MIGRATIONS
+
+    keys = derive_keys(ACCOUNT_PASSWORD, iterations=Settings().password_iterations)
+
+    def create(connection) -> None:
+        connection.execute("BEGIN")
+        for i in range(count):
+            name = ACCOUNT_NAME.format(i)
+            create_account(connection, Account(name, name, None, keys, time.time()))
+        connection.execute("COMMIT")
+
+    database = Database(data_dir, MIGRATIONS)
+    database.open()
+    try:
+        database.run_now(create)
+    finally:
+        database.close()
 
 
 NGIRCD_CONF = """\

@@ -8,6 +8,7 @@ and the same time.
 """
 
 import base64
+import dataclasses
 import functools
 import itertools
 
@@ -16,10 +17,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tcpchat.accounts.scram import derive_keys
+from tcpchat.core.events import AccountChanged
 from tcpchat.core.handlers.messaging import can_speak
+from tcpchat.core.model import snapshot
 from tcpchat.passwords import hash_password
 from tcpchat.protocol import irc_lower, parse
-from tcpchat.store.accounts import Account
+from tcpchat.store.accounts import Account, get_channel
 
 from core_harness import Peer, make_core
 
@@ -41,6 +44,8 @@ ACCOUNT, ACCOUNT_PASSWORD = "alice", "pw"  # an account every machine has
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+KEYS = derive_keys("pw")
 
 # For every command of the core, lines that use it well and badly. {n} is a nick, {c} a
 # channel, {t} some text.
@@ -121,6 +126,10 @@ TEMPLATES: dict[str, list[str]] = {
     "ACCOUNT": ["ACCOUNT INFO {n}", "ACCOUNT SUSPEND {n} :{t}", "ACCOUNT UNSUSPEND {n}",
                 "ACCOUNT DROP {n}", "ACCOUNT CREATE {n} :correct horse", "ACCOUNT PENDING",
                 "ACCOUNT APPROVE {n}", "ACCOUNT FROB", "ACCOUNT"],
+    "CS": ["CS REGISTER {c}", "CS OP {c} {n}", "CS VOICE {c} {n}", "CS DEOP {c} {n}",
+           "CS DEVOICE {c} {n}", "CS INFO {c}", "CS UNREGISTER {c}", "CS", "CS FROB {c}",
+           "CS OP {c}"],
+    "CHANSERV": ["CHANSERV :register {c}", "CHANSERV help"],
 }  # fmt: skip
 
 MESSAGE_COMMANDS = {"PRIVMSG", "NOTICE", "TAGMSG"}
@@ -199,6 +208,53 @@ class ChatMachine(RuleBasedStateMachine):
             t=data.draw(st.sampled_from(["hi", "a b c", ":-)", "x" * 300])),
         )
         self.pick(data, registered=False).send(recase(line, case))
+
+    @precondition(lambda self: bool(self.registered()))
+    @rule(data=st.data())
+    def log_in(self, data):
+        """A login, as SASL ends one, to an account named as the nick (made if new): the
+        access lists of registered channels apply."""
+        self.log_in_as_nick(self.pick(data))
+
+    @precondition(lambda self: any(p.user.channels for p in self.registered()))
+    @rule(data=st.data())
+    def register_a_channel(self, data):
+        """Someone logs in and registers one of their channels (CS REGISTER)."""
+        peer = data.draw(st.sampled_from([p for p in self.registered() if p.user.channels]))
+        self.log_in_as_nick(peer)
+        peer.send(f"CS REGISTER {data.draw(st.sampled_from(sorted(peer.user.channels)))}")
+
+    @precondition(
+        lambda self: any(k in self.core.state.channels for k in self.core.channel_registry.records)
+    )
+    @rule(data=st.data())
+    def a_registered_channel_empties_and_comes_back(self, data):
+        """Everyone leaves a registered channel; whoever joins first gets what its access
+        list says, and nothing more."""
+        state, registry = self.core.state, self.core.channel_registry
+        key = data.draw(st.sampled_from(sorted(k for k in registry.records if k in state.channels)))
+        for peer in self.registered():
+            if key in peer.user.channels:
+                peer.send(f"PART {key}")
+        assert key not in state.channels
+        joiner = self.pick(data)
+        joiner.send(f"JOIN {key} key")
+        channel = state.channels.get(key)
+        if channel is not None:
+            kept = registry.records[key]
+            assert channel.members == {
+                joiner.user.uid: registry.status_of(kept, joiner.user.account)
+            }
+            assert channel.created == kept.registered
+
+    def log_in_as_nick(self, peer: Peer) -> None:
+        user = peer.user
+        name = irc_lower(user.nick)
+        if name not in self.core.account_names:
+            account = Account(name, user.nick, None, KEYS, 0.0)
+            self.core.accounts.create(account, lambda ok: None)
+            self.core.account_names.add(name)
+        self.core.emit(AccountChanged(self.core.clock(), user.uid, user.source, user.nick))
 
     @precondition(lambda self: bool(self.registered()))
     @rule(
@@ -318,6 +374,22 @@ class ChatMachine(RuleBasedStateMachine):
                 assert peer.user.uid in channel.members
 
     @invariant()
+    def registered_channels_are_kept_as_they_are(self):
+        """A registered channel's record (memory and database) is the live channel's."""
+
+        def same(kept):
+            return dataclasses.replace(kept, lists=tuple(sorted(kept.lists)))
+
+        state, accounts = self.core.state, self.core.accounts
+        for folded, kept in self.core.channel_registry.records.items():
+            channel = state.channels.get(folded)
+            if channel is not None:
+                assert same(snapshot(channel, kept)) == same(kept)
+            stored: list = []
+            accounts.read(lambda c, key=folded: get_channel(c, key), stored.append)
+            assert stored and same(stored[0]) == same(kept)
+
+    @invariant()
     def the_router_sees_what_the_state_holds(self):
         state, router = self.core.state, self.core.router
         assert router.sessions == {p.user.uid: p.session for p in self.live()}
@@ -358,10 +430,11 @@ class ChatMachine(RuleBasedStateMachine):
         assert dict(self.core.state.nicks) == dict(zip(folded, holders, strict=True))
 
     @invariant()
-    def only_the_account_logs_in_and_no_exchange_outlives_a_login(self):
+    def only_accounts_log_in_and_no_exchange_outlives_a_login(self):
         for peer in self.live():
-            assert peer.user.account in (None, ACCOUNT)
-            assert peer.user.account is None or peer.session.sasl is None
+            account = peer.user.account
+            assert account is None or irc_lower(account) in self.core.account_names
+            assert account is None or peer.session.sasl is None
 
     @invariant()
     def user_counts_match_the_sessions(self):

@@ -139,7 +139,7 @@ def test_operators_suspend_and_drop_accounts_and_their_users_are_logged_out():
         root.send("ACCOUNT INFO lee")
         root.expect(r"^:tcpchat NOTICE root :Logged in to lee now: lee!lee@127\.0\.0\.1$")
         root.send("ACCOUNT DROP lee")
-        root.expect(r"^:tcpchat NOTICE root :Account lee dropped, with the channels it registered$")
+        root.expect(r"^:tcpchat NOTICE root :Account lee dropped$")
         lee.expect(r"^:tcpchat 901 lee lee!lee@127\.0\.0\.1 :You are now logged out$")
         lee.expect(
             r"^:tcpchat NOTICE lee :You were logged out: the account lee was dropped by an "

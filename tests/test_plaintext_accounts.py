@@ -62,7 +62,8 @@ def test_login_with_a_password_alone_uses_the_nick_and_failures_read_well() -> N
     session = registered("dave")
     assert session.from_person("/login sesame") == ["CAP REQ :sasl"]
     server(session, ":tcpchat CAP dave ACK :sasl")
-    server(session, ":tcpchat 904 dave :SASL authentication failed: account dave is suspended: spam")
+    suspended = "SASL authentication failed: account dave is suspended: spam"
+    server(session, f":tcpchat 904 dave :{suspended}")
     server(session, ":tcpchat 902 dave :Account dave is suspended")
     server(session, ":tcpchat 907 dave :You have already authenticated using SASL")
     assert text_of(session).split("\r\n") == [

@@ -12,10 +12,10 @@ from ..protocol import Message, irc_lower
 __all__ = ["COMMANDS", "Roster", "completions"]
 
 COMMANDS = (
-    "/account", "/away", "/ban", "/deop", "/devoice", "/help", "/invite", "/join", "/key",
-    "/kick", "/kill", "/list", "/login", "/logout", "/me", "/mode", "/msg", "/names", "/nick",
-    "/notify", "/op", "/oper", "/part", "/quit", "/regain", "/register", "/stats", "/switch",
-    "/topic", "/unban", "/unnotify", "/verify", "/voice", "/who", "/whois",
+    "/account", "/away", "/ban", "/cs", "/deop", "/devoice", "/help", "/invite", "/join",
+    "/key", "/kick", "/kill", "/list", "/login", "/logout", "/me", "/mode", "/msg", "/names",
+    "/nick", "/notify", "/op", "/oper", "/part", "/quit", "/regain", "/register", "/stats",
+    "/switch", "/topic", "/unban", "/unnotify", "/verify", "/voice", "/who", "/whois",
 )  # fmt: skip
 
 # Commands whose first argument is a nick or a room, for the right completion.

@@ -45,6 +45,7 @@ from .events import EVENT_TYPES, Event, Quit
 from .gate import PasswordGate
 from .labels import labeled_response
 from .model import Channel, Labeled, Session, User
+from .registry import ChannelRegistry
 from .router import LocalRouter
 from .state import ChatState, LocalState
 
@@ -111,8 +112,11 @@ class ChatBase:
         self.msgid_origin = f"{int(self.started):x}{secrets.token_hex(5)}{node}-"
         self._serials = itertools.count(1)
         self.next_serial = self._serials.__next__
+        # Registered channels (CS REGISTER): kept in the store, followed after each event.
+        self.channel_registry = ChannelRegistry(self)
         # What happens to each kind of event, in order: the state applies it, then the
-        # router renders it (looked up once per kind, since messages take this path).
+        # router renders it, then the registered channels follow what concerns them
+        # (looked up once per kind, since messages take this path).
         self._pipeline = {kind: self._steps(kind) for kind in EVENT_TYPES}
         # The capabilities offered now: name -> CAP LS 302 value (see capabilities.py).
         self.capabilities: dict[str, str | None] = offered(self.settings)
@@ -198,17 +202,28 @@ class ChatBase:
         self._pipeline[type(event)](event)
 
     def _steps(self, kind: type) -> Callable[[Any], None]:
-        """What `emit` does with an event of this kind: apply, then render; or only render
-        when the kind changes no state (messages: the hot path)."""
+        """What `emit` does with an event of this kind: apply, render, then follow (the
+        registered channels); or only render when the kind changes no state and concerns
+        no registered channel (messages: the hot path)."""
         apply, render = self.state.applier(kind), self.router.renderer(kind)
-        if apply is None:
+        follow = self.channel_registry.follower(kind)
+        if apply is None and follow is None:
             return render
+        if follow is None:
+            assert apply is not None
 
-        def both(event: Any) -> None:
-            apply(event)
-            render(event)
+            def both(event: Any) -> None:
+                apply(event)
+                render(event)
 
-        return both
+            return both
+        steps = [step for step in (apply, render, follow) if step is not None]
+
+        def each(event: Any) -> None:
+            for step in steps:
+                step(event)
+
+        return each
 
     def send(self, session: Session, msg: Message) -> None:
         """Serialise and send one message to one session; its last parameter is free text."""

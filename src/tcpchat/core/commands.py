@@ -20,6 +20,7 @@ from .handlers import (
     cap,
     certfp,
     channels,
+    chanserv,
     help,
     identity,
     listing,
@@ -70,6 +71,8 @@ COMMANDS: dict[str, Command] = {
     "INVITE": Command(channels.handle_invite),
     "KNOCK": Command(channels.handle_knock, 1),
     "MODE": Command(modes.handle_mode, 1),
+    "CS": Command(chanserv.handle_cs),
+    "CHANSERV": Command(chanserv.handle_cs),
     # talking
     "PRIVMSG": Command(messaging.handle_message),
     "NOTICE": Command(messaging.handle_message),

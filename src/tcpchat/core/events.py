@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
+from ..store.accounts import RegisteredChannel
 from .model import User
 
 
@@ -151,6 +152,16 @@ class Joined(NamedTuple):
     channel: str  # name as shown
     key: str
     status: str  # 'o' for the channel's creator
+
+
+class ChannelRestored(NamedTuple):
+    """A registered channel comes back to life as it was kept (its first JOIN after a
+    restart, or after it had emptied): made before the Joined that follows."""
+
+    time: float
+    channel: str  # name as shown
+    key: str
+    kept: RegisteredChannel
 
 
 class Parted(NamedTuple):
@@ -297,6 +308,7 @@ EVENT_TYPES = (
     Wallops,
     AccountChanged,
     ServerTold,
+    ChannelRestored,
 )
 Event = (
     AccountChanged
@@ -320,6 +332,7 @@ Event = (
     | Knocked
     | Wallops
     | ServerTold
+    | ChannelRestored
 )
 
 

@@ -3,18 +3,21 @@ connection) and a `Channel` (a room, whose members are users by uid).
 
 A cluster node holds a `User` and a `Channel` for everyone and every room of the network, but
 a `Session` only for its own connections. Records change only through `ChatState`, except the
-few fields that are a session's own (caps, timers).
+few fields that are a session's own (caps, timers). A registered channel's kept record
+(store/accounts.py) becomes a Channel again with `restored`, and is brought up to date from
+one with `snapshot`.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ..accounts.sasl import SaslExchange
-from .isupport import BAN_MODE, EXCEPT_MODE
+from ..store.accounts import RegisteredChannel
+from .isupport import BAN_MODE, EXCEPT_MODE, LIST_MODES
 
 # One shared empty set: most users never get a mode and most sessions never ask for a
 # capability, and an empty `set()` costs 216 bytes each; these fields are replaced, not mutated.
@@ -193,3 +196,31 @@ class Channel:
             letters += "l"
             params.append(str(self.limit))
         return ["+" + letters, *params]
+
+
+def restored(kept: RegisteredChannel) -> Channel:
+    """A registered channel as it was kept, with nobody in it yet; it was created when it
+    was registered."""
+    channel = Channel(
+        kept.name, kept.folded, kept.registered, topic=kept.topic,
+        topic_setter=kept.topic_setter, topic_time=kept.topic_time,
+        modes=frozenset(kept.modes), key=kept.key, limit=kept.limit,
+    )  # fmt: skip
+    for letter, mask, setter, when in kept.lists:
+        if letter in LIST_MODES:
+            channel.mask_list(letter)[mask] = (setter, when)
+    return channel
+
+
+def snapshot(channel: Channel, kept: RegisteredChannel) -> RegisteredChannel:
+    """`kept`, with the topic, modes, key, limit and lists the channel has now."""
+    lists = tuple(
+        (letter, mask, setter, when)
+        for letter in LIST_MODES
+        for mask, (setter, when) in channel.mask_list(letter).items()
+    )
+    return replace(
+        kept, topic=channel.topic, topic_setter=channel.topic_setter,
+        topic_time=channel.topic_time, modes="".join(sorted(channel.modes)), key=channel.key,
+        limit=channel.limit, lists=lists,
+    )  # fmt: skip

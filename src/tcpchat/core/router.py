@@ -24,6 +24,7 @@ from .events import (
     AccountChanged,
     AwayChanged,
     ChannelModeChanged,
+    ChannelRestored,
     Event,
     HostChanged,
     Invited,
@@ -83,6 +84,7 @@ class LocalRouter(Delivery):
             Wallops: self._wallops,
             AccountChanged: self._account_changed,
             ServerTold: self._server_told,
+            ChannelRestored: lambda event: None,  # the JOIN that follows shows it
         }
 
     def attach(self, session: Session) -> None:

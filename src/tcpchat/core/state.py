@@ -18,6 +18,7 @@ from .events import (
     AccountChanged,
     AwayChanged,
     ChannelModeChanged,
+    ChannelRestored,
     Event,
     HostChanged,
     Invited,
@@ -32,7 +33,7 @@ from .events import (
     UserModeChanged,
 )
 from .isupport import DEFAULT_CHANNEL_MODES, LIST_MODES, USER_MODES
-from .model import Channel, User, Whowas
+from .model import Channel, User, Whowas, restored
 
 __all__ = ["ChatState", "LocalState"]
 
@@ -121,6 +122,7 @@ class LocalState:
             AwayChanged: self._away_changed,
             HostChanged: self._host_changed,
             RealnameChanged: self._realname_changed,
+            ChannelRestored: self._channel_restored,
         }
 
     # ------------------------------------------------------------------ reads
@@ -245,6 +247,10 @@ class LocalState:
         if event.uid in channel.invited:
             channel.invited.discard(event.uid)
             self.invites[event.uid].discard(event.key)
+
+    def _channel_restored(self, event: ChannelRestored) -> None:
+        if event.key not in self.channels:
+            self.channels[event.key] = restored(event.kept)
 
     def _parted(self, event: Parted) -> None:
         self._remove_member(event.key, event.uid)

@@ -20,8 +20,8 @@ from typing import Any
 from ..addresses import address_key
 from ..config import Settings
 from ..core import ChatCore
-from ..errors import ListenError
-from ..store.accounts import SqliteAccounts
+from ..errors import ListenError, StoreError
+from ..store.accounts import SqliteAccounts, registered_channels
 from ..store.database import Database
 from ..store.schema import MIGRATIONS
 from . import listener, tls
@@ -168,6 +168,12 @@ class ChatServer:
         )
         self.database.open()
         self.core.attach_accounts(SqliteAccounts(self.database))
+        # Known before anyone can join: a registered channel is never made as a new one.
+        try:
+            self.core.channel_registry.load(self.database.run_now(registered_channels))
+        except StoreError:
+            self._close_database()
+            raise
         if folder is not None:
             log.info("data in %s", folder.resolve())
 

@@ -58,6 +58,8 @@ class CommandMixin(SessionState):
             "oper": self._cmd_oper,
             "kill": self._cmd_kill,
             "stats": self._cmd_stats,
+            "cs": self._cmd_cs,
+            "chanserv": self._cmd_cs,
         }
 
     # -- lines typed by the person --------------------------------------------
@@ -356,3 +358,7 @@ class CommandMixin(SessionState):
         if words and not is_middle(words[0]):
             return self._invalid(words[0])
         return [f"STATS {words[0]}"] if words else ["STATS"]
+
+    def _cmd_cs(self, args: str) -> list[str]:
+        """Registered rooms: passed on as typed; the server answers in sentences."""
+        return [f"CS {args}".rstrip()]

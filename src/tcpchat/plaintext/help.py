@@ -23,7 +23,7 @@ Type a message and press Enter to say it in your current room. Commands:
   /quit [reason]         leave the chat (typing quit or over does the same)
   //text                 say a message that starts with a slash
 Room operators: /kick /ban /unban /op /deop /voice /devoice /invite /key /mode
-Server operators: /oper /kill /stats /account
+Server operators: /oper /kill /stats /account; rooms kept for good: /cs
 /help COMMAND tells more about one, e.g. /help join"""
 
 # One entry per command: its usage, then what it does, as shown by `/help COMMAND`.
@@ -128,6 +128,16 @@ COMMAND_HELP = {
         "+m moderated, +s secret, +t topic set by operators, +n no messages from "
         "outside, +k key, +l 20 at most 20 people. E.g. /mode +im, /mode -t.",
     ),
+    "cs": (
+        "/cs REGISTER #room, /cs UNREGISTER #room, /cs INFO #room, "
+        "/cs OP|DEOP|VOICE|DEVOICE #room account",
+        "Rooms that last. Logged in to an account and an operator of a room, /cs register "
+        "#room keeps it for you: its topic, modes, key, bans and access list stay, even "
+        "when the server restarts, and nobody takes it over by coming first. /cs op #room "
+        "account (or voice) puts someone on its access list: they get @ (or +) when they "
+        "join; deop and devoice take them off. /cs info #room says who founded it. "
+        "/cs unregister #room lets it go.",
+    ),
     "oper": (
         "/oper name password",
         "Become a server operator, with a name and password from the server's config.",
@@ -138,7 +148,7 @@ COMMAND_HELP = {
         "Server operators: the server's statistics. /stats u, its uptime, is for anyone.",
     ),
 }
-_SAME_AS = {"deop": "op", "devoice": "voice", "unnotify": "notify"}
+_SAME_AS = {"deop": "op", "devoice": "voice", "unnotify": "notify", "chanserv": "cs"}
 
 
 def help_text(topic: str = "") -> str:

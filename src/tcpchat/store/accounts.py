@@ -229,7 +229,19 @@ def account_by_certfp(c: sqlite3.Connection, fingerprint: str) -> Account | None
 
 
 def save_channel(c: sqlite3.Connection, channel: RegisteredChannel) -> None:
-    """Store a registered channel as it is now (replacing what was kept before)."""
+    """Store a registered channel as it is now (replacing what was kept before), all of it
+    or nothing (a savepoint: its own transaction, or part of the caller's)."""
+    c.execute("SAVEPOINT save_channel")
+    try:
+        _save_channel(c, channel)
+    except BaseException:
+        c.execute("ROLLBACK TO save_channel")
+        c.execute("RELEASE save_channel")
+        raise
+    c.execute("RELEASE save_channel")
+
+
+def _save_channel(c: sqlite3.Connection, channel: RegisteredChannel) -> None:
     c.execute(
         "INSERT OR REPLACE INTO channels (folded, name, founder, registered, topic, "
         "topic_setter, topic_time, modes, channel_key, user_limit) "

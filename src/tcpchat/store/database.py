@@ -186,6 +186,28 @@ class Database:
         else:
             self._jobs.put((work, done))
 
+    def run_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(connection)` on the database's thread and wait for its result: only
+        while the server starts, before it listens (what it must know before anyone joins).
+        A failure raises StoreError."""
+        if self._thread is None:
+            connection = self._connection
+            assert connection is not None, "the database is not open"
+            return work(connection)
+        answer: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+
+        def attempt(connection: sqlite3.Connection) -> None:
+            try:
+                answer.put((True, work(connection)))
+            except Exception as exc:  # told to the waiting caller
+                answer.put((False, exc))
+
+        self._jobs.put((attempt, lambda _: None))
+        ok, result = answer.get()
+        if not ok:
+            raise StoreError(f"{self.path or 'the in-memory database'}: {result}")
+        return result
+
     def write(
         self,
         statements: Sequence[tuple[str, Sequence[Any]]],

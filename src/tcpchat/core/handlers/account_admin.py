@@ -201,9 +201,11 @@ def _drop(core: ChatBase, session: Session, args: list[str]) -> None:
             return
         log.warning("%s dropped the account %s", session.user.nick, name)
         core.account_names.discard(folded)
+        rooms = core.channel_registry.forget_account(folded)
         for user in logged_in_to(core, folded):
             revoke(core, user, f"the account {name} was dropped by an operator")
-        core.notice(session, f"Account {name} dropped, with the channels it registered")
+        kept = f", and the channels it registered: {', '.join(rooms)}" if rooms else ""
+        core.notice(session, f"Account {name} dropped{kept}")
 
     _store(core, session, lambda c: delete_account(c, folded), dropped)
 

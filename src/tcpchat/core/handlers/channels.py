@@ -8,8 +8,8 @@ import re
 from ...protocol import Message, irc_lower
 from .. import numerics as n
 from ..base import ChatBase, safe_middle
-from ..events import Invited, Joined, Kicked, Knocked, Parted, TopicSet
-from ..model import Channel, Session, User
+from ..events import ChannelRestored, Invited, Joined, Kicked, Knocked, Parted, TopicSet
+from ..model import Channel, Session, User, restored
 
 
 def normalize_mask(mask: str) -> str:
@@ -63,7 +63,9 @@ def handle_join(core: ChatBase, session: Session, msg: Message) -> None:
 
 
 def join_channel(core: ChatBase, session: Session, name: str, key: str = "") -> None:
-    """Join (creating if needed) a channel; its creator becomes its operator."""
+    """Join (creating if needed) a channel; its creator becomes its operator, unless it is
+    a registered one: that comes back as it was kept, and its access list says who gets
+    @ or + (the founder and its operators, logged in), whoever is first."""
     if not core.valid_channel_name(name):
         core.reply(session, n.ERR_NOSUCHCHANNEL, name or "*", "No such channel")
         return
@@ -75,14 +77,25 @@ def join_channel(core: ChatBase, session: Session, name: str, key: str = "") -> 
         core.reply(session, n.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
         return
     channel = core.state.channel(folded)
-    if channel is not None:
-        refusal = _refusal(channel, user, key)
+    registry = core.channel_registry
+    kept = registry.records.get(folded) if registry.records else None
+    if kept is not None:
+        status = registry.status_of(kept, user.account)
+    else:
+        status = "o" if channel is None else ""
+    checked = restored(kept) if channel is None and kept is not None else channel
+    # The founder and operators of a registered channel are let in past its key, limit,
+    # +i and bans (as Ergo does): nobody else could let them into their own room.
+    if checked is not None and not (kept is not None and status == "o"):
+        refusal = _refusal(checked, user, key)
         if refusal is not None:
-            core.reply(session, refusal[0], channel.name, refusal[1])
+            core.reply(session, refusal[0], checked.name, refusal[1])
             return
-    shown = name if channel is None else channel.name
-    status = "o" if channel is None else ""
-    core.emit(Joined(core.clock(), user.uid, user.source, shown, folded, status))
+    now = core.clock()
+    if kept is not None and channel is None:
+        core.emit(ChannelRestored(now, kept.name, folded, kept))
+    shown = name if checked is None else checked.name
+    core.emit(Joined(now, user.uid, user.source, shown, folded, status))
     joined = core.state.channel(folded)
     assert joined is not None
     if joined.topic:

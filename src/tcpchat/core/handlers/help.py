@@ -47,9 +47,17 @@ TOPICS: dict[str, tuple[str, str]] = {
         "CHGHOST <nick> [<user>] <host>",
         "Server operators: give someone another user name and host.",
     ),
+    "CHANSERV": ("CHANSERV <subcommand> ...", "The same as CS."),
     "CONNECT": (
         "CONNECT <server> [<port>]",
         "Server operators: link to another server. This server does not link, and says so.",
+    ),
+    "CS": (
+        "CS REGISTER|UNREGISTER|INFO <#channel> | CS OP|DEOP|VOICE|DEVOICE <#channel> <account>",
+        "Registered channels: a logged-in channel operator registers a channel to their "
+        "account; it keeps its topic, modes, key, limit, bans and access list across "
+        "restarts, and its founder and the accounts on its access list get @ (or +) when "
+        "they join. CS HELP says more.",
     ),
     "HELP": ("HELP [<command>]", "The list of commands, or what one command does."),
     "HELPOP": ("HELPOP [<command>]", "The same as HELP."),
