@@ -132,10 +132,14 @@ class ChatBase:
         # REGISTER's rate limits: (when, address key) of each registration of the last hour.
         self.registrations: deque[tuple[float, str]] = deque()
 
-    def attach_accounts(self, accounts: AccountStore) -> None:
-        """Keep accounts in `accounts` from now on (the edge, once the database is open)."""
+    def attach_accounts(self, accounts: AccountStore, names: set[str] | None = None) -> None:
+        """Keep accounts in `accounts` from now on (the edge, once the database is open),
+        with every account's name when the caller has them already (else they are asked)."""
         self.accounts = accounts
-        accounts.names(self._names_loaded)
+        if names is None:
+            accounts.names(self._names_loaded)
+        else:
+            self.account_names = names
 
     def _names_loaded(self, names: set[str] | None) -> None:
         self.account_names = names or set()

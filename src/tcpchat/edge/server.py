@@ -21,7 +21,7 @@ from ..addresses import address_key
 from ..config import Settings
 from ..core import ChatCore
 from ..errors import ListenError, StoreError
-from ..store.accounts import SqliteAccounts, registered_channels
+from ..store.accounts import SqliteAccounts, account_names, registered_channels
 from ..store.database import Database
 from ..store.schema import MIGRATIONS
 from . import listener, tls
@@ -167,9 +167,11 @@ class ChatServer:
             post=self.loop.call_soon_threadsafe,
         )
         self.database.open()
-        self.core.attach_accounts(SqliteAccounts(self.database))
-        # Known before anyone can join: a registered channel is never made as a new one.
+        # Known before anyone connects: an account's nick is owned from the first NICK, and
+        # a registered channel is never made as a new one.
         try:
+            names = self.database.run_now(account_names)
+            self.core.attach_accounts(SqliteAccounts(self.database), names)
             self.core.channel_registry.load(self.database.run_now(registered_channels))
         except StoreError:
             self._close_database()

@@ -21,6 +21,7 @@ __all__ = [
     "SqliteAccounts",
     "RegisteredChannel",
     "account_by_certfp",
+    "account_names",
     "add_certfp",
     "certfps_of",
     "create_account",
@@ -137,6 +138,11 @@ _NAMES = (
 )  # fmt: skip
 _COLUMNS = ", ".join(_NAMES)
 _JOINED_COLUMNS = ", ".join(f"a.{name}" for name in _NAMES)
+
+
+def account_names(c: sqlite3.Connection) -> set[str]:
+    """Every account's folded name but those still waiting for VERIFY (nobody's nick yet)."""
+    return {row[0] for row in c.execute("SELECT folded FROM accounts WHERE verify_code IS NULL")}
 
 
 def get_account(c: sqlite3.Connection, folded: str) -> Account | None:
@@ -336,12 +342,7 @@ class SqliteAccounts:
         self.database = database
 
     def names(self, done: Callable[[set[str]], None]) -> None:
-        self.database.run(
-            lambda c: {
-                row[0] for row in c.execute("SELECT folded FROM accounts WHERE verify_code IS NULL")
-            },
-            done,
-        )
+        self.database.run(account_names, done)
 
     def get(self, folded: str, done: Callable[[Account | None], None]) -> None:
         self.database.run(lambda c: get_account(c, folded), done)
