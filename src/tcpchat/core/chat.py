@@ -177,21 +177,29 @@ class ChatCore(ChatBase):
         if truncated or len(raw) + 2 > self.settings.max_line_bytes:
             self.reply(session, n.ERR_INPUTTOOLONG, "Input line was too long")
             return
-        try:  # decode_line, inlined: every line takes this path
+        msg = self._message_of(session, raw, parse_line)
+        if msg is not None:
+            self.dispatch(session, msg)
+
+    def _message_of(
+        self, session: Session, raw: bytes, parser: Callable[[str], Message]
+    ) -> Message | None:
+        """The line as a message: UTF-8 (else Latin-1, or refused with utf8_only), NULs
+        dropped, parsed; None when the session was told why it can't be one."""
+        try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             if self.settings.utf8_only:
                 self._invalid_utf8(session, raw)
-                return
+                return None
             text = raw.decode("latin-1")
         if "\0" in text:
             text = text.replace("\0", "")
         try:
-            msg = parse_line(text)
+            return parser(text)
         except ProtocolError:
             self._unparsable(session, text)
-            return
-        self.dispatch(session, msg)
+            return None
 
     def dispatch(self, session: Session, msg: Message) -> None:
         """The command table's checks (registered? an operator? enough parameters?), then
@@ -221,19 +229,8 @@ class ChatCore(ChatBase):
         ):
             self.reply(session, n.ERR_INPUTTOOLONG, "Input line was too long")
             return
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            if settings.utf8_only:
-                self._invalid_utf8(session, raw)
-                return
-            text = raw.decode("latin-1")
-        if "\0" in text:
-            text = text.replace("\0", "")
-        try:
-            msg = parse(text)
-        except ProtocolError:
-            self._unparsable(session, text)
+        msg = self._message_of(session, raw, parse)
+        if msg is None:
             return
         if "batch" in msg.tags:  # a line of a batch the client opened
             self.run_command(session, batched_line, msg)

@@ -20,7 +20,7 @@ from ..base import ChatBase
 from ..capabilities import MULTILINE, MULTILINE_CONCAT
 from ..events import MultilineSent
 from ..model import Labeled, OpenBatch, Session
-from .messaging import can_speak
+from .messaging import destination
 
 INVALID = "MULTILINE_INVALID"
 MAX_BYTES = "MULTILINE_MAX_BYTES"
@@ -137,26 +137,11 @@ def _deliver(core: ChatBase, session: Session, batch: OpenBatch) -> None:
     """The batch is whole: one message to its target, if it may be sent there (the same
     checks and replies as a PRIVMSG or NOTICE of one line)."""
     command, target = batch.command, batch.target
-    quiet = command == "NOTICE"
+    found = destination(core, session, command, target)
+    if found is None:
+        return
+    shown, key, recipient, away = found
     user = session.user
-    if target[0] == "#":
-        channel = core.state.channel(target)
-        if channel is None:
-            if not quiet:
-                core.reply(session, n.ERR_NOSUCHCHANNEL, target, "No such channel")
-            return
-        if not can_speak(channel, user):
-            if not quiet:
-                core.reply(session, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
-            return
-        shown, key, recipient, away = channel.name, channel.folded, None, None
-    else:
-        other = core.state.user_by_nick(target)
-        if other is None:
-            if not quiet:
-                core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
-            return
-        shown, key, recipient, away = other.nick, None, other.uid, other.away
     session.last_spoke = session.last_heard
     core.emit(
         MultilineSent(session.last_heard, core.msgid_origin, core.next_serial(), command,

@@ -64,6 +64,32 @@ def _unusual_message(core: ChatBase, session: Session, msg: Message) -> None:
         say(core, session, command, target, params[1], client_tags)
 
 
+Destination = tuple[str, str | None, str | None, str | None]
+
+
+def destination(core: ChatBase, session: Session, command: str, target: str) -> Destination | None:
+    """Where a message to `target` goes, if it may: (name shown, channel key, recipient uid,
+    the recipient's away text). Else None, and the sender is told why, but for a NOTICE."""
+    quiet = command == "NOTICE"
+    if target[0] == "#":
+        channel = core.state.channel(target)
+        if channel is None:
+            if not quiet:
+                core.reply(session, n.ERR_NOSUCHCHANNEL, target, "No such channel")
+            return None
+        if not can_speak(channel, session.user):
+            if not quiet:
+                core.reply(session, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+            return None
+        return channel.name, channel.folded, None, None
+    other = core.state.user_by_nick(target)
+    if other is None:
+        if not quiet:
+            core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
+        return None
+    return other.nick, None, other.uid, other.away
+
+
 def say(
     core: ChatBase,
     session: Session,
@@ -74,29 +100,14 @@ def say(
 ) -> None:
     """One PRIVMSG, NOTICE or TAGMSG (`text` empty) to one target, if it may be sent.
     Its time is when its line arrived (`last_heard`, read for this very line)."""
-    quiet = command == "NOTICE"
+    if target[0] in STATUS_PREFIXES and core.state.user_by_nick(target) is None:
+        _status_message(core, session, command, target, text, client_tags)  # @#room, +#room
+        return
+    found = destination(core, session, command, target)
+    if found is None:
+        return
+    shown, key, recipient, away = found
     user = session.user
-    if target[0] == "#":
-        channel = core.state.channel(target)
-        if channel is None:
-            if not quiet:
-                core.reply(session, n.ERR_NOSUCHCHANNEL, target, "No such channel")
-            return
-        if not can_speak(channel, user):
-            if not quiet:
-                core.reply(session, n.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
-            return
-        shown, key, recipient, away = channel.name, channel.folded, None, None
-    else:
-        other = core.state.user_by_nick(target)
-        if other is None:
-            if target[0] in STATUS_PREFIXES:  # @#room, +#room: checked only when no nick
-                _status_message(core, session, command, target, text, client_tags)
-                return
-            if not quiet:
-                core.reply(session, n.ERR_NOSUCHNICK, target, "No such nick/channel")
-            return
-        shown, key, recipient, away = other.nick, None, other.uid, other.away
     core.emit(
         message_sent((session.last_heard, core.msgid_origin, core.next_serial(), command,
                       user.uid, user.source, shown, key, recipient, text, client_tags,
