@@ -91,6 +91,27 @@ def _store(
     core.later(session, lambda done: core.accounts.update(work, done), then)
 
 
+def _change(
+    core: ChatBase,
+    session: Session,
+    name: str,
+    work: Callable[[sqlite3.Connection], bool],
+    done: Callable[[ChatBase, Session], None],
+) -> None:
+    """Change the account `name` on the database's thread; `done` runs once it has. A
+    failed write, or no such account, is said instead."""
+
+    def then(core: ChatBase, session: Session, ok: bool | None) -> None:
+        if ok is None:
+            _unavailable(core, session, name)
+        elif not ok:
+            _no_such(core, session, name)
+        else:
+            done(core, session)
+
+    _store(core, session, work, then)
+
+
 def logged_in_to(core: ChatBase, folded: str) -> list[User]:
     """Everyone on the network logged in to the account `folded`."""
     return [
@@ -192,13 +213,7 @@ def _drop(core: ChatBase, session: Session, args: list[str]) -> None:
     if folded is None:
         return
 
-    def dropped(core: ChatBase, session: Session, ok: bool | None) -> None:
-        if ok is None:
-            _unavailable(core, session, name)
-            return
-        if not ok:
-            _no_such(core, session, name)
-            return
+    def dropped(core: ChatBase, session: Session) -> None:
         log.warning("%s dropped the account %s", session.user.nick, name)
         core.account_names.discard(folded)
         rooms = core.channel_registry.forget_account(folded)
@@ -207,7 +222,7 @@ def _drop(core: ChatBase, session: Session, args: list[str]) -> None:
         kept = f", and the channels it registered: {', '.join(rooms)}" if rooms else ""
         core.notice(session, f"Account {name} dropped{kept}")
 
-    _store(core, session, lambda c: delete_account(c, folded), dropped)
+    _change(core, session, name, lambda c: delete_account(c, folded), dropped)
 
 
 def _suspend(core: ChatBase, session: Session, args: list[str]) -> None:
@@ -217,19 +232,13 @@ def _suspend(core: ChatBase, session: Session, args: list[str]) -> None:
     if folded is None:
         return
 
-    def suspended(core: ChatBase, session: Session, ok: bool | None) -> None:
-        if ok is None:
-            _unavailable(core, session, name)
-            return
-        if not ok:
-            _no_such(core, session, name)
-            return
+    def suspended(core: ChatBase, session: Session) -> None:
         log.warning("%s suspended the account %s: %s", session.user.nick, name, reason)
         for user in logged_in_to(core, folded):
             revoke(core, user, f"the account {name} was suspended by an operator ({reason})")
         core.notice(session, f"Account {name} suspended: {reason}")
 
-    _store(core, session, lambda c: set_suspended(c, folded, reason), suspended)
+    _change(core, session, name, lambda c: set_suspended(c, folded, reason), suspended)
 
 
 def _unsuspend(core: ChatBase, session: Session, args: list[str]) -> None:
@@ -238,16 +247,11 @@ def _unsuspend(core: ChatBase, session: Session, args: list[str]) -> None:
     if folded is None:
         return
 
-    def lifted(core: ChatBase, session: Session, ok: bool | None) -> None:
-        if ok is None:
-            _unavailable(core, session, name)
-        elif not ok:
-            _no_such(core, session, name)
-        else:
-            log.warning("%s lifted the suspension of the account %s", session.user.nick, name)
-            core.notice(session, f"Account {name} is not suspended; it may log in")
+    def lifted(core: ChatBase, session: Session) -> None:
+        log.warning("%s lifted the suspension of the account %s", session.user.nick, name)
+        core.notice(session, f"Account {name} is not suspended; it may log in")
 
-    _store(core, session, lambda c: set_suspended(c, folded, None), lifted)
+    _change(core, session, name, lambda c: set_suspended(c, folded, None), lifted)
 
 
 def _pending(core: ChatBase, session: Session, args: list[str]) -> None:
