@@ -35,7 +35,7 @@ def test_registration_sends_welcome_isupport_lusers_and_motd():
         "CHANNELLEN=50",
         "TOPICLEN=390",
         "PREFIX=(ov)@+",
-        "CHANMODES=beI,k,l,imnst",
+        "CHANMODES=beI,k,l,Uimnst",
         "NETWORK=TestNet",
     ):
         assert token in tokens

@@ -226,7 +226,7 @@ def test_ban_exceptions_and_invite_exceptions():
         alice = join(LineClient(server.port), "alice", "#room")
         tokens = isupport(alice)
         assert tokens["EXCEPTS"] == "e" and tokens["INVEX"] == "I"
-        assert tokens["CHANMODES"] == "beI,k,l,imnst"
+        assert tokens["CHANMODES"] == "beI,k,l,Uimnst"
         assert tokens["MAXLIST"] == "beI:3"
 
         alice.send("MODE #room +be bob bob!*@127.0.0.1")

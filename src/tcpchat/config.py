@@ -60,6 +60,14 @@ class Settings:
     # crash of the server loses nothing) or "full" (nothing, at a cost per commit).
     sqlite_synchronous: str = "normal"
 
+    # History: every channel and private message (and channel events) kept in the database,
+    # written before anyone receives it; CHATHISTORY, playback on JOIN and SEARCH read it.
+    history: bool = True
+    history_on_join: int = 20  # lines a client without chathistory is sent on JOIN; 0: none
+    history_days: float = 30.0  # older lines are deleted; 0: kept however old
+    history_max_per_target: int = 100_000  # lines kept per channel or conversation
+    chathistory_max: int = 1000  # CHATHISTORY=: the most lines one request returns
+
     # Accounts.
     registration: bool = True  # REGISTER is open (operators can always make accounts)
     registration_requires_approval: bool = False  # new accounts wait for VERIFY with a code
@@ -300,6 +308,10 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "log_level": _choice("debug", "info", "warning", "error"),
     "event_loop": _choice("auto", "uvloop", "asyncio"),
     "sqlite_synchronous": _choice("normal", "full"),
+    "history_on_join": Range(0, 1000),
+    "history_days": Range(0, 1e6),
+    "history_max_per_target": Range(1, 1 << 40),
+    "chathistory_max": Range(1, 100_000),
     "registrations_per_minute": Range(0, 1 << 24),
     "registrations_per_address": Range(0, 1 << 24),
     "nick_grace": Range(0, 86400),

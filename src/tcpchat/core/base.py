@@ -43,6 +43,7 @@ from . import numerics as n
 from .capabilities import enable, offered
 from .events import EVENT_TYPES, Event, Quit
 from .gate import PasswordGate
+from .history import History
 from .labels import labeled_response
 from .model import Channel, Labeled, Session, User
 from .registry import ChannelRegistry
@@ -63,11 +64,11 @@ def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
 _NICK_RE = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*\Z")
 
 
-def _memory_accounts() -> AccountStore:
-    """Accounts in memory, answered at once: for a core without a data directory (tests)."""
+def _memory_database() -> Database:
+    """A database in memory, answered at once: for a core without an edge (tests)."""
     database = Database(None, MIGRATIONS)
     database.open()
-    return SqliteAccounts(database)
+    return database
 
 
 def safe_middle(param: str) -> str:
@@ -114,8 +115,12 @@ class ChatBase:
         self.next_serial = self._serials.__next__
         # Registered channels (CS REGISTER): kept in the store, followed after each event.
         self.channel_registry = ChannelRegistry(self)
-        # What happens to each kind of event, in order: the state applies it, then the
-        # router renders it, then the registered channels follow what concerns them
+        # Until the edge attaches the data directory's, a database in memory.
+        database = _memory_database()
+        # History: what is kept of each event, written before anyone receives it.
+        self.history = History(self, database)
+        # What happens to each kind of event, in order: history keeps it, the state applies
+        # it, the router renders it, then the registered channels follow what concerns them
         # (looked up once per kind, since messages take this path).
         self._pipeline = {kind: self._steps(kind) for kind in EVENT_TYPES}
         # The capabilities offered now: name -> CAP LS 302 value (see capabilities.py).
@@ -123,8 +128,8 @@ class ChatBase:
         self.tls_port: int | None = None  # where TLS is served, once the edge listens there
         self._batch_refs = itertools.count(1)
         # Accounts: where they are kept, and every account's folded name (a nick that is one
-        # is owned). Until the edge attaches the data directory's, an in-memory database.
-        self.accounts: AccountStore = _memory_accounts()
+        # is owned).
+        self.accounts: AccountStore = SqliteAccounts(database)
         self.account_names: set[str] = set()
         # Nick ownership: who holds an account's nick without being logged in to it, and
         # until when they may (uid -> (deadline, folded nick)); the sweep renames them.
@@ -132,9 +137,15 @@ class ChatBase:
         # REGISTER's rate limits: (when, address key) of each registration of the last hour.
         self.registrations: deque[tuple[float, str]] = deque()
 
-    def attach_accounts(self, accounts: AccountStore, names: set[str] | None = None) -> None:
-        """Keep accounts in `accounts` from now on (the edge, once the database is open),
+    def attach_database(self, database: Database, names: set[str] | None = None) -> None:
+        """Keep accounts and history in `database` from now on (the edge, once it is open),
         with every account's name when the caller has them already (else they are asked)."""
+        self.attach_accounts(SqliteAccounts(database), names)
+        self.history.database = database
+
+    def attach_accounts(self, accounts: AccountStore, names: set[str] | None = None) -> None:
+        """Keep accounts in `accounts` from now on, with every account's name when the caller
+        has them already (else they are asked)."""
         self.accounts = accounts
         if names is None:
             accounts.names(self._names_loaded)
@@ -206,22 +217,22 @@ class ChatBase:
         self._pipeline[type(event)](event)
 
     def _steps(self, kind: type) -> Callable[[Any], None]:
-        """What `emit` does with an event of this kind: apply, render, then follow (the
-        registered channels); or only render when the kind changes no state and concerns
-        no registered channel (messages: the hot path)."""
-        apply, render = self.state.applier(kind), self.router.renderer(kind)
-        follow = self.channel_registry.follower(kind)
-        if apply is None and follow is None:
+        """What `emit` does with an event of this kind: keep it (history), apply, render,
+        then follow (the registered channels); each step only for the kinds it concerns,
+        and no loop for the two-step kinds (messages: the hot path)."""
+        record, apply = self.history.recorder(kind), self.state.applier(kind)
+        render, follow = self.router.renderer(kind), self.channel_registry.follower(kind)
+        steps = [step for step in (record, apply, render, follow) if step is not None]
+        if len(steps) == 1:
             return render
-        if follow is None:
-            assert apply is not None
+        if len(steps) == 2:
+            first, second = steps
 
             def both(event: Any) -> None:
-                apply(event)
-                render(event)
+                first(event)
+                second(event)
 
             return both
-        steps = [step for step in (apply, render, follow) if step is not None]
 
         def each(event: Any) -> None:
             for step in steps:

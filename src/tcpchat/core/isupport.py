@@ -16,7 +16,9 @@ INVEX_MODE = "I"  # invite exceptions (INVEX): join an invite-only (+i) channel 
 LIST_MODES = BAN_MODE + EXCEPT_MODE + INVEX_MODE
 KEY_MODES = "k"  # B: a parameter to set and to unset
 LIMIT_MODES = "l"  # C: a parameter to set only
-FLAG_MODES = frozenset("imnst")  # D: no parameter
+# D: no parameter. U (unrecorded): the channel's messages and events are not kept in history.
+UNRECORDED_MODE = "U"
+FLAG_MODES = frozenset("imnst" + UNRECORDED_MODE)
 # Member statuses, highest first, with the prefix shown before a nick.
 STATUS_MODES = "ov"
 STATUS_PREFIXES = "@+"

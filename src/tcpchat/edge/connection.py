@@ -7,6 +7,11 @@ the first line, and hands lines to the core. Output is queued and coalesced: eve
 written in one loop iteration leaves in one `transport.write`, and a peer that stops
 reading is dropped once its send queue passes `sendq_bytes`. It knows nothing of IRC
 beyond that first line.
+
+When history is on, output may contain messages not yet on disk. The server holds it back
+until they are (edge/server.py): each hold marks how much of `pending` waits for one write,
+and `release` sends that much when the write is done. Output from a turn with nothing new to
+store follows what is held before it, never overtakes it.
 """
 
 from __future__ import annotations
@@ -63,6 +68,9 @@ class Connection:
         "person",
         "spoke",
         "pending",
+        "dirty",
+        "holds",
+        "close_when_sent",
         "closing",
         "greet_timer",
         "gate",
@@ -79,6 +87,9 @@ class Connection:
         self.person: PlainSession | None = None
         self.spoke = False  # has the peer sent a line yet?
         self.pending: list[bytes] = []
+        self.dirty = False  # written to in this loop turn (it is in the hub's dirty list)
+        self.holds: list[int] = []  # how much of `pending` waits on each history write
+        self.close_when_sent = False  # close() came while output was held
         self.closing = False
         self.greet_timer: asyncio.TimerHandle | None = None
         settings = hub.settings
@@ -261,27 +272,32 @@ class Connection:
     def write(self, data: bytes) -> None:
         """Queue bytes; the server flushes each connection written to once per loop
         iteration, so everything for one peer in that iteration leaves in one system call."""
-        pending = self.pending
-        if not pending:
-            if self.closing:
+        if not self.dirty:
+            if self.closing and not self.close_when_sent:
                 return
+            self.dirty = True
             dirty = self.hub.dirty
             if not dirty:
                 self.loop.call_soon(self.hub.flush_all)
             dirty.append(self)
-        pending.append(data)
+        self.pending.append(data)
 
     def queued_bytes(self) -> int:
         """Output held for this peer: ours, plus the transport's buffer."""
         held = sum(map(len, self.pending))
         return held + (self.transport.get_write_buffer_size() if self.transport else 0)
 
-    def flush(self) -> None:
+    def flush(self, count: int | None = None) -> None:
+        """Send what is queued: all of it, or its first `count` pieces."""
         pending = self.pending
         if not pending:
             return
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
-        pending.clear()
+        if count is None or count >= len(pending):
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            pending.clear()
+        else:
+            data = b"".join(pending[:count])
+            del pending[:count]
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -289,10 +305,37 @@ class Connection:
         if transport.get_write_buffer_size() > self.hub.settings.sendq_bytes:
             self._drop("SendQ exceeded")
 
+    def hold(self) -> None:
+        """What is queued now waits for the history write just asked for."""
+        self.holds.append(len(self.pending))
+
+    def release(self) -> None:
+        """The oldest history write this connection waited on is done: send what waited
+        for it, and what later turns queued with nothing new to store."""
+        holds = self.holds
+        if not holds:
+            return
+        count = holds.pop(0)
+        if holds:
+            holds[:] = [each - count for each in holds]
+        self.flush(count)
+        if not holds and not self.dirty:  # what is left waits for no write
+            self.flush()
+            if self.close_when_sent:
+                self._close_now()
+
     def close(self) -> None:
-        """Send what is queued, then close (the core has said goodbye)."""
-        self.flush()
+        """Send what is queued, then close (the core has said goodbye). Output held for a
+        history write, or queued in this turn, goes first: the close waits for it."""
         self.closing = True
+        if self.holds or self.dirty:
+            self.close_when_sent = True
+            return
+        self._close_now()
+
+    def _close_now(self) -> None:
+        self.flush()
+        self.close_when_sent = False
         if self.transport is not None:
             self.transport.close()
 
@@ -300,6 +343,7 @@ class Connection:
         """Send `last_words` and close; what the peer still sends is read and dropped."""
         self.closing = True
         self.pending.clear()
+        self.holds.clear()
         transport = self.transport
         assert transport is not None
         if last_words:
@@ -316,7 +360,9 @@ class Connection:
         """Disconnect without flushing: the peer is not reading."""
         log.warning("dropping %s: %s", self.peer, reason)
         self.closing = True
+        self.close_when_sent = False
         self.pending.clear()
+        self.holds.clear()
         if self.session is not None:
             self.core.disconnect(self.session, reason)
         if self.transport is not None:

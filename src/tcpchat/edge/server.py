@@ -5,6 +5,12 @@ interface unless told one; each accepted socket becomes a `TcpConnection`. The s
 counts connections (in all, and per address), flushes what was written to them once per
 loop iteration, runs the core's timeouts, runs its slow work on worker threads, and on
 `shutdown` tells every client why before closing.
+
+The durability barrier: a turn that stored history (core/history.py) has its rows written
+off the loop, and the output of that turn waits until they are committed, so whatever anyone
+received is on disk first. Barriers are released in the order the writes were asked, each
+sending what waited for it (Connection.hold/release); a turn that stored nothing flushes at
+once, unless that connection has older output still held.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import functools
 import logging
 import ssl
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +28,7 @@ from ..addresses import address_key
 from ..config import Settings
 from ..core import ChatCore
 from ..errors import ListenError, StoreError
-from ..store.accounts import SqliteAccounts, account_names, registered_channels
+from ..store.accounts import account_names, registered_channels
 from ..store.database import Database
 from ..store.schema import MIGRATIONS
 from . import listener, tls
@@ -52,6 +59,10 @@ class ChatServer:
         # Told of each new connection's (host, port); the operator console shows them.
         self.on_connect: Callable[[tuple[str, int]], None] | None = None
         self.dirty: list[Connection] = []  # written to in this loop iteration
+        # History rows covered by a barrier so far, and the barriers waiting for a write:
+        # (rows that must be committed, the connections whose output waits).
+        self.covered = 0
+        self.barriers: deque[tuple[int, list[Connection]]] = deque()
         self.per_address: dict[str, int] = {}
         self.sweeper: asyncio.TimerHandle | None = None
         self.tls_addresses: list[tuple[str, int]] = []
@@ -73,10 +84,37 @@ class ChatServer:
         return None
 
     def flush_all(self) -> None:
-        """Once per loop iteration: send what each connection was given in it."""
+        """Once per loop iteration: send what each connection was given in it, or, when
+        the turn stored history, write that first and hold the output until it is done."""
         dirty, self.dirty = self.dirty, []
         for connection in dirty:
-            connection.flush()
+            connection.dirty = False
+        history = self.core.history
+        if history.appended != self.covered:
+            self.covered = history.appended
+            history.write()
+            if dirty:
+                for connection in dirty:
+                    connection.hold()
+                self.barriers.append((self.covered, dirty))
+            return
+        for connection in dirty:
+            if not connection.holds:
+                connection.flush()
+                if connection.close_when_sent:
+                    connection.close()
+
+    def _history_waiting(self) -> None:
+        """History rows wait to be written: make sure this turn's flush comes."""
+        if not self.dirty:
+            self.loop.call_soon(self.flush_all)
+
+    def _history_committed(self) -> None:
+        """A history write is done: release the barriers it covers, oldest first."""
+        barriers, committed = self.barriers, self.core.history.committed
+        while barriers and barriers[0][0] <= committed:
+            for connection in barriers.popleft()[1]:
+                connection.release()
 
     def release(self, connection: Connection) -> None:
         self.connections.discard(connection)
@@ -171,11 +209,13 @@ class ChatServer:
         # a registered channel is never made as a new one.
         try:
             names = self.database.run_now(account_names)
-            self.core.attach_accounts(SqliteAccounts(self.database), names)
+            self.core.attach_database(self.database, names)
             self.core.channel_registry.load(self.database.run_now(registered_channels))
         except StoreError:
             self._close_database()
             raise
+        history = self.core.history
+        history.wake, history.on_commit = self._history_waiting, self._history_committed
         if folder is not None:
             log.info("data in %s", folder.resolve())
 
@@ -232,4 +272,5 @@ class ChatServer:
                     if connection.transport is not None:
                         connection.transport.abort()
         # What was asked of the database is written before it closes (off the loop).
+        self.core.history.write()
         await asyncio.get_running_loop().run_in_executor(None, self._close_database)

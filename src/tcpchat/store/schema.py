@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import accounts
+from . import accounts, history
 from .database import Migration
 
-MIGRATIONS: list[Migration] = [*accounts.MIGRATIONS]
+MIGRATIONS: list[Migration] = [*accounts.MIGRATIONS, *history.MIGRATIONS]

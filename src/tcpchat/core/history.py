@@ -1,0 +1,271 @@
+"""What history keeps of each event, and when it is written.
+
+`History` follows the events the core emits (the core runs its step for the kinds it keeps,
+before the state applies them, so a QUIT still knows its account): each channel message,
+private message, TAGMSG with a tag worth keeping, and JOIN/PART/QUIT/KICK/NICK/TOPIC/MODE
+becomes a `Row` (store/history.py), the line exactly as it was delivered.
+
+Rows wait in `pending` until the loop turn ends: the edge then writes them in one transaction,
+off the loop, and sends nobody the turn's output until they are committed (the durability
+barrier in edge/server.py), so `kill -9` loses nothing anyone received. `appended` and
+`committed` count rows, which is how the edge knows what its output waits for. A core with no
+edge (its tests, tools) writes each row at once.
+
+A write that fails is logged and counted; the messages were delivered all the same, and the
+next write that succeeds records, for each target, how many lines are missing there (a `GAP`
+row), so history says what it lacks instead of pretending.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ..config import Settings
+from ..protocol import Message, format_tags, irc_lower, serialize
+from ..store.database import Database, Many
+from ..store.history import INSERT_CONVERSATION, INSERT_ROW, Row, conversation_key
+from .events import (
+    ChannelModeChanged,
+    Joined,
+    Kicked,
+    MessageSent,
+    MultilineSent,
+    NickChanged,
+    Parted,
+    Quit,
+    TopicSet,
+    mode_text,
+)
+from .isupport import BOT_MODE, UNRECORDED_MODE
+from .model import User
+from .state import ChatState
+
+__all__ = ["GAP", "History", "conversation_side", "keeps_tagmsg"]
+
+log = logging.getLogger("tcpchat.history")
+
+GAP = "GAP"  # a row's kind: lines here could not be stored (its text says how many)
+
+# TAGMSG tags that are only of the moment: a TAGMSG with nothing else is not kept.
+FLEETING_TAGS = frozenset({"+typing", "+draft/typing"})
+
+
+def keeps_tagmsg(tags: dict[str, str] | None) -> bool:
+    """Whether a TAGMSG carries a client tag worth keeping (a reaction, a reply)."""
+    return bool(tags) and any(tag not in FLEETING_TAGS for tag in tags or ())
+
+
+def conversation_side(user: User, by_account: bool) -> str:
+    """How a private conversation names one side: `~account` when both sides are logged
+    in (`by_account`), else the folded nick."""
+    if by_account and user.account is not None:
+        return "~" + irc_lower(user.account)
+    return irc_lower(user.nick)
+
+
+class Core(Protocol):
+    """What history uses of the core (ChatBase)."""
+
+    settings: Settings
+    state: ChatState
+    msgid_origin: str
+
+
+def _line(source: str, command: str, params: list[str], text_last: bool = True) -> str:
+    return serialize(Message(command, params, source), text_last)
+
+
+class History:
+    """Rows from events, written in batches; see the module docstring."""
+
+    def __init__(self, core: Core, database: Database) -> None:
+        self.core = core
+        self.database = database
+        self.enabled = core.settings.history
+        self.pending: list[Row] = []
+        # The conversations that spoke this turn, by key (one upsert each per write).
+        self.conversations: dict[str, tuple[str, str, str, str, str, float]] = {}
+        self.appended = 0  # rows recorded since the start
+        self.committed = 0  # of which written (or failed: see `failed`)
+        self.failed = 0  # rows a write lost
+        self.missing: dict[str, int] = {}  # target -> rows lost, until a GAP row says so
+        # The edge: `wake()` when rows start waiting (the turn's end will write them);
+        # `on_commit()` after each write. Without an edge, each row is written at once.
+        self.wake: Callable[[], None] | None = None
+        self.on_commit: Callable[[], None] | None = None
+        self._events = 0  # serials of the msgids given to channel events
+        self._record: dict[type, Callable[[Any], None]] = {
+            MessageSent: self._message,
+            MultilineSent: self._multiline,
+            Joined: self._joined,
+            Parted: self._parted,
+            Kicked: self._kicked,
+            Quit: self._quit,
+            NickChanged: self._nick_changed,
+            TopicSet: self._topic_set,
+            ChannelModeChanged: self._mode_changed,
+        }
+
+    def recorder(self, kind: type) -> Callable[[Any], None] | None:
+        """What to keep of events of this kind (the core looks it up once per kind)."""
+        return self._record.get(kind) if self.enabled else None
+
+    # ----------------------------------------------------------- writing
+
+    def append(self, row: Row) -> None:
+        pending = self.pending
+        pending.append(row)
+        self.appended += 1
+        if self.wake is None:
+            self.write()
+        elif len(pending) == 1:
+            self.wake()
+
+    def write(self) -> None:
+        """Write the rows waiting, in one transaction off the loop; `on_commit` follows."""
+        rows, self.pending = self.pending, []
+        if not rows:
+            return
+        statements: list[tuple[str, Any]] = []
+        gaps, self.missing = self.missing, {}
+        if gaps:
+            statements.append((INSERT_ROW, Many(self._gap_rows(gaps, rows[0].time))))
+        statements.append((INSERT_ROW, Many(rows)))
+        if self.conversations:
+            statements.append((INSERT_CONVERSATION, Many(self.conversations.values())))
+            self.conversations = {}
+        self.database.write(statements, lambda ok: self._written(rows, gaps, ok))
+
+    def read(self, work: Callable[[Any], Any], done: Callable[[Any], None]) -> None:
+        """Run the query `work(connection)` on the database's thread and `done(result)` on
+        the loop (None if it failed): after the rows still waiting are written, so a read
+        sees every line already delivered (the database runs jobs in order)."""
+        self.write()
+        self.database.run(work, done)
+
+    def _written(self, rows: list[Row], gaps: dict[str, int], ok: bool) -> None:
+        self.committed += len(rows)
+        if not ok:
+            self.failed += len(rows)
+            log.error("%d lines of history could not be stored; they were delivered", len(rows))
+            missing = self.missing
+            for target, lost in gaps.items():
+                missing[target] = missing.get(target, 0) + lost
+            for row in rows:
+                missing[row.target] = missing.get(row.target, 0) + 1
+        if self.on_commit is not None:
+            self.on_commit()
+
+    def _gap_rows(self, missing: dict[str, int], when: float) -> list[Row]:
+        """Rows that say how many lines a failed write lost, one per target."""
+        server = self.core.settings.server_name
+        rows = []
+        for target, lost in missing.items():
+            text = f"{lost} lines of history here could not be stored"
+            rows.append(Row(target, self._event_msgid(), when, GAP, "", None,
+                            _line(server, "NOTICE", ["*", text]), None, None, None))  # fmt: skip
+        return rows
+
+    def _event_msgid(self) -> str:
+        self._events += 1
+        return f"{self.core.msgid_origin}e{self._events}"
+
+    # ---------------------------------------------------------- messages
+
+    def _message(self, event: MessageSent) -> None:
+        command = event.command
+        if command == "TAGMSG":
+            if not keeps_tagmsg(event.tags):
+                return
+            line = f":{event.source} TAGMSG {event.target}"
+            text = None
+        else:
+            line = f":{event.source} {command} {event.target} :{event.text}"
+            text = event.text
+        self._keep(event, line, None, text)
+
+    def _multiline(self, event: MultilineSent) -> None:
+        line = f":{event.source} {event.command} {event.target}"
+        self._keep(event, line, json.dumps(event.lines), event.text)
+
+    def _keep(
+        self, event: MessageSent | MultilineSent, line: str, lines: str | None, text: str | None
+    ) -> None:
+        state = self.core.state
+        sender = state.user(event.sender)
+        if sender is None:
+            return
+        target = event.channel
+        if target is not None:
+            channel = state.channel(target)
+            if channel is None or UNRECORDED_MODE in channel.modes:
+                return
+        else:
+            recipient = state.user(event.recipient)  # type: ignore[arg-type]
+            if recipient is None:
+                return
+            target = self._conversation(sender, recipient, event.time)
+        tags = event.tags
+        if BOT_MODE in sender.modes:
+            tags = {**tags, "bot": ""} if tags else {"bot": ""}
+        self.append(Row(
+            target, event.msgid, event.time, event.command, irc_lower(sender.nick),
+            sender.account, line, format_tags(tags) if tags else None, lines, text,
+        ))  # fmt: skip
+
+    def _conversation(self, sender: User, recipient: User, when: float) -> str:
+        by_account = sender.account is not None and recipient.account is not None
+        mine = conversation_side(sender, by_account)
+        theirs = conversation_side(recipient, by_account)
+        key, one, other = conversation_key(mine, theirs)
+        names = (sender.nick, recipient.nick) if one == mine else (recipient.nick, sender.nick)
+        self.conversations[key] = (key, one, other, *names, when)
+        return key
+
+    # ------------------------------------------------------------ events
+
+    def _event(self, key: str, when: float, kind: str, uid: str, line: str) -> None:
+        channel = self.core.state.channel(key)
+        if channel is not None and UNRECORDED_MODE in channel.modes:
+            return
+        user = self.core.state.user(uid)
+        nick = irc_lower(user.nick) if user is not None else ""
+        account = user.account if user is not None else None
+        self.append(Row(key, self._event_msgid(), when, kind, nick, account, line, None, None,
+                        None))  # fmt: skip
+
+    def _joined(self, event: Joined) -> None:
+        line = _line(event.source, "JOIN", [event.channel], False)
+        self._event(event.key, event.time, "JOIN", event.uid, line)
+
+    def _parted(self, event: Parted) -> None:
+        params = [event.channel, event.reason] if event.reason else [event.channel]
+        self._event(event.key, event.time, "PART", event.uid, _line(event.source, "PART", params))
+
+    def _kicked(self, event: Kicked) -> None:
+        line = _line(event.source, "KICK", [event.channel, event.target_nick, event.reason])
+        self._event(event.key, event.time, "KICK", event.uid, line)
+
+    def _quit(self, event: Quit) -> None:
+        line = _line(event.source, "QUIT", [event.reason])
+        for key in event.channels:
+            self._event(key, event.time, "QUIT", event.uid, line)
+
+    def _nick_changed(self, event: NickChanged) -> None:
+        user = self.core.state.user(event.uid)
+        if user is None:
+            return
+        line = _line(event.old_source, "NICK", [event.nick])
+        for key in user.channels:
+            self._event(key, event.time, "NICK", event.uid, line)
+
+    def _topic_set(self, event: TopicSet) -> None:
+        line = _line(event.source, "TOPIC", [event.channel, event.topic])
+        self._event(event.key, event.time, "TOPIC", event.uid, line)
+
+    def _mode_changed(self, event: ChannelModeChanged) -> None:
+        line = _line(event.source, "MODE", [event.channel, *mode_text(event.changes)], False)
+        self._event(event.key, event.time, "MODE", event.uid, line)

@@ -1,0 +1,190 @@
+"""History in the database: every stored message and channel event, in one total order.
+
+A row is what someone received, kept so that it can be sent again byte for byte: the line
+as it was delivered (without tags), the client-only tags it carried, its msgid and its
+time. `id` (the rowid) is the one order of a target's history, so paging by msgid never skips
+or repeats a line. A target is a channel's folded name, or a private conversation's key
+(`conversation_key`); `conversations` lists each conversation's two sides, for TARGETS.
+
+`history_text` is an FTS5 index of the messages' text (SEARCH), kept in step by triggers.
+
+Each function takes a connection and runs on the database's thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import NamedTuple
+
+__all__ = [
+    "INSERT_CONVERSATION",
+    "INSERT_ROW",
+    "MESSAGE_KINDS",
+    "MIGRATIONS",
+    "Row",
+    "Stored",
+    "conversation_key",
+    "count",
+    "msgid_position",
+    "page",
+    "time_position",
+]
+
+MIGRATIONS = [
+    (
+        2,
+        """
+        CREATE TABLE history (
+            id INTEGER PRIMARY KEY,
+            target TEXT NOT NULL,
+            msgid TEXT NOT NULL,
+            time REAL NOT NULL,
+            kind TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            account TEXT,
+            line TEXT NOT NULL,
+            tags TEXT,
+            lines TEXT,
+            text TEXT
+        );
+        CREATE INDEX history_by_target ON history (target, id);
+        CREATE INDEX history_by_time ON history (target, time);
+        CREATE INDEX history_by_msgid ON history (msgid);
+        CREATE TABLE conversations (
+            key TEXT PRIMARY KEY,
+            one TEXT NOT NULL,
+            other TEXT NOT NULL,
+            one_name TEXT NOT NULL,
+            other_name TEXT NOT NULL,
+            last REAL NOT NULL
+        );
+        CREATE INDEX conversations_by_one ON conversations (one);
+        CREATE INDEX conversations_by_other ON conversations (other);
+        CREATE VIRTUAL TABLE history_text USING fts5 (
+            text, content = 'history', content_rowid = 'id'
+        );
+        CREATE TRIGGER history_text_added AFTER INSERT ON history
+            WHEN new.text IS NOT NULL BEGIN
+            INSERT INTO history_text (rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER history_text_removed AFTER DELETE ON history
+            WHEN old.text IS NOT NULL BEGIN
+            INSERT INTO history_text (history_text, rowid, text)
+                VALUES ('delete', old.id, old.text);
+        END
+        """,
+    )
+]
+
+
+class Row(NamedTuple):
+    """One line of history as it is written (the columns of `history` but its id)."""
+
+    target: str  # a channel's folded name, or a conversation's key
+    msgid: str
+    time: float
+    kind: str  # PRIVMSG NOTICE TAGMSG JOIN PART QUIT KICK NICK TOPIC MODE
+    sender: str  # the folded nick of who sent it or did it
+    account: str | None  # their account, as shown, when they were logged in
+    line: str  # the line as delivered, without tags or CRLF
+    tags: str | None  # the tags it carried besides time, msgid and account (formatted)
+    lines: str | None  # a message of several lines: JSON [[text, concat], ...]
+    text: str | None  # what SEARCH looks in: a message's text
+
+
+class Stored(NamedTuple):
+    """A row as read back: its place in the order (`id`) and what is sent again."""
+
+    id: int
+    msgid: str
+    time: float
+    kind: str
+    account: str | None
+    line: str
+    tags: str | None
+    lines: str | None
+
+
+INSERT_ROW = (
+    "INSERT INTO history (target, msgid, time, kind, sender, account, line, tags, lines, text)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# (key, one, other, one_name, other_name, last): a conversation and when it last spoke.
+INSERT_CONVERSATION = (
+    "INSERT INTO conversations (key, one, other, one_name, other_name, last)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+    " one_name = excluded.one_name, other_name = excluded.other_name, last = excluded.last"
+)
+
+
+def conversation_key(one: str, other: str) -> tuple[str, str, str]:
+    """A private conversation's key from its two sides' ids (`~account` or a folded nick),
+    the same whoever writes first: (key, first id, second id)."""
+    first, second = (one, other) if one <= other else (other, one)
+    return f"{first} {second}", first, second
+
+
+def count(c: sqlite3.Connection) -> int:
+    """How many lines of history are kept, in all."""
+    return int(c.execute("SELECT count(*) FROM history").fetchone()[0])
+
+
+# The kinds a client without draft/event-playback is sent (GAP: a note of lost lines).
+MESSAGE_KINDS = ("PRIVMSG", "NOTICE", "TAGMSG", "GAP")
+_COLUMNS = "id, msgid, time, kind, account, line, tags, lines"
+_ONLY_MESSAGES = f" AND kind IN ({', '.join(repr(k) for k in MESSAGE_KINDS)})"
+
+
+def page(
+    c: sqlite3.Connection,
+    target: str,
+    limit: int,
+    *,
+    after: int = 0,
+    before: int | None = None,
+    newest: bool = False,
+    events: bool = True,
+) -> list[Stored]:
+    """The rows of `target` with `after < id < before`, at most `limit` of them: those
+    nearest `after`, or with `newest` those nearest `before` (the latest); oldest first
+    either way. Without `events`, messages only (no JOIN, PART, ...)."""
+    sql = f"SELECT {_COLUMNS} FROM history WHERE target = ? AND id > ?"
+    params: list[object] = [target, after]
+    if before is not None:
+        sql += " AND id < ?"
+        params.append(before)
+    if not events:
+        sql += _ONLY_MESSAGES
+    sql += f" ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?"
+    params.append(limit)
+    rows = [Stored(*row) for row in c.execute(sql, params)]
+    if newest:
+        rows.reverse()
+    return rows
+
+
+def msgid_position(c: sqlite3.Connection, target: str, msgid: str) -> int | None:
+    """Where the message `msgid` stands in `target`'s order (its id), if it is there."""
+    row = c.execute(
+        "SELECT id FROM history WHERE msgid = ? AND target = ?", (msgid, target)
+    ).fetchone()
+    return int(row[0]) if row is not None else None
+
+
+def time_position(c: sqlite3.Connection, target: str, when: float, *, after: bool) -> int | None:
+    """A timestamp as a place in `target`'s order. With `after`: the id of the last row at
+    or before `when` (0 if none), so rows after it are those later than `when`; else the
+    id of the first row at or after `when` (None if none), so rows before it are earlier.
+    Times follow ids (both grow as lines are stored)."""
+    if after:
+        row = c.execute(
+            "SELECT id FROM history WHERE target = ? AND time <= ?"
+            " ORDER BY time DESC, id DESC LIMIT 1",
+            (target, when),
+        ).fetchone()
+        return int(row[0]) if row is not None else 0
+    row = c.execute(
+        "SELECT id FROM history WHERE target = ? AND time >= ? ORDER BY time, id LIMIT 1",
+        (target, when),
+    ).fetchone()
+    return int(row[0]) if row is not None else None
