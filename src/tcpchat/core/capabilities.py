@@ -22,6 +22,7 @@ MULTILINE = "draft/multiline"
 MULTILINE_CONCAT = "draft/multiline-concat"  # the tag on a line joined without a line feed
 STS = "sts"  # strict transport security: a policy told, never requested
 ACCOUNT_REGISTRATION = "draft/account-registration"  # REGISTER and VERIFY
+SEARCH = "draft/search"  # SEARCH (handlers/search.py), while history is kept
 
 
 def sts_value(settings: Settings, tls_port: int | None, secure: bool) -> str | None:
@@ -57,6 +58,7 @@ def offered(settings: Settings) -> dict[str, str | None]:
         MULTILINE: (
             f"max-bytes={settings.multiline_max_bytes},max-lines={settings.multiline_max_lines}"
         ),
+        **({SEARCH: None} if settings.history else {}),
         "echo-message": None,
         "extended-join": None,
         "extended-monitor": None,

@@ -21,6 +21,7 @@ from .handlers import (
     certfp,
     channels,
     chanserv,
+    forget,
     help,
     identity,
     listing,
@@ -32,6 +33,7 @@ from .handlers import (
     queries,
     registration,
     sasl,
+    search,
     serverinfo,
 )
 
@@ -80,6 +82,9 @@ COMMANDS: dict[str, Command] = {
     "BATCH": Command(batches.handle_batch, 1),
     "AWAY": Command(messaging.handle_away),
     "SETNAME": Command(identity.handle_setname, 1),
+    # history
+    "SEARCH": Command(search.handle_search),
+    "HISTORY": Command(forget.handle_history),
     # questions
     "WHO": Command(queries.handle_who),
     "WHOIS": Command(queries.handle_whois),

@@ -1,0 +1,99 @@
+"""SEARCH in the database: the messages of some targets that match words (FTS5), newest
+first or from a time on.
+
+The words are a person's: each becomes an FTS5 string (`"word"`, its quotes doubled), so no
+character of theirs is FTS5 syntax (no `OR`, `NEAR`, `*`, column filters or syntax errors),
+and all of them must be in a message for it to match. The tokenizer (unicode61) matches
+whole words, case and accents aside.
+
+Runs on the database's thread, like store/history.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from .history import Stored
+
+__all__ = ["Found", "Query", "conversations_of", "fts_query", "search"]
+
+
+class Query(NamedTuple):
+    """What to look for. `targets` are the only ones searched (those the asker may read)."""
+
+    targets: Sequence[str]
+    words: Sequence[str]  # all must match; none: any message
+    sender: str | None  # a folded nick
+    after: float | None
+    before: float | None
+    limit: int
+
+
+class Found(NamedTuple):
+    """A message found, and the target it was sent to (a channel's folded name or a
+    conversation's key)."""
+
+    row: Stored
+    target: str
+
+
+def fts_query(words: Iterable[str]) -> str:
+    """The FTS5 query matching messages with every one of `words`: each a quoted string,
+    so nothing in them is taken as FTS5 syntax."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def conversations_of(c: sqlite3.Connection, sides: Sequence[str]) -> list[tuple[str, ...]]:
+    """The conversations one of whose sides is in `sides`: (key, one, other, one_name,
+    other_name) each."""
+    marks = ", ".join("?" * len(sides))
+    return [
+        tuple(row)
+        for row in c.execute(
+            "SELECT key, one, other, one_name, other_name FROM conversations"
+            f" WHERE one IN ({marks}) OR other IN ({marks})",
+            [*sides, *sides],
+        )
+    ]
+
+
+_COLUMNS = "h.id, h.msgid, h.time, h.kind, h.account, h.line, h.tags, h.lines, h.target"
+
+
+def search(c: sqlite3.Connection, query: Query) -> list[Found]:
+    """The messages (PRIVMSG and NOTICE) of `query.targets` that match, at most
+    `query.limit`: the newest, or with `after` the oldest from then on; oldest first."""
+    if not query.targets:
+        return []
+    marks = ", ".join("?" * len(query.targets))
+    params: list[object] = []
+    if query.words:
+        sql = (
+            f"SELECT {_COLUMNS} FROM history_text JOIN history h ON h.id = history_text.rowid"
+            " WHERE history_text MATCH ? AND"
+        )
+        params.append(fts_query(query.words))
+        order = "history_text.rowid"
+    else:
+        sql = f"SELECT {_COLUMNS} FROM history h WHERE"
+        order = "h.id"
+    sql += f" h.target IN ({marks}) AND h.kind IN ('PRIVMSG', 'NOTICE')"
+    params.extend(query.targets)
+    if query.sender is not None:
+        sql += " AND h.sender = ?"
+        params.append(query.sender)
+    if query.after is not None:
+        sql += " AND h.time >= ?"
+        params.append(query.after)
+    if query.before is not None:
+        sql += " AND h.time <= ?"
+        params.append(query.before)
+    newest = query.after is None
+    sql += f" ORDER BY {order} {'DESC' if newest else 'ASC'} LIMIT ?"
+    params.append(query.limit)
+    found = [Found(Stored(*row[:8]), row[8]) for row in c.execute(sql, params)]
+    if newest:
+        found.reverse()
+    return found
