@@ -123,6 +123,7 @@ class Retention:
         self.settings = settings
         self.clock = clock
         self.expiring: _Chain | None = None  # the expiry pass under way
+        self.waiting: list[Callable[[int | None], None]] = []  # told when it ends
         self.chains: set[_Chain] = set()  # every chain under way (stopped at shutdown)
         self.expired = 0  # rows deleted by expiry since the start
         self.forgotten = 0  # rows deleted by FORGET since the start
@@ -133,7 +134,10 @@ class Retention:
         self.pause: Callable[[float, Callable[[], None]], Any] | None = None
 
     def expire(self, done: Callable[[int | None], None] | None = None) -> None:
-        """Run an expiry pass, unless one is under way; `done(rows deleted)` after it."""
+        """Run an expiry pass; `done(rows deleted)` after it (None if a job failed). While
+        one is under way, no other starts: `done` follows that one."""
+        if done is not None:
+            self.waiting.append(done)
         if self.expiring is not None:
             return
         settings = self.settings
@@ -157,8 +161,9 @@ class Retention:
             if deleted:
                 self.expired += deleted
                 log.info("history: %d lines expired", deleted)
-            if done is not None:
-                done(deleted)
+            waiting, self.waiting = self.waiting, []
+            for each in waiting:
+                each(deleted)
 
         first = ("oldest", 0) if cutoff is not None else ("rows", ExpiryCursor(""))
         self.expiring = self._chain(step, first, finish, paced=True)
@@ -212,3 +217,4 @@ class Retention:
             chain.stopped = True
         self.chains.clear()
         self.expiring = None
+        self.waiting.clear()
