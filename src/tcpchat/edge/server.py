@@ -49,6 +49,7 @@ log = logging.getLogger("tcpchat.edge")
 # What every client is told when the server stops, however it was told to.
 SHUTDOWN_REASON = "Server shutting down"
 
+
 class ChatServer:
     """Listening sockets plus the core: `start`, later `shutdown`."""
 

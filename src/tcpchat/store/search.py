@@ -87,9 +87,9 @@ def search(c: sqlite3.Connection, query: Query) -> list[Found]:
     if query.after is not None:
         sql += " AND h.time >= ?"
         params.append(query.after)
-    if query.before is not None:
-        sql += " AND h.time <= ?"
-        params.append(query.before)
+    if query.before is not None:  # at or before, to the millisecond a timestamp shows
+        sql += " AND h.time < ?"
+        params.append(query.before + 0.001)
     newest = query.after is None
     sql += f" ORDER BY {order} {'DESC' if newest else 'ASC'} LIMIT ?"
     params.append(query.limit)

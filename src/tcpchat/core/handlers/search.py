@@ -175,14 +175,16 @@ def handle_search(core: ChatBase, session: Session, msg: Message) -> None:
 
     def work(c: Any) -> list[Found]:
         targets = list(channels)
-        for key, one, other, one_name, other_name in conversations_of(c, mine):
+        private = conversations_of(c, mine) if where is None or partner is not None else []
+        for key, one, other, one_name, other_name in private:
             if theirs is None:
                 targets.append(key)
                 continue
             their_id, their_name = (other, other_name) if one in mine else (one, one_name)
             if their_id in theirs or irc_lower(their_name) == folded_partner:
                 targets.append(key)
-        query = Query(targets, words, irc_lower(sender) if sender else None, after, before, limit)
+        folded = irc_lower(sender) if sender else None
+        query = Query(targets, words, folded, after, before, limit)
         return search(c, query)
 
     core.later(session, lambda done: core.history.read(work, done), _answer)
