@@ -9,6 +9,7 @@ import re
 import time
 
 from net_harness import LineClient, RunningServer, running_server
+from sasl_harness import add_account, negotiating, plain_login
 
 CAPS = ("batch", "server-time", "message-tags")
 
@@ -31,7 +32,7 @@ def batch(client: LineClient, query: str) -> list[str]:
         if line == f":tcpchat BATCH -{ref}":
             return lines
         tags, _, rest = line.partition(" ")
-        assert tags.startswith(f"@batch={ref};"), line
+        assert f"{tags};".startswith(f"@batch={ref};"), line
         lines.append(rest)
 
 
@@ -77,6 +78,40 @@ def test_search_finds_only_the_channels_one_is_in_and_one_s_own_conversations():
                 "and your own conversations$"
             )
         for each in (alice, bob, carol):
+            each.close()
+
+
+def logged_in(server: RunningServer, nick: str, account: str) -> LineClient:
+    client = negotiating(server.port, nick, "sasl batch")
+    plain_login(client, account, "correct horse")
+    client.expect(r" 903 ")
+    client.send("CAP END")
+    client.expect(r" 001 ")
+    return client
+
+
+def test_a_conversation_kept_by_nick_is_not_found_by_the_next_one_to_take_the_nick(tmp_path):
+    add_account(tmp_path, "alice", "correct horse")
+    add_account(tmp_path, "bob", "correct horse")
+    with running_server(data_dir=str(tmp_path)) as server:
+        bob = logged_in(server, "bob", "bob")
+        carol = user(server, "carol")
+        alice = logged_in(server, "alice", "alice")
+        carol.send("PRIVMSG bob :giraffe from carol")  # carol has no account: kept by nick
+        bob.expect(r"PRIVMSG bob :giraffe from carol")
+        alice.send("PRIVMSG bob :giraffe from alice")  # both logged in: kept by account
+        bob.expect(r"PRIVMSG bob :giraffe from alice")
+        carol.close()
+        alice.close()
+        bob.send("PING sync")
+        bob.expect(r"PONG")
+        impostor = user(server, "carol")  # not the carol who spoke
+        assert texts(impostor, "text=giraffe") == []
+        again = logged_in(server, "alice2", "alice")  # alice again, under another nick
+        assert texts(again, "text=giraffe") == ["giraffe from alice"]
+        # bob, connected all along, has both; by nick from when his connection began.
+        assert texts(bob, "text=giraffe") == ["giraffe from carol", "giraffe from alice"]
+        for each in (bob, impostor, again):
             each.close()
 
 

@@ -12,6 +12,7 @@ The FTS index (`history_text`) follows through the delete trigger of store/histo
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -88,13 +89,16 @@ def expire_step(
     keep: int,
     budget: int,
     targets: int = 50,
+    seconds: float = 0.02,
 ) -> tuple[ExpiryCursor | None, int]:
     """One step of an expiry pass: from `cursor`, delete rows older than `cutoff` (None:
     none are too old) and rows beyond the newest `keep` of each target, at most `budget`
-    rows, looking at no more than `targets` targets. Returns where the next step starts
-    (None: the pass is over) and how many rows were deleted."""
+    rows, looking at no more than `targets` targets, and at no more after `seconds` (finding
+    a target's count walks up to `keep` entries of an index). Returns where the next step
+    starts (None: the pass is over) and how many rows were deleted."""
     deleted = 0
     at = cursor
+    deadline = time.perf_counter() + seconds
     _in_transaction(c)
     ok = False
     try:
@@ -134,6 +138,8 @@ def expire_step(
                     ok = True
                     return at, deleted
             at = ExpiryCursor(target + "\0")  # the least name after this target's
+            if time.perf_counter() > deadline:
+                break
         ok = True
         return at, deleted
     finally:

@@ -21,7 +21,8 @@ __all__ = ["Found", "Query", "conversations_of", "fts_query", "search"]
 
 
 class Query(NamedTuple):
-    """What to look for. `targets` are the only ones searched (those the asker may read)."""
+    """What to look for. `targets` are the only ones searched (those the asker may read),
+    and `recent` too but only from `since` on."""
 
     targets: Sequence[str]
     words: Sequence[str]  # all must match; none: any message
@@ -29,6 +30,8 @@ class Query(NamedTuple):
     after: float | None
     before: float | None
     limit: int
+    recent: Sequence[str] = ()
+    since: float = 0.0
 
 
 class Found(NamedTuple):
@@ -65,9 +68,8 @@ _COLUMNS = "h.id, h.msgid, h.time, h.kind, h.account, h.line, h.tags, h.lines, h
 def search(c: sqlite3.Connection, query: Query) -> list[Found]:
     """The messages (PRIVMSG and NOTICE) of `query.targets` that match, at most
     `query.limit`: the newest, or with `after` the oldest from then on; oldest first."""
-    if not query.targets:
+    if not query.targets and not query.recent:
         return []
-    marks = ", ".join("?" * len(query.targets))
     params: list[object] = []
     if query.words:
         sql = (
@@ -79,8 +81,14 @@ def search(c: sqlite3.Connection, query: Query) -> list[Found]:
     else:
         sql = f"SELECT {_COLUMNS} FROM history h WHERE"
         order = "h.id"
-    sql += f" h.target IN ({marks}) AND h.kind IN ('PRIVMSG', 'NOTICE')"
-    params.extend(query.targets)
+    where = []
+    if query.targets:
+        where.append(f"h.target IN ({', '.join('?' * len(query.targets))})")
+        params.extend(query.targets)
+    if query.recent:
+        where.append(f"(h.target IN ({', '.join('?' * len(query.recent))}) AND h.time >= ?)")
+        params.extend([*query.recent, query.since])
+    sql += f" ({' OR '.join(where)}) AND h.kind IN ('PRIVMSG', 'NOTICE')"
     if query.sender is not None:
         sql += " AND h.sender = ?"
         params.append(query.sender)

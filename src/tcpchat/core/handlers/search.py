@@ -10,7 +10,9 @@ conversation with them), `from` (a nick), `after` and `before` (server-time time
 `limit` (at most `MAX_LIMIT`; `DEFAULT_LIMIT` without it).
 
 Only what the asker may read is searched: the channels they are in now, and their own
-private conversations (by account and by their current nick, as history keys them). The
+private conversations: those kept by their account, whole; those kept by their current nick
+(when a side was not logged in) only from when this connection began, since a nick proves
+nothing (someone else may have had it before; the same reason as HISTORY FORGET's). The
 newest matches come (or, with `after`, the oldest from then on), oldest first: in a `search`
 batch to a client with `batch`, each message as it was first delivered; else as server
 NOTICEs, one sentence each ("[14:02] #room alice says: ..."), which is also what a
@@ -173,19 +175,21 @@ def handle_search(core: ChatBase, session: Session, msg: Message) -> None:
     theirs = _their_sides(core, partner) if partner is not None else None
     folded_partner = irc_lower(partner) if partner is not None else None
 
+    since = session.connected_at
+
     def work(c: Any) -> list[Found]:
         targets = list(channels)
+        recent: list[str] = []
         private = conversations_of(c, mine) if where is None or partner is not None else []
         for key, one, other, one_name, other_name in private:
-            if theirs is None:
-                targets.append(key)
-                continue
-            their_id, their_name = (other, other_name) if one in mine else (one, one_name)
-            if their_id in theirs or irc_lower(their_name) == folded_partner:
-                targets.append(key)
+            mine_id, their_id, their_name = (
+                (one, other, other_name) if one in mine else (other, one, one_name)
+            )
+            if theirs is None or their_id in theirs or irc_lower(their_name) == folded_partner:
+                # Kept by nick: someone else may have had the nick before this connection.
+                (recent if not mine_id.startswith("~") else targets).append(key)
         folded = irc_lower(sender) if sender else None
-        query = Query(targets, words, folded, after, before, limit)
-        return search(c, query)
+        return search(c, Query(targets, words, folded, after, before, limit, recent, since))
 
     core.later(session, lambda done: core.history.read(work, done), _answer)
 
