@@ -12,6 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tcpchat.core.handlers.chathistory import SUBCOMMANDS, Refusal, parse
 
 from net_harness import LineClient, running_server
 from sasl_harness import add_account, plain_login
@@ -391,6 +395,7 @@ def test_bad_requests_get_the_specs_fail(server):
         "CHATHISTORY BEFORE #room timestamp=yesterday 5": "INVALID_PARAMS BEFORE timestamp=yes",
         "CHATHISTORY BEFORE #room timestamp=2024-02-30T00:00:00.000Z 5": "INVALID_PARAMS BEFORE",
         "CHATHISTORY BEFORE #room timestamp=2024-01-01T00:00:00Z 5": "INVALID_PARAMS BEFORE",
+        "CHATHISTORY AROUND #room timestamp=0000-01-01T00:00:00.000Z 5": "INVALID_PARAMS AROUND",
         "CHATHISTORY AFTER #room msgid= 5": "INVALID_PARAMS AFTER msgid= :",
         "CHATHISTORY BEFORE #room * 5": "INVALID_MSGREFTYPE BEFORE * :",
         "CHATHISTORY AROUND #room id=abc 5": "INVALID_MSGREFTYPE AROUND id=abc :",
@@ -407,6 +412,27 @@ def test_bad_requests_get_the_specs_fail(server):
     assert batch(alice, f"CHATHISTORY BETWEEN #room msgid=nope {FUTURE} 5") == []
     huge = batch(alice, "CHATHISTORY LATEST #room * 99999999999999999999999999999999999")
     assert texts(huge) == ["hello"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["LATEST", "before", "BETWEEN", "TARGETS", "*", "#room", "0", "7"]),
+            st.from_regex(r"(msgid|timestamp|MsgId)=[0-9:.TZ-]{0,26}", fullmatch=True),
+            st.text(max_size=30),
+        ),
+        max_size=6,
+    )
+)
+def test_any_parameters_make_a_request_or_a_refusal(params):
+    try:
+        request = parse(params, 1000)
+    except Refusal as refusal:
+        assert refusal.params[0] in ("INVALID_PARAMS", "INVALID_MSGREFTYPE")
+        assert all(word and " " not in word and word[0] != ":" for word in refusal.params[1:-1])
+    else:
+        assert 1 <= request.limit <= 1000 and request.subcommand in SUBCOMMANDS
 
 
 def test_a_limit_above_the_maximum_is_the_maximum(tmp_path):

@@ -138,20 +138,21 @@ def parse_timestamp(text: str) -> float | None:
     if match is None:
         return None
     year, month, day, hour, minute, second, millis = (int(part) for part in match.groups())
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
-        return None
-    if day > calendar.monthrange(year, month)[1]:
+    if not (year and 1 <= month <= 12 and hour < 24 and minute < 60 and second < 61):
+        return None  # (second 60: a leap second)
+    if not 1 <= day <= calendar.monthrange(year, month)[1]:
         return None
     return calendar.timegm((year, month, day, hour, minute, second)) + millis / 1000
 
 
 def _limit(subcommand: str, text: str, maximum: int) -> int:
     """A positive number of lines; more than `maximum` (CHATHISTORY=) gets `maximum`."""
-    if _LIMIT.match(text) is None or int(text[: _LIMIT_DIGITS + 1]) == 0:
+    digits = text.lstrip("0")
+    if _LIMIT.match(text) is None or not digits:
         raise Refusal("INVALID_PARAMS", subcommand, _safe(text), "Invalid limit")
-    if len(text) > _LIMIT_DIGITS:
+    if len(digits) > _LIMIT_DIGITS:
         return maximum
-    return min(int(text), maximum)
+    return min(int(digits), maximum)
 
 
 def _safe(text: str) -> str:
