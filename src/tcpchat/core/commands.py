@@ -21,6 +21,7 @@ from .handlers import (
     certfp,
     channels,
     chanserv,
+    chathistory,
     help,
     identity,
     listing,
@@ -80,6 +81,8 @@ COMMANDS: dict[str, Command] = {
     "BATCH": Command(batches.handle_batch, 1),
     "AWAY": Command(messaging.handle_away),
     "SETNAME": Command(identity.handle_setname, 1),
+    # history (draft/chathistory): its own FAIL for missing parameters
+    "CHATHISTORY": Command(chathistory.handle_chathistory),
     # questions
     "WHO": Command(queries.handle_who),
     "WHOIS": Command(queries.handle_whois),
