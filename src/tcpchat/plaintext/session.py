@@ -26,7 +26,8 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
     The terminal client reuses it in outbound mode (`start`): it registers with a
     nick given up front, negotiates CAP, picks another nick when one is taken,
     and joins its rooms, talking to any IRC server instead of our core alone.
-    `style_nick` decorates every nick shown (colour, for the client). With
+    `style_nick` decorates every nick shown (colour, for the client), `style_history`
+    every line of earlier messages (dimmed, for the client: history.py). With
     `show_motd` false the message of the day is not shown (the server's default
     one is advice for IRC clients; a person has had their own welcome).
     """
@@ -39,12 +40,19 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         nick_length: int = 30,
         style_nick: Callable[[str], str] | None = None,
         show_motd: bool = True,
+        style_history: Callable[[str], str] | None = None,
     ) -> None:
         self._default_channel = default_channel
         self._show_motd = show_motd
         self._server_name = server_name
         self._nick_length = nick_length
         self._style_nick = style_nick
+        self._style_history = style_history
+        self._caps_enabled: set[str] = set()
+        self._history_batches = {}
+        self._history_asked: set[str] = set()
+        self._history_waiting = None
+        self._history_max = 0
         self._outbound: Outbound | None = None
         self._chantypes = "#"
         self._status_prefixes = STATUS_PREFIXES
@@ -66,7 +74,10 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         self._sasl_mechanisms = None
         self._sasl_enabled = False
         self._commands = (
-            self._command_table() | self._presence_commands() | self._account_commands()
+            self._command_table()
+            | self._presence_commands()
+            | self._account_commands()
+            | self._history_commands()
         )
         self._server_commands = (
             self._server_command_table()
