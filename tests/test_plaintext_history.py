@@ -143,3 +143,22 @@ def test_a_person_is_told_when_the_server_keeps_no_history() -> None:
     assert session.from_person("/history") == ["CAP REQ :draft/chathistory"]
     assert server(session, ":tcpchat CAP dave NAK :draft/chathistory") == []
     assert session.take_lines() == [NOT_OFFERED]
+
+
+def test_after_a_reconnect_the_client_asks_only_for_what_came_after_the_last_seen() -> None:
+    session = PlainSession()
+    session.start("alice", ["#lobby"], seen={"#lobby": "m9"})
+    server(session, ":srv CAP * LS :batch draft/chathistory")
+    server(session, ":srv CAP alice ACK :batch draft/chathistory", ":srv 001 alice :Welcome")
+    assert server(session, ":alice!u@h JOIN #lobby") == ["CHATHISTORY LATEST #lobby msgid=m9 20"]
+    assert server(session, ":alice!u@h JOIN #new") == ["CHATHISTORY LATEST #new * 20"]
+    server(
+        session, "@msgid=m10 :bob!b@h PRIVMSG #lobby :live", "@msgid=p1 :bob!b@h PRIVMSG alice :hi"
+    )
+    server(
+        session,
+        ":srv BATCH +h2 chathistory #new",
+        f"@batch=h2;time={WHEN};msgid=n4 :bob!b@h PRIVMSG #new :earlier",
+        ":srv BATCH -h2",
+    )
+    assert session.seen_msgids == {"#lobby": "m10", "#new": "n4"}

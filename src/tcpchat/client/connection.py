@@ -129,6 +129,7 @@ class ChatClient:
         self._rooms = list(options.channels)
         self._current: str | None = None
         self._notify: list[str] = []  # /notify's nicks, asked about again after a reconnect
+        self._seen: dict[str, str] = {}  # each room's last msgid: its history resumes there
         self._session: PlainSession | None = None
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -333,6 +334,7 @@ class ChatClient:
                 welcome_text=welcome,
                 notify=self._notify,
                 login=options.login,
+                seen=self._seen,
             )
         )
         outcome = _Outcome(_End.LOST, registered=False, reason="the server closed the connection")
@@ -399,6 +401,7 @@ class ChatClient:
             self._rooms = session.joined_channels
             self._current = session.current_channel
             self._notify = session.notify_list
+            self._seen = session.seen_msgids
         self._session, self._writer = None, None
         self._settled.set()
         if self._close_timer is not None:

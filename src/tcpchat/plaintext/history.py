@@ -67,6 +67,7 @@ class HistoryMixin(SessionState):
     _history_asked: set[str]  # folded targets /history asked about, until the answer
     _history_waiting: tuple[str, int] | None  # a person's /history, until CAP ACK or NAK
     _history_max: int  # ISUPPORT CHATHISTORY=: the most lines one request returns (0: any)
+    _seen: dict[str, str]  # folded room -> the msgid of the last message seen there
 
     def _history_commands(self) -> dict[str, Callable[[str], list[str]]]:
         return {"history": self._cmd_history}
@@ -101,11 +102,26 @@ class HistoryMixin(SessionState):
 
     def _history_on_join(self, room: str) -> list[str]:
         """Joined `room`: ask for its last lines if the server lets us ask (else it sends
-        them unasked, or keeps none)."""
+        them unasked, or keeps none); only those after the last one seen there, when the
+        client comes back after a reconnect."""
         if CHATHISTORY not in self._caps_enabled:
             return []
         count = min(DEFAULT_LINES, self._history_max or DEFAULT_LINES)
-        return [f"CHATHISTORY LATEST {room} * {count}"]
+        seen = self._seen.get(irc_lower(room))
+        after = f"msgid={seen}" if seen else "*"
+        return [f"CHATHISTORY LATEST {room} {after} {count}"]
+
+    def _note_seen(self, msg: Message) -> None:
+        """A message with a msgid: the last one seen in its room, if it was said in one."""
+        if msg.command in ("PRIVMSG", "NOTICE") and msg.params:
+            target = msg.params[0]
+            if self._looks_like_channel(target):
+                self._seen[irc_lower(target)] = msg.tags["msgid"]
+
+    @property
+    def seen_msgids(self) -> dict[str, str]:
+        """Each room's last message seen (its msgid): where a reconnect's history starts."""
+        return dict(self._seen)
 
     def _caps_changed(self, sub: str, caps: list[str]) -> list[str]:
         """A CAP ACK or NAK: what is enabled now; a person's /history waiting on it goes on."""

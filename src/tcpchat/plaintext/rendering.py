@@ -93,6 +93,8 @@ class RenderingMixin(NicknameMixin, LoginMixin, HistoryMixin):
     # -- lines from the server ------------------------------------------------
 
     def _handle(self, msg: Message) -> list[str]:
+        if "msgid" in msg.tags:
+            self._note_seen(msg)
         if self._history_batches and msg.tags.get("batch") in self._history_batches:
             return self._replayed(msg, self._history_batches[msg.tags["batch"]])
         command = msg.command

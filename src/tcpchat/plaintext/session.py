@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..protocol import irc_lower, parse
 from .accounts import AccountsMixin
@@ -53,6 +53,7 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         self._history_asked: set[str] = set()
         self._history_waiting = None
         self._history_max = 0
+        self._seen = {}
         self._outbound: Outbound | None = None
         self._chantypes = "#"
         self._status_prefixes = STATUS_PREFIXES
@@ -113,6 +114,7 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         welcome_text: str = CONNECTED_TEXT,
         notify: Sequence[str] = (),
         login: tuple[str, str] | None = None,
+        seen: Mapping[str, str] | None = None,
     ) -> list[str]:
         """Outbound: the lines that open registration as `nick`.
 
@@ -120,7 +122,8 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         `current` (one of them) becomes the current room, else the first joined.
         The nicks in `notify` are monitored again once the server says it can.
         With `login` (account, password), it logs in with SASL before the welcome,
-        and leaves if it can't (login.py).
+        and leaves if it can't (login.py). `seen` (`seen_msgids` of the connection before)
+        says where each room's history starts when asked for on rejoining (history.py).
         """
         nick = nick if is_middle(nick) else sane_nick(nick)
         self._outbound = Outbound(
@@ -134,6 +137,7 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
             notify=[name for name in notify if is_middle(name)],
         )
         self._notify = {irc_lower(name): name for name in self._outbound.notify}
+        self._seen = dict(seen or {})
         if login is not None:
             self._login = Login(login[0], login[1], connecting=True)
         user = sane_nick(username or nick, 18)
