@@ -132,8 +132,9 @@ def test_history_usage_is_explained() -> None:
 def test_a_person_asks_our_server_for_history_the_first_time_they_want_it() -> None:
     session = registered("dave", "#lobby")
     assert session.from_person("/history 7") == ["CAP REQ :draft/chathistory"]
+    assert session.from_person("/history 8") == []  # still waiting for the answer
     assert server(session, ":tcpchat CAP dave ACK :draft/chathistory") == [
-        "CHATHISTORY LATEST #lobby * 7"
+        "CHATHISTORY LATEST #lobby * 8"
     ]
     assert server(session, ":dave!d@h JOIN #next") == ["CHATHISTORY LATEST #next * 20"]
 

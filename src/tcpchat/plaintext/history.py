@@ -89,16 +89,18 @@ class HistoryMixin(SessionState):
             return self._say("Ask for at least one line: /history 20")
         if CHATHISTORY in self._caps_enabled:
             return self._ask_history(target, count)
-        if self._outbound is not None or self._history_waiting is not None:
+        if self._outbound is not None:
             return self._say(NOT_OFFERED)
-        self._history_waiting = (target, count)  # a person: ask our server for the capability
-        return [f"CAP REQ :{CHATHISTORY}"]
+        # A person: ask our server for the capability first (once; the last /history waits).
+        asking = self._history_waiting is None
+        self._history_waiting = (target, count)
+        return [f"CAP REQ :{CHATHISTORY}"] if asking else []
 
-    def _ask_history(self, target: str, count: int, reference: str = "*") -> list[str]:
+    def _ask_history(self, target: str, count: int) -> list[str]:
         if self._history_max:
             count = min(count, self._history_max)
         self._history_asked.add(irc_lower(target))
-        return [f"CHATHISTORY LATEST {target} {reference} {count}"]
+        return [f"CHATHISTORY LATEST {target} * {count}"]
 
     def _history_on_join(self, room: str) -> list[str]:
         """Joined `room`: ask for its last lines if the server lets us ask (else it sends
