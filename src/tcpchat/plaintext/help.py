@@ -18,8 +18,7 @@ Type a message and press Enter to say it in your current room. Commands:
   /me action             act something out, shown as: * you action
   /nick newname          change your nickname; /register password keeps it yours
   /names /list /who /whois  who is in a room, the rooms, who someone is
-  /topic /away           a room's topic; marking yourself away
-  /history [N]           the last N messages of the room (20 if no N is given)
+  /topic /away /history  a room's topic; marking yourself away; earlier messages
   /notify [nick]         be told when someone comes or goes (/unnotify nick)
   /quit [reason]         leave the chat (typing quit or over does the same)
   //text                 say a message that starts with a slash
