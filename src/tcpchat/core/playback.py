@@ -11,9 +11,9 @@ The order a client sees: its JOIN, the topic and names, the playback, then whate
 after it joined. The read is a `core.later`, so the session's own next lines wait for it; and
 since what others send it meanwhile is not one of its own lines, the session's sink is
 swapped for a `HeldOutput` until the playback is written, which keeps those lines back too.
-The read sees exactly the lines stored up to the JOIN (history.read writes what is pending
-first, and the database runs jobs in order), so a line said after the JOIN comes live, never
-twice.
+The read runs once the JOIN's row is committed, but may run later than that, when lines
+said after the JOIN are stored too: those come live (held as above), so the playback stops
+at the joiner's JOIN row and a line is never sent twice.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 
+from ..protocol import irc_lower
 from ..store.history import Stored, page
 from .base import ChatBase
 from .capabilities import BATCH, MULTILINE
@@ -85,13 +86,14 @@ def play_back(core: ChatBase, session: Session, channels: Sequence[Channel]) -> 
     wanted = [(c.name, c.folded) for c in channels if UNRECORDED_MODE not in c.modes]
     if not wanted:
         return
+    nick = irc_lower(session.user.nick)
     if session.label is None:
         core.flush_replies(session)  # the JOIN's own replies go before anything held
     hold = HeldOutput(session)
     session.sink = hold  # the command's end points `session.write` at it
 
     def read(c: sqlite3.Connection) -> Pages:
-        return [(name, page(c, key, limit, newest=True, events=False)) for name, key in wanted]
+        return [(name, _before_join(c, key, nick, limit)) for name, key in wanted]
 
     def then(core: ChatBase, session: Session, pages: Pages | None) -> None:
         try:
@@ -107,6 +109,18 @@ def play_back(core: ChatBase, session: Session, channels: Sequence[Channel]) -> 
                 hold.release()
 
     core.later(session, lambda done: core.history.read(read, done), then)
+
+
+def _before_join(c: sqlite3.Connection, key: str, nick: str, limit: int) -> list[Stored]:
+    """The last `limit` messages of `key` before `nick`'s last JOIN there: this one (their
+    next commands wait for the playback, so they can't have joined again since)."""
+    row = c.execute(
+        "SELECT id FROM history WHERE target = ? AND kind = 'JOIN' AND sender = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (key, nick),
+    ).fetchone()
+    before = int(row[0]) if row is not None else None  # not stored (a failed write): all
+    return page(c, key, limit, before=before, newest=True, events=False)
 
 
 def _send_page(core: ChatBase, session: Session, name: str, rows: list[Stored]) -> None:
