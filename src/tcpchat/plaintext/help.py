@@ -18,7 +18,7 @@ Type a message and press Enter to say it in your current room. Commands:
   /me action             act something out, shown as: * you action
   /nick newname          change your nickname; /register password keeps it yours
   /names /list /who /whois  who is in a room, the rooms, who someone is
-  /topic /away           a room's topic; marking yourself away
+  /topic /away /history  a room's topic; marking yourself away; earlier messages
   /notify [nick]         be told when someone comes or goes (/unnotify nick)
   /quit [reason]         leave the chat (typing quit or over does the same)
   //text                 say a message that starts with a slash
@@ -93,6 +93,12 @@ COMMAND_HELP = {
         "password; /account drop name (and its channels); /account suspend name [reason] "
         "(no one can log in to it; /account unsuspend name lifts it); /account pending "
         "lists the accounts waiting for /verify, with their codes; /account approve name.",
+    ),
+    "history": (
+        "/history [#room|nick] [N]",
+        "Show the last N messages (20 if no N is given) of the current room, or of another "
+        "room or a private conversation; they are shown dimmed, each with its time. Needs a "
+        "server that keeps history for clients (IRCv3 draft/chathistory), as tcpchat does.",
     ),
     "quit": ("/quit [reason]", "Leave the chat. Typing quit or over does the same."),
     "help": ("/help [command]", "The list of commands, or more about one of them."),
