@@ -39,11 +39,29 @@ def test_the_client_shows_the_playback_on_join_dimmed_with_its_times() -> None:
             await screen.expect(rf"^\x1b\[2m{HH_MM} \* bob waves\x1b\[22m$")
             bob.send("PRIVMSG #lobby :now")
             await screen.expect(r"^\d\d:\d\d bob says: now$")  # live: its time, not dimmed
-            await client.send_typed("/history")
-            await screen.expect(re.escape(NOT_OFFERED))  # this server takes no CHATHISTORY
+            await client.send_typed("/history")  # asks CHATHISTORY: the live line too, now
+            await screen.expect(r"^\x1b\[2mEarlier in #lobby:\x1b\[22m$")
+            await screen.expect(rf"^\x1b\[2m{HH_MM} bob says: said before you came\x1b\[22m$")
+            await screen.expect(rf"^\x1b\[2m{HH_MM} \* bob waves\x1b\[22m$")
+            await screen.expect(rf"^\x1b\[2m{HH_MM} bob says: now\x1b\[22m$")
             await client.leave()
             assert await asyncio.wait_for(task, TIMEOUT) == 0
             bob.close()
+
+    run(main)
+
+
+def test_history_on_a_server_that_keeps_none_says_so() -> None:
+    async def main() -> None:
+        with running_server(history=False) as server:
+            screen = Screen()
+            client = ChatClient(client_options(server), screen.display, style_history=dim)
+            task = asyncio.create_task(client.run())
+            await screen.expect(r"You joined #lobby\.$")
+            await client.send_typed("/history")
+            await screen.expect(re.escape(NOT_OFFERED))
+            await client.leave()
+            assert await asyncio.wait_for(task, TIMEOUT) == 0
 
     run(main)
 

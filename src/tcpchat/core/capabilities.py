@@ -23,6 +23,7 @@ MULTILINE_CONCAT = "draft/multiline-concat"  # the tag on a line joined without 
 STS = "sts"  # strict transport security: a policy told, never requested
 ACCOUNT_REGISTRATION = "draft/account-registration"  # REGISTER and VERIFY
 CHATHISTORY = "draft/chathistory"  # the CHATHISTORY command
+HISTORY_BATCH = "chathistory"  # the batch type of CHATHISTORY's answers and of playback on join
 EVENT_PLAYBACK = "draft/event-playback"  # history says JOIN, PART, ... too
 
 

@@ -25,17 +25,15 @@ from collections.abc import Sequence
 from ..protocol import irc_lower
 from ..store.history import Stored, page
 from .base import ChatBase
-from .capabilities import BATCH, MULTILINE
+from .capabilities import BATCH, CHATHISTORY, HISTORY_BATCH, MULTILINE
 from .isupport import UNRECORDED_MODE
 from .model import WANTS_TAGS, Channel, Session, Sink
 from .replay import replay_lines
 
-__all__ = ["CHATHISTORY", "HISTORY_BATCH", "HeldOutput", "play_back"]
+__all__ = ["HeldOutput", "play_back"]
 
 log = logging.getLogger("tcpchat.history")
 
-CHATHISTORY = "draft/chathistory"  # the capability of a client that asks for itself
-HISTORY_BATCH = "chathistory"  # the batch type playback (and CHATHISTORY) is sent in
 
 Pages = list[tuple[str, list[Stored]]]  # (a room's name as shown, its last lines)
 

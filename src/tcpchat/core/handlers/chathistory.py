@@ -34,15 +34,14 @@ from ...store import chathistory as queries
 from ...store.chathistory import Ref
 from ...store.history import conversation_key
 from ..base import ChatBase
-from ..capabilities import BATCH, EVENT_PLAYBACK, MULTILINE
+from ..capabilities import BATCH, EVENT_PLAYBACK, HISTORY_BATCH, MULTILINE
 from ..history import conversation_side
 from ..lines import format_server_time
 from ..model import WANTS_TAGS, Session
 from ..replay import replay_lines
 
 COMMAND = "CHATHISTORY"
-BATCH_TYPE = "chathistory"
-TARGETS_BATCH_TYPE = "draft/chathistory-targets"
+TARGETS_HISTORY_BATCH = "draft/chathistory-targets"
 # subcommand -> how many references it takes
 SUBCOMMANDS = {"LATEST": 1, "BEFORE": 1, "AFTER": 1, "AROUND": 1, "BETWEEN": 2, "TARGETS": 2}
 # What a client without draft/event-playback is sent (GAP: a note of lines not stored).
@@ -285,7 +284,7 @@ def _send_rows(core: ChatBase, session: Session, shown: str, rows: Any) -> None:
     nested = batched and MULTILINE in session.caps
     ref = core.new_batch_ref() if batched else None
     server = core.settings.server_name
-    lines = [f":{server} BATCH +{ref} {BATCH_TYPE} {shown}"] if ref else []
+    lines = [f":{server} BATCH +{ref} {HISTORY_BATCH} {shown}"] if ref else []
     mask = session.tag_mask
     for row in rows:
         multiline_ref = core.new_batch_ref() if nested and row.lines is not None else None
@@ -299,7 +298,7 @@ def _send_targets(core: ChatBase, session: Session, found: Any) -> None:
     ref = core.new_batch_ref() if BATCH in session.caps else None
     server = core.settings.server_name
     head = f"@batch={ref} :{server}" if ref else f":{server}"
-    lines = [f":{server} BATCH +{ref} {TARGETS_BATCH_TYPE}"] if ref else []
+    lines = [f":{server} BATCH +{ref} {TARGETS_HISTORY_BATCH}"] if ref else []
     lines += [f"{head} {COMMAND} TARGETS {name} {format_server_time(when)}" for name, when in found]
     if ref:
         lines.append(f":{server} BATCH -{ref}")
