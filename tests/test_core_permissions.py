@@ -559,10 +559,12 @@ def test_stats_uptime_for_anyone_summary_for_operators_only():
     root = oper(core, "root")
     root.send("STATS")
     summary = root.take()
-    assert numerics(summary) == ["249", "249", "249", "219"]
+    assert numerics(summary) == ["249", "249", "249", "249", "219"]
     text = " ".join(m.params[-1] for m in summary)
     assert "Users: 2" in text and "operators: 1" in text
     assert "Channels: 1" in text and "messages relayed: 2" in text
+    # The JOIN and both messages (a note to oneself is a conversation too).
+    assert "History: 3 lines stored, 0 being written, 0 lost to failed writes" in text
 
 
 # ------------------------------------------------------------------ no spoofing

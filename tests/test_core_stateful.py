@@ -37,6 +37,7 @@ CAP_SETS = [
     ("extended-monitor", "away-notify", "chghost", "setname", "invite-notify"),
     ("sasl", "account-notify", "account-tag", "extended-join", "extended-monitor"),
     ("sasl", "message-tags", "echo-message", "server-time"),
+    ("batch", "draft/chathistory", "draft/event-playback", "message-tags", "server-time"),
 ]
 OPER_PASSWORD = "hunter2"
 ACCOUNT, ACCOUNT_PASSWORD = "alice", "pw"  # an account every machine has
@@ -123,6 +124,16 @@ TEMPLATES: dict[str, list[str]] = {
     "VERIFY": ["VERIFY {n} 1234abcd", "VERIFY {n}"],
     "REGAIN": ["REGAIN", "REGAIN {n}"],
     "LOGOUT": ["LOGOUT"],
+    "CHATHISTORY": ["CHATHISTORY LATEST {c} * 10", "CHATHISTORY LATEST {n} * 5",
+                    "CHATHISTORY BEFORE {c} timestamp=2099-01-01T00:00:00.000Z 3",
+                    "CHATHISTORY AFTER {n} timestamp=2000-01-01T00:00:00.000Z 3",
+                    "CHATHISTORY AROUND {c} timestamp=2099-01-01T00:00:00.000Z 4",
+                    "CHATHISTORY BETWEEN {n} timestamp=2099-01-01T00:00:00.000Z "
+                    "timestamp=2000-01-01T00:00:00.000Z 5",
+                    "@label=h CHATHISTORY LATEST {c} * 2", "CHATHISTORY LATEST {c} msgid=x 5",
+                    "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z "
+                    "timestamp=2099-01-01T00:00:00.000Z 5",
+                    "CHATHISTORY X {c} * 1", "CHATHISTORY LATEST {c} * 0", "CHATHISTORY"],
     "ACCOUNT": ["ACCOUNT INFO {n}", "ACCOUNT SUSPEND {n} :{t}", "ACCOUNT UNSUSPEND {n}",
                 "ACCOUNT DROP {n}", "ACCOUNT CREATE {n} :correct horse", "ACCOUNT PENDING",
                 "ACCOUNT APPROVE {n}", "ACCOUNT FROB", "ACCOUNT"],

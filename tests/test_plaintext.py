@@ -129,7 +129,8 @@ def test_welcome_remembers_nick_greets_and_joins_default_channel() -> None:
     session = PlainSession(default_channel="#hall")
     session.from_person("alice")
     assert server(session, ":tcpchat 001 alice :Welcome to the network") == [
-        "CAP REQ :away-notify chghost extended-monitor invite-notify message-tags setname",
+        "CAP REQ :away-notify chghost extended-monitor invite-notify message-tags setname"
+        " batch server-time",
         "JOIN #hall",
     ]
     assert session.nick == "alice"

@@ -153,3 +153,31 @@ def test_jobs_run_in_order_on_the_database_thread_and_waiting_writes_commit_toge
     assert committed == [True] * 50 + [False]
     db.close()
     assert [text for _, text in notes(tmp_path)] == [f"line {n}" for n in range(50)]
+
+
+def test_a_read_runs_beside_a_write_that_waits_and_sees_what_was_committed(tmp_path):
+    """History's reads have their own connection: a write stuck behind another process's
+    lock does not hold them up (nor they a write)."""
+    loop = Loop()
+    database = Database(tmp_path, V1, post=loop.post)
+    database.open()
+    answers: list = []
+    database.write([("INSERT INTO notes (text) VALUES (?)", ("one",))], answers.append)
+    loop.next()
+    assert answers == [True]
+    other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        database.write([("INSERT INTO notes (text) VALUES (?)", ("two",))], answers.append)
+        database.read(lambda c: c.execute("SELECT text FROM notes").fetchall(), answers.append)
+        loop.next()  # the read's answer comes first: the write is still waiting
+        assert answers == [True, [("one",)]]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    loop.next()
+    assert answers == [True, [("one",)], True]
+    database.read(lambda c: c.execute("SELECT count(*) FROM notes").fetchone()[0], answers.append)
+    loop.next()
+    assert answers[-1] == 2
+    database.close()

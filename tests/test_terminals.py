@@ -2,6 +2,7 @@
 shows them, first on one machine, then on two hosts joined by a network."""
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -140,4 +141,31 @@ def test_server_and_client_on_two_hosts_over_ipv4_and_ipv6(two_hosts):
     finally:
         server.close()
         for client in clients:
+            client.close()
+
+
+def test_the_client_in_a_terminal_shows_what_was_said_before_it_came_dimmed():
+    server = server_terminal("--host", "127.0.0.1", "--port", "0")
+    client = None
+    try:
+        port = server.wait_for(r"Listening on 127\.0\.0\.1:(\d+)").group(1)
+        server.wait_for(r"^Server is waiting for connections\.\.\.$")
+        server.type("Anyone here?")
+        server.wait_for(r"^You \(Server\): Anyone here\?$")
+        client = Terminal(
+            [sys.executable, "client.py", f"127.0.0.1:{port}", "--nick", "alice"],
+            cwd=str(ROOT),
+            env={"PYTHONUNBUFFERED": "1", "TERM": "xterm-256color"},  # colour on
+        )
+        client.wait_for(r"^Earlier in #lobby:$")
+        client.wait_for(r"^\[\d\d:\d\d\] Server says: Anyone here\?$")
+        coloured = client._tmux("capture-pane", "-p", "-e", "-J", "-S", "-", "-t", "main")
+        assert re.search(r"\x1b\[[0-9;]*\b2m[^\n]*Earlier in #lobby:", coloured), coloured
+        client.type("quit")
+        assert client.wait_exit() == 0
+        server.type("over")
+        assert server.wait_exit() == 0
+    finally:
+        server.close()
+        if client is not None:
             client.close()

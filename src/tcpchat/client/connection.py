@@ -117,15 +117,19 @@ class ChatClient:
         options: ClientOptions,
         display: Callable[[str], None],
         style_nick: Callable[[str], str] | None = None,
+        style_history: Callable[[str], str] | None = None,
     ) -> None:
+        """`style_nick` decorates nicks, `style_history` the lines of earlier messages."""
         self.options = options
         self.roster = Roster()
         self._display = display
         self._style_nick = style_nick
+        self._style_history = style_history
         self._nick = options.nick
         self._rooms = list(options.channels)
         self._current: str | None = None
         self._notify: list[str] = []  # /notify's nicks, asked about again after a reconnect
+        self._seen: dict[str, str] = {}  # each room's last msgid: its history resumes there
         self._session: PlainSession | None = None
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -315,7 +319,7 @@ class ChatClient:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, welcome: str
     ) -> _Outcome:
         """Register, then relay lines both ways until this connection ends."""
-        session = PlainSession(style_nick=self._style_nick)
+        session = PlainSession(style_nick=self._style_nick, style_history=self._style_history)
         self._session, self._writer = session, writer
         self._settled.clear()
         self.roster.reset()
@@ -330,6 +334,7 @@ class ChatClient:
                 welcome_text=welcome,
                 notify=self._notify,
                 login=options.login,
+                seen=self._seen,
             )
         )
         outcome = _Outcome(_End.LOST, registered=False, reason="the server closed the connection")
@@ -377,10 +382,11 @@ class ChatClient:
             return False
         self.roster.observe(msg, session.nick)
         quitting = session.quitting
+        earlier = session.in_history(msg)  # shown with its own time
         self._send(session.from_server(raw))
         lines = session.take_lines()
         if not quitting:  # after QUIT, only goodbyes ("Connection statistics: ...")
-            self._show(self._stamped(lines, msg.tags.get("time")))
+            self._show(lines if earlier else self._stamped(lines, msg.tags.get("time")))
         if session.ready:
             self._settled.set()
         if msg.command == "ERROR":
@@ -395,6 +401,7 @@ class ChatClient:
             self._rooms = session.joined_channels
             self._current = session.current_channel
             self._notify = session.notify_list
+            self._seen = session.seen_msgids
         self._session, self._writer = None, None
         self._settled.set()
         if self._close_timer is not None:

@@ -29,7 +29,7 @@ from typing import TextIO
 from .connection import ChatClient, ClientOptions, ConnectError, is_leaving
 from .piped import relay_typed_lines
 from .roster import completions
-from .style import style_nick
+from .style import dim, style_nick
 
 __all__ = ["chat_in_lines"]
 
@@ -172,7 +172,12 @@ def _complete_with(client: ChatClient, readline: ModuleType) -> None:
 async def chat_in_lines(options: ClientOptions, *, colour: bool = True) -> int:
     """Chat on this terminal with a plain line prompt. Ctrl-C or Ctrl-D leaves."""
     prompt = LinePrompt(lambda: f"You ({client.nick}): ")  # `client` is set by then
-    client = ChatClient(options, display=prompt.show, style_nick=style_nick if colour else None)
+    client = ChatClient(
+        options,
+        display=prompt.show,
+        style_nick=style_nick if colour else None,
+        style_history=dim if colour else None,
+    )
     try:
         await client.connect()
     except ConnectError as exc:

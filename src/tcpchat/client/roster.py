@@ -12,10 +12,10 @@ from ..protocol import Message, irc_lower
 __all__ = ["COMMANDS", "Roster", "completions"]
 
 COMMANDS = (
-    "/account", "/away", "/ban", "/cs", "/deop", "/devoice", "/help", "/invite", "/join",
-    "/key", "/kick", "/kill", "/list", "/login", "/logout", "/me", "/mode", "/msg", "/names",
-    "/nick", "/notify", "/op", "/oper", "/part", "/quit", "/regain", "/register", "/stats",
-    "/switch", "/topic", "/unban", "/unnotify", "/verify", "/voice", "/who", "/whois",
+    "/account", "/away", "/ban", "/cs", "/deop", "/devoice", "/help", "/history", "/invite",
+    "/join", "/key", "/kick", "/kill", "/list", "/login", "/logout", "/me", "/mode", "/msg",
+    "/names", "/nick", "/notify", "/op", "/oper", "/part", "/quit", "/regain", "/register",
+    "/stats", "/switch", "/topic", "/unban", "/unnotify", "/verify", "/voice", "/who", "/whois",
 )  # fmt: skip
 
 # Commands whose first argument is a nick or a room, for the right completion.
@@ -23,7 +23,9 @@ _TAKES_NICK = frozenset(
     {"/msg", "/whois", "/who", "/kick", "/kill", "/op", "/deop", "/voice", "/devoice", "/invite"}
     | {"/notify", "/unnotify"}
 )
-_TAKES_ROOM = frozenset({"/join", "/part", "/switch", "/names", "/topic", "/who", "/mode"})
+_TAKES_ROOM = frozenset(
+    {"/join", "/part", "/switch", "/names", "/topic", "/who", "/mode", "/history"}
+)
 
 
 def _nick_of(source: str | None) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from ..protocol import irc_lower
 
-__all__ = ["colour_wanted", "nick_colour", "style_nick"]
+__all__ = ["colour_wanted", "dim", "nick_colour", "style_nick"]
 
 # Red, green, yellow, blue, magenta, cyan; then their bright variants.
 _PALETTE = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
@@ -27,6 +27,11 @@ def nick_colour(nick: str) -> int:
 def style_nick(nick: str) -> str:
     """`nick` wrapped in its colour; the default foreground is restored after it."""
     return f"\x1b[{nick_colour(nick)}m{nick}\x1b[{_DEFAULT_FOREGROUND}m"
+
+
+def dim(line: str) -> str:
+    """`line` faint (SGR 2), as earlier messages are shown; normal intensity after it."""
+    return f"\x1b[2m{line}\x1b[22m"
 
 
 def colour_wanted(environ: Mapping[str, str]) -> bool:

@@ -22,7 +22,7 @@ from prompt_toolkit.output import Output
 
 from .connection import ChatClient, ClientOptions, ConnectError, is_leaving
 from .roster import Roster, completions
-from .style import style_nick
+from .style import dim, style_nick
 
 __all__ = ["ChatCompleter", "chat_in_terminal"]
 
@@ -55,7 +55,12 @@ async def chat_in_terminal(
 ) -> int:
     """Run the chat on a terminal (or on the given prompt_toolkit input and output)."""
     with create_app_session(input=input, output=output):
-        client = ChatClient(options, display=_show, style_nick=style_nick if colour else None)
+        client = ChatClient(
+            options,
+            display=_show,
+            style_nick=style_nick if colour else None,
+            style_history=dim if colour else None,
+        )
         try:
             await client.connect()
         except ConnectError as exc:

@@ -22,6 +22,9 @@ MULTILINE = "draft/multiline"
 MULTILINE_CONCAT = "draft/multiline-concat"  # the tag on a line joined without a line feed
 STS = "sts"  # strict transport security: a policy told, never requested
 ACCOUNT_REGISTRATION = "draft/account-registration"  # REGISTER and VERIFY
+CHATHISTORY = "draft/chathistory"  # the CHATHISTORY command
+HISTORY_BATCH = "chathistory"  # the batch type of CHATHISTORY's answers and of playback on join
+EVENT_PLAYBACK = "draft/event-playback"  # history says JOIN, PART, ... too
 SEARCH = "draft/search"  # SEARCH (handlers/search.py), while history is kept
 
 
@@ -45,6 +48,13 @@ def account_registration(settings: Settings) -> dict[str, str | None]:
     return {ACCOUNT_REGISTRATION: None if settings.password is not None else "before-connect"}
 
 
+def history(settings: Settings) -> dict[str, str | None]:
+    """draft/chathistory and draft/event-playback, while history is kept."""
+    if not settings.history:
+        return {}
+    return {CHATHISTORY: None, EVENT_PLAYBACK: None}
+
+
 def offered(settings: Settings) -> dict[str, str | None]:
     """Name -> CAP LS 302 value (None: the capability has no value), in the order listed."""
     return {
@@ -55,6 +65,7 @@ def offered(settings: Settings) -> dict[str, str | None]:
         CAP_NOTIFY: None,
         "chghost": None,
         **account_registration(settings),
+        **history(settings),
         MULTILINE: (
             f"max-bytes={settings.multiline_max_bytes},max-lines={settings.multiline_max_lines}"
         ),

@@ -21,6 +21,7 @@ from .handlers import (
     certfp,
     channels,
     chanserv,
+    chathistory,
     forget,
     help,
     identity,
@@ -82,6 +83,8 @@ COMMANDS: dict[str, Command] = {
     "BATCH": Command(batches.handle_batch, 1),
     "AWAY": Command(messaging.handle_away),
     "SETNAME": Command(identity.handle_setname, 1),
+    # history (draft/chathistory): its own FAIL for missing parameters
+    "CHATHISTORY": Command(chathistory.handle_chathistory),
     # history
     "SEARCH": Command(search.handle_search),
     "HISTORY": Command(forget.handle_history),

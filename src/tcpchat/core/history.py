@@ -139,6 +139,8 @@ class History:
         # `on_commit()` after each write. Without an edge, each row is written at once.
         self.wake: Callable[[], None] | None = None
         self.on_commit: Callable[[], None] | None = None
+        # Reads waiting for the rows recorded before them: (rows committed, work, done).
+        self._reads: deque[tuple[int, Callable[[Any], Any], Callable[[Any], None]]] = deque()
         self._events = 0  # serials of the msgids given to channel events
         # uid -> the serials of the msgids (from this run) it sent while not logged in.
         self.unlogged: dict[str, array[int]] = {}
@@ -187,11 +189,16 @@ class History:
         self.database.write(statements, lambda ok: self._written(rows, gaps, ok))
 
     def read(self, work: Callable[[Any], Any], done: Callable[[Any], None]) -> None:
-        """Run the query `work(connection)` on the database's thread and `done(result)` on
-        the loop (None if it failed): after the rows still waiting are written, so a read
-        sees every line already delivered (the database runs jobs in order)."""
+        """Run the query `work(connection)` beside the writes and `done(result)` on the loop
+        (None if it failed), once every row recorded so far is committed: so a read sees
+        every line delivered, the asker's own last message included, and a slow read never
+        holds up a write (and with it everyone's output)."""
         self.write()
-        self.database.run(work, done)
+        need = self.appended
+        if self.committed >= need:
+            self.database.read(work, done)
+        else:
+            self._reads.append((need, work, done))
 
     def _written(self, rows: list[Row], gaps: dict[str, int], ok: bool) -> None:
         self.committed += len(rows)
@@ -203,6 +210,10 @@ class History:
                 missing[target] = missing.get(target, 0) + lost
             for row in rows:
                 missing[row.target] = missing.get(row.target, 0) + 1
+        reads = self._reads
+        while reads and reads[0][0] <= self.committed:
+            _, work, done = reads.popleft()
+            self.database.read(work, done)
         if self.on_commit is not None:
             self.on_commit()
 

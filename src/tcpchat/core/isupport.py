@@ -69,6 +69,7 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"CHANMODES={chanmodes()}",
         f"CHANNELLEN={s.channel_length}",
         f"CHANTYPES={CHANNEL_TYPES}",
+        *([f"CHATHISTORY={s.chathistory_max}"] if s.history else []),
         f"HOSTLEN={s.host_length}",
         f"ELIST={ELIST}",
         f"EXCEPTS={EXCEPT_MODE}",
@@ -79,6 +80,8 @@ def isupport_tokens(settings: Settings) -> list[str]:
         f"MAXLIST={LIST_MODES}:{s.max_list_entries}",
         f"MODES={s.modes_per_command}",
         f"MONITOR={s.monitor_limit}",
+        # CHATHISTORY's message references, most preferred first
+        *(["MSGREFTYPES=msgid,timestamp"] if s.history else []),
         f"NAMELEN={s.realname_length}",
         f"NETWORK={s.network_name}",
         f"NICKLEN={s.nick_length}",

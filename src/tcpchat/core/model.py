@@ -55,6 +55,9 @@ class User:
     account: str | None = None
     node: str = ""  # the node whose session this user is (a cluster has several)
     signon: float = 0.0
+    # When they took the nick they have now: a private conversation kept by nick is theirs
+    # only from then on (CHATHISTORY), never the lines of whoever held the nick before.
+    nick_since: float = 0.0
     registered: bool = False
     console: bool = False  # the server's own operator console, not a connection
     channels: dict[str, Channel] = field(default_factory=dict)  # folded name -> channel

@@ -228,7 +228,7 @@ class LocalState:
     def _registered(self, event: Registered) -> None:
         user = event.user
         user.registered = True
-        user.signon = event.time
+        user.signon = user.nick_since = event.time
         self.by_uid[user.uid] = user
         self.users += 1
         self.max_users = max(self.max_users, self.users)
@@ -293,7 +293,10 @@ class LocalState:
         user = self.by_uid[event.uid]
         self._remember(user, event.time)
         self._release_nick(user)
-        self.nicks[irc_lower(event.nick)] = user
+        folded = irc_lower(event.nick)
+        if folded != irc_lower(user.nick):  # not merely another case of the same nick
+            user.nick_since = event.time
+        self.nicks[folded] = user
         user.nick = event.nick
         user.refresh_source()
 

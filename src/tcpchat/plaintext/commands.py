@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..protocol import escape_tag_value, irc_lower
+from ..protocol import irc_lower
 from .help import help_text
 from .state import NICK_PROMPT, Nick, SessionState
 from .text import chunks, is_middle
@@ -61,8 +61,6 @@ class CommandMixin(SessionState):
             "stats": self._cmd_stats,
             "cs": self._cmd_cs,
             "chanserv": self._cmd_cs,
-            "search": self._cmd_search,
-            "forget": self._cmd_forget,
         }
 
     # -- lines typed by the person --------------------------------------------
@@ -365,24 +363,3 @@ class CommandMixin(SessionState):
     def _cmd_cs(self, args: str) -> list[str]:
         """Registered rooms: passed on as typed; the server answers in sentences."""
         return [f"CS {args}".rstrip()]
-
-    def _cmd_search(self, args: str) -> list[str]:
-        """SEARCH (draft/search) for the words, in one room when the first word is one; the
-        server answers a client without `batch` in sentences, shown as they come."""
-        words = args.split(None, 1)
-        attributes = ""
-        if words and self._looks_like_channel(words[0]):
-            attributes = f"in={escape_tag_value(words[0])};"
-            args = words[1] if len(words) > 1 else ""
-        if not args.strip():
-            return self._say("Usage: /search [#room] words")
-        return [f"SEARCH {attributes}text={escape_tag_value(' '.join(args.split()))}"]
-
-    def _cmd_forget(self, args: str) -> list[str]:
-        if args.strip().lower() != "yes":
-            return self._say(
-                "This deletes the messages you sent from the server's history: all your "
-                "account's if you are logged in, else those sent since you connected. "
-                "Type /forget yes to do it."
-            )
-        return ["HISTORY FORGET"]

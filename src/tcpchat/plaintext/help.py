@@ -18,7 +18,7 @@ Type a message and press Enter to say it in your current room. Commands:
   /me action             act something out, shown as: * you action
   /nick newname          change your nickname; /register password keeps it yours
   /names /list /who /whois /topic /away  rooms, people, topics; being away
-  /search [#room] words  find past messages; /forget deletes the ones you sent
+  /history /search /forget  earlier messages; find words in them; forget yours
   /notify [nick]         be told when someone comes or goes (/unnotify nick)
   /quit [reason]         leave the chat (typing quit or over does the same)
   //text                 say a message that starts with a slash
@@ -105,6 +105,12 @@ COMMAND_HELP = {
         "password; /account drop name (and its channels); /account suspend name [reason] "
         "(no one can log in to it; /account unsuspend name lifts it); /account pending "
         "lists the accounts waiting for /verify, with their codes; /account approve name.",
+    ),
+    "history": (
+        "/history [#room|nick] [N]",
+        "Show the last N messages (20 if no N is given) of the current room, or of another "
+        "room or a private conversation; they are shown dimmed, each with its time. Needs a "
+        "server that keeps history for clients (IRCv3 draft/chathistory), as tcpchat does.",
     ),
     "quit": ("/quit [reason]", "Leave the chat. Typing quit or over does the same."),
     "help": ("/help [command]", "The list of commands, or more about one of them."),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..protocol import Message, irc_lower
+from .history import CHATHISTORY, HISTORY_CAPS, HistoryMixin
 from .login import LoginMixin
 from .nicknames import NICK_CHANGE_REFUSED, NICK_REJECTED, NicknameMixin
 from .presence import PRESENCE_CAPS, is_bot
+from .search import SearchMixin
 from .state import Nick
 from .text import (
     STATUS_PREFIXES,
@@ -27,14 +29,14 @@ _SILENT_NUMERICS = frozenset(
 _WHOIS_SENTENCES = frozenset({"276", "307", "313", "320", "335", "338", "378", "379", "671"})
 
 # Outbound: capabilities we ask for when offered (NAMES then shows every status;
-# messages carry the time they were sent, which the client shows; presence.py says why
-# the others).
-_WANTED_CAPS = ("multi-prefix", "server-time", *PRESENCE_CAPS)
+# messages carry the time they were sent, which the client shows; earlier messages come
+# in a batch, asked for with CHATHISTORY: history.py; presence.py says why the others).
+_WANTED_CAPS = ("multi-prefix", "server-time", "batch", CHATHISTORY, *PRESENCE_CAPS)
 # Before the welcome, replies to a CAP the server doesn't know are no news to a person.
 _SILENT_BEFORE_WELCOME = frozenset({"020", "421", "451"})
 
 
-class RenderingMixin(NicknameMixin, LoginMixin):
+class RenderingMixin(NicknameMixin, LoginMixin, HistoryMixin, SearchMixin):
     """Turns IRC lines from the server into sentences, keeping the session state current."""
 
     _server_commands: dict[str, Callable[[Message], list[str]]]
@@ -55,6 +57,7 @@ class RenderingMixin(NicknameMixin, LoginMixin):
             "INVITE": self._on_invite,
             "ERROR": self._on_error,
             "CAP": self._on_cap,
+            "BATCH": self._on_any_batch,
             "FAIL": self._on_standard_reply,
             "WARN": self._on_standard_reply,
             "NOTE": self._on_standard_reply,
@@ -91,11 +94,21 @@ class RenderingMixin(NicknameMixin, LoginMixin):
     # -- lines from the server ------------------------------------------------
 
     def _handle(self, msg: Message) -> list[str]:
+        if "msgid" in msg.tags:
+            self._note_seen(msg)
+        if self._history_batches and msg.tags.get("batch") in self._history_batches:
+            return self._replayed(msg, self._history_batches[msg.tags["batch"]])
+        if self._search_batches and msg.tags.get("batch") in self._search_batches:
+            return self._found(msg, self._search_batches[msg.tags["batch"]])
         command = msg.command
         if len(command) == 3 and command.isdigit():
             return self._on_numeric(msg)
         handler = self._server_commands.get(command)
         return handler(msg) if handler else []
+
+    def _on_any_batch(self, msg: Message) -> list[str]:
+        """A search batch (search.py), or another (history.py)."""
+        return [] if self._search_batch(msg) else self._on_batch(msg)
 
     def _is_channel(self, target: str) -> bool:
         """Channel targets include STATUSMSG ones such as '@#room'."""
@@ -175,7 +188,8 @@ class RenderingMixin(NicknameMixin, LoginMixin):
                 self._current = room
         else:
             self._current = room
-        return self._say(f"You joined {room}.")
+        self._say(f"You joined {room}.")
+        return self._history_on_join(room)
 
     def _on_part(self, msg: Message) -> list[str]:
         room, reason, nick = msg.param(0), msg.param(1), nick_of(msg.source)
@@ -267,8 +281,11 @@ class RenderingMixin(NicknameMixin, LoginMixin):
         first log in: login.py)."""
         outbound = self._outbound
         sub = msg.param(1).upper()
+        if sub == "DEL":
+            self._caps_enabled.difference_update(msg.params[-1].split())
+        asked = self._caps_changed(sub, msg.params[-1].split()) if sub in ("ACK", "NAK") else []
         if self._nick is not None and sub in ("ACK", "NAK"):
-            return self._cap_answered(sub, msg.params[-1].split()) or []  # for /login
+            return asked + (self._cap_answered(sub, msg.params[-1].split()) or [])  # /login
         if outbound is None or outbound.cap_done or self._nick is not None:
             return []
         if sub == "LS":
@@ -340,7 +357,7 @@ class RenderingMixin(NicknameMixin, LoginMixin):
             "! Type a message and press Enter to talk; /help lists commands.",
         )
         # A person is served by our own core, which offers these: no CAP LS needed.
-        lines = [f"CAP REQ :{' '.join(PRESENCE_CAPS)}"]
+        lines = [f"CAP REQ :{' '.join((*PRESENCE_CAPS, *HISTORY_CAPS))}"]
         if self._default_channel and is_middle(self._default_channel):
             lines.append(f"JOIN {self._default_channel}")
         return lines
@@ -358,6 +375,8 @@ class RenderingMixin(NicknameMixin, LoginMixin):
                 self._monitor_limit = int(value) if value.isdecimal() else 0
             elif key == "BOT" and len(value) == 1:
                 self._bot_mode = value
+            elif key == "CHATHISTORY" and value.isdecimal():
+                self._history_max = int(value)
         outbound = self._outbound
         if outbound is not None and outbound.notify and self._monitor_limit is not None:
             nicks, outbound.notify = outbound.notify, []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..protocol import irc_lower, parse
 from .accounts import AccountsMixin
@@ -26,7 +26,8 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
     The terminal client reuses it in outbound mode (`start`): it registers with a
     nick given up front, negotiates CAP, picks another nick when one is taken,
     and joins its rooms, talking to any IRC server instead of our core alone.
-    `style_nick` decorates every nick shown (colour, for the client). With
+    `style_nick` decorates every nick shown (colour, for the client), `style_history`
+    every line of earlier messages (dimmed, for the client: history.py). With
     `show_motd` false the message of the day is not shown (the server's default
     one is advice for IRC clients; a person has had their own welcome).
     """
@@ -39,12 +40,21 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         nick_length: int = 30,
         style_nick: Callable[[str], str] | None = None,
         show_motd: bool = True,
+        style_history: Callable[[str], str] | None = None,
     ) -> None:
         self._default_channel = default_channel
         self._show_motd = show_motd
         self._server_name = server_name
         self._nick_length = nick_length
         self._style_nick = style_nick
+        self._style_history = style_history
+        self._caps_enabled: set[str] = set()
+        self._history_batches = {}
+        self._search_batches = {}
+        self._history_asked: set[str] = set()
+        self._history_waiting = None
+        self._history_max = 0
+        self._seen = {}
         self._outbound: Outbound | None = None
         self._chantypes = "#"
         self._status_prefixes = STATUS_PREFIXES
@@ -66,7 +76,11 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         self._sasl_mechanisms = None
         self._sasl_enabled = False
         self._commands = (
-            self._command_table() | self._presence_commands() | self._account_commands()
+            self._command_table()
+            | self._presence_commands()
+            | self._account_commands()
+            | self._history_commands()
+            | self._search_commands()
         )
         self._server_commands = (
             self._server_command_table()
@@ -102,6 +116,7 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         welcome_text: str = CONNECTED_TEXT,
         notify: Sequence[str] = (),
         login: tuple[str, str] | None = None,
+        seen: Mapping[str, str] | None = None,
     ) -> list[str]:
         """Outbound: the lines that open registration as `nick`.
 
@@ -109,7 +124,8 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         `current` (one of them) becomes the current room, else the first joined.
         The nicks in `notify` are monitored again once the server says it can.
         With `login` (account, password), it logs in with SASL before the welcome,
-        and leaves if it can't (login.py).
+        and leaves if it can't (login.py). `seen` (`seen_msgids` of the connection before)
+        says where each room's history starts when asked for on rejoining (history.py).
         """
         nick = nick if is_middle(nick) else sane_nick(nick)
         self._outbound = Outbound(
@@ -123,6 +139,7 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
             notify=[name for name in notify if is_middle(name)],
         )
         self._notify = {irc_lower(name): name for name in self._outbound.notify}
+        self._seen = dict(seen or {})
         if login is not None:
             self._login = Login(login[0], login[1], connecting=True)
         user = sane_nick(username or nick, 18)

@@ -73,7 +73,12 @@ class SessionState:
         return []
 
     def _tell(self, *parts: str | Nick) -> list[str]:
-        """Queue one sentence made of text and nicks; each nick goes through `style_nick`.
+        """Queue one sentence made of text and nicks; each nick goes through `style_nick`."""
+        self._out.append(self._sentence(*parts) + "\r\n")
+        return []
+
+    def _sentence(self, *parts: str | Nick) -> str:
+        """One line made of text and nicks, each nick through `style_nick`.
 
         Parts are made safe one by one, so the escape sequences that styling adds
         survive while anything a peer sent is still stripped of them.
@@ -85,8 +90,7 @@ class SessionState:
                 shown.append(self._style_nick(nick) if self._style_nick and nick else nick)
             else:
                 shown.append(displayable(part).replace("\n", " "))
-        self._out.append("".join(shown) + "\r\n")
-        return []
+        return "".join(shown)
 
     def _prompt(self, text: str) -> None:
         """Queue a question left open on its line, as the nickname prompt is."""

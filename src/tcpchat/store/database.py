@@ -70,6 +70,10 @@ class Database:
         # (work, done) to run, or (statements, done) to write; None stops the thread.
         self._jobs: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # Reads that may run beside the writes (`read`): their own connection and thread,
+        # started at the first such read (a file database only: WAL lets readers in).
+        self._reads: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._reader: threading.Thread | None = None
 
     # ----------------------------------------------------------- opening
 
@@ -191,6 +195,36 @@ class Database:
         else:
             self._jobs.put((work, done))
 
+    def read(self, work: Callable[[sqlite3.Connection], T], done: Callable[[T], None]) -> None:
+        """`run`, for a query that may take a while (history): on a reader thread with its
+        own connection, so the writes (every loop turn's history, which output waits for)
+        never queue behind it. It sees what was committed before it started, nothing
+        written later; in memory, or without threads, it is `run`."""
+        if self._thread is None or self.path is None:
+            self.run(work, done)
+            return
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._serve_reads, name="tcpchat-db-read",
+                                            daemon=True)  # fmt: skip
+            self._reader.start()
+        self._reads.put((work, done))
+
+    def _serve_reads(self) -> None:
+        assert self.path is not None
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            connection.execute("PRAGMA query_only = ON")
+            while (job := self._reads.get()) is not None:
+                work, done = job
+                try:
+                    result: Any = work(connection)
+                except Exception:
+                    log.exception("a database read failed")
+                    result = None
+                self._answer(done, result)
+        finally:
+            connection.close()
+
     def run_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work(connection)` on the database's thread and wait for its result: only
         while the server starts, before it listens (what it must know before anyone joins).
@@ -294,6 +328,10 @@ class Database:
 
     def close(self) -> None:
         """Finish the jobs asked for, then close the file and release the directory."""
+        if self._reader is not None:
+            self._reads.put(None)
+            self._reader.join()
+            self._reader = None
         if self._thread is not None:
             self._jobs.put(None)
             self._thread.join()

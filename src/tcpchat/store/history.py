@@ -14,6 +14,7 @@ Each function takes a connection and runs on the database's thread.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import NamedTuple
 
 __all__ = [
@@ -144,16 +145,21 @@ def page(
     before: int | None = None,
     newest: bool = False,
     events: bool = True,
+    kinds: Sequence[str] | None = None,
 ) -> list[Stored]:
     """The rows of `target` with `after < id < before`, at most `limit` of them: those
     nearest `after`, or with `newest` those nearest `before` (the latest); oldest first
-    either way. Without `events`, messages only (no JOIN, PART, ...)."""
+    either way. Without `events`, messages only (no JOIN, PART, ...); with `kinds`, only
+    rows of those kinds."""
     sql = f"SELECT {_COLUMNS} FROM history WHERE target = ? AND id > ?"
     params: list[object] = [target, after]
     if before is not None:
         sql += " AND id < ?"
         params.append(before)
-    if not events:
+    if kinds is not None:
+        sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
+        params.extend(kinds)
+    elif not events:
         sql += _ONLY_MESSAGES
     sql += f" ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?"
     params.append(limit)

@@ -10,6 +10,7 @@ from .. import numerics as n
 from ..base import ChatBase, safe_middle
 from ..events import ChannelRestored, Invited, Joined, Kicked, Knocked, Parted, TopicSet
 from ..model import Channel, Session, User, restored
+from ..playback import play_back
 
 
 def normalize_mask(mask: str) -> str:
@@ -58,24 +59,30 @@ def handle_join(core: ChatBase, session: Session, msg: Message) -> None:
             part_channel(core, user, channel, "Left all channels")
         return
     keys = msg.param(1).split(",")
+    joined = []
     for i, name in enumerate(msg.params[0].split(",")):
-        join_channel(core, session, name, keys[i] if i < len(keys) else "")
+        room = join_channel(core, session, name, keys[i] if i < len(keys) else "")
+        if room is not None:
+            joined.append(room)
+    if joined:
+        play_back(core, session, joined)
 
 
-def join_channel(core: ChatBase, session: Session, name: str, key: str = "") -> None:
+def join_channel(core: ChatBase, session: Session, name: str, key: str = "") -> Channel | None:
     """Join (creating if needed) a channel; its creator becomes its operator, unless it is
     a registered one: that comes back as it was kept, and its access list says who gets
-    @ or + (the founder and its operators, logged in), whoever is first."""
+    @ or + (the founder and its operators, logged in), whoever is first. Returns the
+    channel when it was joined now."""
     if not core.valid_channel_name(name):
         core.reply(session, n.ERR_NOSUCHCHANNEL, name or "*", "No such channel")
-        return
+        return None
     user = session.user
     folded = irc_lower(name)
     if folded in user.channels:
-        return
+        return None
     if len(user.channels) >= core.settings.channels_per_user:
         core.reply(session, n.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
-        return
+        return None
     channel = core.state.channel(folded)
     registry = core.channel_registry
     kept = registry.records.get(folded) if registry.records else None
@@ -90,7 +97,7 @@ def join_channel(core: ChatBase, session: Session, name: str, key: str = "") -> 
         refusal = _refusal(checked, user, key)
         if refusal is not None:
             core.reply(session, refusal[0], checked.name, refusal[1])
-            return
+            return None
     now = core.clock()
     if kept is not None and channel is None:
         core.emit(ChannelRestored(now, kept.name, folded, kept))
@@ -101,6 +108,7 @@ def join_channel(core: ChatBase, session: Session, name: str, key: str = "") -> 
     if joined.topic:
         send_topic(core, session, joined)
     send_names(core, session, joined)
+    return joined
 
 
 def _refusal(channel: Channel, user: User, key: str) -> tuple[str, str] | None:

@@ -43,6 +43,14 @@ TOPICS: dict[str, tuple[str, str]] = {
         "Logged in: the TLS client certificates (SHA-256 fingerprints) that log you in with "
         "SASL EXTERNAL. ADD alone adds this connection's.",
     ),
+    "CHATHISTORY": (
+        "CHATHISTORY LATEST|BEFORE|AFTER|AROUND <target> <ref> <limit> | CHATHISTORY BETWEEN "
+        "<target> <ref> <ref> <limit> | CHATHISTORY TARGETS <timestamp=...> <timestamp=...> "
+        "<limit>",
+        "What was said in a channel you are in, or in your conversation with a nick "
+        "(draft/chathistory). A ref is msgid=<id>, timestamp=YYYY-MM-DDThh:mm:ss.sssZ, or * "
+        "(LATEST: the newest). TARGETS: where you have spoken between two times.",
+    ),
     "CHGHOST": (
         "CHGHOST <nick> [<user>] <host>",
         "Server operators: give someone another user name and host.",

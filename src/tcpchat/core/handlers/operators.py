@@ -130,11 +130,23 @@ def handle_stats(core: ChatBase, session: Session, msg: Message) -> None:
             f"Users: {users} (most at once: {state.max_users}), operators: "
             f"{state.user_modes['o']}, connections not registered: {len(core.sessions) - users}",
             f"Channels: {state.channel_count}, messages relayed: {core.messages_relayed}",
+            _history_line(core),
             f"Up {uptime(core.clock() - core.started)}",
         ]
         for line in lines:
             core.reply(session, n.RPL_STATSDEBUG, line)
     core.reply(session, n.RPL_ENDOFSTATS, query or "*", "End of /STATS report")
+
+
+def _history_line(core: ChatBase) -> str:
+    history = core.history
+    if not history.enabled:
+        return "History: off"
+    waiting = history.appended - history.committed
+    return (
+        f"History: {history.committed - history.failed} lines stored, {waiting} being written, "
+        f"{history.failed} lost to failed writes"
+    )
 
 
 def handle_wallops(core: ChatBase, session: Session, msg: Message) -> None:

@@ -11,8 +11,8 @@ conversation with them), `from` (a nick), `after` and `before` (server-time time
 
 Only what the asker may read is searched: the channels they are in now, and their own
 private conversations: those kept by their account, whole; those kept by their current nick
-(when a side was not logged in) only from when this connection began, since a nick proves
-nothing (someone else may have had it before; the same reason as HISTORY FORGET's). The
+(when a side was not logged in) only from when they took it, since a nick proves nothing
+(someone else may have had it before), as CHATHISTORY reads them. The
 newest matches come (or, with `after`, the oldest from then on), oldest first: in a `search`
 batch to a client with `batch`, each message as it was first delivered; else as server
 NOTICEs, one sentence each ("[14:02] #room alice says: ..."), which is also what a
@@ -175,7 +175,7 @@ def handle_search(core: ChatBase, session: Session, msg: Message) -> None:
     theirs = _their_sides(core, partner) if partner is not None else None
     folded_partner = irc_lower(partner) if partner is not None else None
 
-    since = session.connected_at
+    since = user.nick_since
 
     def work(c: Any) -> list[Found]:
         targets = list(channels)
@@ -186,7 +186,7 @@ def handle_search(core: ChatBase, session: Session, msg: Message) -> None:
                 (one, other, other_name) if one in mine else (other, one, one_name)
             )
             if theirs is None or their_id in theirs or irc_lower(their_name) == folded_partner:
-                # Kept by nick: someone else may have had the nick before this connection.
+                # Kept by nick: someone else may have had the nick before they took it.
                 (recent if not mine_id.startswith("~") else targets).append(key)
         folded = irc_lower(sender) if sender else None
         return search(c, Query(targets, words, folded, after, before, limit, recent, since))

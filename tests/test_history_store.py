@@ -1,0 +1,84 @@
+"""History on disk: every line anyone received is in the database first, and a write that
+fails (another process holding the database) is logged, counted, and said in history
+instead of hidden; the chat goes on meanwhile. Real servers, real SQLite files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tcpchat.store.database import DB_NAME
+
+from net_harness import LineClient, running_server
+
+
+def _rows(path: Path, target: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as c:
+        return c.execute(
+            "SELECT kind, line FROM history WHERE target = ? ORDER BY id", (target,)
+        ).fetchall()
+
+
+def test_each_line_is_on_disk_before_anyone_receives_it(tmp_path: Path) -> None:
+    with running_server(data_dir=str(tmp_path)) as server:
+        alice = LineClient(server.port).register("alice")
+        bob = LineClient(server.port).register("bob")
+        alice.send("JOIN #r")
+        alice.expect(r" 366 ")
+        bob.send("JOIN #r")
+        alice.expect(r":bob!\S+ JOIN #r")
+        for i in range(40):
+            bob.send(f"PRIVMSG #r :line {i}", "PRIVMSG alice :psst " + str(i))
+            alice.expect(f"PRIVMSG #r :line {i}$")
+            alice.expect(f"PRIVMSG alice :psst {i}$")
+            # Received: so stored, in the channel's and in the conversation's history.
+            with sqlite3.connect(tmp_path / DB_NAME) as c:
+                lines = [row[0] for row in c.execute("SELECT line FROM history")]
+            assert lines[-2:] == [
+                f":bob!bob@127.0.0.1 PRIVMSG #r :line {i}",
+                f":bob!bob@127.0.0.1 PRIVMSG alice :psst {i}",
+            ]
+        alice.close()
+        bob.close()
+    kinds = [kind for kind, _ in _rows(tmp_path / DB_NAME, "#r")]
+    assert kinds[:2] == ["JOIN", "JOIN"] and kinds.count("PRIVMSG") == 40
+    assert len(_rows(tmp_path / DB_NAME, "alice bob")) == 40
+
+
+def test_a_failed_write_is_counted_the_chat_goes_on_and_history_says_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    with running_server(data_dir=str(tmp_path)) as server:
+        alice = LineClient(server.port).register("alice")
+        bob = LineClient(server.port).register("bob")
+        alice.send("JOIN #r")
+        alice.expect(r" 366 ")
+        bob.send("JOIN #r")
+        alice.expect(r":bob!\S+ JOIN #r")
+        bob.send("PRIVMSG #r :one")
+        alice.expect("PRIVMSG #r :one$")
+        # Another process takes the database: the server's next write waits its busy
+        # timeout, then fails.
+        other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            bob.send_raw(b"PRIVMSG #r :two\r\nPRIVMSG #r :three\r\n")
+            alice.expect("PRIVMSG #r :two$", timeout=20)
+            alice.expect("PRIVMSG #r :three$")
+            history = server.server.core.history  # type: ignore[union-attr]
+            assert server.call(lambda: history.failed) == 2
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        bob.send("PRIVMSG #r :four")
+        alice.expect("PRIVMSG #r :four$")
+        bob.send("QUIT :gone")
+        alice.expect(":bob!\\S+ QUIT")
+    rows = _rows(tmp_path / DB_NAME, "#r")
+    said = [(kind, line.rsplit(" :", 1)[-1]) for kind, line in rows if kind != "JOIN"]
+    assert said == [
+        ("PRIVMSG", "one"),
+        ("GAP", "2 lines of history here could not be stored"),
+        ("PRIVMSG", "four"),
+        ("QUIT", "Quit: gone"),
+    ]
