@@ -70,17 +70,15 @@ def search(c: sqlite3.Connection, query: Query) -> list[Found]:
     `query.limit`: the newest, or with `after` the oldest from then on; oldest first."""
     if not query.targets and not query.recent:
         return []
+    if not query.words:
+        return _without_words(c, query)
     params: list[object] = []
-    if query.words:
-        sql = (
-            f"SELECT {_COLUMNS} FROM history_text JOIN history h ON h.id = history_text.rowid"
-            " WHERE history_text MATCH ? AND"
-        )
-        params.append(fts_query(query.words))
-        order = "history_text.rowid"
-    else:
-        sql = f"SELECT {_COLUMNS} FROM history h WHERE"
-        order = "h.id"
+    sql = (
+        f"SELECT {_COLUMNS} FROM history_text JOIN history h ON h.id = history_text.rowid"
+        " WHERE history_text MATCH ? AND"
+    )
+    params.append(fts_query(query.words))
+    order = "history_text.rowid"
     where = []
     if query.targets:
         where.append(f"h.target IN ({', '.join('?' * len(query.targets))})")
@@ -105,3 +103,35 @@ def search(c: sqlite3.Connection, query: Query) -> list[Found]:
     if newest:
         found.reverse()
     return found
+
+
+def _without_words(c: sqlite3.Connection, query: Query) -> list[Found]:
+    """No words: each target's newest (or oldest from `after`) through its own index,
+    then the newest of them all; one query over every target at once would sort them all."""
+    newest = query.after is None
+    sql = f"SELECT {_COLUMNS} FROM history h WHERE h.target = ? AND h.kind IN ('PRIVMSG', 'NOTICE')"
+    common: list[object] = []
+    if query.sender is not None:
+        sql += " AND h.sender = ?"
+        common.append(query.sender)
+    if query.after is not None:
+        sql += " AND h.time >= ?"
+        common.append(query.after)
+    if query.before is not None:
+        sql += " AND h.time < ?"
+        common.append(query.before + 0.001)
+    sql += f" ORDER BY h.id {'DESC' if newest else 'ASC'} LIMIT ?"
+    rows: list[Found] = []
+    since: list[tuple[str, float | None]] = [(target, None) for target in query.targets]
+    since += [(target, query.since) for target in query.recent]
+    for target, floor in since:
+        params = [target, *common, query.limit]
+        each = sql if floor is None else sql.replace(" ORDER BY", " AND h.time >= ? ORDER BY")
+        if floor is not None:
+            params.insert(-1, floor)
+        rows.extend(Found(Stored(*row[:8]), row[8]) for row in c.execute(each, params))
+    rows.sort(key=lambda found: found.row.id, reverse=newest)
+    rows = rows[: query.limit]
+    if newest:
+        rows.reverse()
+    return rows
