@@ -141,6 +141,10 @@ TEMPLATES: dict[str, list[str]] = {
            "CS DEVOICE {c} {n}", "CS INFO {c}", "CS UNREGISTER {c}", "CS", "CS FROB {c}",
            "CS OP {c}"],
     "CHANSERV": ["CHANSERV :register {c}", "CHANSERV help"],
+    "SEARCH": ["SEARCH text={t}", "SEARCH text={t};in={c}", "SEARCH in={n}", "SEARCH",
+               "SEARCH from={n};limit=5", "SEARCH text=", "SEARCH limit=x",
+               "@label=s SEARCH text={t}", "SEARCH after=2020-01-01T00:00:00.000Z"],
+    "HISTORY": ["HISTORY FORGET", "@label=f HISTORY FORGET", "HISTORY", "HISTORY FROB"],
 }  # fmt: skip
 
 MESSAGE_COMMANDS = {"PRIVMSG", "NOTICE", "TAGMSG"}

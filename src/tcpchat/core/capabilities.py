@@ -25,6 +25,7 @@ ACCOUNT_REGISTRATION = "draft/account-registration"  # REGISTER and VERIFY
 CHATHISTORY = "draft/chathistory"  # the CHATHISTORY command
 HISTORY_BATCH = "chathistory"  # the batch type of CHATHISTORY's answers and of playback on join
 EVENT_PLAYBACK = "draft/event-playback"  # history says JOIN, PART, ... too
+SEARCH = "draft/search"  # SEARCH (handlers/search.py), while history is kept
 
 
 def sts_value(settings: Settings, tls_port: int | None, secure: bool) -> str | None:
@@ -68,6 +69,7 @@ def offered(settings: Settings) -> dict[str, str | None]:
         MULTILINE: (
             f"max-bytes={settings.multiline_max_bytes},max-lines={settings.multiline_max_lines}"
         ),
+        **({SEARCH: None} if settings.history else {}),
         "echo-message": None,
         "extended-join": None,
         "extended-monitor": None,

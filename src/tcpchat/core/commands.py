@@ -22,6 +22,7 @@ from .handlers import (
     channels,
     chanserv,
     chathistory,
+    forget,
     help,
     identity,
     listing,
@@ -33,6 +34,7 @@ from .handlers import (
     queries,
     registration,
     sasl,
+    search,
     serverinfo,
 )
 
@@ -83,6 +85,9 @@ COMMANDS: dict[str, Command] = {
     "SETNAME": Command(identity.handle_setname, 1),
     # history (draft/chathistory): its own FAIL for missing parameters
     "CHATHISTORY": Command(chathistory.handle_chathistory),
+    # history
+    "SEARCH": Command(search.handle_search),
+    "HISTORY": Command(forget.handle_history),
     # questions
     "WHO": Command(queries.handle_who),
     "WHOIS": Command(queries.handle_whois),

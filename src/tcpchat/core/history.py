@@ -14,12 +14,18 @@ edge (its tests, tools) writes each row at once.
 A write that fails is logged and counted; the messages were delivered all the same, and the
 next write that succeeds records, for each target, how many lines are missing there (a `GAP`
 row), so history says what it lacks instead of pretending.
+
+What is deleted, and when, is `retention` (core/retention.py). For "forget my messages" the
+msgids of what each user sent while not logged in are kept while they are connected
+(`unlogged`): only the connection that sent them may forget them, since a nick alone proves
+nothing (anyone may have had it before or after).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from array import array
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -42,9 +48,17 @@ from .events import (
 )
 from .isupport import BOT_MODE, UNRECORDED_MODE
 from .model import User
+from .retention import Retention
 from .state import ChatState
 
-__all__ = ["GAP", "History", "conversation_side", "keeps_tagmsg"]
+__all__ = [
+    "GAP",
+    "UNLOGGED_KEPT",
+    "History",
+    "RequestLimit",
+    "conversation_side",
+    "keeps_tagmsg",
+]
 
 log = logging.getLogger("tcpchat.history")
 
@@ -52,6 +66,11 @@ GAP = "GAP"  # a row's kind: lines here could not be stored (its text says how m
 
 # TAGMSG tags that are only of the moment: a TAGMSG with nothing else is not kept.
 FLEETING_TAGS = frozenset({"+typing", "+draft/typing"})
+# The messages sent while not logged in that a connection can forget: its latest ones.
+UNLOGGED_KEPT = 100_000
+# SEARCH: so many per user in so many seconds.
+SEARCHES_PER_WINDOW = 5
+SEARCH_WINDOW = 10.0
 
 
 def keeps_tagmsg(tags: dict[str, str] | None) -> bool:
@@ -67,12 +86,35 @@ def conversation_side(user: User, by_account: bool) -> str:
     return irc_lower(user.nick)
 
 
+class RequestLimit:
+    """At most `count` requests per `window` seconds from each user: a flood of searches
+    would keep the database's thread from writing the chat."""
+
+    def __init__(self, count: int, window: float) -> None:
+        self.count = count
+        self.window = window
+        self.recent: dict[str, deque[float]] = {}  # uid -> when its latest requests came
+
+    def allow(self, uid: str, now: float) -> bool:
+        """Whether `uid` may make a request now (and if so, it is counted)."""
+        recent = self.recent.get(uid)
+        if recent is None:
+            recent = self.recent[uid] = deque()
+        while recent and now - recent[0] >= self.window:
+            recent.popleft()
+        if len(recent) >= self.count:
+            return False
+        recent.append(now)
+        return True
+
+
 class Core(Protocol):
     """What history uses of the core (ChatBase)."""
 
     settings: Settings
     state: ChatState
     msgid_origin: str
+    clock: Callable[[], float]
 
 
 def _line(source: str, command: str, params: list[str], text_last: bool = True) -> str:
@@ -100,6 +142,10 @@ class History:
         # Reads waiting for the rows recorded before them: (rows committed, work, done).
         self._reads: deque[tuple[int, Callable[[Any], Any], Callable[[Any], None]]] = deque()
         self._events = 0  # serials of the msgids given to channel events
+        # uid -> the serials of the msgids (from this run) it sent while not logged in.
+        self.unlogged: dict[str, array[int]] = {}
+        self.retention = Retention(self, core.settings, lambda: core.clock())
+        self.searches = RequestLimit(SEARCHES_PER_WINDOW, SEARCH_WINDOW)
         self._record: dict[type, Callable[[Any], None]] = {
             MessageSent: self._message,
             MultilineSent: self._multiline,
@@ -220,6 +266,8 @@ class History:
             if recipient is None:
                 return
             target = self._conversation(sender, recipient, event.time)
+        if sender.account is None and event.origin == self.core.msgid_origin:
+            self._sent_unlogged(sender.uid, event.serial)
         tags = event.tags
         if BOT_MODE in sender.modes:
             tags = {**tags, "bot": ""} if tags else {"bot": ""}
@@ -227,6 +275,20 @@ class History:
             target, event.msgid, event.time, event.command, irc_lower(sender.nick),
             sender.account, line, format_tags(tags) if tags else None, lines, text,
         ))  # fmt: skip
+
+    def _sent_unlogged(self, uid: str, serial: int) -> None:
+        sent = self.unlogged.get(uid)
+        if sent is None:
+            sent = self.unlogged[uid] = array("q")
+        elif len(sent) >= UNLOGGED_KEPT:
+            del sent[: UNLOGGED_KEPT // 10]
+        sent.append(serial)
+
+    def unlogged_msgids(self, uid: str) -> list[str]:
+        """The msgids of the messages `uid` sent while not logged in (its latest
+        `UNLOGGED_KEPT`): what its connection may forget besides its account's."""
+        origin = self.core.msgid_origin
+        return [f"{origin}{serial}" for serial in self.unlogged.get(uid, ())]
 
     def _conversation(self, sender: User, recipient: User, when: float) -> str:
         by_account = sender.account is not None and recipient.account is not None
@@ -262,6 +324,8 @@ class History:
         self._event(event.key, event.time, "KICK", event.uid, line)
 
     def _quit(self, event: Quit) -> None:
+        self.unlogged.pop(event.uid, None)
+        self.searches.recent.pop(event.uid, None)
         line = _line(event.source, "QUIT", [event.reason])
         for key in event.channels:
             self._event(key, event.time, "QUIT", event.uid, line)

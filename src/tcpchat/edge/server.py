@@ -11,6 +11,10 @@ off the loop, and the output of that turn waits until they are committed, so wha
 received is on disk first. Barriers are released in the order the writes were asked, each
 sending what waited for it (Connection.hold/release); a turn that stored nothing flushes at
 once, unless that connection has older output still held.
+
+History expires in the background: a pass at start and every `EXPIRY_INTERVAL` seconds, in
+short database jobs with rests between them (core/retention.py), so the chat's writes are
+never stuck behind a long delete.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 from ..addresses import address_key
 from ..config import Settings
 from ..core import ChatCore
+from ..core.retention import EXPIRY_INTERVAL
 from ..errors import ListenError, StoreError
 from ..store.accounts import account_names, registered_channels
 from ..store.database import Database
@@ -43,6 +48,7 @@ log = logging.getLogger("tcpchat.edge")
 
 # What every client is told when the server stops, however it was told to.
 SHUTDOWN_REASON = "Server shutting down"
+
 
 class ChatServer:
     """Listening sockets plus the core: `start`, later `shutdown`."""
@@ -65,6 +71,7 @@ class ChatServer:
         self.barriers: deque[tuple[int, list[Connection]]] = deque()
         self.per_address: dict[str, int] = {}
         self.sweeper: asyncio.TimerHandle | None = None
+        self.expirer: asyncio.Handle | None = None  # the next expiry pass of history
         self.tls_addresses: list[tuple[str, int]] = []
         self.core.run_blocking = self._run_blocking
         self.database: Database | None = None
@@ -134,6 +141,11 @@ class ChatServer:
         self.core.sweep()
         self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
 
+    def _expire(self) -> None:
+        """An expiry pass of history (unless one is still under way), and the next one."""
+        self.core.history.retention.expire()
+        self.expirer = self.loop.call_later(EXPIRY_INTERVAL, self._expire)
+
     @property
     def sweep_interval(self) -> float:
         s = self.settings
@@ -193,6 +205,7 @@ class ChatServer:
             self._close_database()
             raise
         self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
+        self.expirer = self.loop.call_soon(self._expire)
 
     def _open_database(self) -> None:
         """The data directory's database, on a thread of its own (see store/database.py)."""
@@ -216,6 +229,7 @@ class ChatServer:
             raise
         history = self.core.history
         history.wake, history.on_commit = self._history_waiting, self._history_committed
+        history.retention.pause = self.loop.call_later
         if folder is not None:
             log.info("data in %s", folder.resolve())
 
@@ -257,6 +271,9 @@ class ChatServer:
         """Tell every client why, close them cleanly, stop listening."""
         if self.sweeper is not None:
             self.sweeper.cancel()
+        if self.expirer is not None:
+            self.expirer.cancel()
+        self.core.history.retention.stop()
         for each in self.listeners:
             each.close()
         self.core.shutdown(reason)

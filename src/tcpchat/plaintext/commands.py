@@ -16,6 +16,7 @@ MESSAGE_CHUNK_BYTES = 350
 NOT_IN_A_ROOM = "You are not in any room; /join #room first."
 STILL_CONNECTING = "Still connecting to the server; try again in a moment."
 
+
 def confirms_itself(line: str) -> bool:
     """Whether the session shows what `line` did, so echoing the line typed is redundant:
     `/msg nick text` is shown as `-> nick: text`."""

@@ -17,8 +17,8 @@ Type a message and press Enter to say it in your current room. Commands:
   /msg nick text         send a private message
   /me action             act something out, shown as: * you action
   /nick newname          change your nickname; /register password keeps it yours
-  /names /list /who /whois  who is in a room, the rooms, who someone is
-  /topic /away /history  a room's topic; marking yourself away; earlier messages
+  /names /list /who /whois /topic /away  rooms, people, topics; being away
+  /history /search /forget  earlier messages; find words in them; forget yours
   /notify [nick]         be told when someone comes or goes (/unnotify nick)
   /quit [reason]         leave the chat (typing quit or over does the same)
   //text                 say a message that starts with a slash
@@ -52,6 +52,18 @@ COMMAND_HELP = {
     ),
     "who": ("/who #room|nick", "Who is in a room, or who someone is."),
     "whois": ("/whois nick", "Details about someone: address, rooms, idle time."),
+    "search": (
+        "/search [#room] words",
+        "Find past messages with all these words, in the rooms you are in and your own "
+        "private conversations (or in one room), the newest 50, each shown with its time "
+        "(UTC): [14:02] #room alice says: ... Whole words match, whatever their case.",
+    ),
+    "forget": (
+        "/forget",
+        "Delete the messages you sent from the server's history (what /search and the "
+        "history of rooms show). Logged in, all your account's messages; otherwise only "
+        "those you sent since you connected. /forget asks first; /forget yes does it.",
+    ),
     "away": (
         "/away [message]",
         "Mark yourself away; whoever messages you is told. Without a message, back again.",

@@ -9,6 +9,7 @@ from .history import CHATHISTORY, HISTORY_CAPS, HistoryMixin
 from .login import LoginMixin
 from .nicknames import NICK_CHANGE_REFUSED, NICK_REJECTED, NicknameMixin
 from .presence import PRESENCE_CAPS, is_bot
+from .search import SearchMixin
 from .state import Nick
 from .text import (
     STATUS_PREFIXES,
@@ -35,7 +36,7 @@ _WANTED_CAPS = ("multi-prefix", "server-time", "batch", CHATHISTORY, *PRESENCE_C
 _SILENT_BEFORE_WELCOME = frozenset({"020", "421", "451"})
 
 
-class RenderingMixin(NicknameMixin, LoginMixin, HistoryMixin):
+class RenderingMixin(NicknameMixin, LoginMixin, HistoryMixin, SearchMixin):
     """Turns IRC lines from the server into sentences, keeping the session state current."""
 
     _server_commands: dict[str, Callable[[Message], list[str]]]
@@ -56,7 +57,7 @@ class RenderingMixin(NicknameMixin, LoginMixin, HistoryMixin):
             "INVITE": self._on_invite,
             "ERROR": self._on_error,
             "CAP": self._on_cap,
-            "BATCH": self._on_batch,
+            "BATCH": self._on_any_batch,
             "FAIL": self._on_standard_reply,
             "WARN": self._on_standard_reply,
             "NOTE": self._on_standard_reply,
@@ -97,11 +98,17 @@ class RenderingMixin(NicknameMixin, LoginMixin, HistoryMixin):
             self._note_seen(msg)
         if self._history_batches and msg.tags.get("batch") in self._history_batches:
             return self._replayed(msg, self._history_batches[msg.tags["batch"]])
+        if self._search_batches and msg.tags.get("batch") in self._search_batches:
+            return self._found(msg, self._search_batches[msg.tags["batch"]])
         command = msg.command
         if len(command) == 3 and command.isdigit():
             return self._on_numeric(msg)
         handler = self._server_commands.get(command)
         return handler(msg) if handler else []
+
+    def _on_any_batch(self, msg: Message) -> list[str]:
+        """A search batch (search.py), or another (history.py)."""
+        return [] if self._search_batch(msg) else self._on_batch(msg)
 
     def _is_channel(self, target: str) -> bool:
         """Channel targets include STATUSMSG ones such as '@#room'."""

@@ -50,6 +50,7 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         self._style_history = style_history
         self._caps_enabled: set[str] = set()
         self._history_batches = {}
+        self._search_batches = {}
         self._history_asked: set[str] = set()
         self._history_waiting = None
         self._history_max = 0
@@ -79,6 +80,7 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
             | self._presence_commands()
             | self._account_commands()
             | self._history_commands()
+            | self._search_commands()
         )
         self._server_commands = (
             self._server_command_table()

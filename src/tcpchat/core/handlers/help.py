@@ -68,6 +68,11 @@ TOPICS: dict[str, tuple[str, str]] = {
         "they join. CS HELP says more.",
     ),
     "HELP": ("HELP [<command>]", "The list of commands, or what one command does."),
+    "HISTORY": (
+        "HISTORY FORGET",
+        "Delete the messages you sent from the history: all your account's when logged in, "
+        "and those this connection sent while not logged in (never by nick alone).",
+    ),
     "HELPOP": ("HELPOP [<command>]", "The same as HELP."),
     "INFO": ("INFO", "What this server is: its software, version and uptime."),
     "INVITE": (
@@ -147,6 +152,13 @@ TOPICS: dict[str, tuple[str, str]] = {
         "REGISTER <account|*> <email|*> <password>",
         "Register an account named after your nick (draft/account-registration), and be "
         "logged in to it; its nick is yours from then on. Works before connecting too.",
+    ),
+    "SEARCH": (
+        "SEARCH text=<words>[;in=<#channel|nick>][;from=<nick>][;after=<time>]"
+        "[;before=<time>][;limit=<n>]",
+        "Find past messages with all these words (draft/search), in the channels you are in "
+        "and your own conversations; the newest first, up to 100. Spaces in the words are "
+        "fine.",
     ),
     "SQUIT": (
         "SQUIT <server> [:<reason>]",
