@@ -280,6 +280,7 @@ def test_without_an_account_only_this_connection_s_messages_are_forgotten(tmp_pa
         dave = user(server, "dave", "#room")
         carol = user(server, "carol", "#room")
         carol.send("PRIVMSG #room :carol the first")
+        dave.expect(r"PRIVMSG #room :carol the first$")  # received (a close may reset)
         carol.close()
         dave.expect(r"^:carol!\S+ QUIT")
         impostor = user(server, "carol", "#room")
