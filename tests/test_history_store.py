@@ -4,6 +4,7 @@ instead of hidden; the chat goes on meanwhile. Real servers, real SQLite files."
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -82,3 +83,24 @@ def test_a_failed_write_is_counted_the_chat_goes_on_and_history_says_what_is_mis
         ("PRIVMSG", "four"),
         ("QUIT", "Quit: gone"),
     ]
+
+
+def test_lines_sent_just_before_closing_are_carried_out_while_a_read_is_pending(
+    tmp_path: Path,
+) -> None:
+    """A JOIN's playback reads the database; what the client sent after it, before it
+    closed, was accepted: it is said, stored, and the client leaves with its own reason."""
+    with running_server(data_dir=str(tmp_path)) as server:
+        alice = LineClient(server.port).register("alice")
+        alice.send("JOIN #r", "PRIVMSG #r :earlier")
+        alice.expect(r" 366 ")
+        bob = LineClient(server.port).register("bob")
+        bob.send_raw(b"JOIN #r\r\nPRIVMSG #r :last words\r\nQUIT :bye\r\n")
+        bob.sock.shutdown(socket.SHUT_WR)
+        alice.expect(r":bob!\S+ JOIN #r")
+        alice.expect("PRIVMSG #r :last words$")
+        alice.expect(r":bob!\S+ QUIT :Quit: bye$")
+        alice.close()
+        bob.close()
+    said = [line.rsplit(" :", 1)[-1] for kind, line in _rows(tmp_path / DB_NAME, "#r")]
+    assert "last words" in said and "Quit: bye" in said

@@ -385,6 +385,8 @@ class ChatBase:
                 return
             raw, truncated = held.popleft()
             self.receive(session, raw, truncated)
+        if session.leaving is not None and session.held is None and not session.gone:
+            self._leave(session, session.leaving)
 
     def receive(self, session: Session, raw: bytes, truncated: bool = False) -> None:
         raise NotImplementedError  # ChatCore
@@ -408,9 +410,17 @@ class ChatBase:
         session.sink.close()
 
     def disconnect(self, session: Session, reason: str = "Connection closed") -> None:
-        """The connection is gone (closed by the peer or the edge): tell its peers."""
-        if not session.gone:
-            self._leave(session, reason)
+        """The connection is gone (closed by the peer or the edge): tell its peers. Lines it
+        sent before, still waiting for an operation of its own (a database read), were
+        accepted: they are carried out first (their replies go nowhere), then it leaves. (Not
+        before registration: nothing it says then reaches anyone, and what it waits for, a
+        password check say, is not worth finishing.)"""
+        if session.gone:
+            return
+        if session.held is not None and session.registered:
+            session.leaving = reason
+            return
+        self._leave(session, reason)
 
     # ----------------------------------------------------------- capabilities
 

@@ -92,6 +92,8 @@ class Session:
     gone: bool = False
     # Lines that arrived while an operation of this session was pending: they wait, in order.
     held: deque[tuple[bytes, bool]] | None = None
+    # The connection closed while lines waited (`held`): why, to leave once they are done.
+    leaving: str | None = None
     # While its own command runs: what it writes to itself, sent in one piece at the end.
     replies: list[bytes] | None = None
     # While a command with a label (labeled-response) runs, or waits on `later`: the label.
