@@ -241,6 +241,8 @@ def summarize(
         Figure("latency p50", percentile(latencies, 0.50) / 1e6, "ms", False),
         Figure("latency p99", percentile(latencies, 0.99) / 1e6, "ms", False),
         Figure("latency max", (latencies[-1] if latencies else 0) / 1e6, "ms", False),
+        # The same work in every run: on a busy machine, a steadier measure of cost than speed.
+        Figure("server CPU", server_cpu, "s", False),
     ]
     notes = "; ".join(errors[:3]) + (f"; {extra} duplicates" if extra else "")
     return Outcome(figures, loss + extra + len(errors), load_cpu, server_cpu, elapsed, notes)
@@ -300,8 +302,8 @@ def loop_factory():
 def fmt(value: float, unit: str) -> str:
     if unit in ("deliveries/s", "messages/s", "/s"):
         return f"{value / 1e6:.3f} M{unit}" if value >= 1e5 else f"{value:,.0f} {unit}"
-    if unit == "ms":
-        return f"{value:.2f} ms"
+    if unit in ("ms", "s"):
+        return f"{value:.2f} {unit}"
     return f"{value:,.0f} {unit}"
 
 
