@@ -282,6 +282,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", metavar="DIR", help="build the data directory here and keep it")
     parser.add_argument("--no-server", action="store_true", help="skip the CHATHISTORY part")
+    parser.add_argument(
+        "--server-root",
+        metavar="DIR",
+        type=Path,
+        default=ROOT,
+        help="the checkout whose server answers CHATHISTORY (default this one; its schema must "
+        "know this one's)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny numbers: a smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -326,11 +334,12 @@ def measure(data_dir: Path, args: argparse.Namespace) -> int:
         return 0
     # No retention while measuring: the lines must all be there to be read.
     server = start_tcpchat(
+        root=args.server_root.resolve(),
         settings={
             "data_dir": str(data_dir),
             "history_days": "0",
             "history_max_per_target": str(max(args.rows, 1)),
-        }
+        },
     )
     try:
         runs = [asyncio.run(time_chathistory(server, args.requests, args.clients))]
