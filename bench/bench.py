@@ -15,13 +15,17 @@ Scenarios:
   login      registrations with SASL PLAIN per second, to C accounts made beforehand
   idle-login idle, with every connection logged in (SASL PLAIN) to an account of its own
 
-Each run starts its own server on 127.0.0.1 (tcpchat with bench/unlimited.toml and no data
-directory; ngIRCd from Debian's packages with an equivalent config, installed if missing),
-pinned to CPU 0, with this load generator pinned to CPU 1. Figures are medians over --runs,
-and every ratio is tcpchat / ngIRCd measured in the same invocation.
+Each run starts its own server on 127.0.0.1 (tcpchat with bench/unlimited.toml on a new
+temporary data directory, so history is written to disk as by default; ngIRCd from Debian's
+packages with an equivalent config, installed if missing), pinned to CPU 0, with this load
+generator pinned to CPU 1. Figures are medians over --runs, and every ratio is the first
+server's to each other's, measured in the same invocation, runs interleaved.
 
-The login scenarios run tcpchat alone (ngIRCd has no accounts), on a temporary data directory
-holding C accounts made before it starts; clients log in --login-concurrency at a time. They need
+Variants of tcpchat change settings over unlimited.toml, to measure what one costs:
+    python bench/bench.py fanout pairs --servers tcpchat,tcpchat:history=off,tcpchat:sync=full
+
+The login scenarios run tcpchat alone (ngIRCd has no accounts), its data directory holding
+C accounts made before it starts; clients log in --login-concurrency at a time. They need
 a tcpchat that offers SASL; against one that does not, they fail saying so (exit code 1).
 """
 
@@ -36,12 +40,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from loadgen import BenchClient, LoginFailed, connect_clients, message, percentile
 from logins import run_idle_login, run_login
 from outcome import Figure, Outcome, close_all, own_cpu
-from servers import STARTERS, ServerProcess, start_tcpchat, two_cores
+from servers import STARTERS, ServerProcess, parse_variant, start_tcpchat, two_cores
 
 CHANNEL = "#bench"
 
@@ -238,6 +241,8 @@ def summarize(
         Figure("latency p50", percentile(latencies, 0.50) / 1e6, "ms", False),
         Figure("latency p99", percentile(latencies, 0.99) / 1e6, "ms", False),
         Figure("latency max", (latencies[-1] if latencies else 0) / 1e6, "ms", False),
+        # The same work in every run: on a busy machine, a steadier measure of cost than speed.
+        Figure("server CPU", server_cpu, "s", False),
     ]
     notes = "; ".join(errors[:3]) + (f"; {extra} duplicates" if extra else "")
     return Outcome(figures, loss + extra + len(errors), load_cpu, server_cpu, elapsed, notes)
@@ -263,11 +268,14 @@ ACCOUNT_SCENARIOS = {"login", "idle-login"}
 def measure(scenario: str, server_name: str, args: argparse.Namespace) -> Outcome:
     """One run. Raises LoginFailed when a login scenario's server can't log clients in."""
     accounts = args.clients if scenario in ACCOUNT_SCENARIOS else 0
-    if server_name == "tcpchat":
-        server = start_tcpchat(args.event_loop, args.profile, accounts=accounts)
-    elif server_name.startswith("tcpchat@"):  # another checkout, e.g. before a change
-        root = Path(server_name.partition("@")[2]).resolve()
-        server = start_tcpchat(args.event_loop, None, root, server_name, accounts)
+    if is_tcpchat(server_name):  # maybe another checkout (tcpchat@DIR), or a variant
+        root, settings = parse_variant(server_name)
+        profile = args.profile if server_name.partition(":")[0] == "tcpchat" else None
+        if profile and settings:  # one profile per variant: pairs.txt, pairs.history=off.txt
+            stem, dot, suffix = profile.rpartition(".")
+            tag = server_name.partition(":")[2].replace(":", ",")
+            profile = f"{stem}.{tag}.{suffix}" if dot else f"{profile}.{tag}"
+        server = start_tcpchat(args.event_loop, profile, root, server_name, accounts, settings)
     else:
         server = STARTERS[server_name]()
     try:
@@ -275,6 +283,11 @@ def measure(scenario: str, server_name: str, args: argparse.Namespace) -> Outcom
             return runner.run(SCENARIOS[scenario](server, args))  # type: ignore[arg-type]
     finally:
         server.stop()
+
+
+def is_tcpchat(name: str) -> bool:
+    """tcpchat, another checkout of it (tcpchat@DIR), or a variant (tcpchat:history=off)."""
+    return name == "tcpchat" or name.startswith(("tcpchat@", "tcpchat:"))
 
 
 def loop_factory():
@@ -289,8 +302,8 @@ def loop_factory():
 def fmt(value: float, unit: str) -> str:
     if unit in ("deliveries/s", "messages/s", "/s"):
         return f"{value / 1e6:.3f} M{unit}" if value >= 1e5 else f"{value:,.0f} {unit}"
-    if unit == "ms":
-        return f"{value:.2f} ms"
+    if unit in ("ms", "s"):
+        return f"{value:.2f} {unit}"
     return f"{value:,.0f} {unit}"
 
 
@@ -308,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         "--servers",
         default="tcpchat,ngircd",
         help="comma-separated: tcpchat, ngircd, tcpchat@DIR (the checkout in DIR, e.g. the "
-        "commit before a change) (default tcpchat,ngircd); ratios are the first to each other",
+        "commit before a change), and variants with settings changed over unlimited.toml: "
+        "tcpchat:history=off, tcpchat:sync=full, tcpchat:data=none (no data directory) "
+        "(default tcpchat,ngircd); ratios are the first to each other",
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
@@ -379,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         run_args = argparse.Namespace(**{**vars(args), "clients": clients})
         names = servers
         if scenario in ACCOUNT_SCENARIOS:
-            names = [name for name in servers if name.partition("@")[0] == "tcpchat"]
+            names = [name for name in servers if is_tcpchat(name)]
             if len(names) < len(servers):
                 print(f"# {scenario}: tcpchat only (the others have no accounts)", flush=True)
         for _ in range(args.runs):

@@ -94,34 +94,79 @@ def wait_listening(port: int, timeout: float = 15.0) -> None:
             time.sleep(0.05)
 
 
+# Short names for settings a variant changes: `tcpchat:sync=full`.
+SETTING_ALIASES = {"sync": "sqlite_synchronous", "data": "data_dir"}
+
+
+def parse_variant(name: str) -> tuple[Path, dict[str, str]]:
+    """`tcpchat[@DIR][:SETTING=VALUE]...`: the checkout (default this one) and the settings
+    this variant changes over bench/unlimited.toml, e.g. `tcpchat:history=off`,
+    `tcpchat:sync=full`, `tcpchat@../before:data=none` (no data directory: in memory)."""
+    base, *options = name.split(":")
+    root = Path(base.partition("@")[2]).resolve() if "@" in base else ROOT
+    settings: dict[str, str] = {}
+    for option in options:
+        key, equals, value = option.partition("=")
+        if not equals or not key:
+            raise SystemExit(f"{name}: a variant's option reads SETTING=VALUE, not {option!r}")
+        settings[SETTING_ALIASES.get(key, key)] = value
+    return root, settings
+
+
+def toml_value(text: str) -> str:
+    """A variant's value as TOML: on/off and true/false are booleans, numbers stay numbers."""
+    lowered = text.lower()
+    if lowered in ("on", "true", "yes", "off", "false", "no"):
+        return "true" if lowered in ("on", "true", "yes") else "false"
+    try:
+        float(text)
+    except ValueError:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
 def start_tcpchat(
     event_loop: str = "auto",
     profile: str | None = None,
     root: Path = ROOT,
     name: str = "tcpchat",
     accounts: int = 0,
+    settings: dict[str, str] | None = None,
 ) -> ServerProcess:
     """tcpchat with bench/unlimited.toml; with `profile`, under py-spy writing a flame graph.
 
     `root` may be another checkout (say, of the commit before a change), to measure both in
-    one run: `--servers tcpchat,tcpchat@../before`. With `accounts`, its data directory is a
-    new temporary one holding that many accounts (`ACCOUNT_NAME.format(i)`, password
-    `ACCOUNT_PASSWORD`), made before it starts.
+    one run: `--servers tcpchat,tcpchat@../before`. Its data directory is a new temporary
+    one, so history is written to a real file as it would be by default (`settings` may say
+    `data_dir = "none"`: in memory); `settings` change others over unlimited.toml
+    (`parse_variant`). With `accounts`, the directory holds that many accounts
+    (`ACCOUNT_NAME.format(i)`, password `ACCOUNT_PASSWORD`), made before it starts.
     """
-    workdir = None
+    settings = dict(settings or {})
+    workdir = tempfile.TemporaryDirectory(prefix="bench-tcpchat-")
+    folder = Path(workdir.name)
+    data = settings.pop("data_dir", str(folder / "data"))
+    if data.lower() in ("", "none", "memory"):
+        data = "none"
+    # The environment says where, not --data-dir: older checkouts ignore it, and then keep
+    # nothing in ./tcpchat-data of theirs either way.
+    env = {**os.environ, "TCPCHAT_DATA_DIR": data}
     data_dir: list[str] = []
-    # Without accounts, nothing is kept: no ./tcpchat-data left in the checkout, and runs
-    # never lock each other out of it (an environment variable older checkouts ignore).
-    env = {**os.environ, "TCPCHAT_DATA_DIR": "none"}
     if accounts:
-        workdir = tempfile.TemporaryDirectory(prefix="bench-tcpchat-")
-        make_accounts(Path(workdir.name), accounts)
-        data_dir = ["--data-dir", workdir.name]
+        if data == "none":
+            raise SystemExit(f"{name}: accounts need a data directory")
+        make_accounts(Path(data), accounts)
+        data_dir = ["--data-dir", data]
+    config = UNLIMITED
+    if settings:
+        config = folder / "bench.toml"
+        extra = "".join(f"{key} = {toml_value(value)}\n" for key, value in settings.items())
+        config.write_text(UNLIMITED.read_text() + extra)
     command = [
         sys.executable,
         str(root / "server.py"),
         "--config",
-        str(UNLIMITED),
+        str(config),
         "--host",
         "127.0.0.1",
         "--port",
@@ -155,7 +200,8 @@ def start_tcpchat(
         match = re.match(r"Listening on (\S+):(\d+)", line)
         if match:
             return ServerProcess(name, "127.0.0.1", int(match.group(2)), proc, workdir)
-    raise SystemExit("tcpchat did not start")
+    workdir.cleanup()
+    raise SystemExit(f"{name} did not start")
 
 
 ACCOUNT_NAME = "acct{}"

@@ -33,7 +33,13 @@ from typing import Any, Protocol
 from ..config import Settings
 from ..protocol import Message, format_tags, irc_lower, serialize
 from ..store.database import Database, Many
-from ..store.history import INSERT_CONVERSATION, INSERT_ROW, Row, conversation_key
+from ..store.history import (
+    INDEX_TEXT,
+    INSERT_CONVERSATION,
+    INSERT_ROW,
+    Row,
+    conversation_key,
+)
 from .events import (
     ChannelModeChanged,
     Joined,
@@ -183,6 +189,7 @@ class History:
         if gaps:
             statements.append((INSERT_ROW, Many(self._gap_rows(gaps, rows[0].time))))
         statements.append((INSERT_ROW, Many(rows)))
+        statements.append((INDEX_TEXT, (len(rows),)))
         if self.conversations:
             statements.append((INSERT_CONVERSATION, Many(self.conversations.values())))
             self.conversations = {}

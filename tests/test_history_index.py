@@ -1,0 +1,67 @@
+"""History's search index stays in step with what is written: each message's text is found
+once, events are not indexed, and a database made before the index moved out of a trigger
+(schema 2) indexes new messages once, not twice."""
+
+import sqlite3
+
+from tcpchat.store.database import DB_NAME, Database
+from tcpchat.store.schema import MIGRATIONS
+
+from core_harness import make_core, register
+
+
+def found(folder, words: str) -> list[str]:
+    """The lines whose text matches `words` in the FTS index, read from the file itself."""
+    with sqlite3.connect(folder / DB_NAME) as c:
+        return [
+            line
+            for (line,) in c.execute(
+                "SELECT h.line FROM history_text JOIN history h ON h.id = history_text.rowid"
+                " WHERE history_text MATCH ? ORDER BY h.id",
+                (words,),
+            )
+        ]
+
+
+def occurrences(folder, word: str) -> int:
+    """How many times the FTS index holds `word`: a message indexed twice counts twice."""
+    with sqlite3.connect(folder / DB_NAME) as c:
+        c.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, history_text, 'row')")
+        row = c.execute("SELECT cnt FROM temp.words WHERE term = ?", (word,)).fetchone()
+    return row[0] if row else 0
+
+
+def chat(folder) -> None:
+    database = Database(folder, MIGRATIONS)
+    database.open()
+    try:
+        core = make_core()
+        core.attach_database(database)
+        alice, bob = register(core, "alice"), register(core, "bob")
+        alice.send("JOIN #room")
+        bob.send("JOIN #room")
+        alice.send("PRIVMSG #room :the quick brown fox", "PRIVMSG #room :a lazy dog")
+        bob.send("PRIVMSG alice :a quick word in private")
+    finally:
+        database.close()
+
+
+def test_every_message_is_found_by_its_words_once_and_events_are_not_indexed(tmp_path):
+    chat(tmp_path)
+    assert found(tmp_path, "quick") == [
+        ":alice!alice@127.0.0.1 PRIVMSG #room :the quick brown fox",
+        ":bob!bob@127.0.0.1 PRIVMSG alice :a quick word in private",
+    ]
+    assert found(tmp_path, "lazy dog") == [":alice!alice@127.0.0.1 PRIVMSG #room :a lazy dog"]
+    assert found(tmp_path, "room") == []  # JOIN lines are kept, not searched
+    assert occurrences(tmp_path, "quick") == 2
+
+
+def test_a_database_from_before_indexes_new_messages_once(tmp_path):
+    old = Database(tmp_path, [m for m in MIGRATIONS if m[0] <= 2])
+    old.open()
+    old.close()  # schema 2: the text was indexed by a trigger
+    chat(tmp_path)
+    assert len(found(tmp_path, "quick")) == 2
+    assert len(found(tmp_path, "fox")) == 1
+    assert occurrences(tmp_path, "quick") == 2
