@@ -280,6 +280,20 @@ def test_a_conversation_between_accounts_follows_the_accounts(tmp_path):
         assert batch(eve, "CHATHISTORY LATEST bob * 10") == []
 
 
+def test_targets_finds_a_conversation_by_its_latest_line_however_recent(server):
+    """A conversation's last time in the store is updated lazily; TARGETS still counts the
+    line said a moment ago."""
+    alice = joined(server.port, "alice", CAPS)
+    bob = joined(server.port, "bob", CAPS)
+    first = time_tag(say(bob, alice, "alice", 1, "first")[-1])
+    latest = first
+    while latest == first:  # a later millisecond
+        latest = time_tag(say(bob, alice, "alice", 1, "again")[-1])
+    lines = batch(alice, f"CHATHISTORY TARGETS timestamp={first} {FUTURE} 5",
+                  "draft/chathistory-targets")  # fmt: skip
+    assert [line.split(" ")[3:5] for line in lines] == [["bob", latest]]
+
+
 def test_targets_lists_ones_channels_and_conversations_with_their_last_times(server):
     alice = joined(server.port, "alice", CAPS, "#room", "#other")
     bob = joined(server.port, "bob", CAPS, "#room")

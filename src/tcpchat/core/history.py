@@ -34,6 +34,7 @@ from ..config import Settings
 from ..protocol import Message, format_tags, irc_lower, serialize
 from ..store.database import Database, Many
 from ..store.history import (
+    CONVERSATION_SLACK,
     INDEX_TEXT,
     INSERT_CONVERSATION,
     INSERT_ROW,
@@ -69,6 +70,8 @@ __all__ = [
 log = logging.getLogger("tcpchat.history")
 
 GAP = "GAP"  # a row's kind: lines here could not be stored (its text says how many)
+
+KNOWN_CONVERSATIONS = 100_000  # conversations remembered as written (then forgotten at once)
 
 # TAGMSG tags that are only of the moment: a TAGMSG with nothing else is not kept.
 FLEETING_TAGS = frozenset({"+typing", "+draft/typing"})
@@ -147,6 +150,8 @@ class History:
         self.on_commit: Callable[[], None] | None = None
         # Reads waiting for the rows recorded before them: (rows committed, work, done).
         self._reads: deque[tuple[int, Callable[[Any], Any], Callable[[Any], None]]] = deque()
+        # key -> (names, when) as last written to `conversations` (see `_conversation`).
+        self._known_conversations: dict[str, tuple[tuple[str, str], float]] = {}
         self._events = 0  # serials of the msgids given to channel events
         # uid -> the serials of the msgids (from this run) it sent while not logged in.
         self.unlogged: dict[str, array[int]] = {}
@@ -211,6 +216,7 @@ class History:
         self.committed += len(rows)
         if not ok:
             self.failed += len(rows)
+            self._known_conversations.clear()  # their rows may not have been written
             log.error("%d lines of history could not be stored; they were delivered", len(rows))
             missing = self.missing
             for target, lost in gaps.items():
@@ -223,6 +229,10 @@ class History:
             self.database.read(work, done)
         if self.on_commit is not None:
             self.on_commit()
+
+    def conversations_dropped(self) -> None:
+        """Expiry deleted conversations with no line left: write each again when it speaks."""
+        self._known_conversations.clear()
 
     def _gap_rows(self, missing: dict[str, int], when: float) -> list[Row]:
         """Rows that say how many lines a failed write lost, one per target."""
@@ -303,7 +313,14 @@ class History:
         theirs = conversation_side(recipient, by_account)
         key, one, other = conversation_key(mine, theirs)
         names = (sender.nick, recipient.nick) if one == mine else (recipient.nick, sender.nick)
-        self.conversations[key] = (key, one, other, *names, when)
+        # Written when new, renamed, or last written CONVERSATION_SLACK ago: not with every
+        # message (an upsert each was a sixth of a private message's cost).
+        known = self._known_conversations.get(key)
+        if known is None or known[0] != names or when - known[1] >= CONVERSATION_SLACK:
+            if len(self._known_conversations) >= KNOWN_CONVERSATIONS:
+                self._known_conversations.clear()
+            self._known_conversations[key] = (names, when)
+            self.conversations[key] = (key, one, other, *names, when)
         return key
 
     # ------------------------------------------------------------ events

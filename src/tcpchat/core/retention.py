@@ -54,6 +54,9 @@ class Owner(Protocol):
 
     def write(self) -> None: ...
 
+    def conversations_dropped(self) -> None:
+        """Conversations with no line left were deleted: a new line must write its again."""
+
 
 class _Chain:
     """Steps, one database job each, until one says it is the last; then `finish(total)`
@@ -158,6 +161,7 @@ class Retention:
 
         def finish(deleted: int | None) -> None:
             self.expiring = None
+            self.owner.conversations_dropped()
             if deleted:
                 self.expired += deleted
                 log.info("history: %d lines expired", deleted)

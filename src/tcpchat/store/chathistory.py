@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from ..protocol import irc_lower
-from .history import Stored, msgid_position, page, time_position
+from .history import CONVERSATION_SLACK, Stored, msgid_position, page, time_position
 
 __all__ = [
     "MILLISECOND",
@@ -184,9 +184,11 @@ _CONVERSATIONS = (
 def _conversations(
     c: sqlite3.Connection, side: str, since: float
 ) -> list[tuple[str, str, str, float]]:
-    """The conversations `side` had that spoke at or after `since`: (key, the other
-    side's id, the other side's name, when it last spoke)."""
+    """The conversations `side` had that may have spoken at or after `since` (`last` is
+    kept to within CONVERSATION_SLACK): (key, the other side's id, the other side's name,
+    when it last spoke)."""
     found = []
+    since -= CONVERSATION_SLACK
     for key, one, other, one_name, other_name, last in c.execute(
         _CONVERSATIONS, (side, since, side, since)
     ):

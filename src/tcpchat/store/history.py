@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 __all__ = [
     "INDEX_TEXT",
+    "CONVERSATION_SLACK",
     "INSERT_CONVERSATION",
     "INSERT_ROW",
     "MESSAGE_KINDS",
@@ -123,7 +124,9 @@ INDEX_TEXT = (
     "INSERT INTO history_text (rowid, text) SELECT id, text FROM history"
     " WHERE id > (SELECT max(id) FROM history) - ? AND text IS NOT NULL"
 )
-# (key, one, other, one_name, other_name, last): a conversation and when it last spoke.
+# (key, one, other, one_name, other_name, last): a conversation and when it last spoke, to
+# within CONVERSATION_SLACK seconds (the writer updates `last` no more often than that).
+CONVERSATION_SLACK = 60.0
 INSERT_CONVERSATION = (
     "INSERT INTO conversations (key, one, other, one_name, other_name, last)"
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"

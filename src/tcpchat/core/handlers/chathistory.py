@@ -41,7 +41,7 @@ from ..model import WANTS_TAGS, Session
 from ..replay import replay_lines
 
 COMMAND = "CHATHISTORY"
-TARGETS_HISTORY_BATCH = "draft/chathistory-targets"
+TARGETS_BATCH = "draft/chathistory-targets"
 # subcommand -> how many references it takes
 SUBCOMMANDS = {"LATEST": 1, "BEFORE": 1, "AFTER": 1, "AROUND": 1, "BETWEEN": 2, "TARGETS": 2}
 # What a client without draft/event-playback is sent (GAP: a note of lines not stored).
@@ -298,7 +298,7 @@ def _send_targets(core: ChatBase, session: Session, found: Any) -> None:
     ref = core.new_batch_ref() if BATCH in session.caps else None
     server = core.settings.server_name
     head = f"@batch={ref} :{server}" if ref else f":{server}"
-    lines = [f":{server} BATCH +{ref} {TARGETS_HISTORY_BATCH}"] if ref else []
+    lines = [f":{server} BATCH +{ref} {TARGETS_BATCH}"] if ref else []
     lines += [f"{head} {COMMAND} TARGETS {name} {format_server_time(when)}" for name, when in found]
     if ref:
         lines.append(f":{server} BATCH -{ref}")
