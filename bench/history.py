@@ -109,7 +109,7 @@ def build(data_dir: Path, rows: int, channels: int, seed: int = 13) -> float:
             if len(batch) == 20000 or i == rows - 1:
                 c.execute("BEGIN")
                 c.executemany(INSERT_ROW, batch)
-                c.execute(INDEX_TEXT, (len(batch),))
+                c.execute(INDEX_TEXT)
                 c.execute("COMMIT")
                 batch = []
         c.execute("BEGIN")

@@ -1,6 +1,7 @@
 """History's search index stays in step with what is written: each message's text is found
-once, events are not indexed, and a database made before the index moved out of a trigger
-(schema 2) indexes new messages once, not twice."""
+once (the index is brought up to date in bulk, and before a search), events are not indexed,
+a message forgotten before it was indexed leaves the index whole, and a database made before
+the index moved out of a trigger (schema 2) indexes new messages once, not twice."""
 
 import sqlite3
 
@@ -42,6 +43,8 @@ def chat(folder) -> None:
         bob.send("JOIN #room")
         alice.send("PRIVMSG #room :the quick brown fox", "PRIVMSG #room :a lazy dog")
         bob.send("PRIVMSG alice :a quick word in private")
+        bob.send("SEARCH text=quick")  # a search brings the index up to date first
+        assert "Found 2 messages" in " ".join(str(m) for m in bob.take())
     finally:
         database.close()
 
@@ -65,3 +68,21 @@ def test_a_database_from_before_indexes_new_messages_once(tmp_path):
     assert len(found(tmp_path, "quick")) == 2
     assert len(found(tmp_path, "fox")) == 1
     assert occurrences(tmp_path, "quick") == 2
+
+
+def test_a_message_forgotten_before_it_was_indexed_leaves_the_index_whole(tmp_path):
+    database = Database(tmp_path, MIGRATIONS)
+    database.open()
+    try:
+        core = make_core()
+        core.attach_database(database)
+        alice = register(core, "alice")
+        alice.send("JOIN #room", "PRIVMSG #room :indexed soon", "SEARCH text=soon")
+        alice.send("PRIVMSG #room :never indexed", "HISTORY FORGET")
+        alice.send("SEARCH text=indexed")
+        assert "No messages found" in " ".join(str(m) for m in alice.take())
+    finally:
+        database.close()
+    with sqlite3.connect(tmp_path / DB_NAME) as c:
+        c.execute("INSERT INTO history_text (history_text) VALUES ('integrity-check')")
+    assert found(tmp_path, "indexed") == []

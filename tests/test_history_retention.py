@@ -36,7 +36,7 @@ def seed(folder: Path, rows: list[tuple[str, float, str, str]]) -> None:
              f":{sender}!{sender}@old.example PRIVMSG {target} :{text}", None, None, text)
             for i, (target, when, sender, text) in enumerate(rows)
         ])  # fmt: skip
-        c.execute(INDEX_TEXT, (len(rows),))  # as a server's write indexes its rows
+        c.execute(INDEX_TEXT)  # as a server's write indexes its rows
         c.execute("COMMIT")
 
     database.run_now(write)

@@ -71,6 +71,7 @@ log = logging.getLogger("tcpchat.history")
 
 GAP = "GAP"  # a row's kind: lines here could not be stored (its text says how many)
 
+INDEX_EVERY = 1000  # rows written between two bulk updates of the search index
 KNOWN_CONVERSATIONS = 100_000  # conversations remembered as written (then forgotten at once)
 
 # TAGMSG tags that are only of the moment: a TAGMSG with nothing else is not kept.
@@ -150,6 +151,7 @@ class History:
         self.on_commit: Callable[[], None] | None = None
         # Reads waiting for the rows recorded before them: (rows committed, work, done).
         self._reads: deque[tuple[int, Callable[[Any], Any], Callable[[Any], None]]] = deque()
+        self.unindexed = 0  # rows written since the search index was last brought up to date
         # key -> (names, when) as last written to `conversations` (see `_conversation`).
         self._known_conversations: dict[str, tuple[tuple[str, str], float]] = {}
         self._events = 0  # serials of the msgids given to channel events
@@ -194,11 +196,20 @@ class History:
         if gaps:
             statements.append((INSERT_ROW, Many(self._gap_rows(gaps, rows[0].time))))
         statements.append((INSERT_ROW, Many(rows)))
-        statements.append((INDEX_TEXT, (len(rows),)))
+        self.unindexed += len(rows)
+        if self.unindexed >= INDEX_EVERY:
+            statements.append((INDEX_TEXT, ()))
+            self.unindexed = 0
         if self.conversations:
             statements.append((INSERT_CONVERSATION, Many(self.conversations.values())))
             self.conversations = {}
         self.database.write(statements, lambda ok: self._written(rows, gaps, ok))
+
+    def search(self, work: Callable[[Any], Any], done: Callable[[Any], None]) -> None:
+        """`read`, for a query of the search index: after it is brought up to date."""
+        self.write()
+        self.unindexed = 0
+        self.database.write([(INDEX_TEXT, ())], lambda ok: self.read(work, done))
 
     def read(self, work: Callable[[Any], Any], done: Callable[[Any], None]) -> None:
         """Run the query `work(connection)` beside the writes and `done(result)` on the loop

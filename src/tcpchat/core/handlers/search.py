@@ -191,7 +191,7 @@ def handle_search(core: ChatBase, session: Session, msg: Message) -> None:
         folded = irc_lower(sender) if sender else None
         return search(c, Query(targets, words, folded, after, before, limit, recent, since))
 
-    core.later(session, lambda done: core.history.read(work, done), _answer)
+    core.later(session, lambda done: core.history.search(work, done), _answer)
 
 
 def _answer(core: ChatBase, session: Session, found: list[Found] | None) -> None:
