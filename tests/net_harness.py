@@ -195,5 +195,12 @@ class LineClient:
         self.expect(r" (376|422) ")
         return self
 
+    def join(self, *rooms: str) -> LineClient:
+        """JOIN each room, waiting for the end of its names (366)."""
+        for room in rooms:
+            self.send(f"JOIN {room}")
+            self.expect(rf" 366 \S+ {re.escape(room)} ")
+        return self
+
     def close(self) -> None:
         self.sock.close()

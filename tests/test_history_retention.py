@@ -75,11 +75,7 @@ def expire(server: RunningServer) -> int | None:
 
 
 def user(server: RunningServer, nick: str, *rooms: str, caps: tuple[str, ...] = ()) -> LineClient:
-    client = LineClient(server.port).register(nick, caps)
-    for room in rooms:
-        client.send(f"JOIN {room}")
-        client.expect(rf" 366 {nick} {room} ")
-    return client
+    return LineClient(server.port).register(nick, caps).join(*rooms)
 
 
 def found(client: LineClient, query: str) -> list[str]:

@@ -20,14 +20,17 @@ def _rows(path: Path, target: str) -> list[tuple[str, str]]:
         ).fetchall()
 
 
+def _in_a_room(port: int) -> tuple[LineClient, LineClient]:
+    """alice and bob in #r, alice having seen bob come."""
+    alice = LineClient(port).register("alice").join("#r")
+    bob = LineClient(port).register("bob").join("#r")
+    alice.expect(r":bob!\S+ JOIN #r")
+    return alice, bob
+
+
 def test_each_line_is_on_disk_before_anyone_receives_it(tmp_path: Path) -> None:
     with running_server(data_dir=str(tmp_path)) as server:
-        alice = LineClient(server.port).register("alice")
-        bob = LineClient(server.port).register("bob")
-        alice.send("JOIN #r")
-        alice.expect(r" 366 ")
-        bob.send("JOIN #r")
-        alice.expect(r":bob!\S+ JOIN #r")
+        alice, bob = _in_a_room(server.port)
         for i in range(40):
             bob.send(f"PRIVMSG #r :line {i}", "PRIVMSG alice :psst " + str(i))
             alice.expect(f"PRIVMSG #r :line {i}$")
@@ -50,12 +53,7 @@ def test_a_failed_write_is_counted_the_chat_goes_on_and_history_says_what_is_mis
     tmp_path: Path,
 ) -> None:
     with running_server(data_dir=str(tmp_path)) as server:
-        alice = LineClient(server.port).register("alice")
-        bob = LineClient(server.port).register("bob")
-        alice.send("JOIN #r")
-        alice.expect(r" 366 ")
-        bob.send("JOIN #r")
-        alice.expect(r":bob!\S+ JOIN #r")
+        alice, bob = _in_a_room(server.port)
         bob.send("PRIVMSG #r :one")
         alice.expect("PRIVMSG #r :one$")
         # Another process takes the database: the server's next write waits its busy

@@ -15,11 +15,7 @@ CAPS = ("batch", "server-time", "message-tags")
 
 
 def user(server: RunningServer, nick: str, *rooms: str, caps: tuple[str, ...] = CAPS) -> LineClient:
-    client = LineClient(server.port).register(nick, caps)
-    for room in rooms:
-        client.send(f"JOIN {room}")
-        client.expect(rf" 366 {nick} {room} ")
-    return client
+    return LineClient(server.port).register(nick, caps).join(*rooms)
 
 
 def batch(client: LineClient, query: str) -> list[str]:
