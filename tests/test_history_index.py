@@ -6,6 +6,7 @@ the index moved out of a trigger (schema 2) indexes new messages once, not twice
 import sqlite3
 
 from tcpchat.store.database import DB_NAME, Database
+from tcpchat.store.history import INSERT_ROW, PLAYBACK_SCAN, Row, before_join
 from tcpchat.store.schema import MIGRATIONS
 
 from core_harness import make_core, register
@@ -86,3 +87,28 @@ def test_a_message_forgotten_before_it_was_indexed_leaves_the_index_whole(tmp_pa
     with sqlite3.connect(tmp_path / DB_NAME) as c:
         c.execute("INSERT INTO history_text (history_text) VALUES ('integrity-check')")
     assert found(tmp_path, "indexed") == []
+
+
+def test_playback_looks_through_a_bounded_run_of_events_for_messages(tmp_path):
+    """A quiet room full of joins and quits: each JOIN's playback reads at most
+    PLAYBACK_SCAN lines, so a crowd rejoining after a restart costs a bounded read each."""
+    database = Database(tmp_path, MIGRATIONS)
+    database.open()
+    database.close()
+
+    def row(i: int, kind: str, nick: str, text: str | None) -> Row:
+        line = f":{nick}!u@h {kind} #room" + (f" :{text}" if text else "")
+        return Row("#room", f"m{i}", 1000.0 + i, kind, nick, None, line, None, None, text)
+
+    def playback_after(events: int) -> list[str]:
+        with sqlite3.connect(tmp_path / DB_NAME) as c:
+            c.execute("DELETE FROM history")
+            rows = [row(i, "PRIVMSG", "alice", f"said {i}") for i in range(3)]
+            rows += [row(3 + i, "JOIN", f"n{i}", None) for i in range(events)]
+            rows.append(row(3 + events, "JOIN", "zoe", None))
+            c.executemany(INSERT_ROW, rows)
+            return [stored.line.rsplit(":", 1)[-1] for stored in before_join(c, "#room", "zoe", 20)]
+
+    assert playback_after(100) == ["said 0", "said 1", "said 2"]
+    assert playback_after(PLAYBACK_SCAN - 3) == ["said 0", "said 1", "said 2"]
+    assert playback_after(PLAYBACK_SCAN) == []

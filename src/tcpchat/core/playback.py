@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from ..protocol import irc_lower
-from ..store.history import Stored, page
+from ..store.history import Stored, before_join
 from .base import ChatBase
 from .capabilities import BATCH, CHATHISTORY, HISTORY_BATCH, MULTILINE
 from .isupport import UNRECORDED_MODE
@@ -91,7 +91,7 @@ def play_back(core: ChatBase, session: Session, channels: Sequence[Channel]) -> 
     session.sink = hold  # the command's end points `session.write` at it
 
     def read(c: sqlite3.Connection) -> Pages:
-        return [(name, _before_join(c, key, nick, limit)) for name, key in wanted]
+        return [(name, before_join(c, key, nick, limit)) for name, key in wanted]
 
     def then(core: ChatBase, session: Session, pages: Pages | None) -> None:
         try:
@@ -107,18 +107,6 @@ def play_back(core: ChatBase, session: Session, channels: Sequence[Channel]) -> 
                 hold.release()
 
     core.later(session, lambda done: core.history.read(read, done), then)
-
-
-def _before_join(c: sqlite3.Connection, key: str, nick: str, limit: int) -> list[Stored]:
-    """The last `limit` messages of `key` before `nick`'s last JOIN there: this one (their
-    next commands wait for the playback, so they can't have joined again since)."""
-    row = c.execute(
-        "SELECT id FROM history WHERE target = ? AND kind = 'JOIN' AND sender = ?"
-        " ORDER BY id DESC LIMIT 1",
-        (key, nick),
-    ).fetchone()
-    before = int(row[0]) if row is not None else None  # not stored (a failed write): all
-    return page(c, key, limit, before=before, newest=True, events=False)
 
 
 def _send_page(core: ChatBase, session: Session, name: str, rows: list[Stored]) -> None:

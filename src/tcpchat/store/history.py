@@ -34,6 +34,7 @@ __all__ = [
     "conversation_key",
     "count",
     "msgid_position",
+    "before_join",
     "page",
     "time_position",
 ]
@@ -197,6 +198,33 @@ def page(
     rows = [Stored(*row) for row in c.execute(sql, params)]
     if newest:
         rows.reverse()
+    return rows
+
+
+# How many of a room's latest lines playback looks through for messages: a quiet room full
+# of joins and quits costs a bounded read on each JOIN (after a restart, everyone rejoins).
+PLAYBACK_SCAN = 2000
+
+
+def before_join(c: sqlite3.Connection, target: str, nick: str, limit: int) -> list[Stored]:
+    """The last `limit` messages of `target` before `nick`'s latest JOIN there, among the
+    PLAYBACK_SCAN lines before it (events are looked through, not sent); oldest first."""
+    row = c.execute(
+        "SELECT id FROM history WHERE target = ? AND kind = 'JOIN' AND sender = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (target, nick),
+    ).fetchone()
+    before = int(row[0]) if row is not None else 1 << 62  # not stored (a failed write): all
+    rows = [
+        Stored(*found)
+        for found in c.execute(
+            f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS} FROM history WHERE target = ?"
+            f" AND id < ? ORDER BY id DESC LIMIT ?) WHERE 1{_ONLY_MESSAGES}"
+            " ORDER BY id DESC LIMIT ?",
+            (target, before, PLAYBACK_SCAN, limit),
+        )
+    ]
+    rows.reverse()
     return rows
 
 
