@@ -65,6 +65,22 @@ def conversations_of(c: sqlite3.Connection, sides: Sequence[str]) -> list[tuple[
 _COLUMNS = "h.id, h.msgid, h.time, h.kind, h.account, h.line, h.tags, h.lines, h.target"
 
 
+def _filters(query: Query, params: list[object]) -> str:
+    """The conditions on sender and time that both kinds of search add (their values go
+    to `params`)."""
+    sql = ""
+    if query.sender is not None:
+        sql += " AND h.sender = ?"
+        params.append(query.sender)
+    if query.after is not None:
+        sql += " AND h.time >= ?"
+        params.append(query.after)
+    if query.before is not None:  # at or before, to the millisecond a timestamp shows
+        sql += " AND h.time < ?"
+        params.append(query.before + 0.001)
+    return sql
+
+
 def search(c: sqlite3.Connection, query: Query) -> list[Found]:
     """The messages (PRIVMSG and NOTICE) of `query.targets` that match, at most
     `query.limit`: the newest, or with `after` the oldest from then on; oldest first."""
@@ -86,16 +102,7 @@ def search(c: sqlite3.Connection, query: Query) -> list[Found]:
     if query.recent:
         where.append(f"(h.target IN ({', '.join('?' * len(query.recent))}) AND h.time >= ?)")
         params.extend([*query.recent, query.since])
-    sql += f" ({' OR '.join(where)}) AND h.kind IN ('PRIVMSG', 'NOTICE')"
-    if query.sender is not None:
-        sql += " AND h.sender = ?"
-        params.append(query.sender)
-    if query.after is not None:
-        sql += " AND h.time >= ?"
-        params.append(query.after)
-    if query.before is not None:  # at or before, to the millisecond a timestamp shows
-        sql += " AND h.time < ?"
-        params.append(query.before + 0.001)
+    sql += f" ({' OR '.join(where)}) AND h.kind IN ('PRIVMSG', 'NOTICE')" + _filters(query, params)
     newest = query.after is None
     sql += f" ORDER BY {order} {'DESC' if newest else 'ASC'} LIMIT ?"
     params.append(query.limit)
@@ -111,15 +118,7 @@ def _without_words(c: sqlite3.Connection, query: Query) -> list[Found]:
     newest = query.after is None
     sql = f"SELECT {_COLUMNS} FROM history h WHERE h.target = ? AND h.kind IN ('PRIVMSG', 'NOTICE')"
     common: list[object] = []
-    if query.sender is not None:
-        sql += " AND h.sender = ?"
-        common.append(query.sender)
-    if query.after is not None:
-        sql += " AND h.time >= ?"
-        common.append(query.after)
-    if query.before is not None:
-        sql += " AND h.time < ?"
-        common.append(query.before + 0.001)
+    sql += _filters(query, common)
     sql += f" ORDER BY h.id {'DESC' if newest else 'ASC'} LIMIT ?"
     rows: list[Found] = []
     since: list[tuple[str, float | None]] = [(target, None) for target in query.targets]
