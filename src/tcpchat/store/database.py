@@ -215,13 +215,7 @@ class Database:
         try:
             connection.execute("PRAGMA query_only = ON")
             while (job := self._reads.get()) is not None:
-                work, done = job
-                try:
-                    result: Any = work(connection)
-                except Exception:
-                    log.exception("a database read failed")
-                    result = None
-                self._answer(done, result)
+                self._run(*job, connection)
         finally:
             connection.close()
 
@@ -260,8 +254,15 @@ class Database:
         else:
             self._jobs.put((statements, done))
 
-    def _run(self, work: Callable[[sqlite3.Connection], Any], done: Callable[[Any], None]) -> None:
-        connection = self._connection
+    def _run(
+        self,
+        work: Callable[[sqlite3.Connection], Any],
+        done: Callable[[Any], None],
+        connection: sqlite3.Connection | None = None,
+    ) -> None:
+        """`work` on `connection` (the writer's when not given), `done(result)` after: None
+        if it failed (logged)."""
+        connection = connection or self._connection
         assert connection is not None, "the database is not open"
         try:
             result: Any = work(connection)
