@@ -113,3 +113,16 @@ def test_the_sweep_runs_often_enough_for_the_grace() -> None:
     assert asyncio.run(interval(nick_grace=30)) == 5.0
     assert asyncio.run(interval(nick_grace=2)) == 0.5
     assert asyncio.run(interval(nick_grace=0)) == 5.0  # 0 renames at once, without the sweep
+
+
+def test_registering_midway_through_sasl_ends_the_exchange() -> None:
+    """AUTHENTICATE PLAIN, then REGISTER instead of the credentials: the exchange is aborted
+    (906) before the login (900), so finishing it later cannot log in a second time."""
+    core = core_with(Clock())
+    peer = register(core, "carol", "sasl")
+    peer.send("AUTHENTICATE PLAIN")
+    assert peer.commands() == ["AUTHENTICATE"]
+    peer.send("REGISTER * * :correct horse")
+    replies = [m.command for m in peer.take()]
+    assert replies[:3] == ["REGISTER", "906", "900"], replies
+    assert peer.session.sasl is None and peer.user.account == "carol"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tcpchat.accounts.scram import derive_keys
-from tcpchat.core.events import AccountChanged
+from tcpchat.core.handlers.login import log_in
 from tcpchat.core.handlers.messaging import can_speak
 from tcpchat.core.model import snapshot
 from tcpchat.passwords import hash_password
@@ -265,11 +265,11 @@ class ChatMachine(RuleBasedStateMachine):
     def log_in_as_nick(self, peer: Peer) -> None:
         user = peer.user
         name = irc_lower(user.nick)
+        account = Account(name, user.nick, None, KEYS, 0.0)
         if name not in self.core.account_names:
-            account = Account(name, user.nick, None, KEYS, 0.0)
             self.core.accounts.create(account, lambda ok: None)
             self.core.account_names.add(name)
-        self.core.emit(AccountChanged(self.core.clock(), user.uid, user.source, user.nick))
+        log_in(self.core, peer.session, account)
 
     @precondition(lambda self: bool(self.registered()))
     @rule(

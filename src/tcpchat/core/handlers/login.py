@@ -14,6 +14,9 @@ from ..model import Session
 def log_in(core: ChatBase, session: Session, account: Account) -> None:
     """900 RPL_LOGGEDIN, and the user is `account`'s from now on (account-notify, WHOIS)."""
     user = session.user
+    if session.sasl is not None:  # an exchange begun, then a login some other way (REGISTER)
+        session.sasl = None
+        core.reply(session, n.ERR_SASLABORTED, "SASL authentication aborted")
     message = f"You are now logged in as {account.name}"
     core.reply(session, n.RPL_LOGGEDIN, user.source, account.name, message)
     core.emit(AccountChanged(core.clock(), user.uid, user.source, account.name))
