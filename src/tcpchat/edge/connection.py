@@ -309,17 +309,21 @@ class Connection:
         """What is queued now waits for the history write just asked for."""
         self.holds.append(len(self.pending))
 
-    def release(self) -> None:
-        """The oldest history write this connection waited on is done: send what waited
-        for it, and what later turns queued with nothing new to store."""
+    def release(self, writes: int = 1) -> None:
+        """The oldest `writes` history writes this connection waited on are done: send what
+        waited for them (and, when nothing waits any more, what later turns queued with
+        nothing new to store), in one system call however many writes one commit covered."""
         holds = self.holds
         if not holds:
             return
-        count = holds.pop(0)
+        count = holds[min(writes, len(holds)) - 1]
+        del holds[:writes]
         if holds:
             holds[:] = [each - count for each in holds]
-        self.flush(count)
-        if not holds and not self.dirty:  # what is left waits for no write
+            self.flush(count)
+        elif self.dirty:  # this turn's output waits for this turn's end
+            self.flush(count)
+        else:  # what is left waits for no write
             self.flush()
             if self.close_when_sent:
                 self._close_now()

@@ -119,9 +119,15 @@ class ChatServer:
     def _history_committed(self) -> None:
         """A history write is done: release the barriers it covers, oldest first."""
         barriers, committed = self.barriers, self.core.history.committed
+        if not barriers or barriers[0][0] > committed:
+            return
+        released: dict[Connection, int] = {}  # connection -> writes it waited on, now done
+        get = released.get
         while barriers and barriers[0][0] <= committed:
             for connection in barriers.popleft()[1]:
-                connection.release()
+                released[connection] = get(connection, 0) + 1
+        for connection, writes in released.items():
+            connection.release(writes)
 
     def release(self, connection: Connection) -> None:
         self.connections.discard(connection)
