@@ -189,6 +189,7 @@ class Meter:
     def __init__(self, server: ServerProcess) -> None:
         self.server = server
         self.cpu, self.server_cpu = own_cpu(), server.cpu_seconds()
+        self.threads = server.thread_cpu()
         self.started = time.perf_counter()
 
     async def finish(
@@ -211,8 +212,20 @@ class Meter:
             self.server.cpu_seconds() - self.server_cpu,
             unit,
         )
+        if self.server.name.startswith("tcpchat"):  # how its threads shared the work
+            outcome.notes = "; ".join(filter(None, [outcome.notes, self._threads()]))
         close_all(clients)
         return outcome
+
+    def _threads(self) -> str:
+        before, after = self.threads, self.server.thread_cpu()
+        parts = []
+        for name, (user, system, switches) in sorted(after.items()):
+            was = before.get(name, (0.0, 0.0, 0))
+            parts.append(
+                f"{name} {user - was[0]:.2f}+{system - was[1]:.2f} s, {switches - was[2]} switches"
+            )
+        return "server threads (user+sys): " + ", ".join(parts)
 
 
 async def finish(

@@ -52,6 +52,28 @@ class ServerProcess:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def thread_cpu(self) -> dict[str, tuple[float, float, int]]:
+        """User and system CPU seconds and context switches of the server's threads: its
+        event loop (the main thread) and the others together (the database's)."""
+        assert self.pid is not None
+        tick = os.sysconf("SC_CLK_TCK")
+        totals: dict[str, tuple[float, float, int]] = {}
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                status = (task / "status").read_text().split("\n")
+            except OSError:  # the thread ended meanwhile
+                continue
+            switches = sum(int(line.split()[1]) for line in status if "ctxt_switches" in line)
+            name = "loop" if task.name == str(self.pid) else "others"
+            user, system, count = totals.get(name, (0.0, 0.0, 0))
+            totals[name] = (
+                user + int(fields[11]) / tick,
+                system + int(fields[12]) / tick,
+                count + switches,
+            )
+        return totals
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             if self.pid != self.process.pid:
