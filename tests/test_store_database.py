@@ -181,3 +181,33 @@ def test_a_read_runs_beside_a_write_that_waits_and_sees_what_was_committed(tmp_p
     loop.next()
     assert answers[-1] == 2
     database.close()
+
+
+def test_settle_waits_for_the_writes_asked_for_and_runs_their_answers_in_order(tmp_path):
+    """The loop may wait for its commit (`settle`): it gets the answers then, in the
+    writer's order, each once; a write held up (here by another process's lock) is waited
+    for no longer than the timeout, and is answered when it is done."""
+    loop = Loop()
+    database = Database(tmp_path, V1, post=loop.post)
+    database.open()
+    answers: list = []
+    database.run(lambda c: "a read first", answers.append)
+    database.write([("INSERT INTO notes (text) VALUES (?)", ("one",))], answers.append)
+    assert database.settle(10.0) is True
+    assert answers == ["a read first", True]
+    other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None, timeout=0)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        database.write([("INSERT INTO notes (text) VALUES (?)", ("two",))], answers.append)
+        assert database.settle(0.05) is False
+        assert answers == ["a read first", True]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert database.settle(10.0) is True
+    assert answers == ["a read first", True, True]
+    while not loop.callbacks.empty():  # the posted deliveries find nothing left to run
+        loop.next()
+    assert answers == ["a read first", True, True]
+    database.close()
+    assert [text for _, text in notes(tmp_path)] == ["one", "two"]

@@ -10,7 +10,8 @@ The durability barrier: a turn that stored history (core/history.py) has its row
 off the loop, and the output of that turn waits until they are committed, so whatever anyone
 received is on disk first. Barriers are released in the order the writes were asked, each
 sending what waited for it (Connection.hold/release); a turn that stored nothing flushes at
-once, unless that connection has older output still held.
+once, unless that connection has older output still held. The turn then waits for its commit
+(at most `COMMIT_WAIT`, Database.settle), so the output usually leaves in the same turn.
 
 History expires in the background: a pass at start and every `EXPIRY_INTERVAL` seconds, in
 short database jobs with rests between them (core/retention.py), so the chat's writes are
@@ -43,6 +44,8 @@ from .tcp import TcpConnection
 
 __all__ = ["SHUTDOWN_REASON", "ChatServer", "address_key", "connection_cap"]
 
+COMMIT_WAIT = 0.005  # seconds a turn waits for its history's commit; see Database.settle
+
 log = logging.getLogger("tcpchat.edge")
 
 
@@ -69,6 +72,9 @@ class ChatServer:
         # (rows that must be committed, the connections whose output waits).
         self.covered = 0
         self.barriers: deque[tuple[int, list[Connection]]] = deque()
+        # How long a turn that stored history waits for its commit (Database.settle): a
+        # commit that syncs to disk (sqlite_synchronous = full) is not waited for.
+        self.commit_wait = COMMIT_WAIT if settings.sqlite_synchronous == "normal" else 0.0
         self.per_address: dict[str, int] = {}
         self.sweeper: asyncio.TimerHandle | None = None
         self.expirer: asyncio.Handle | None = None  # the next expiry pass of history
@@ -104,6 +110,9 @@ class ChatServer:
                 for connection in dirty:
                     connection.hold()
                 self.barriers.append((self.covered, dirty))
+                if self.database is not None and self.commit_wait:
+                    self.database.settle(self.commit_wait)
+                self._history_committed()  # the rows may be in already (read() wrote them)
             return
         for connection in dirty:
             if not connection.holds:

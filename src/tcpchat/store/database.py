@@ -3,7 +3,8 @@
 The event loop never waits on the disk. Every read and write runs on the database's own
 thread, in the order asked; `run(work, done)` hands `work` a connection there and `done` its
 result back on the loop, which is how the core's operations that finish later (`core.later`)
-reach the database. Writes asked for in one loop turn go in one transaction.
+reach the database. Writes asked for in one loop turn go in one transaction. The loop may
+wait a few milliseconds for the writes it asked for (`settle`): see there why.
 
 Opening checks what a person starting the server can get wrong, each with one clear line: a
 directory that can't be made or written, a file that is no database (or a damaged one), a
@@ -24,6 +25,7 @@ import os
 import queue
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -74,6 +76,11 @@ class Database:
         # started at the first such read (a file database only: WAL lets readers in).
         self._reads: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
         self._reader: threading.Thread | None = None
+        # The writer thread's answers, in its order, for the loop to run (`_deliver`).
+        self._answers: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self._settled = threading.Condition()
+        self._writes_asked = 0  # writes handed to the thread (the loop counts)
+        self._writes_done = 0  # of which committed or failed (the thread counts)
 
     # ----------------------------------------------------------- opening
 
@@ -252,7 +259,29 @@ class Database:
         if self._thread is None:
             self._commit([(statements, done)])
         else:
+            self._writes_asked += 1
             self._jobs.put((statements, done))
+
+    def settle(self, timeout: float) -> bool:
+        """Wait (at most `timeout` seconds) until every write asked for so far is done, then
+        run the answers that are in, on the loop, in order; whether they all were.
+
+        Why the loop would wait: where it shares a core with the database's thread (one
+        core, or a busy machine), that thread only runs when the loop blocks, and otherwise
+        gets the interpreter's lock back from it one statement at a time; a turn's output,
+        which waits for its commit, then leaves a turn or two later, while memory fills
+        with what waits. Blocking here hands the thread the core at once: the commit (no
+        sync to disk with synchronous=NORMAL) takes about a millisecond, and the output
+        leaves in the same turn. A disk that stalls holds the loop no longer than
+        `timeout`; the output then waits for the commit as it would have."""
+        if self._thread is None:
+            return True
+        with self._settled:
+            settled = self._settled.wait_for(
+                lambda: self._writes_done >= self._writes_asked, timeout
+            )
+        self._deliver()
+        return settled
 
     def _run(
         self,
@@ -262,6 +291,7 @@ class Database:
     ) -> None:
         """`work` on `connection` (the writer's when not given), `done(result)` after: None
         if it failed (logged)."""
+        reader = connection is not None
         connection = connection or self._connection
         assert connection is not None, "the database is not open"
         try:
@@ -269,7 +299,10 @@ class Database:
         except Exception:
             log.exception("a database operation failed")
             result = None
-        self._answer(done, result)
+        if reader and self.post is not None:  # not in order with the writer's answers
+            self.post(lambda: done(result))
+        else:
+            self._answer(done, result)
 
     def _commit(self, writes: list[tuple[Sequence[tuple[str, Sequence[Any]]], Any]]) -> None:
         connection = self._connection
@@ -292,12 +325,26 @@ class Database:
         for _, done in writes:
             if done is not None:
                 self._answer(done, ok)
+        if self.post is not None:
+            with self._settled:
+                self._writes_done += len(writes)
+                self._settled.notify()
 
     def _answer(self, done: Callable[[Any], None], result: Any) -> None:
+        """`done(result)` on the loop, after the writer thread's earlier answers: posted,
+        unless `settle` runs it first."""
         if self.post is None:
             done(result)
         else:
-            self.post(lambda: done(result))
+            self._answers.append((done, result))
+            self.post(self._deliver)
+
+    def _deliver(self) -> None:
+        """On the loop: run the writer thread's answers that are in, oldest first."""
+        answers = self._answers
+        while answers:
+            done, result = answers.popleft()
+            done(result)
 
     def _serve(self) -> None:
         """The database's thread: jobs in order; writes that wait together, in one commit."""
