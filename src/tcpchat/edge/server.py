@@ -98,21 +98,28 @@ class ChatServer:
 
     def flush_all(self) -> None:
         """Once per loop iteration: send what each connection was given in it, or, when
-        the turn stored history, write that first and hold the output until it is done."""
+        the turn stored history, write that first and hold the output until it is done.
+        With no older write waiting, the turn waits for its own (Database.settle): the
+        output then usually goes at once, with nothing held."""
+        history = self.core.history
+        stored = history.appended != self.covered
+        if stored:
+            self.covered = history.appended
+            history.write()
+            if self.commit_wait and not self.barriers and self.database is not None:
+                self.database.settle(self.commit_wait)
+                if history.appended != self.covered:  # the answers it ran stored more
+                    self.covered = history.appended
+                    history.write()
         dirty, self.dirty = self.dirty, []
         for connection in dirty:
             connection.dirty = False
-        history = self.core.history
-        if history.appended != self.covered:
-            self.covered = history.appended
-            history.write()
+        if stored and history.committed < self.covered:
             if dirty:
                 for connection in dirty:
                     connection.hold()
                 self.barriers.append((self.covered, dirty))
-                if self.database is not None and self.commit_wait:
-                    self.database.settle(self.commit_wait)
-                self._history_committed()  # the rows may be in already (read() wrote them)
+            self._history_committed()  # the rows may be in already (read() wrote them)
             return
         for connection in dirty:
             if not connection.holds:
