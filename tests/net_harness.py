@@ -87,6 +87,7 @@ def running_server(**settings: object) -> Iterator[RunningServer]:
         "console": False,
         "plain_greeting_delay": 0.3,
         "data_dir": "",  # in memory, unless a test gives a directory
+        "web_port": 0,  # off, unless a test asks for it (-1: a free port)
     }
     server = RunningServer(Settings().updated({**base, **settings})).start()
     try:

@@ -59,6 +59,12 @@ def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
         help="port for TLS (default 6697; 0 picks a free port and prints it)",
     )
     parser.add_argument(
+        "--web-port",
+        type=int,
+        help="port for the web client and IRC over WebSocket (default 8080; 0 turns it off, "
+        "-1 picks a free port and prints it)",
+    )
+    parser.add_argument(
         "--no-plain",
         action="store_true",
         help="no plain-text listener: TLS only (needs --tls-cert)",
@@ -116,6 +122,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
             "tls_cert": args.tls_cert,
             "tls_key": args.tls_key,
             "tls_port": args.tls_port,
+            "web_port": args.web_port,
             "log_level": args.log_level,
             "event_loop": args.event_loop,
             "server_name": args.server_name,
@@ -180,7 +187,11 @@ async def run_server(settings: Settings, with_console: bool) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    for label, addresses in (("", server.addresses), (" (TLS)", server.tls_addresses)):
+    for label, addresses in (
+        ("", server.addresses),
+        (" (TLS)", server.tls_addresses),
+        (" (web: http)", server.web_addresses),
+    ):
         for host, port in addresses:
             shown = f"[{host}]" if ":" in host else host
             print(f"Listening{label} on {shown}:{port}", flush=True)

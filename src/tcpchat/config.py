@@ -38,6 +38,9 @@ class Settings:
     host: str = ""
     port: int = 6667
     plain_listener: bool = True  # false: TLS only (needs tls_cert)
+    # HTTP + WebSocket (the web client, /healthz); 0 turns it off, -1 any free port (tests)
+    web_port: int = 8080
+    allowed_origins: tuple[str, ...] = ()  # browser pages elsewhere that may connect
     # TLS beside the plain port, when a certificate is given (PEM files; the key may be
     # in the certificate's file). TLS 1.2 at least.
     tls_cert: str | None = None
@@ -302,6 +305,7 @@ LENGTH = Range(1, 65535)
 RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "port": PORT,
     "tls_port": PORT,
+    "web_port": Range(-1, 65535),
     "tls_handshake_timeout": SECONDS,
     "sts_duration": Range(0, 1 << 31),
     "tls_shutdown_timeout": SECONDS,

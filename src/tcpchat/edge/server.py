@@ -62,6 +62,7 @@ class ChatServer:
         self.loop = asyncio.get_running_loop()
         self.connections: set[Connection] = set()
         self.listeners: list[listener.Listener] = []
+        self.web_addresses: list[tuple[str, int]] = []  # the web port's, when it listens
         self.addresses: list[tuple[str, int]] = []
         self.max_connections = settings.max_connections  # lowered to fit the fd limit
         self.all_closed: asyncio.Event | None = None  # set when the last one closes
@@ -220,6 +221,10 @@ class ChatServer:
             if context is not None:
                 self.tls_addresses = self._listen(settings.tls_port, context)
                 self.core.tls_port = self.tls_addresses[0][1]
+            if settings.web_port and web_available():
+                self.web_addresses = self._listen(
+                    settings.web_port if settings.web_port > 0 else 0, context, web=True
+                )
         except OSError:
             for each in self.listeners:
                 each.close()
@@ -260,9 +265,17 @@ class ChatServer:
             self.database.close()
             self.database = None
 
-    def _listen(self, port: int, context: ssl.SSLContext | None) -> list[tuple[str, int]]:
+    def _listen(
+        self, port: int, context: ssl.SSLContext | None, web: bool = False
+    ) -> list[tuple[str, int]]:
         settings = self.settings
-        factory = functools.partial(TcpConnection, self)
+        factory: Callable[[], asyncio.Protocol]
+        if web:
+            from .websocket import WebConnection  # the `web` extra: websockets
+
+            factory = functools.partial(WebConnection, self)
+        else:
+            factory = functools.partial(TcpConnection, self)
         hosts = [settings.host] if settings.host else ["0.0.0.0", "::"]
         addresses: list[tuple[str, int]] = []
         for host in hosts:
@@ -313,3 +326,17 @@ class ChatServer:
         # What was asked of the database is written before it closes (off the loop).
         self.core.history.write()
         await asyncio.get_running_loop().run_in_executor(None, self._close_database)
+
+
+def web_available() -> bool:
+    """Whether the web port can be served (the `web` extra, websockets, is installed); if
+    not, the server says how to get it and runs without it."""
+    try:
+        import websockets  # noqa: F401
+    except ImportError:
+        log.warning(
+            "the web port is off: it needs the websockets package "
+            "(pip install 'tcpchat[web]', or pip install websockets)"
+        )
+        return False
+    return True

@@ -1,0 +1,284 @@
+"""WebSocket (IRCv3 WebSocket spec) and the little HTTP around it, on the web port.
+
+One connection starts as HTTP: `GET /healthz` is answered, the web client's static files are
+served, and a WebSocket upgrade makes it an IRC connection like any other. From then on it is
+a `Connection`, so flood control, send queues, timeouts and connection limits are the very
+same code as for TCP: the only difference is the transport it writes to, `FramedTransport`,
+which turns each IRC line into one WebSocket message (and lines in come one per message).
+
+The WebSocket protocol itself is the `websockets` library's sans-IO `ServerProtocol` (frames,
+masking, UTF-8 checks, ping/pong, the closing handshake); this module feeds it bytes and
+writes what it gives back. Subprotocols: `text.ircv3.net` and `binary.ircv3.net`, the first
+the client offers that we know; none offered means text. A text message must be valid UTF-8
+(the library closes with 1007 otherwise); what the server relays from a TCP client that is
+not UTF-8 is sent with replacement characters on text, as is on binary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from importlib import resources
+from typing import Any
+
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidOrigin, NegotiationError
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
+
+from .connection import Connection, Hub
+
+__all__ = ["SUBPROTOCOLS", "FramedTransport", "WebConnection"]
+
+log = logging.getLogger("tcpchat.edge")
+
+TEXT, BINARY = Subprotocol("text.ircv3.net"), Subprotocol("binary.ircv3.net")
+SUBPROTOCOLS = (TEXT, BINARY)
+HANDSHAKE_TIMEOUT = 10.0  # seconds an HTTP request or a WebSocket handshake may take
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
+
+
+def choose_subprotocol(
+    protocol: ServerProtocol, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    """The first subprotocol the client offers that we speak; text when it offers none."""
+    for each in offered:
+        if each in SUBPROTOCOLS:
+            return each
+    if offered:
+        raise NegotiationError(f"none of {', '.join(offered)} is spoken here; try text.ircv3.net")
+    return None
+
+
+def static_file(path: str) -> tuple[bytes, str] | None:
+    """A file of the web client (`/` is its index.html) and its content type; None for
+    anything else, and for any path that tries to leave the folder."""
+    name = "index.html" if path in ("", "/") else path.lstrip("/")
+    if not name or "/" in name or "\\" in name or name.startswith(".") or ".." in name:
+        return None
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    kind = CONTENT_TYPES.get(suffix)
+    if kind is None:
+        return None
+    try:
+        folder = resources.files("tcpchat.web").joinpath("static")
+        return folder.joinpath(name).read_bytes(), kind
+    except (FileNotFoundError, ModuleNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+class FramedTransport:
+    """The transport a WebSocket connection's `Connection` writes to: IRC lines out become
+    one message each; closing sends the closing handshake first."""
+
+    def __init__(self, raw: asyncio.Transport, protocol: ServerProtocol, binary: bool) -> None:
+        self.raw = raw
+        self.protocol = protocol
+        self.binary = binary
+
+    def write(self, data: bytes) -> None:
+        protocol = self.protocol
+        if protocol.state is not State.OPEN:
+            return
+        for line in data.split(b"\r\n"):
+            if not line:
+                continue
+            if self.binary:
+                protocol.send_binary(line)
+                continue
+            try:
+                line.decode()
+            except UnicodeDecodeError:
+                line = line.decode(errors="replace").encode()
+            protocol.send_text(line)
+        self.raw.write(b"".join(protocol.data_to_send()))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        protocol = self.protocol
+        if protocol.state is State.OPEN:
+            protocol.send_close(code, reason)
+            self.raw.write(b"".join(protocol.data_to_send()))
+        self.raw.close()
+
+    def abort(self) -> None:
+        self.raw.abort()
+
+    def is_closing(self) -> bool:
+        return self.raw.is_closing()
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def write_eof(self) -> None:  # pragma: no cover - can_write_eof says no
+        raise NotImplementedError
+
+    def get_write_buffer_size(self) -> int:
+        return self.raw.get_write_buffer_size()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.raw.get_extra_info(name, default)
+
+
+class WebConnection(Connection, asyncio.Protocol):
+    """One connection to the web port: HTTP until it upgrades, then IRC over WebSocket."""
+
+    __slots__ = ("raw", "protocol", "upgraded", "handshake_timer", "max_line")
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__(hub)
+        settings = hub.settings
+        self.max_line = settings.max_line_bytes + settings.max_tags_bytes
+        # A message may be a little over a line (the library refuses far larger ones,
+        # say one that claims 2 GiB, before reading it); a longer line gets 417 as on TCP.
+        self.protocol = ServerProtocol(
+            select_subprotocol=choose_subprotocol, max_size=self.max_line * 4
+        )
+        self.raw: asyncio.Transport | None = None
+        self.upgraded = False
+        self.handshake_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        raw: asyncio.Transport = transport  # type: ignore[assignment]
+        self.raw = raw
+        peer = raw.get_extra_info("peername")
+        address = (str(peer[0]), int(peer[1])) if peer else ("unknown", 0)
+        framed = FramedTransport(raw, self.protocol, binary=False)
+        if not self.opened(framed, address):  # type: ignore[arg-type]
+            return
+        if self.greet_timer is not None:  # never a person on nc: a browser speaks IRC
+            self.greet_timer.cancel()
+            self.greet_timer = None
+        self.handshake_timer = self.loop.call_later(HANDSHAKE_TIMEOUT, self._too_slow)
+
+    def _too_slow(self) -> None:
+        self.handshake_timer = None
+        if not self.upgraded and self.raw is not None:
+            log.info("%s: no request or handshake within %s s", self.peer, HANDSHAKE_TIMEOUT)
+            self.raw.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing and self.upgraded:
+            return
+        protocol = self.protocol
+        protocol.receive_data(data)
+        for event in protocol.events_received():
+            if isinstance(event, Request):
+                self._request(event)
+            elif isinstance(event, Frame):
+                self._message(event)
+        self._send_protocol_data()
+
+    def _send_protocol_data(self) -> None:
+        raw = self.raw
+        protocol = self.protocol
+        pending = protocol.data_to_send()
+        if raw is not None and pending:
+            raw.write(b"".join(pending))
+        if raw is not None and protocol.close_expected() and not raw.is_closing():
+            raw.close()
+
+    # ------------------------------------------------------------- HTTP
+
+    def _request(self, request: Request) -> None:
+        if self.handshake_timer is not None:
+            self.handshake_timer.cancel()
+            self.handshake_timer = None
+        protocol = self.protocol
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if not upgrade:
+            protocol.send_response(self._page(request.path))
+            return
+        refusal = self._origin_refusal(request)
+        if refusal is not None:
+            response = protocol.reject(HTTPStatus.FORBIDDEN, refusal + "\n")
+            protocol.handshake_exc = InvalidOrigin(request.headers.get("Origin"))
+            protocol.send_response(response)
+            return
+        response = protocol.accept(request)
+        protocol.send_response(response)
+        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
+            self.upgraded = True
+            framed = self.transport
+            assert isinstance(framed, FramedTransport)
+            framed.binary = protocol.subprotocol == BINARY
+
+    def _page(self, path: str) -> Response:
+        path = path.split("?", 1)[0]
+        if path == "/healthz":
+            return _response(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
+        found = static_file(path)
+        if found is None:
+            return _response(HTTPStatus.NOT_FOUND, b"Not found\n", "text/plain; charset=utf-8")
+        body, kind = found
+        return _response(HTTPStatus.OK, body, kind)
+
+    def _origin_refusal(self, request: Request) -> str | None:
+        """Why a browser page from elsewhere may not connect (allowed_origins): by default
+        only the page's own origin, or no Origin at all (not a browser)."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return None
+        allowed = list(getattr(self.hub.settings, "allowed_origins", ()) or ())
+        host = request.headers.get("Host", "")
+        own = {f"http://{host}", f"https://{host}"}
+        if origin in own or origin in allowed or "*" in allowed:
+            return None
+        return f"Origin {origin} is not allowed to connect here"
+
+    # ------------------------------------------------------- IRC lines in
+
+    def _message(self, frame: Frame) -> None:
+        if frame.opcode not in (Opcode.TEXT, Opcode.BINARY) or self.closing:
+            return
+        data = bytes(frame.data)
+        if frame.opcode is Opcode.TEXT:
+            try:
+                data.decode()
+            except UnicodeDecodeError:  # the spec's refusal: close with 1007
+                log.info("%s sent a text message that is not UTF-8", self.peer)
+                self.protocol.fail(CloseCode.INVALID_DATA, "a text message must be UTF-8")
+                self.closing = True
+                return
+        if b"\r" in data or b"\n" in data:  # one line per message; take each, as TCP would
+            lines = [part for part in data.replace(b"\r", b"\n").split(b"\n") if part]
+        else:
+            lines = [data]
+        for line in lines:
+            if len(line) > self.max_line:
+                self.take(line[: self.max_line], True)
+            else:
+                self.take(line, False)
+            if self.closing:
+                return
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.handshake_timer is not None:
+            self.handshake_timer.cancel()
+            self.handshake_timer = None
+        self.lost(exc)
+
+
+def _response(status: HTTPStatus, body: bytes, kind: str) -> Response:
+    headers = Headers(
+        [
+            ("Content-Type", kind),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-cache"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, body)

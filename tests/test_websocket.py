@@ -1,0 +1,135 @@
+"""IRC over WebSocket on the web port, with the `websockets` client library over real
+sockets: the subprotocols, a chat with a TCP client, the page's own origin only, invalid
+UTF-8 and an overlong line, and the plain HTTP around it (/healthz, the static files)."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.frames import Frame, Opcode
+
+from net_harness import LineClient, running_server
+
+
+def web_port(server) -> int:
+    return server.call(lambda: server.server.web_addresses[0][1])
+
+
+async def register(ws, nick: str) -> None:
+    await ws.send(f"NICK {nick}")
+    await ws.send(f"USER {nick} 0 * :{nick}")
+    while True:
+        line = await asyncio.wait_for(ws.recv(), 10)
+        assert "\r" not in line and "\n" not in line  # one line per message
+        if " 376 " in line or " 422 " in line:
+            return
+
+
+async def until(ws, needle: str) -> str:
+    while True:
+        line = await asyncio.wait_for(ws.recv(), 10)
+        if needle in line:
+            return line
+
+
+def test_subprotocols_are_chosen_in_the_clients_order_and_text_without_any() -> None:
+    async def chosen(port: int, offered: list[str] | None) -> str | None:
+        async with connect(f"ws://127.0.0.1:{port}/", subprotocols=offered) as ws:
+            return ws.subprotocol
+
+    with running_server(web_port=-1) as server:
+        port = web_port(server)
+        assert asyncio.run(chosen(port, ["binary.ircv3.net", "text.ircv3.net"])) == (
+            "binary.ircv3.net"
+        )
+        assert asyncio.run(chosen(port, ["text.ircv3.net", "binary.ircv3.net"])) == (
+            "text.ircv3.net"
+        )
+        assert asyncio.run(chosen(port, None)) is None
+        with pytest.raises(InvalidStatus):
+            asyncio.run(chosen(port, ["xmpp"]))
+
+
+def test_a_browser_chats_with_a_tcp_client() -> None:
+    with running_server(web_port=-1) as server:
+        tcp = LineClient(server.port)
+        tcp.register("alice")
+        tcp.send("JOIN #room")
+        tcp.expect(" 366 ")
+
+        async def browser() -> None:
+            async with connect(
+                f"ws://127.0.0.1:{web_port(server)}/", subprotocols=["text.ircv3.net"]
+            ) as ws:
+                await register(ws, "webby")
+                await ws.send("JOIN #room")
+                await until(ws, " 366 ")
+                await ws.send("PRIVMSG #room :hello from the browser, ünïcode")
+                await asyncio.to_thread(tcp.expect, "hello from the browser, ünïcode")
+                await asyncio.to_thread(tcp.send, "PRIVMSG #room :hi webby")
+                line = await until(ws, "hi webby")
+                assert line == ":alice!alice@127.0.0.1 PRIVMSG #room :hi webby"
+
+        asyncio.run(browser())
+
+
+def test_a_page_from_another_origin_is_refused_and_its_own_accepted() -> None:
+    with running_server(web_port=-1) as server:
+        port = web_port(server)
+
+        async def attempt(origin: str) -> None:
+            async with connect(f"ws://127.0.0.1:{port}/", origin=origin) as ws:  # type: ignore[arg-type]
+                await register(ws, "o" + str(abs(hash(origin)) % 1000))
+
+        with pytest.raises(InvalidStatus) as refused:
+            asyncio.run(attempt("http://evil.example"))
+        assert refused.value.response.status_code == 403
+        assert b"not allowed" in refused.value.response.body
+        asyncio.run(attempt(f"http://127.0.0.1:{port}"))
+
+
+def test_invalid_utf8_in_a_text_frame_closes_with_1007_and_an_overlong_line_gets_417() -> None:
+    with running_server(web_port=-1) as server:
+        port = web_port(server)
+
+        async def overlong() -> str:
+            async with connect(f"ws://127.0.0.1:{port}/") as ws:
+                await register(ws, "longy")
+                await ws.send("PRIVMSG longy :" + "x" * 9000)
+                return await until(ws, " 417 ")
+
+        assert "too long" in asyncio.run(overlong()).lower()
+
+        async def invalid() -> int | None:
+            async with connect(f"ws://127.0.0.1:{port}/") as ws:
+                await register(ws, "badutf")
+                # a text frame whose payload is not UTF-8, sent below the library's checks
+                ws.protocol.send_frame(Frame(Opcode.TEXT, b"PRIVMSG x :\xff\xfe"))
+                ws.send_data()
+                with pytest.raises(ConnectionClosedError) as closed:
+                    await asyncio.wait_for(ws.recv(), 10)
+                return closed.value.rcvd.code if closed.value.rcvd else None
+
+        assert asyncio.run(invalid()) == 1007
+
+
+def test_healthz_and_the_static_files_and_nothing_outside_them() -> None:
+    with running_server(web_port=-1) as server:
+        port = web_port(server)
+
+        def get(path: str) -> tuple[int, bytes]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read()
+
+        assert get("/healthz") == (200, b"ok\n")
+        assert get("/../../etc/passwd")[0] == 404
+        assert get("/%2e%2e/%2e%2e/etc/passwd")[0] == 404
+        assert get("/nothing-here.js")[0] == 404
+        tcp = LineClient(server.port)  # the chat goes on meanwhile
+        tcp.register("still")
