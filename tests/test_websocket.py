@@ -133,3 +133,52 @@ def test_healthz_and_the_static_files_and_nothing_outside_them() -> None:
         assert get("/nothing-here.js")[0] == 404
         tcp = LineClient(server.port)  # the chat goes on meanwhile
         tcp.register("still")
+
+
+def test_bad_input_on_the_web_port_is_refused_and_disturbs_no_one() -> None:
+    """HTTP garbage gets 400; a handshake that never finishes is dropped after the
+    handshake timeout; a frame that claims 2 GiB closes with 1009 (message too big)
+    without being read; a flood of pings is answered or cut, and a TCP client in a
+    channel with the culprits notices nothing."""
+    import socket
+    import struct
+
+    with running_server(web_port=-1, tls_handshake_timeout=0.5) as server:
+        port = web_port(server)
+        tcp = LineClient(server.port)
+        tcp.register("bystander")
+
+        garbage = socket.create_connection(("127.0.0.1", port), timeout=10)
+        garbage.sendall(b"\x16\x03\x01 this is not HTTP\r\n\r\n")
+        answer = garbage.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 400"), answer
+        garbage.close()
+
+        silent = socket.create_connection(("127.0.0.1", port), timeout=10)
+        silent.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
+        assert silent.recv(4096) == b""  # dropped after the timeout
+        silent.close()
+
+        async def huge() -> int | None:
+            async with connect(f"ws://127.0.0.1:{port}/") as ws:
+                await register(ws, "huge")
+                # a masked binary frame header claiming 2 GiB, and nothing after it
+                header = struct.pack("!BBQ", 0x82, 0x80 | 127, 2**31) + b"\0\0\0\0"
+                ws.transport.write(header)  # type: ignore[attr-defined]
+                with pytest.raises(ConnectionClosedError) as closed:
+                    await asyncio.wait_for(ws.recv(), 10)
+                return closed.value.rcvd.code if closed.value.rcvd else None
+
+        assert asyncio.run(huge()) == 1009
+
+        async def pings() -> None:
+            async with connect(f"ws://127.0.0.1:{port}/", ping_interval=None) as ws:
+                await register(ws, "pinger")
+                for n in range(2000):
+                    await ws.ping(str(n))
+                await ws.send("PING :still here")
+                await until(ws, "still here")
+
+        asyncio.run(pings())
+        tcp.send("PING :me too")
+        tcp.expect("me too")

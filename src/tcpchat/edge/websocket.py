@@ -39,7 +39,6 @@ log = logging.getLogger("tcpchat.edge")
 
 TEXT, BINARY = Subprotocol("text.ircv3.net"), Subprotocol("binary.ircv3.net")
 SUBPROTOCOLS = (TEXT, BINARY)
-HANDSHAKE_TIMEOUT = 10.0  # seconds an HTTP request or a WebSocket handshake may take
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -134,7 +133,7 @@ class FramedTransport:
 class WebConnection(Connection, asyncio.Protocol):
     """One connection to the web port: HTTP until it upgrades, then IRC over WebSocket."""
 
-    __slots__ = ("raw", "protocol", "upgraded", "handshake_timer", "max_line")
+    __slots__ = ("raw", "protocol", "upgraded", "answered", "handshake_timer", "max_line")
 
     def __init__(self, hub: Hub) -> None:
         super().__init__(hub)
@@ -147,6 +146,7 @@ class WebConnection(Connection, asyncio.Protocol):
         )
         self.raw: asyncio.Transport | None = None
         self.upgraded = False
+        self.answered = False  # an HTTP response went out
         self.handshake_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -160,12 +160,13 @@ class WebConnection(Connection, asyncio.Protocol):
         if self.greet_timer is not None:  # never a person on nc: a browser speaks IRC
             self.greet_timer.cancel()
             self.greet_timer = None
-        self.handshake_timer = self.loop.call_later(HANDSHAKE_TIMEOUT, self._too_slow)
+        timeout = self.hub.settings.tls_handshake_timeout
+        self.handshake_timer = self.loop.call_later(timeout, self._too_slow)
 
     def _too_slow(self) -> None:
         self.handshake_timer = None
         if not self.upgraded and self.raw is not None:
-            log.info("%s: no request or handshake within %s s", self.peer, HANDSHAKE_TIMEOUT)
+            log.info("%s: no HTTP request or WebSocket handshake in time", self.peer)
             self.raw.abort()
 
     def data_received(self, data: bytes) -> None:
@@ -178,7 +179,24 @@ class WebConnection(Connection, asyncio.Protocol):
                 self._request(event)
             elif isinstance(event, Frame):
                 self._message(event)
+        if protocol.handshake_exc is not None and not self.answered:  # not HTTP at all
+            self._bad_request(str(protocol.handshake_exc))
+            return
         self._send_protocol_data()
+
+    def _bad_request(self, why: str) -> None:
+        """400 and hang up: the library parses requests but leaves answering a bad one to
+        us (the server around it)."""
+        self.answered = True
+        log.info("%s: not an HTTP request (%s)", self.peer, why)
+        body = b"Bad request: this port speaks HTTP and WebSocket\n"
+        raw = self.raw
+        if raw is not None:
+            raw.write(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+            )
+            raw.close()
 
     def _send_protocol_data(self) -> None:
         raw = self.raw
@@ -197,6 +215,7 @@ class WebConnection(Connection, asyncio.Protocol):
             self.handshake_timer = None
         protocol = self.protocol
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        self.answered = True
         if not upgrade:
             protocol.send_response(self._page(request.path))
             return
