@@ -182,3 +182,45 @@ def test_bad_input_on_the_web_port_is_refused_and_disturbs_no_one() -> None:
         asyncio.run(pings())
         tcp.send("PING :me too")
         tcp.expect("me too")
+
+
+def test_metrics_parse_strictly_and_count_what_happens_and_only_for_loopback() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape(port: int) -> tuple[int, dict[tuple[str, tuple], float]]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/metrics")
+        response = conn.getresponse()
+        body = response.read().decode()
+        if response.status != 200:
+            return response.status, {}
+        samples = {}
+        for family in text_string_to_metric_families(body):
+            for sample in family.samples:
+                samples[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
+        return response.status, samples
+
+    with running_server(web_port=-1) as server:
+        port = web_port(server)
+        status, before = scrape(port)
+        assert status == 200
+        alice = LineClient(server.port)
+        alice.register("alice")
+        alice.send("JOIN #m")
+        alice.expect(" 366 ")
+        for n in range(5):
+            alice.send(f"PRIVMSG #m :line {n}")
+        alice.send("PING :done")
+        alice.expect("done")
+        _, after = scrape(port)
+        privmsg = ("tcpchat_lines_in_total", (("command", "PRIVMSG"),))
+        assert after[privmsg] - before.get(privmsg, 0) == 5
+        assert after["tcpchat_users", ()] == 1
+        assert after["tcpchat_channels", ()] == 1
+        assert after["tcpchat_connections", (("kind", "irc"), ("transport", "tcp"))] == 1
+        assert after["tcpchat_bytes_in_total", ()] > before.get(("tcpchat_bytes_in_total", ()), 0)
+        assert after["tcpchat_event_loop_lag_seconds_count", ()] >= 0
+        assert not any("alice" in str(key) or "#m" in str(key) for key in after)
+
+    with running_server(web_port=-1, metrics_allow=["10.0.0.0/8"]) as server:
+        assert scrape(web_port(server))[0] == 403

@@ -41,6 +41,7 @@ class Settings:
     # HTTP + WebSocket (the web client, /healthz); 0 turns it off, -1 any free port (tests)
     web_port: int = 8080
     allowed_origins: tuple[str, ...] = ()  # browser pages elsewhere that may connect
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")  # who may read /metrics
     # TLS beside the plain port, when a certificate is given (PEM files; the key may be
     # in the certificate's file). TLS 1.2 at least.
     tls_cert: str | None = None

@@ -111,6 +111,8 @@ class ChatBase:
         # msgids are unique forever and network-wide: an origin no other run or node shares
         # (this start's time and 40 random bits), then a serial number.
         self.msgid_origin = f"{int(self.started):x}{secrets.token_hex(5)}{node}-"
+        self.lines_in: dict[str, int] = {}  # command -> lines received (/metrics)
+        self.handler_failures = 0
         self._serials = itertools.count(1)
         self.next_serial = self._serials.__next__
         # Registered channels (CS REGISTER): kept in the store, followed after each event.
@@ -339,6 +341,7 @@ class ChatBase:
 
     def failed(self, session: Session, command: str) -> None:
         """A handler raised: log it with context and tell this session; it goes no further."""
+        self.handler_failures += 1
         log.exception(
             "error handling %s from %s (%s)", command, session.user.nick, session.user.host
         )

@@ -205,6 +205,8 @@ class ChatCore(ChatBase):
         """The command table's checks (registered? an operator? enough parameters?), then
         the handler; a refusal is the numeric the table says."""
         command = self.commands.get(msg.command)
+        counted = msg.command if command is not None else "unknown"  # a label per command
+        self.lines_in[counted] = self.lines_in.get(counted, 0) + 1
         if (
             command is not None
             and session.user.registered

@@ -144,6 +144,7 @@ class History:
         self.appended = 0  # rows recorded since the start
         self.committed = 0  # of which written (or failed: see `failed`)
         self.failed = 0  # rows a write lost
+        self.reads = 0  # reads asked for (CHATHISTORY, playback, SEARCH)
         self.missing: dict[str, int] = {}  # target -> rows lost, until a GAP row says so
         # The edge: `wake()` when rows start waiting (the turn's end will write them);
         # `on_commit()` after each write. Without an edge, each row is written at once.
@@ -216,6 +217,7 @@ class History:
         (None if it failed), once every row recorded so far is committed: so a read sees
         every line delivered, the asker's own last message included, and a slow read never
         holds up a write (and with it everyone's output)."""
+        self.reads += 1
         self.write()
         need = self.appended
         if self.committed >= need:

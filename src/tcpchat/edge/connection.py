@@ -29,6 +29,7 @@ from ..plaintext import PlainSession, strip_telnet
 from ..protocol import looks_like_irc
 from . import sniff
 from .flood import FloodGate
+from .metrics import Metrics
 
 log = logging.getLogger("tcpchat.edge")
 
@@ -43,6 +44,7 @@ class Hub(Protocol):
     core: ChatCore
     loop: asyncio.AbstractEventLoop
     dirty: list[Connection]  # connections written to in this loop iteration
+    metrics: Metrics
     on_connect: Callable[[tuple[str, int]], None] | None
 
     def flush_all(self) -> None: ...
@@ -160,6 +162,7 @@ class Connection:
 
     def _excess_flood(self) -> None:
         log.warning("disconnecting %s: Excess Flood", self.peer)
+        self.hub.metrics.flood_disconnects += 1
         if self.gate is not None:
             self.gate.held.clear()
         if self.session is not None:
@@ -302,7 +305,9 @@ class Connection:
         if transport is None or transport.is_closing():
             return
         transport.write(data)
-        if transport.get_write_buffer_size() > self.hub.settings.sendq_bytes:
+        hub = self.hub
+        hub.metrics.bytes_out += len(data)
+        if transport.get_write_buffer_size() > hub.settings.sendq_bytes:
             self._drop("SendQ exceeded")
 
     def hold(self) -> None:
@@ -363,6 +368,7 @@ class Connection:
     def _drop(self, reason: str) -> None:
         """Disconnect without flushing: the peer is not reading."""
         log.warning("dropping %s: %s", self.peer, reason)
+        self.hub.metrics.dropped[reason] += 1
         self.closing = True
         self.close_when_sent = False
         self.pending.clear()

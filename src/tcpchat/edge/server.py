@@ -40,6 +40,7 @@ from ..store.schema import MIGRATIONS
 from . import listener, tls
 from .connection import Connection
 from .fdlimit import FD_RESERVE, connection_cap, fd_shortfall, raise_fd_limit
+from .metrics import Metrics
 from .tcp import TcpConnection
 
 __all__ = ["SHUTDOWN_REASON", "ChatServer", "address_key", "connection_cap"]
@@ -63,6 +64,7 @@ class ChatServer:
         self.connections: set[Connection] = set()
         self.listeners: list[listener.Listener] = []
         self.web_addresses: list[tuple[str, int]] = []  # the web port's, when it listens
+        self.metrics = Metrics(self.loop)
         self.addresses: list[tuple[str, int]] = []
         self.max_connections = settings.max_connections  # lowered to fit the fd limit
         self.all_closed: asyncio.Event | None = None  # set when the last one closes
@@ -87,10 +89,12 @@ class ChatServer:
         """Count a new connection in, or say why it is refused."""
         settings = self.settings
         if len(self.connections) >= self.max_connections:
+            self.metrics.refused["full"] += 1
             return "Server is full"
         key = address_key(connection.peer[0])
         count = self.per_address.get(key, 0)
         if settings.max_connections_per_address and count >= settings.max_connections_per_address:
+            self.metrics.refused["per_address"] += 1
             return "Too many connections from your address"
         self.per_address[key] = count + 1
         connection.address_key = key
@@ -233,6 +237,7 @@ class ChatServer:
             raise
         self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
         self.expirer = self.loop.call_soon(self._expire)
+        self.metrics.start()
 
     def _open_database(self) -> None:
         """The data directory's database, on a thread of its own (see store/database.py)."""
@@ -309,6 +314,7 @@ class ChatServer:
         if self.expirer is not None:
             self.expirer.cancel()
         self.core.history.retention.stop()
+        self.metrics.stop()
         for each in self.listeners:
             each.close()
         self.core.shutdown(reason)

@@ -39,6 +39,7 @@ class TcpConnection(Connection, asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        self.hub.metrics.bytes_in += len(data)
         if not self.spoke and not self.framer.waiting:
             stranger = sniff.identify(data)  # the very first bytes
             if stranger is not None:

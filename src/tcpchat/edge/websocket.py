@@ -17,6 +17,7 @@ not UTF-8 is sent with replacement characters on text, as is on binary.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -32,6 +33,7 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from .connection import Connection, Hub
+from .metrics import render
 
 __all__ = ["SUBPROTOCOLS", "FramedTransport", "WebConnection"]
 
@@ -173,6 +175,7 @@ class WebConnection(Connection, asyncio.Protocol):
         if self.closing and self.upgraded:
             return
         protocol = self.protocol
+        self.hub.metrics.bytes_in += len(data)
         protocol.receive_data(data)
         for event in protocol.events_received():
             if isinstance(event, Request):
@@ -237,11 +240,25 @@ class WebConnection(Connection, asyncio.Protocol):
         path = path.split("?", 1)[0]
         if path == "/healthz":
             return _response(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
+        if path == "/metrics":
+            return self._metrics()
         found = static_file(path)
         if found is None:
             return _response(HTTPStatus.NOT_FOUND, b"Not found\n", "text/plain; charset=utf-8")
         body, kind = found
         return _response(HTTPStatus.OK, body, kind)
+
+    def _metrics(self) -> Response:
+        """The Prometheus exposition, for the addresses in metrics_allow only."""
+        text = "text/plain; charset=utf-8"
+        if not _allowed(self.peer[0], self.hub.settings.metrics_allow):
+            return _response(HTTPStatus.FORBIDDEN, b"Metrics are not for this address\n", text)
+        try:
+            body = render(self.hub)
+        except ImportError:
+            body = b"Metrics need prometheus_client: pip install 'tcpchat[web]'\n"
+            return _response(HTTPStatus.SERVICE_UNAVAILABLE, body, text)
+        return _response(HTTPStatus.OK, body, "text/plain; version=0.0.4; charset=utf-8")
 
     def _origin_refusal(self, request: Request) -> str | None:
         """Why a browser page from elsewhere may not connect (allowed_origins): by default
@@ -287,6 +304,22 @@ class WebConnection(Connection, asyncio.Protocol):
             self.handshake_timer.cancel()
             self.handshake_timer = None
         self.lost(exc)
+
+
+def _allowed(address: str, networks: Sequence[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for network in networks:
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _response(status: HTTPStatus, body: bytes, kind: str) -> Response:
