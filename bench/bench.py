@@ -43,7 +43,7 @@ from collections.abc import Callable
 
 from loadgen import BenchClient, LoginFailed, connect_clients, message, percentile
 from logins import run_idle_login, run_login
-from outcome import Figure, Outcome, close_all, own_cpu
+from measured import Figure, Outcome, close_all, own_cpu
 from servers import STARTERS, ServerProcess, parse_variant, start_tcpchat, two_cores
 
 CHANNEL = "#bench"

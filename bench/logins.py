@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from loadgen import connect_logged_in
-from outcome import Figure, Outcome, close_all, own_cpu
+from measured import Figure, Outcome, close_all, own_cpu
 from servers import ACCOUNT_NAME, ACCOUNT_PASSWORD, ServerProcess
 
 
