@@ -224,3 +224,18 @@ def test_metrics_parse_strictly_and_count_what_happens_and_only_for_loopback() -
 
     with running_server(web_port=-1, metrics_allow=["10.0.0.0/8"]) as server:
         assert scrape(web_port(server))[0] == 403
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy() -> None:
+    async def host_seen(port: int, nick: str) -> str:
+        headers = {"X-Forwarded-For": "198.51.100.9, 203.0.113.7"}
+        async with connect(f"ws://127.0.0.1:{port}/", additional_headers=headers) as ws:
+            await register(ws, nick)
+            await ws.send("JOIN #p")
+            joined = await until(ws, " JOIN ")
+            return joined.split("@", 1)[1].split(" ", 1)[0]
+
+    with running_server(web_port=-1) as server:
+        assert asyncio.run(host_seen(web_port(server), "direct")) == "127.0.0.1"
+    with running_server(web_port=-1, trusted_proxies=["127.0.0.1"]) as server:
+        assert asyncio.run(host_seen(web_port(server), "proxied")) == "203.0.113.7"

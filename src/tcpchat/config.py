@@ -42,6 +42,8 @@ class Settings:
     web_port: int = 8080
     allowed_origins: tuple[str, ...] = ()  # browser pages elsewhere that may connect
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")  # who may read /metrics
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by default
+    trusted_proxies: tuple[str, ...] = ()
     # TLS beside the plain port, when a certificate is given (PEM files; the key may be
     # in the certificate's file). TLS 1.2 at least.
     tls_cert: str | None = None

@@ -222,7 +222,7 @@ class WebConnection(Connection, asyncio.Protocol):
         if not upgrade:
             protocol.send_response(self._page(request.path))
             return
-        refusal = self._origin_refusal(request)
+        refusal = self._origin_refusal(request) or self._behind_proxy(request)
         if refusal is not None:
             response = protocol.reject(HTTPStatus.FORBIDDEN, refusal + "\n")
             protocol.handshake_exc = InvalidOrigin(request.headers.get("Origin"))
@@ -259,6 +259,30 @@ class WebConnection(Connection, asyncio.Protocol):
             body = b"Metrics need prometheus_client: pip install 'tcpchat[web]'\n"
             return _response(HTTPStatus.SERVICE_UNAVAILABLE, body, text)
         return _response(HTTPStatus.OK, body, "text/plain; version=0.0.4; charset=utf-8")
+
+    def _behind_proxy(self, request: Request) -> str | None:
+        """Through a trusted reverse proxy, the client is the last address of
+        X-Forwarded-For that is not a trusted proxy itself: the connection is counted
+        again under it (limits per address apply to it); None, or why it is refused."""
+        trusted = self.hub.settings.trusted_proxies
+        forwarded = request.headers.get_all("X-Forwarded-For")
+        if not trusted or not forwarded or not _allowed(self.peer[0], trusted):
+            return None
+        chain = [part.strip() for value in forwarded for part in value.split(",")]
+        client = None
+        for address in reversed(chain):
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                return "X-Forwarded-For holds something that is not an address"
+            client = address
+            if not _allowed(address, trusted):
+                break
+        if client is None or client == self.peer[0]:
+            return None
+        self.hub.release(self)
+        self.peer = (client, self.peer[1])
+        return self.hub.admit(self)
 
     def _origin_refusal(self, request: Request) -> str | None:
         """Why a browser page from elsewhere may not connect (allowed_origins): by default
