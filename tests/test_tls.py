@@ -502,9 +502,7 @@ def client_line(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 def test_tls_against_the_plain_port_says_to_try_without_tls(certificate):
     with running_server(**tls_settings(certificate)) as server:
         port = server.port
-        done = client_line(
-            f"127.0.0.1:{port}", "--tls", env={"SSL_CERT_FILE": str(certificate[0])}
-        )
+        done = client_line(f"127.0.0.1:{port}", "--tls", env={"SSL_CERT_FILE": str(certificate[0])})
         assert done.returncode == 1
         assert done.stdout == ""
         assert "WRONG_VERSION_NUMBER" not in done.stderr
@@ -553,3 +551,22 @@ def test_sts_tells_plain_clients_where_tls_is_and_tls_clients_for_how_long(certi
         secure.expect(r" CAP \* NAK :?sts$")
     with running_server(**tls_settings(certificate)) as server:  # the default: no policy
         assert not [cap for cap in cap_ls(LineClient(server.port)) if cap.startswith("sts")]
+
+
+def test_the_web_port_speaks_tls_with_the_same_certificate(certificate) -> None:
+    """With a certificate, the web port is https and wss, and a secure WebSocket counts as
+    TLS: the sts policy it is offered is the duration, as over the TLS port."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    settings = tls_settings(certificate, web_port=-1, sts_duration=300)
+    with running_server(**settings) as server:
+        port = server.call(lambda: server.server.web_addresses[0][1])
+
+        async def offered() -> str:
+            async with connect(f"wss://localhost:{port}/", ssl=trusting(certificate)) as ws:
+                await ws.send("CAP LS 302")
+                return str(await asyncio.wait_for(ws.recv(), 10))
+
+        assert "sts=duration=300" in asyncio.run(offered())
