@@ -239,3 +239,18 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy() -> None:
         assert asyncio.run(host_seen(web_port(server), "direct")) == "127.0.0.1"
     with running_server(web_port=-1, trusted_proxies=["127.0.0.1"]) as server:
         assert asyncio.run(host_seen(web_port(server), "proxied")) == "203.0.113.7"
+
+
+def test_a_web_port_taken_by_another_program_leaves_the_chat_running(caplog) -> None:
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        with running_server(web_port=busy.getsockname()[1]) as server:
+            assert server.call(lambda: server.server.web_addresses) == []
+            LineClient(server.port).register("stillhere")
+        assert any("no web client" in record.getMessage() for record in caplog.records)
+    finally:
+        busy.close()

@@ -226,9 +226,7 @@ class ChatServer:
                 self.tls_addresses = self._listen(settings.tls_port, context)
                 self.core.tls_port = self.tls_addresses[0][1]
             if settings.web_port and web_available():
-                self.web_addresses = self._listen(
-                    settings.web_port if settings.web_port > 0 else 0, context, web=True
-                )
+                self._listen_web(context)
         except OSError:
             for each in self.listeners:
                 each.close()
@@ -269,6 +267,15 @@ class ChatServer:
         if self.database is not None:
             self.database.close()
             self.database = None
+
+    def _listen_web(self, context: ssl.SSLContext | None) -> None:
+        """The web port; taken by another program, the chat runs without it (and says so):
+        a busy 8080 must not keep `python server.py` from starting."""
+        port = self.settings.web_port
+        try:
+            self.web_addresses = self._listen(port if port > 0 else 0, context, web=True)
+        except ListenError as exc:
+            log.warning("no web client: %s; choose another port with --web-port", exc)
 
     def _listen(
         self, port: int, context: ssl.SSLContext | None, web: bool = False
