@@ -347,9 +347,9 @@ def web_available() -> bool:
     try:
         import websockets  # noqa: F401
     except ImportError:
-        log.warning(
-            "the web port is off: it needs the websockets package "
-            "(pip install 'tcpchat[web]', or pip install websockets)"
+        log.info(
+            "no web client: it needs the web extra (pip install '.[web]': websockets and "
+            "prometheus_client)"
         )
         return False
     return True
