@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 __all__ = ["LAG_BUCKETS", "LAG_INTERVAL", "Metrics", "render"]
@@ -93,33 +93,21 @@ class _Collector:
         yield GaugeMetricFamily("tcpchat_users", "Registered users", value=core.state.users)
         channels = sum(1 for _ in core.state.all_channels())
         yield GaugeMetricFamily("tcpchat_channels", "Channels", value=channels)
-        lines = CounterMetricFamily(
-            "tcpchat_lines_in", "Lines received, by command", labels=["command"]
-        )
-        for command, count in sorted(core.lines_in.items()):
-            lines.add_metric([command], count)
-        yield lines
+        yield _by("tcpchat_lines_in", "Lines received, by command", "command", core.lines_in)
         yield CounterMetricFamily("tcpchat_bytes_in", "Bytes received", value=metrics.bytes_in)
         yield CounterMetricFamily("tcpchat_bytes_out", "Bytes sent", value=metrics.bytes_out)
-        dropped = CounterMetricFamily(
+        yield _by(
             "tcpchat_dropped_connections",
             "Connections dropped for not reading (send queue)",
-            labels=["reason"],
+            "reason",
+            metrics.dropped,
         )
-        for reason, count in sorted(metrics.dropped.items()):
-            dropped.add_metric([reason], count)
-        yield dropped
         yield CounterMetricFamily(
             "tcpchat_flood_disconnects",
             "Connections closed for flooding",
             value=metrics.flood_disconnects,
         )
-        refused = CounterMetricFamily(
-            "tcpchat_refused_connections", "Connections refused", labels=["reason"]
-        )
-        for reason, count in sorted(metrics.refused.items()):
-            refused.add_metric([reason], count)
-        yield refused
+        yield _by("tcpchat_refused_connections", "Connections refused", "reason", metrics.refused)
         yield CounterMetricFamily(
             "tcpchat_handler_failures",
             "Commands whose handler failed (logged)",
@@ -146,6 +134,16 @@ class _Collector:
             buckets=buckets,
             sum_value=metrics.lag_sum,
         )
+
+
+def _by(name: str, text: str, label: str, counts: Mapping[str, int]) -> Any:
+    """A counter with one label, a sample per value."""
+    from prometheus_client.core import CounterMetricFamily
+
+    family = CounterMetricFamily(name, text, labels=[label])
+    for value, count in sorted(counts.items()):
+        family.add_metric([value], count)
+    return family
 
 
 def _connection_kinds(server: Any) -> Counter[tuple[str, str]]:
