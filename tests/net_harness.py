@@ -6,15 +6,19 @@ import asyncio
 import re
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from tcpchat.config import Settings
 from tcpchat.edge.server import ChatServer
 
 TIMEOUT = 10.0
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class RunningServer:
@@ -205,3 +209,26 @@ class LineClient:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def start_server_process(*args: str) -> tuple[subprocess.Popen, int]:
+    """`python server.py --port 0 --no-console ARGS` as a process of its own, and the port
+    it printed; the web port is off unless ARGS give one (two such servers at once would
+    want the same 8080)."""
+    web = () if "--web-port" in args else ("--web-port", "0")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-console", *web, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    port = 0
+    for line in proc.stdout:  # blocks until the server prints; the test timeout bounds it
+        match = re.match(r"Listening on \S+:(\d+)", line)
+        if match:
+            port = int(match.group(1))
+        if line.startswith("Server is waiting for connections"):
+            return proc, port
+    raise AssertionError(f"server exited early: {proc.stderr.read() if proc.stderr else ''}")

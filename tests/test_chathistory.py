@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 
 from tcpchat.core.handlers.chathistory import SUBCOMMANDS, Refusal, parse
 
-from net_harness import LineClient, running_server
+from net_harness import LineClient, running_server, start_server_process
 from sasl_harness import add_account, plain_login
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,20 +92,9 @@ def say(sender: LineClient, hearer: LineClient, target: str, count: int, text: s
 
 
 def start_process(data_dir: Path, config: Path) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0",
-         "--no-console", "--data-dir", str(data_dir), "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    port = 0
-    for line in proc.stdout:
-        match = re.match(r"Listening on \S+:(\d+)", line)
-        if match:
-            port = int(match.group(1))
-        if line.startswith("Server is waiting for connections"):
-            return proc, port
-    raise AssertionError(f"server exited early: {proc.stderr.read() if proc.stderr else ''}")
+    return start_server_process(
+        "--host", "127.0.0.1", "--data-dir", str(data_dir), "--config", str(config)
+    )
 
 
 def test_a_thousand_lines_survive_kill_9_byte_for_byte(tmp_path):

@@ -1,6 +1,5 @@
 """`python server.py` as a user runs it: flags, config file, port 0, graceful shutdown."""
 
-import re
 import resource
 import signal
 import subprocess
@@ -11,28 +10,13 @@ import pytest
 
 from tcpchat.passwords import verify_password
 
-from net_harness import LineClient
+from net_harness import LineClient, start_server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def start(*args: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-console", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    port = 0
-    for line in proc.stdout:  # blocks until the server prints; the test timeout bounds it
-        match = re.match(r"Listening on \S+:(\d+)", line)
-        if match:
-            port = int(match.group(1))
-        if line.startswith("Server is waiting for connections"):
-            return proc, port
-    raise AssertionError(f"server exited early: {proc.stderr.read() if proc.stderr else ''}")
+    return start_server_process(*args)
 
 
 def test_help_explains_every_option():
