@@ -21,6 +21,16 @@ def server_terminal(*args: str, netns: str | None = None) -> Terminal:
     return Terminal([sys.executable, "server.py", *args], cwd=str(ROOT), env=PLAIN, netns=netns)
 
 
+def listening_server() -> tuple[Terminal, str]:
+    """`python server.py` on 127.0.0.1 and a free port, in its terminal, and that port."""
+    server = server_terminal("--host", "127.0.0.1", "--port", "0")
+    try:
+        return server, server.wait_for(r"Listening on 127\.0\.0\.1:(\d+)").group(1)
+    except BaseException:
+        server.close()
+        raise
+
+
 def client_terminal(*args: str, netns: str | None = None) -> Terminal:
     return Terminal([sys.executable, "client.py", *args], cwd=str(ROOT), env=PLAIN, netns=netns)
 
@@ -39,10 +49,9 @@ def chat_both_ways(server: Terminal, client: Terminal, nick: str) -> None:
 
 
 def test_tutorial_two_terminals_on_one_machine():
-    server = server_terminal("--host", "127.0.0.1", "--port", "0")
+    server, port = listening_server()
     client = None
     try:
-        port = server.wait_for(r"Listening on 127\.0\.0\.1:(\d+)").group(1)
         server.wait_for(r"^Server is waiting for connections\.\.\.$")
         client = client_terminal(f"127.0.0.1:{port}", "--nick", "alice")
         chat_both_ways(server, client, "alice")
@@ -61,10 +70,9 @@ def test_tutorial_two_terminals_on_one_machine():
 
 
 def test_server_ending_the_chat_ends_the_client_with_its_reason():
-    server = server_terminal("--host", "127.0.0.1", "--port", "0")
+    server, port = listening_server()
     client = None
     try:
-        port = server.wait_for(r"Listening on 127\.0\.0\.1:(\d+)").group(1)
         client = client_terminal(f"127.0.0.1:{port}", "--nick", "bob")
         client.wait_for(r"^Connected to the server")
         server.wait_for(r"^\* bob joined #lobby$")
@@ -145,10 +153,9 @@ def test_server_and_client_on_two_hosts_over_ipv4_and_ipv6(two_hosts):
 
 
 def test_the_client_in_a_terminal_shows_what_was_said_before_it_came_dimmed():
-    server = server_terminal("--host", "127.0.0.1", "--port", "0")
+    server, port = listening_server()
     client = None
     try:
-        port = server.wait_for(r"Listening on 127\.0\.0\.1:(\d+)").group(1)
         server.wait_for(r"^Server is waiting for connections\.\.\.$")
         server.type("Anyone here?")
         server.wait_for(r"^You \(Server\): Anyone here\?$")
