@@ -290,7 +290,7 @@ class WebConnection(Connection, asyncio.Protocol):
         origin = request.headers.get("Origin")
         if origin is None:
             return None
-        allowed = list(getattr(self.hub.settings, "allowed_origins", ()) or ())
+        allowed = self.hub.settings.allowed_origins
         host = request.headers.get("Host", "")
         own = {f"http://{host}", f"https://{host}"}
         if origin in own or origin in allowed or "*" in allowed:
