@@ -11,6 +11,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol, Side
+
+from tcpchat.edge.websocket import frame_lines
 
 from net_harness import LineClient, running_server
 
@@ -75,6 +78,63 @@ def test_a_browser_chats_with_a_tcp_client() -> None:
                 assert line == ":alice!alice@127.0.0.1 PRIVMSG #room :hi webby"
 
         asyncio.run(browser())
+
+
+def test_what_a_tcp_client_says_reaches_text_and_binary_websocket_members_intact() -> None:
+    """A long line (a frame header with a 16-bit size) and a line in Latin-1 (taken as
+    such, as on TCP): both kinds of member get each line as one message, in order, the
+    Latin-1 one as UTF-8."""
+    long_text = "x" * 300
+    with running_server(web_port=-1) as server:
+        tcp = LineClient(server.port)
+        tcp.register("alice")
+        tcp.send("JOIN #room")
+        tcp.expect(" 366 ")
+
+        async def member(nick: str, subprotocol: str) -> list[str | bytes]:
+            async with connect(
+                f"ws://127.0.0.1:{web_port(server)}/", subprotocols=[subprotocol]
+            ) as ws:
+                await ws.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\nJOIN #room")
+                said: list[str | bytes] = []
+                while len(said) < 3:  # all after our JOIN: the others' JOINs, the three
+                    message = await asyncio.wait_for(ws.recv(), 10)
+                    text = message if isinstance(message, str) else message.decode("latin-1")
+                    if " PRIVMSG " in text:
+                        said.append(message)
+                return said
+
+        async def both() -> tuple[list[str | bytes], list[str | bytes]]:
+            text = asyncio.create_task(member("texty", "text.ircv3.net"))
+            binary = asyncio.create_task(member("binny", "binary.ircv3.net"))
+            await asyncio.to_thread(tcp.expect, "JOIN #room")
+            await asyncio.to_thread(tcp.expect, "JOIN #room")
+            tcp.send_raw(
+                f"PRIVMSG #room :{long_text}\r\nPRIVMSG #room :caf\xe9\r\n"
+                "PRIVMSG #room :bye\r\n".encode("latin-1")
+            )
+            return await text, await binary
+
+        text, binary = asyncio.run(both())
+        prefix = ":alice!alice@127.0.0.1 PRIVMSG #room :"
+        assert text == [prefix + long_text, prefix + "café", prefix + "bye"]
+        assert binary == [line.encode() for line in text]
+
+
+@pytest.mark.parametrize("size", [1, 125, 126, 65535, 65536])
+def test_server_frames_are_what_the_websockets_library_reads(size: int) -> None:
+    """Frames made by hand on the hot path, read back by the library: every size class of
+    header, text and binary, and a line that is not UTF-8 made valid for text."""
+    line = b"y" * size
+    data = b"PING :a\r\n" + line + b"\r\n" + b"caf\xe9\r\n"
+    for binary in (False, True):
+        reader = Protocol(Side.CLIENT, max_size=None)
+        reader.receive_data(frame_lines(data, binary))
+        frames = reader.events_received()
+        kind = Opcode.BINARY if binary else Opcode.TEXT
+        assert [frame.opcode for frame in frames] == [kind] * 3
+        last = b"caf\xe9" if binary else "caf\ufffd".encode()
+        assert [bytes(frame.data) for frame in frames] == [b"PING :a", line, last]
 
 
 def test_a_page_from_another_origin_is_refused_and_its_own_accepted() -> None:
