@@ -24,6 +24,10 @@ server's to each other's, measured in the same invocation, runs interleaved.
 Variants of tcpchat change settings over unlimited.toml, to measure what one costs:
     python bench/bench.py fanout pairs --servers tcpchat,tcpchat:history=off,tcpchat:sync=full
 
+`clients=websocket` is the one option that is no setting: the same server, its clients (all
+of them) connected over WebSocket to its web port instead of over TCP:
+    python bench/bench.py fanout latency --servers tcpchat,tcpchat:clients=websocket
+
 The login scenarios run tcpchat alone (ngIRCd has no accounts), its data directory holding
 C accounts made before it starts; clients log in --login-concurrency at a time. They need
 a tcpchat that offers SASL; against one that does not, they fail saying so (exit code 1).
@@ -45,11 +49,26 @@ from loadgen import BenchClient, LoginFailed, connect_clients, message, percenti
 from logins import run_idle_login, run_login
 from measured import Figure, Outcome, close_all, own_cpu
 from servers import STARTERS, ServerProcess, parse_variant, start_tcpchat, two_cores
+from wsclient import WebSocketBenchClient
 
 CHANNEL = "#bench"
 
 
 # ------------------------------------------------------------------ scenarios
+
+
+async def connect(
+    server: ServerProcess,
+    nicks: list[str],
+    audit: set[str],
+    channel: str | None,
+    concurrency: int = 50,
+) -> list[BenchClient]:
+    """The scenario's clients, over TCP, or over WebSocket for `tcpchat:clients=websocket`."""
+    kind = WebSocketBenchClient if server.web_port is not None else BenchClient
+    return await connect_clients(
+        server.host, server.client_port, nicks, audit, channel, concurrency, kind
+    )
 
 
 async def run_fanout(
@@ -58,7 +77,7 @@ async def run_fanout(
     nicks = [f"b{i}" for i in range(args.clients)]
     senders = args.senders
     auditors = set(nicks[senders : senders + args.auditors])
-    clients = await connect_clients(server.host, server.port, nicks, auditors, CHANNEL)
+    clients = await connect(server, nicks, auditors, CHANNEL)
     await asyncio.gather(*(c.sync() for c in clients))
     per_sender = args.messages // senders
     total = per_sender * senders
@@ -94,9 +113,7 @@ async def run_pairs(server: ServerProcess, args: argparse.Namespace) -> Outcome:
     pairs = args.clients // 2
     senders = [f"s{i}" for i in range(pairs)]
     receivers = [f"r{i}" for i in range(pairs)]
-    clients = await connect_clients(
-        server.host, server.port, senders + receivers, set(receivers[: args.auditors]), None
-    )
+    clients = await connect(server, senders + receivers, set(receivers[: args.auditors]), None)
     await asyncio.gather(*(c.sync() for c in clients))
     per_pair = args.pair_messages
     window = 20
@@ -126,7 +143,7 @@ async def run_latency(server: ServerProcess, args: argparse.Namespace) -> Outcom
     nicks = [f"b{i}" for i in range(args.clients)]
     senders = args.senders
     auditors = set(nicks[senders : senders + max(args.auditors, 50)])
-    clients = await connect_clients(server.host, server.port, nicks, auditors, CHANNEL)
+    clients = await connect(server, nicks, auditors, CHANNEL)
     await asyncio.gather(*(c.sync() for c in clients))
     rate = args.rate / (len(clients) - 1)  # messages per second for the wanted deliveries/s
     total = max(int(rate * args.seconds), senders)
@@ -152,7 +169,7 @@ async def run_idle(server: ServerProcess, args: argparse.Namespace) -> Outcome:
     baseline = server.rss_kib()
     cpu, started = own_cpu(), time.perf_counter()
     nicks = [f"i{i}" for i in range(args.clients)]
-    clients = await connect_clients(server.host, server.port, nicks, set(), None)
+    clients = await connect(server, nicks, set(), None)
     elapsed = time.perf_counter() - started
     await asyncio.gather(*(c.sync() for c in clients[-10:]))
     held = server.rss_kib()
@@ -171,7 +188,7 @@ async def run_idle(server: ServerProcess, args: argparse.Namespace) -> Outcome:
 async def run_connect(server: ServerProcess, args: argparse.Namespace) -> Outcome:
     cpu, server_cpu, started = own_cpu(), server.cpu_seconds(), time.perf_counter()
     nicks = [f"c{i}" for i in range(args.clients)]
-    clients = await connect_clients(server.host, server.port, nicks, set(), None, concurrency=20)
+    clients = await connect(server, nicks, set(), None, concurrency=20)
     elapsed = time.perf_counter() - started
     close_all(clients)
     return Outcome(
@@ -335,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         default="tcpchat,ngircd",
         help="comma-separated: tcpchat, ngircd, tcpchat@DIR (the checkout in DIR, e.g. the "
         "commit before a change), and variants with settings changed over unlimited.toml: "
-        "tcpchat:history=off, tcpchat:sync=full, tcpchat:data=none (no data directory) "
+        "tcpchat:history=off, tcpchat:sync=full, tcpchat:data=none (no data directory), "
+        "tcpchat:clients=websocket (clients over WebSocket) "
         "(default tcpchat,ngircd); ratios are the first to each other",
     )
     parser.add_argument("--runs", type=int, default=3)

@@ -88,6 +88,9 @@ class BenchClient(asyncio.Protocol):
         self.waiting.append((pattern, future))
         return future
 
+    async def opened(self) -> None:
+        """Ready to speak IRC (over TCP at once; over WebSocket after the upgrade)."""
+
     async def register(self, channel: str | None) -> None:
         registered = self.expect(rb"^\S+ (376|422) ")
         self.write(f"NICK {self.nick}\r\nUSER {self.nick} 0 * :bench\r\n".encode())
@@ -181,6 +184,7 @@ async def connect_clients(
     audit: set[str],
     channel: str | None,
     concurrency: int = 50,
+    kind: type[BenchClient] = BenchClient,
 ) -> list[BenchClient]:
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(concurrency)
@@ -194,9 +198,10 @@ async def connect_clients(
                 wanted = nick if attempt == 0 else f"{nick}x{attempt}"
                 try:
                     _, client = await loop.create_connection(
-                        functools.partial(BenchClient, wanted, nick in audit), host, port
+                        functools.partial(kind, wanted, nick in audit), host, port
                     )
                     clients[nick] = client
+                    await asyncio.wait_for(client.opened(), 120)
                     await asyncio.wait_for(client.register(channel), 120)
                     return
                 except ConnectionError:

@@ -29,6 +29,12 @@ class ServerProcess:
     port: int
     process: subprocess.Popen | None = None
     workdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+    web_port: int | None = None  # tcpchat's web port, when its clients use WebSocket
+
+    @property
+    def client_port(self) -> int:
+        """Where the benchmark's clients connect: the web port if they speak WebSocket."""
+        return self.web_port if self.web_port is not None else self.port
 
     @property
     def pid(self) -> int | None:
@@ -165,6 +171,7 @@ def start_tcpchat(
     (`ACCOUNT_NAME.format(i)`, password `ACCOUNT_PASSWORD`), made before it starts.
     """
     settings = dict(settings or {})
+    websocket = settings.pop("clients", "tcp") == "websocket"
     workdir = tempfile.TemporaryDirectory(prefix="bench-tcpchat-")
     folder = Path(workdir.name)
     data = settings.pop("data_dir", str(folder / "data"))
@@ -199,6 +206,7 @@ def start_tcpchat(
         "--event-loop",
         event_loop,
         *data_dir,
+        *web_port_options(root, websocket),
     ]
     if profile:
         command = [
@@ -218,12 +226,30 @@ def start_tcpchat(
         pinned(command, 0), stdout=subprocess.PIPE, text=True, cwd=root, env=env
     )
     assert proc.stdout is not None
+    ports: dict[str, int] = {}
     for line in proc.stdout:
-        match = re.match(r"Listening on (\S+):(\d+)", line)
+        match = re.match(r"Listening( \(web: http\))? on (\S+):(\d+)", line)
         if match:
-            return ServerProcess(name, "127.0.0.1", int(match.group(2)), proc, workdir)
+            ports.setdefault("web" if match.group(1) else "irc", int(match.group(3)))
+        if line.startswith("Server is waiting for connections") and "irc" in ports:
+            if websocket and "web" not in ports:
+                break
+            web = ports.get("web") if websocket else None
+            return ServerProcess(name, "127.0.0.1", ports["irc"], proc, workdir, web)
+    proc.kill()
+    proc.wait()
     workdir.cleanup()
-    raise SystemExit(f"{name} did not start")
+    raise SystemExit(f"{name} did not start" + (" with a web port" if websocket else ""))
+
+
+def web_port_options(root: Path, websocket: bool) -> list[str]:
+    """The web port: a free one when the clients use WebSocket, else off; nothing for a
+    checkout from before the web port (it has no such option, and binds nothing more)."""
+    if not (root / "src" / "tcpchat" / "edge" / "websocket.py").exists():
+        if websocket:
+            raise SystemExit(f"{root} has no WebSocket: clients=websocket needs it")
+        return []
+    return ["--web-port", "-1" if websocket else "0"]
 
 
 ACCOUNT_NAME = "acct{}"
