@@ -264,20 +264,31 @@ def test_metrics_parse_strictly_and_count_what_happens_and_only_for_loopback() -
         port = web_port(server)
         status, before = scrape(port)
         assert status == 200
-        alice = LineClient(server.port)
+        alice, bob = LineClient(server.port), LineClient(server.port)
         alice.register("alice")
-        alice.send("JOIN #m")
-        alice.expect(" 366 ")
+        bob.register("bob")
+        for each in (alice, bob):
+            each.send("JOIN #m")
+            each.expect(" 366 ")
         for n in range(5):
             alice.send(f"PRIVMSG #m :line {n}")
-        alice.send("PING :done")
+        alice.send("PRIVMSG bob :just you", "PING :done")
         alice.expect("done")
+        bob.expect("just you")
         _, after = scrape(port)
-        privmsg = ("tcpchat_lines_in_total", (("command", "PRIVMSG"),))
-        assert after[privmsg] - before.get(privmsg, 0) == 5
-        assert after["tcpchat_users", ()] == 1
+
+        def rise(name: str, command: str) -> float:
+            key = (name, (("command", command),))
+            return after[key] - before.get(key, 0)
+
+        assert rise("tcpchat_lines_in_total", "PRIVMSG") == 6
+        assert rise("tcpchat_lines_out_total", "PRIVMSG") == 6  # five to bob in #m, one PM
+        assert rise("tcpchat_lines_out_total", "001") == 2  # a welcome each
+        assert rise("tcpchat_lines_out_total", "PONG") == 1
+        assert rise("tcpchat_lines_out_total", "JOIN") == 3  # alice's to her, bob's to both
+        assert after["tcpchat_users", ()] == 2
         assert after["tcpchat_channels", ()] == 1
-        assert after["tcpchat_connections", (("kind", "irc"), ("transport", "tcp"))] == 1
+        assert after["tcpchat_connections", (("kind", "irc"), ("transport", "tcp"))] == 2
         assert after["tcpchat_bytes_in_total", ()] > before.get(("tcpchat_bytes_in_total", ()), 0)
         assert after["tcpchat_event_loop_lag_seconds_count", ()] >= 0
         assert not any("alice" in str(key) or "#m" in str(key) for key in after)

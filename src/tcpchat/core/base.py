@@ -250,6 +250,7 @@ class ChatBase:
             params = [safe_middle(p) for p in msg.params[:-1]] + msg.params[-1:]
             line = serialize(Message(msg.command, params, msg.source, msg.tags), trailing=True)
         session.write(line.encode() + b"\r\n")
+        self.router.count_out(msg.command.encode())
 
     def reply(self, session: Session, numeric: str, *params: str) -> None:
         """A numeric reply from the server, addressed to the session's nick (or '*')."""
@@ -405,6 +406,7 @@ class ChatBase:
         if session.gone:
             return
         session.write(self.farewell(session.user.host, reason))
+        self.router.count_out(b"ERROR")
         if session.label is None:
             self.flush_replies(session)
         else:

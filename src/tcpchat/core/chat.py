@@ -126,6 +126,7 @@ class ChatCore(ChatBase):
             session.gone = True
             if not session.console:
                 session.sink.write(self.farewell(session.user.host, reason))
+                self.router.count_out(b"ERROR")
                 session.sink.close()
         self.sessions.clear()
         self.state.clear()

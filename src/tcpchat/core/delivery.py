@@ -21,6 +21,14 @@ __all__ = ["Delivery"]
 _NOT_YET: tuple[bytes | None, ...] = (None,) * 15
 
 
+def command_of(line: bytes) -> bytes:
+    """The command of an encoded line: `[@tags ][:source ]COMMAND ...`."""
+    if line[:1] == b"@":
+        line = line[line.find(b" ") + 1 :]
+    words = line.split(b" ", 2)
+    return words[1] if line[:1] == b":" and len(words) > 1 else words[0].rstrip()
+
+
 class Delivery:
     """Encodes and hands out lines for the local sessions (`sessions`, by uid)."""
 
@@ -30,6 +38,24 @@ class Delivery:
         self.sessions: dict[str, Session] = {}  # uid -> this node's session of that user
         self._second = -1  # the last whole second formatted as server-time, and its text
         self._second_text = ""
+        # Lines handed out, by command (/metrics): counted once per broadcast, by its size,
+        # so the loop over recipients stays as lean as without it.
+        self.lines_out: dict[bytes, int] = {}
+
+    def count_out(self, command: bytes, count: int = 1) -> None:
+        """`count` lines of `command` went out."""
+        out = self.lines_out
+        out[command] = out.get(command, 0) + count
+
+    def write_lines(self, session: Session, lines: list[str]) -> None:
+        """Lines (without CR LF) to one session in one write, each counted by command."""
+        if not lines:
+            return
+        out = self.lines_out
+        for line in lines:
+            command = command_of(line.encode())
+            out[command] = out.get(command, 0) + 1
+        session.write(("\r\n".join(lines) + "\r\n").encode())
 
     def deliver(
         self,
@@ -46,6 +72,13 @@ class Delivery:
         client tags; it, or `uid`, says whose account account-tag shows). A JOIN comes
         with its `joined` form for extended-join. This loop is the hot path of every
         broadcast: keep it lean."""
+        if not isinstance(recipients, (dict, list, tuple, set)):
+            recipients = list(recipients)
+        count = len(recipients)
+        if exclude is not None and exclude in recipients:
+            count -= 1
+        if count:
+            self.count_out(command_of(line), count)
         variants: list[bytes | None] | None = None
         for session in recipients:
             if session is exclude:

@@ -130,4 +130,4 @@ def _send_page(core: ChatBase, session: Session, name: str, rows: list[Stored]) 
     else:
         for row in rows:
             lines.extend(replay_lines(row, mask, None, None))
-    session.write("".join(line + "\r\n" for line in lines).encode())
+    core.router.write_lines(session, lines)

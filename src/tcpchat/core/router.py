@@ -163,6 +163,7 @@ class LocalRouter(Delivery):
             self.deliver((recipient,), line, event.time, event)
         else:
             recipient.write(line)
+            self.count_out(b"NOTICE" if command == "NOTICE" else b"PRIVMSG")
 
     def _multiline_sent(self, event: MultilineSent) -> None:
         """One message of several lines: a draft/multiline batch for those who negotiated
@@ -190,6 +191,7 @@ class LocalRouter(Delivery):
                 data = rendered[key] = multiline_lines(event, ref, mask, when, account)
             if data:
                 session.write(data)
+        self.count_out(event.command.encode(), len(recipients))
 
     def _status_message_sent(self, event: StatusMessageSent) -> None:
         """STATUSMSG: the channel's local members with one of the statuses (and the sender,

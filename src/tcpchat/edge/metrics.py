@@ -94,6 +94,8 @@ class _Collector:
         channels = sum(1 for _ in core.state.all_channels())
         yield GaugeMetricFamily("tcpchat_channels", "Channels", value=channels)
         yield _by("tcpchat_lines_in", "Lines received, by command", "command", core.lines_in)
+        lines_out = {c.decode(errors="replace"): n for c, n in core.router.lines_out.items()}
+        yield _by("tcpchat_lines_out", "Lines sent, by command", "command", lines_out)
         yield CounterMetricFamily("tcpchat_bytes_in", "Bytes received", value=metrics.bytes_in)
         yield CounterMetricFamily("tcpchat_bytes_out", "Bytes sent", value=metrics.bytes_out)
         yield _by(

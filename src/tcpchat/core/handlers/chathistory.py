@@ -291,7 +291,7 @@ def _send_rows(core: ChatBase, session: Session, shown: str, rows: Any) -> None:
         lines.extend(replay_lines(row, mask, ref, multiline_ref))
     if ref:
         lines.append(f":{server} BATCH -{ref}")
-    _write(session, lines)
+    core.router.write_lines(session, lines)
 
 
 def _send_targets(core: ChatBase, session: Session, found: Any) -> None:
@@ -302,9 +302,4 @@ def _send_targets(core: ChatBase, session: Session, found: Any) -> None:
     lines += [f"{head} {COMMAND} TARGETS {name} {format_server_time(when)}" for name, when in found]
     if ref:
         lines.append(f":{server} BATCH -{ref}")
-    _write(session, lines)
-
-
-def _write(session: Session, lines: list[str]) -> None:
-    if lines:
-        session.write(("\r\n".join(lines) + "\r\n").encode())
+    core.router.write_lines(session, lines)

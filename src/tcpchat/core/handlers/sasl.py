@@ -113,12 +113,12 @@ def _begin(core: ChatBase, session: Session, mechanism: str) -> None:
         fail(core, session, "you did not connect with a TLS client certificate")
         return
     session.sasl = SaslExchange(mechanism, scram=ScramServer() if mechanism == SCRAM else None)
-    send_authenticate(session, b"")
+    send_authenticate(core, session, b"")
 
 
-def send_authenticate(session: Session, message: bytes) -> None:
+def send_authenticate(core: ChatBase, session: Session, message: bytes) -> None:
     """A server message of the exchange, in as many `AUTHENTICATE` lines as it takes."""
-    session.write(b"".join(f"AUTHENTICATE {part}\r\n".encode() for part in chunks(message)))
+    core.router.write_lines(session, [f"AUTHENTICATE {part}" for part in chunks(message)])
 
 
 def _too_soon(core: ChatBase, session: Session, mechanism: str, name: str) -> bool:
@@ -232,7 +232,7 @@ def _scram_first(
             return
         exchange.account = account
         keys = account.keys if account is not None else _decoy(core, folded)
-        send_authenticate(session, scram.challenge(keys))
+        send_authenticate(core, session, scram.challenge(keys))
 
     core.later(session, lambda done: core.accounts.get(folded, done), found)
 
@@ -255,7 +255,7 @@ def _scram_final(
         if session.sasl is not exchange:
             return
         if isinstance(result, bytes) and ok:
-            send_authenticate(session, result)  # our proof; the client answers with "+"
+            send_authenticate(core, session, result)  # our proof; the client answers with "+"
             return
         why = result if isinstance(result, str) and result != "wrong proof" else None
         _failed_login(core, session, SCRAM, scram.user, why or WRONG_CREDENTIALS)
