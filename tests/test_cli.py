@@ -231,7 +231,7 @@ def startup_log(limits: tuple[int, int], *args: str) -> list[str]:
 
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0",
-         "--no-console", *args],
+         "--web-port", "0", "--no-console", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit,
     )  # fmt: skip
     assert proc.stdout is not None

@@ -68,7 +68,7 @@ def test_the_compiled_core_is_built_and_serves_a_chat(compiled):
     assert "(compiled core)" in version.stdout
     server = subprocess.Popen(
         [sys.executable, "-m", "tcpchat", "server", "--host", "127.0.0.1", "--port", "0",
-         "--no-console"],
+         "--web-port", "0", "--no-console"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:

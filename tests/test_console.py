@@ -203,12 +203,13 @@ def test_a_paste_at_the_console_is_said_line_by_line(console_server):
 
 def test_without_a_terminal_the_server_never_reads_stdin():
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0",
+         "--web-port", "0"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     try:
         assert proc.stdout is not None and proc.stdin is not None
         port = int(proc.stdout.readline().rsplit(":", 1)[1])
@@ -243,7 +244,7 @@ def test_ctrl_c_and_ctrl_d_at_the_console_shut_down_like_over(event_loop, how):
     and SIGINT/SIGTERM from elsewhere end the server as `over` does: every client told the
     same reason, exit 0, no traceback."""
     server = Terminal(
-        [sys.executable, "server.py", "--host", "127.0.0.1", "--port", "0",
+        [sys.executable, "server.py", "--host", "127.0.0.1", "--port", "0", "--web-port", "0",
          "--event-loop", event_loop],
         cwd=str(ROOT),
         env={"NO_COLOR": "1", "PYTHONUNBUFFERED": "1"},

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0",
-         "--no-console", *args],
+         "--web-port", "0", "--no-console", *args],
         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, **(env or {})},
     )  # fmt: skip
@@ -39,7 +39,7 @@ def test_a_default_start_makes_its_data_directory_beside_where_it_runs(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "TCPCHAT_DATA_DIR"}
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0",
-         "--no-console"],
+         "--web-port", "0", "--no-console"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:

@@ -127,6 +127,8 @@ def start_server_process(*args: str, **popen) -> tuple[subprocess.Popen, int]:
             "127.0.0.1",
             "--port",
             "0",
+            "--web-port",
+            "0",
             "--no-console",
             "--log-level",
             "error",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tcpchat.passwords import hash_password, verify_password
 
-from net_harness import TIMEOUT, LineClient, running_server
+from net_harness import TIMEOUT, LineClient, running_server, start_server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOT_HASH = hash_password("hunter2", n=16)  # cheap parameters, recorded in the hash
@@ -144,14 +144,8 @@ def test_hash_password_command_reads_stdin_when_not_a_terminal():
 def test_config_file_operators_and_password(tmp_path):
     config = tmp_path / "tcpchat.toml"
     config.write_text(f'password = "sesame"\n\n[operators]\nroot = "{ROOT_HASH}"\n')
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0",
-         "--no-console", "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
+    proc, port = start_server_process("--host", "127.0.0.1", "--config", str(config))
     try:
-        assert proc.stdout is not None
-        port = int(re.match(r"Listening on \S+:(\d+)", proc.stdout.readline()).group(1))
         client = LineClient(port)
         client.send("PASS sesame", "NICK alice", "USER alice 0 * :A")
         client.expect(r" 001 alice ")

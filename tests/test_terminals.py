@@ -22,8 +22,9 @@ def server_terminal(*args: str, netns: str | None = None) -> Terminal:
 
 
 def listening_server() -> tuple[Terminal, str]:
-    """`python server.py` on 127.0.0.1 and a free port, in its terminal, and that port."""
-    server = server_terminal("--host", "127.0.0.1", "--port", "0")
+    """`python server.py` on 127.0.0.1 and a free port, in its terminal, and that port (the
+    web port off: two at once would want the same 8080)."""
+    server = server_terminal("--host", "127.0.0.1", "--port", "0", "--web-port", "0")
     try:
         return server, server.wait_for(r"Listening on 127\.0\.0\.1:(\d+)").group(1)
     except BaseException:
@@ -123,7 +124,8 @@ def two_hosts() -> Iterator[tuple[str, str]]:
 
 def test_server_and_client_on_two_hosts_over_ipv4_and_ipv6(two_hosts):
     server_ns, client_ns = two_hosts
-    # The README's first command, as is: every interface, IPv4 and IPv6, port 6667.
+    # The README's first command, as is: every interface, IPv4 and IPv6, port 6667 (and the
+    # web port, 8080), in a network namespace of its own, so those ports are no one else's.
     server = server_terminal(netns=server_ns)
     clients: list[Terminal] = []
     try:

@@ -258,7 +258,7 @@ def test_server_context_wants_tls_1_2_at_least_and_reports_bad_files(certificate
 def start_server(*args: str) -> tuple[subprocess.Popen, dict[str, int]]:
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", "0",
-         "--no-console", *args],
+         "--web-port", "0", "--no-console", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     assert proc.stdout is not None
