@@ -19,7 +19,7 @@ import { loadOlder } from "./history.js";
 import { handleLine } from "./incoming.js";
 import { isChannel, state } from "./state.js";
 import { closeRoom, switchTo } from "./tabs.js";
-import { $, renderRoomList, showLogin } from "./view.js";
+import { $, closePanels, renderRoomList, showLogin, togglePanel } from "./view.js";
 
 function onLoginSubmit(event) {
   event.preventDefault();
@@ -123,16 +123,6 @@ function onMemberListClick(event) {
   if (item) switchTo(getRoom(item.dataset.nick, "query"));
 }
 
-function togglePanel(name) {
-  const app = $("app");
-  const other = name === "show-rooms" ? "show-members" : "show-rooms";
-  app.classList.remove(other);
-  const open = app.classList.toggle(name);
-  $("toggle-rooms").setAttribute("aria-expanded", String(app.classList.contains("show-rooms")));
-  $("toggle-members").setAttribute("aria-expanded", String(app.classList.contains("show-members")));
-  return open;
-}
-
 function start() {
   try {
     $("login-nick").value = localStorage.getItem("tcpchat.nick") || "";
@@ -150,7 +140,10 @@ function start() {
   $("member-list").addEventListener("click", onMemberListClick);
   $("toggle-rooms").addEventListener("click", () => togglePanel("show-rooms"));
   $("toggle-members").addEventListener("click", () => togglePanel("show-members"));
-  $("messages").addEventListener("click", () => $("app").classList.remove("show-rooms", "show-members"));
+  $("messages").addEventListener("click", closePanels);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closePanels();
+  });
   $("messages").addEventListener("scroll", loadOlder, { passive: true });
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.current) {

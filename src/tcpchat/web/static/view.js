@@ -105,7 +105,26 @@ export function showRoom(room) {
   renderHeader();
   renderRoomList();
   renderMembers();
+  closePanels();
+}
+
+// On a phone the room list and the member list slide in over the messages, one at a time.
+export function togglePanel(name) {
+  const app = $("app");
+  app.classList.remove(name === "show-rooms" ? "show-members" : "show-rooms");
+  app.classList.toggle(name);
+  panelsChanged();
+}
+
+export function closePanels() {
   $("app").classList.remove("show-rooms", "show-members");
+  panelsChanged();
+}
+
+function panelsChanged() {
+  const app = $("app");
+  $("toggle-rooms").setAttribute("aria-expanded", String(app.classList.contains("show-rooms")));
+  $("toggle-members").setAttribute("aria-expanded", String(app.classList.contains("show-members")));
 }
 
 // ---------------------------------------------------------------- the room list, header and members
@@ -119,16 +138,29 @@ export function renderRoomList() {
   const order = { server: 0, channel: 1, query: 2 };
   const rooms = [...state.rooms.values()].sort((a, b) => order[a.kind] - order[b.kind] || a.key.localeCompare(b.key));
   list.replaceChildren(...rooms.map((room) => {
+    // A button for the room (its name and unread count), and one to close it: both reachable
+    // with the keyboard. app.js handles their clicks.
     const item = el("li", "room");
     item.dataset.key = room.key;
-    if (room === state.current) item.classList.add("current");
+    const open = el("button", "room-open");
+    open.type = "button";
+    if (room === state.current) {
+      item.classList.add("current");
+      open.setAttribute("aria-current", "true");
+    }
     if (room.kind === "channel" && !room.joined) item.classList.add("parted");
-    item.append(el("span", "room-name", roomLabel(room)));
-    if (room.unread) item.append(el("span", room.mention ? "badge mention" : "badge", String(room.unread)));
+    open.append(el("span", "room-name", roomLabel(room)));
+    if (room.unread) {
+      const badge = el("span", room.mention ? "badge mention" : "badge", String(room.unread));
+      badge.title = `${room.unread} unread`;
+      open.append(badge);
+    }
+    item.append(open);
     if (room.kind !== "server") {
       const close = el("button", "room-close", "×");
       close.type = "button";
       close.title = room.kind === "channel" ? "Leave " + room.name : "Close";
+      close.setAttribute("aria-label", close.title);
       item.append(close);
     }
     return item;
@@ -158,13 +190,16 @@ export function renderMembers() {
   const members = isChan ? sortedMembers(room) : [];
   $("member-count").textContent = isChan ? `${members.length} ${members.length === 1 ? "person" : "people"}` : "";
   $("member-list").replaceChildren(...members.map((m) => {
-    const item = el("li", "member");
-    item.dataset.nick = m.nick;
-    if (m.away) item.classList.add("away");
-    item.title = m.away ? `${m.nick} is away` : `Talk to ${m.nick} privately`;
+    const button = el("button", "member");
+    button.type = "button";
+    button.dataset.nick = m.nick;
+    if (m.away) button.classList.add("away");
+    button.title = m.away ? `${m.nick} is away` : `Talk to ${m.nick} privately`;
     const rank = memberRank(m);
-    item.append(el("span", "prefix", rank < state.isupport.prefixSymbols.length ? state.isupport.prefixSymbols[rank] : ""));
-    item.append(el("span", "nick " + nickClass(m.nick), m.nick));
+    button.append(el("span", "prefix", rank < state.isupport.prefixSymbols.length ? state.isupport.prefixSymbols[rank] : ""));
+    button.append(el("span", "nick " + nickClass(m.nick), m.nick));
+    const item = el("li");
+    item.append(button);
     return item;
   }));
 }
