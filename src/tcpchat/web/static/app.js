@@ -19,7 +19,7 @@ import { loadOlder } from "./history.js";
 import { handleLine } from "./incoming.js";
 import { isChannel, state } from "./state.js";
 import { closeRoom, switchTo } from "./tabs.js";
-import { $, closePanels, renderRoomList, showLogin, togglePanel } from "./view.js";
+import { $, closePanels, keepNewestInView, renderRoomList, showLogin, togglePanel } from "./view.js";
 
 function onLoginSubmit(event) {
   event.preventDefault();
@@ -145,6 +145,7 @@ function start() {
     if (event.key === "Escape") closePanels();
   });
   $("messages").addEventListener("scroll", loadOlder, { passive: true });
+  keepNewestInView();
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.current) {
       markRead(state.current);

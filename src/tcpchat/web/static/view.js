@@ -42,6 +42,19 @@ export function nearBottom(box) {
   return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
 }
 
+// A reader at the newest line stays there when the view changes size: a phone's keyboard
+// opening, a smaller window, the input growing with a long message.
+export function keepNewestInView() {
+  const box = $("messages");
+  let atBottom = true;
+  box.addEventListener("scroll", () => {
+    atBottom = nearBottom(box);
+  }, { passive: true });
+  new ResizeObserver(() => {
+    if (atBottom) box.scrollTop = box.scrollHeight;
+  }).observe(box);
+}
+
 // Show a line in a room. Returns false when its msgid is already shown there.
 export function show(room, parts) {
   if (parts.msgid) {
@@ -169,6 +182,7 @@ export function renderRoomList() {
   const badge = $("unread-total");
   badge.hidden = total === 0;
   badge.textContent = String(total);
+  $("toggle-rooms").setAttribute("aria-label", total ? `Rooms (${total} unread)` : "Rooms");
   document.title = total ? `(${total}) tcpchat` : "tcpchat";
 }
 
