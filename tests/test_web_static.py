@@ -119,6 +119,13 @@ def test_every_module_is_imported_by_a_flat_name_and_has_what_is_imported_from_i
     assert {path.name for path in STATIC.glob("*.js")} == set(MODULES)
 
 
+def test_the_page_asks_for_every_module_at_once() -> None:
+    """Imports found one level at a time cost a round trip each (and the web port closes
+    each connection): index.html preloads every module app.js reaches."""
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', read("index.html")))
+    assert preloaded == set(MODULES) - {"app.js"}
+
+
 def test_every_id_the_script_looks_up_is_in_the_page() -> None:
     ids = parsed_index().ids
     wanted = set(re.findall(r"""\$\("([\w-]+)"\)""", script()))
