@@ -1,6 +1,7 @@
 """The web page in a real browser: Debian's headless Chromium, driven by Selenium through
 Debian's chromedriver (scripts/test.sh installs both). A person picks a nickname, talks with
-someone on IRC over TCP both ways, switches rooms and opens a private conversation; a
+someone on IRC over TCP both ways, switches rooms and opens a private conversation; on a
+phone, the input and the room list are on screen when wanted, also with the keyboard open. A
 screenshot of the end is saved in the test's temporary directory."""
 
 from __future__ import annotations
@@ -19,13 +20,32 @@ from net_harness import LineClient, running_server
 DRIVER = shutil.which("chromedriver")
 
 
-@pytest.fixture
-def browser():
+# A phone in Chrome's device emulation: its size in CSS pixels, touch, and a mobile viewport.
+PHONE = {"width": 390, "height": 844, "pixelRatio": 3, "touch": True, "mobile": True}
+
+
+def chromium(size: str, phone: bool = False):
     assert DRIVER is not None, "chromedriver is missing: scripts/test.sh installs it"
     options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1100,700"):
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={size}"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    if phone:
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
+    return webdriver.Chrome(service=Service(DRIVER), options=options)
+
+
+@pytest.fixture
+def browser():
+    driver = chromium("1100,700")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def phone():
+    driver = chromium("390,844", phone=True)
     try:
         yield driver
     finally:
@@ -35,6 +55,18 @@ def browser():
 def shown(driver, text: str) -> bool:
     return WebDriverWait(driver, 10).until(
         lambda d: text in d.find_element(By.TAG_NAME, "body").text
+    )
+
+
+def on_screen(driver, element) -> bool:
+    """Wholly inside the window, and not covered: what is at its middle is the element."""
+    return driver.execute_script(
+        """const e = arguments[0], r = e.getBoundingClientRect();
+        if (!r.width || !r.height || r.top < 0 || r.left < 0) return false;
+        if (r.bottom > innerHeight || r.right > innerWidth) return false;
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return hit !== null && e.contains(hit);""",
+        element,
     )
 
 
@@ -79,3 +111,62 @@ def test_a_person_in_the_browser_chats_with_irc(browser, tmp_path) -> None:
         assert "in the other room" not in browser.find_element(By.TAG_NAME, "main").text
         browser.save_screenshot(str(tmp_path / "web.png"))
         assert (tmp_path / "web.png").stat().st_size > 10_000
+
+
+def test_on_a_phone_the_input_and_the_room_list_are_on_screen(phone, tmp_path) -> None:
+    with running_server(web_port=-1) as server:
+        port = server.call(lambda: server.server.web_addresses[0][1])
+        bob = LineClient(server.port)
+        bob.register("tcpbob")
+        bob.send("JOIN #lobby")
+        bob.expect(" 366 ")
+        phone.get(f"http://127.0.0.1:{port}/")
+        phone.find_element(By.ID, "login-nick").send_keys("webalice" + Keys.ENTER)
+        bob.expect("webalice!")
+        wait = WebDriverWait(phone, 10)
+        message = phone.find_element(By.ID, "input")
+        room_name = phone.find_element(By.ID, "room-name")
+        rooms = phone.find_element(By.ID, "rooms")
+        members = phone.find_element(By.ID, "members")
+        wait.until(lambda d: room_name.text == "#lobby" and on_screen(d, message))
+        for number in range(8):  # more than half a phone's screen
+            bob.send(f"PRIVMSG #lobby :line {number} of a story told at length, " + "words " * 12)
+        assert shown(phone, "line 7 of a story")
+        # The lists leave the screen to the messages until asked for.
+        assert not rooms.is_displayed() and not members.is_displayed()
+        message.send_keys("/join #other" + Keys.ENTER)
+        wait.until(lambda d: room_name.text == "#other")
+        bob.send("PRIVMSG #lobby :news in the lobby")
+        toggle = phone.find_element(By.ID, "toggle-rooms")
+        unread = phone.find_element(By.ID, "unread-total")
+        wait.until(lambda d: unread.text == "1")  # one unread line, in another room
+        assert on_screen(phone, toggle)
+        toggle.click()
+        wait.until(lambda d: rooms.is_displayed())
+        assert toggle.get_attribute("aria-expanded") == "true"
+        lobby = next(
+            room
+            for room in phone.find_elements(By.CSS_SELECTOR, "#room-list .room")
+            if room.text.startswith("#lobby")
+        )
+        assert on_screen(phone, lobby)
+        lobby.click()
+        wait.until(lambda d: room_name.text == "#lobby" and not rooms.is_displayed())
+        assert toggle.get_attribute("aria-expanded") == "false"
+        assert shown(phone, "news in the lobby")
+        phone.find_element(By.ID, "toggle-members").click()
+        wait.until(lambda d: members.is_displayed() and "tcpbob" in members.text)
+        phone.find_element(By.ID, "toggle-members").click()
+        wait.until(lambda d: not members.is_displayed() and on_screen(d, message))
+        # The on-screen keyboard takes half the screen: the input and the newest line stay.
+        phone.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 390, "height": 420, "deviceScaleFactor": 3, "mobile": True},
+        )
+        message.click()
+        newest = phone.find_elements(By.CSS_SELECTOR, "#messages .line")[-1]
+        wait.until(lambda d: on_screen(d, message) and on_screen(d, newest))
+        message.send_keys("typed on a phone" + Keys.ENTER)
+        bob.expect("PRIVMSG #lobby :typed on a phone")
+        assert shown(phone, "typed on a phone")
+        phone.save_screenshot(str(tmp_path / "phone.png"))

@@ -1,1 +1,2 @@
-"""The web client's static files: index.html, app.js and style.css, in static/."""
+"""The web client's static files, in static/: index.html, style.css, and the script as ES
+modules (app.js wires the others), all served by flat name."""
