@@ -34,7 +34,7 @@ MODULES = (
     "incoming.js",
     "commands.js",
 )
-FILES = ("index.html", "style.css", *MODULES)
+FILES = ("index.html", "style.css", "icon.svg", *MODULES)
 IMPORT = re.compile(r"""^import\s*\{([^}]*)\}\s*from\s*"([^"]*)";""", re.MULTILINE)
 EXPORT = re.compile(r"^export (?:function|const|let) ([\w$]+)", re.MULTILINE)
 
@@ -94,6 +94,7 @@ def test_index_references_the_script_and_the_style_sheet_and_nothing_missing() -
     assert "app.js" in references
     assert '<script type="module" src="app.js"></script>' in read("index.html")
     assert "style.css" in references
+    assert "icon.svg" in references  # else browsers ask for /favicon.ico, a 404
     for reference in references:
         assert "//" not in reference and not reference.startswith("/"), reference
         assert (STATIC / reference).is_file(), reference
@@ -135,7 +136,7 @@ def test_every_id_the_script_looks_up_is_in_the_page() -> None:
 
 @pytest.mark.parametrize("name", FILES)
 def test_no_outside_requests(name: str) -> None:
-    text = read(name)
+    text = read(name).replace('xmlns="http://www.w3.org/2000/svg"', "")  # a name, not fetched
     assert not re.search(r"(?i)\b(?:https?|wss?|ftp):/?/", text), "a URL to another host"
     assert not re.search(r"""(?i)(?:src|href|action)\s*=\s*["']?//""", text)
     assert "@import" not in text
