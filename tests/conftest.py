@@ -4,3 +4,6 @@ they run in memory, so they never share (and lock) ./tcpchat-data."""
 import os
 
 os.environ.setdefault("TCPCHAT_DATA_DIR", "none")
+
+# The cluster tests' private redis-server (started only by a test that asks for it).
+from redis_harness import redis_server, redis_url  # noqa: E402, F401

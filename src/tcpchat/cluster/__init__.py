@@ -1,0 +1,27 @@
+"""Several tcpchat processes as one network, through one Redis (design.md section 4).
+
+This slice has nodes only: each server started with `--cluster URL` joins as a node (an id
+and a fencing epoch), keeps a heartbeat in Redis, reaps nodes whose heartbeat is too old,
+rejoins as a new node when it finds itself fenced, and leaves at shutdown; `tcpchat cluster
+status` lists the nodes. Nicks and channels are not shared yet.
+
+Nothing here but `node` and `status` talks to Redis, and they import redis-py lazily: the
+standard-library server never needs it. `keys`, `scripts` and `policy` are plain data and
+pure functions, so the decisions are tested without I/O.
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+
+INSTALL_HINT = "pip install 'tcpchat[cluster]'"
+
+
+def require_redis() -> None:
+    """Before anything listens: --cluster without redis-py is a one-line ConfigError."""
+    try:
+        import redis.asyncio  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"--cluster needs redis-py, which is not installed: {INSTALL_HINT}"
+        ) from None

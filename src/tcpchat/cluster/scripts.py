@@ -1,0 +1,90 @@
+"""The Lua scripts every node runs against Redis, one per step of a node's life.
+
+Each runs atomically in Redis, and each takes the time from `redis.call('TIME')`, never from
+the calling node: a node's clock may be off, or the node paused, and Redis's clock is the
+one every node is judged by. All take `keys.NODE_KEYS` as KEYS (nodes, heartbeats, node-seq).
+
+Fencing: a node's epoch is the number its JOIN drew from the counter, so every join gets a
+higher one than all before it. HEARTBEAT and LEAVE check the caller's epoch against the
+node's record first; a node that was reaped (or replaced) is refused with an error reply
+starting `FENCED`, and must rejoin as a new node rather than write with its old epoch. Later
+slices' scripts (nicks, channels) will make the same check first.
+"""
+
+from __future__ import annotations
+
+FENCED = "FENCED"  # the first word of the error reply a fenced node gets
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# ARGV: host, pid. Returns {node id, epoch}.
+JOIN = (
+    _NOW
+    + """
+local id = redis.call('INCR', KEYS[3])
+local record = {epoch = id, host = ARGV[1], pid = tonumber(ARGV[2]), started = now, users = 0}
+redis.call('HSET', KEYS[1], id, cjson.encode(record))
+redis.call('ZADD', KEYS[2], now, id)
+return {id, id}
+"""
+)
+
+# ARGV: node id, epoch, users. Returns Redis's time (ms); FENCED when the node is gone or
+# has another epoch.
+HEARTBEAT = (
+    """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then
+  return redis.error_reply('FENCED node ' .. ARGV[1] .. ' is no longer in the cluster')
+end
+local record = cjson.decode(raw)
+if record.epoch ~= tonumber(ARGV[2]) then
+  return redis.error_reply('FENCED node ' .. ARGV[1] .. ' has another epoch')
+end
+"""
+    + _NOW
+    + """
+record.users = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+return now
+"""
+)
+
+# ARGV: timeout (ms). Removes every node whose heartbeat is older than the timeout and
+# returns their ids. Atomic, so two nodes reaping at once each get a share, never the same
+# node twice, and reaping again finds nothing more.
+REAP = (
+    _NOW
+    + """
+local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - tonumber(ARGV[1])))
+for _, id in ipairs(dead) do
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[1], id)
+end
+return dead
+"""
+)
+
+# ARGV: node id, epoch. Returns 1 if the node left, 0 if it was already gone (or fenced).
+LEAVE = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw or cjson.decode(raw).epoch ~= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+# No ARGV. Returns {Redis time (ms), HGETALL nodes, ZRANGE heartbeats WITHSCORES}: one
+# consistent snapshot for `tcpchat cluster status`.
+STATUS = (
+    _NOW
+    + """
+return {now, redis.call('HGETALL', KEYS[1]), redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')}
+"""
+)

@@ -1,0 +1,126 @@
+"""The node scripts against a real redis-server: join, heartbeat and fencing, reap, leave."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis
+
+from tcpchat.cluster import keys, scripts
+
+
+class Node:
+    """The scripts bound to one connection, as a node would call them."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.join_script = client.register_script(scripts.JOIN)
+        self.heartbeat_script = client.register_script(scripts.HEARTBEAT)
+        self.reap_script = client.register_script(scripts.REAP)
+        self.leave_script = client.register_script(scripts.LEAVE)
+
+    def join(self, host: str = "h", pid: int = 1) -> tuple[int, int]:
+        node, epoch = self.join_script(keys=keys.NODE_KEYS, args=[host, pid])
+        return int(node), int(epoch)
+
+    def heartbeat(self, node: int, epoch: int, users: int = 0) -> int:
+        return int(self.heartbeat_script(keys=keys.NODE_KEYS, args=[node, epoch, users]))
+
+    def reap(self, timeout_ms: int) -> list[int]:
+        return sorted(
+            int(each) for each in self.reap_script(keys=keys.NODE_KEYS, args=[timeout_ms])
+        )
+
+    def leave(self, node: int, epoch: int) -> int:
+        return int(self.leave_script(keys=keys.NODE_KEYS, args=[node, epoch]))
+
+
+@pytest.fixture
+def client(redis_server, redis_url):
+    with redis_server.client() as each:
+        yield each
+
+
+def age(client: redis.Redis, node: int, ms: int) -> None:
+    """Make a node's last heartbeat `ms` older (instead of waiting that long)."""
+    client.zincrby(keys.HEARTBEATS, -ms, str(node))
+
+
+def test_join_gives_increasing_ids_and_epochs_and_records_the_node(client):
+    node = Node(client)
+    first, second = node.join("alpha", 11), node.join("beta", 22)
+    assert second[0] > first[0] and second[1] > first[1]
+    record = client.hget(keys.NODES, str(second[0]))
+    assert '"host":"beta"' in record and '"pid":22' in record and '"users":0' in record
+    redis_now = client.time()
+    beat = client.zscore(keys.HEARTBEATS, str(first[0]))
+    assert abs(redis_now[0] * 1000 + redis_now[1] // 1000 - beat) < 5000  # Redis's own clock
+
+
+def test_heartbeat_updates_users_and_refuses_a_wrong_epoch_as_fenced(client):
+    node = Node(client)
+    me, epoch = node.join()
+    assert node.heartbeat(me, epoch, users=7) > 0
+    assert '"users":7' in client.hget(keys.NODES, str(me))
+    with pytest.raises(redis.ResponseError, match=r"^FENCED"):
+        node.heartbeat(me, epoch + 1)
+    assert '"users":7' in client.hget(keys.NODES, str(me))  # nothing written
+
+
+def test_a_reaped_node_is_fenced_on_its_next_heartbeat(client):
+    node = Node(client)
+    me, epoch = node.join()
+    age(client, me, 60_000)
+    assert node.reap(10_000) == [me]
+    with pytest.raises(redis.ResponseError, match=r"^FENCED"):
+        node.heartbeat(me, epoch)
+    assert client.hget(keys.NODES, str(me)) is None  # the fenced beat recreated nothing
+    assert client.zscore(keys.HEARTBEATS, str(me)) is None
+
+
+def test_reap_removes_only_stale_nodes_and_is_idempotent(client):
+    node = Node(client)
+    stale, _ = node.join()
+    fresh, fresh_epoch = node.join()
+    age(client, stale, 20_000)
+    assert node.reap(10_000) == [stale]
+    assert node.reap(10_000) == []
+    assert client.hkeys(keys.NODES) == [str(fresh)]
+    assert node.heartbeat(fresh, fresh_epoch) > 0
+
+
+def test_two_reapers_at_once_share_the_dead_each_returned_once(redis_server, client):
+    joiner = Node(client)
+    dead = [joiner.join()[0] for _ in range(200)]
+    alive = joiner.join()[0]
+    for each in dead:
+        age(client, each, 30_000)
+    results: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+
+    def reap(slot: int) -> None:
+        with redis_server.client() as own:
+            reaper = Node(own)
+            start.wait()
+            for _ in range(20):
+                results[slot].extend(reaper.reap(10_000))
+
+    threads = [threading.Thread(target=reap, args=(slot,)) for slot in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results[0] + results[1]) == sorted(dead)  # each once, none missed
+    assert client.hkeys(keys.NODES) == [str(alive)]
+
+
+def test_leave_removes_the_node_but_not_with_a_wrong_epoch(client):
+    node = Node(client)
+    me, epoch = node.join()
+    assert node.leave(me, epoch + 1) == 0
+    assert client.hexists(keys.NODES, str(me))
+    assert node.leave(me, epoch) == 1
+    assert not client.hexists(keys.NODES, str(me))
+    assert client.zscore(keys.HEARTBEATS, str(me)) is None
+    assert node.leave(me, epoch) == 0  # leaving twice is harmless
