@@ -61,11 +61,12 @@ def test_status_lists_nodes_by_id_with_their_heartbeat_age():
     assert nodes[1].line(now_ms=2000) == "node 12  epoch 12  b:9  users 3  heartbeat 0.5s ago"
 
 
-def test_the_server_imports_and_starts_without_redis_py():
+def test_the_server_and_the_cluster_modules_import_without_redis_py():
     """redis-py is optional: made unimportable, the server and its cluster modules load."""
     code = (
         "import sys; sys.modules['redis'] = None\n"
-        "import tcpchat.cli, tcpchat.cluster, tcpchat.cluster.policy\n"
+        "import tcpchat.cli, tcpchat.cluster, tcpchat.cluster.policy, tcpchat.cluster.node\n"
+        "import tcpchat.cluster.status, tcpchat.edge.cluster\n"
         "print('ok')\n"
     )
     done = subprocess.run(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .cluster import require_redis
 from .config import Settings
 from .edge.server import SHUTDOWN_REASON, ChatServer
 from .errors import ConfigError, ListenError, StoreError
@@ -93,6 +94,13 @@ def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
         choices=["auto", "uvloop", "asyncio"],
         help="auto (default) uses uvloop when it is installed (pip install 'tcpchat[fast]')",
     )
+    parser.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="join the cluster at this Redis (redis://HOST:PORT/DB, rediss://, "
+        "unix:///PATH?db=N; password in the URL or $REDIS_PASSWORD) as a node; in progress: "
+        "nodes only, nicks and channels are not shared yet (needs 'tcpchat[cluster]')",
+    )
     parser.add_argument("--server-name", help="the server's name in IRC replies")
     parser.add_argument("--network-name", help="the network name announced to IRC clients")
     parser.add_argument("--version", action="version", version=version_line())
@@ -127,6 +135,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
             "event_loop": args.event_loop,
             "server_name": args.server_name,
             "network_name": args.network_name,
+            "cluster_url": args.cluster,
             "data_dir": None if args.data_dir is None else _data_dir(args.data_dir),
         }.items()
         if value is not None
@@ -195,6 +204,11 @@ async def run_server(settings: Settings, with_console: bool) -> None:
         for host, port in addresses:
             shown = f"[{host}]" if ":" in host else host
             print(f"Listening{label} on {shown}:{port}", flush=True)
+    node = None
+    if settings.cluster_url:
+        from .edge.cluster import join_cluster
+
+        node = await join_cluster(settings, server, say=lambda line: print(line, flush=True))
     print("Server is waiting for connections...", flush=True)
     waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
     if with_console:
@@ -210,6 +224,8 @@ async def run_server(settings: Settings, with_console: bool) -> None:
         print("Shutting down...", flush=True)
     # One reason, however the shutdown came (quit/over, Ctrl-C, Ctrl-D, SIGINT, SIGTERM).
     await server.shutdown(SHUTDOWN_REASON)
+    if node is not None:
+        await node.stop()
 
 
 def _run(prog: str) -> str:
@@ -224,6 +240,10 @@ def script_main(argv: Sequence[str] | None = None, prog: str = "server.py") -> i
         return gen_cert_main(args[1:], prog=f"{prog} gen-cert")
     if args and args[0] == "hash-password":
         return hash_password_main(args[1:], prog=f"{prog} hash-password")
+    if args and args[0] == "cluster":
+        from .cluster.status import cluster_main
+
+        return cluster_main(args[1:], prog=f"{prog} cluster")
     return server_main(args, prog=prog)
 
 
@@ -231,6 +251,8 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
     args = server_parser(prog).parse_args(argv)
     try:
         settings = load_settings(args)
+        if settings.cluster_url:
+            require_redis()
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
@@ -344,6 +366,7 @@ COMMANDS = {
     "client": "the terminal client",
     "gen-cert": "make a self-signed TLS certificate to try TLS",
     "hash-password": "hash an operator password for the config file",
+    "cluster": "the cluster's nodes: 'cluster status --cluster URL'",
 }
 
 
@@ -365,6 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return gen_cert_main(ns.args)
     if ns.command == "hash-password":
         return hash_password_main(ns.args)
+    if ns.command == "cluster":
+        from .cluster.status import cluster_main
+
+        return cluster_main(ns.args)
     return server_main(ns.args)
 
 

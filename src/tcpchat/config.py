@@ -125,6 +125,15 @@ class Settings:
     whowas_per_nick: int = 10  # WHOWAS records kept for any one nick
     knock_interval: float = 60.0  # seconds a user waits between two KNOCKs; 0: no wait
 
+    # Clustering (in progress: nodes and heartbeats only; nicks and channels are not shared
+    # yet). A Redis URL (redis://, rediss:// for TLS, unix://PATH?db=N) joins this server to
+    # the cluster there as a node; None runs alone. A password goes in the URL or in
+    # $REDIS_PASSWORD. Needs redis-py: pip install 'tcpchat[cluster]'.
+    cluster_url: str | None = None
+    # Seconds without a heartbeat before the other nodes declare a node dead and reap it;
+    # each node beats four times per timeout.
+    cluster_node_timeout: float = 10.0
+
     # Connection handling.
     sendq_bytes: int = 1 << 20  # output buffered for one client before it is dropped
     plain_greeting_delay: float = 1.0  # silence before a peer is greeted as a person
@@ -295,6 +304,12 @@ def _channel(value: str) -> str | None:
     return None
 
 
+def _redis_url(value: str) -> str | None:
+    if value.partition("://")[0] not in ("redis", "rediss", "unix"):
+        return "must be a redis://, rediss:// or unix:// URL"
+    return None
+
+
 def _nicks(value: tuple[str, ...]) -> str | None:
     return "must not contain an empty nick" if any(not nick for nick in value) else None
 
@@ -364,6 +379,8 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "flood_burst": Range(1, 1 << 24),  # at least one line, or no one could speak
     "flood_rate": Range(0, 1e6),  # 0: no flood control
     "flood_max_queued": Range(0, 1 << 24),
+    "cluster_url": _redis_url,
+    "cluster_node_timeout": Range(0.2, 3600),
 }
 
 

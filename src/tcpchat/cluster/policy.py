@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .scripts import FENCED
@@ -49,6 +50,21 @@ def password_for(url: str, environ: Mapping[str, str]) -> str | None:
     if urlsplit(url).password is not None:
         return None  # redis-py takes it from the URL
     return environ.get(PASSWORD_ENV) or None
+
+
+def client_options(url: str, node_timeout: float, environ: Mapping[str, str]) -> dict[str, Any]:
+    """redis-py's options besides the URL: a call that hangs fails well within a node's
+    timeout, and redis-py retries nothing itself (the node's loop does, with its schedule)."""
+    wait = max(0.5, min(5.0, node_timeout / 2))
+    options: dict[str, Any] = {
+        "socket_connect_timeout": wait,
+        "socket_timeout": wait,
+        "decode_responses": True,
+    }
+    password = password_for(url, environ)
+    if password is not None:
+        options["password"] = password
+    return options
 
 
 @dataclass(frozen=True, slots=True)

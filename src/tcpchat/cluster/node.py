@@ -1,0 +1,216 @@
+"""ClusterNode: this server's membership in the cluster, kept alive by a heartbeat.
+
+`start` connects and joins (a new node id and epoch from Redis); then one task, every
+quarter of `cluster_node_timeout`, sends a heartbeat and reaps the nodes whose heartbeat is
+older than the timeout, handing their ids to `on_dead`. Both steps in one task, in that
+order, so a node never reaps itself while it is beating on time.
+
+A heartbeat refused as FENCED (this node was reaped while it was paused or cut off, or
+another process took its record) means the cluster has declared this node dead: it calls
+`on_fenced`, forgets its membership and joins again as a new node, with a higher epoch. It
+never writes with the old epoch again. When Redis can't be reached, it tries again after
+0.1 s, doubling up to 5 s (policy.retry_delay), saying so in the log each time; `stop`
+leaves (so the others need not wait for the timeout) and closes the connection.
+
+Only this module and `status` talk to Redis; redis-py is imported when a node is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import keys, scripts
+from .policy import (
+    Membership,
+    client_options,
+    heartbeat_interval,
+    is_fenced,
+    public_url,
+    retry_delay,
+)
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger("tcpchat.cluster")
+
+LEAVE_TIMEOUT = 2.0  # seconds a shutdown waits to leave before leaving it to the reapers
+
+
+class Fenced(Exception):
+    """The cluster has declared this node dead; it must rejoin as a new one."""
+
+
+def _ignore(*_: Any) -> None:
+    pass
+
+
+class ClusterNode:
+    """One process's membership: `await start()`, later `await stop()`."""
+
+    def __init__(
+        self,
+        url: str,
+        node_timeout: float,
+        users: Callable[[], int] = lambda: 0,
+        on_joined: Callable[[Membership], None] = _ignore,
+        on_fenced: Callable[[Membership, str], None] = _ignore,
+        on_dead: Callable[[list[int]], None] = _ignore,
+    ) -> None:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        self.url = url
+        self.shown_url = public_url(url)
+        self.node_timeout = node_timeout
+        self.interval = heartbeat_interval(node_timeout)
+        self.users, self.on_joined, self.on_fenced, self.on_dead = (
+            users,
+            on_joined,
+            on_fenced,
+            on_dead,
+        )
+        self.membership: Membership | None = None
+        self.failures = 0  # tries in a row that could not reach Redis
+        self.task: asyncio.Task[None] | None = None
+        options = client_options(url, node_timeout, os.environ)
+        self.redis: Redis = Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
+        self.scripts = {
+            name: self.redis.register_script(source)
+            for name, source in (
+                ("join", scripts.JOIN),
+                ("heartbeat", scripts.HEARTBEAT),
+                ("reap", scripts.REAP),
+                ("leave", scripts.LEAVE),
+            )
+        }
+
+    async def start(self) -> Membership | None:
+        """Join now if Redis answers (the membership), else None and keep trying in the
+        background: a server with an unreachable Redis still serves its own clients."""
+        delay = await self._tick()
+        self.task = asyncio.create_task(self._run(delay))
+        return self.membership
+
+    async def stop(self) -> None:
+        """Leave the cluster (at once, not after the timeout) and close the connection."""
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+        membership, self.membership = self.membership, None
+        if membership is not None:
+            try:
+                async with asyncio.timeout(LEAVE_TIMEOUT):
+                    await self._call("leave", membership.node, membership.epoch)
+            except Exception as exc:  # Redis away: the others reap this node in time
+                log.warning(
+                    "could not leave the cluster (%s); node %d will be reaped after %.1f s",
+                    _reason(exc),
+                    membership.node,
+                    self.node_timeout,
+                )
+            else:
+                log.info("node %d left the cluster", membership.node)
+        await self.redis.aclose()
+
+    async def _run(self, delay: float) -> None:
+        while True:
+            await asyncio.sleep(delay)
+            delay = await self._tick()
+
+    async def _tick(self) -> float:
+        """Join (if not a member), beat and reap; the seconds until the next tick."""
+        try:
+            if self.membership is None:
+                await self._join()
+            else:
+                await self._beat(self.membership)
+            await self._reap()
+        except Fenced as exc:
+            self._fenced(str(exc))
+            return 0.0  # rejoin at once
+        except Exception as exc:
+            return self._unreachable(exc)
+        if self.failures:
+            log.warning("Redis at %s answers again", self.shown_url)
+            self.failures = 0
+        return self.interval
+
+    async def _call(self, script: str, *args: Any) -> Any:
+        return await self.scripts[script](keys=keys.NODE_KEYS, args=list(args))
+
+    async def _join(self) -> None:
+        node, epoch = await self._call("join", socket.gethostname(), os.getpid())
+        self.membership = Membership(int(node), int(epoch))
+        log.info("joined the cluster at %s as node %s", self.shown_url, node)
+        self.on_joined(self.membership)
+
+    async def _beat(self, membership: Membership) -> None:
+        from redis.exceptions import ResponseError
+
+        try:
+            await self._call("heartbeat", membership.node, membership.epoch, self.users())
+        except ResponseError as exc:
+            if is_fenced(str(exc)):
+                raise Fenced(str(exc)) from None
+            raise
+
+    async def _reap(self) -> None:
+        timeout_ms = round(self.node_timeout * 1000)
+        dead = [int(each) for each in await self._call("reap", timeout_ms)]
+        mine = self.membership.node if self.membership else None
+        others = [each for each in dead if each != mine]
+        if others:
+            log.warning(
+                "reaped node(s) %s: no heartbeat for %.1f s",
+                ", ".join(map(str, others)),
+                self.node_timeout,
+            )
+            self.on_dead(others)
+        if mine in dead:  # paused between its beat and its reap, long enough to be dead
+            raise Fenced(f"FENCED node {mine}'s own heartbeat was older than the timeout")
+
+    def _fenced(self, reason: str) -> None:
+        old, self.membership = self.membership, None
+        if old is None:
+            return
+        log.warning(
+            "node %d (epoch %d) was fenced: the cluster declared it dead (%s); "
+            "rejoining as a new node",
+            old.node,
+            old.epoch,
+            reason,
+        )
+        self.on_fenced(old, reason)
+
+    def _unreachable(self, exc: Exception) -> float:
+        """A try failed: log it (a traceback only for what is not a lost connection) and
+        say how long to wait."""
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        delay = retry_delay(self.failures)
+        self.failures += 1
+        expected = isinstance(exc, ConnectionError | TimeoutError | OSError)
+        log.warning(
+            "cannot reach Redis at %s (%s); retrying in %.1f s",
+            self.shown_url,
+            _reason(exc),
+            delay,
+            exc_info=not expected,
+        )
+        return delay
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception in a few words, for one log line."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
