@@ -154,9 +154,14 @@ def _data_dir(text: str) -> str:
     return "" if text.strip().lower() in ("", "none") else text
 
 
+# Settings whose flag is not the setting's name.
+FLAGS = {"cluster_url": "--cluster"}
+
+
 def flag_spelling(key: str, value: object) -> str:
-    """A setting as the command line spells it: `--port 99999`."""
-    return f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
+    """A setting as the command line spells it: `--port 99999`, `--cluster URL`."""
+    flag = FLAGS.get(key, f"--{key.replace('_', '-')}")
+    return f"{flag} {shlex.quote(str(value))}"
 
 
 class CannotListen(Exception):

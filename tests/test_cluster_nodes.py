@@ -1,0 +1,246 @@
+"""Servers started with --cluster against a real redis-server: they join, are listed by
+`tcpchat cluster status`, reap a killed node, fence and rejoin a paused one, leave at
+shutdown, and keep serving while Redis is away. Every wait is on a condition, with a deadline.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tcpchat.cluster.policy import NodeInfo
+from tcpchat.cluster.status import read_status
+
+from net_harness import LineClient, start_server_process_lines
+from redis_harness import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_TIMEOUT = 1.0  # seconds: short, so a dead node is noticed quickly
+DEADLINE = 15.0  # the most any condition below is waited for (a noisy, shared machine)
+JOINED = r"^Cluster: node (\d+) \(epoch (\d+)\) at (\S+)$"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = DEADLINE) -> object:
+    """Poll `condition` until it holds (its value), or fail saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class Node:
+    """A server process with --cluster, its output read as it comes."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc, self.port, self.startup = start_server_process_lines(*args)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.lock = threading.Lock()
+        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True).start()
+
+    def _read(self, stream, lines: list[str]) -> None:
+        for line in stream:
+            with self.lock:
+                lines.append(line.rstrip("\n"))
+
+    def printed(self, pattern: str, stream: str = "out") -> re.Match[str] | None:
+        with self.lock:
+            lines = list(self.out if stream == "out" else self.err)
+        return next((m for m in map(re.compile(pattern).search, lines) if m), None)
+
+    def wait_printed(self, pattern: str, stream: str = "out") -> re.Match[str]:
+        return wait_until(lambda: self.printed(pattern, stream), f"{pattern!r} on {stream}")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # our own process, by its pid
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def cluster(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Node]]:
+    """Start nodes on the test's clean database, all stopped at the end."""
+    config = tmp_path / "cluster.toml"
+    config.write_text(f"cluster_node_timeout = {NODE_TIMEOUT}\n")
+    started: list[Node] = []
+
+    def start(*args: str) -> Node:
+        node = Node("--host", "127.0.0.1", "--cluster", redis_url, "--config", str(config), *args)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        if node.proc.poll() is None:
+            node.proc.send_signal(signal.SIGCONT)  # a paused one must be able to die
+        node.stop()
+
+
+def joined(node: Node) -> tuple[int, int]:
+    """The node id and epoch it announced before "Server is waiting for connections"."""
+    match = next(m for m in map(re.compile(JOINED).match, node.startup) if m)
+    return int(match.group(1)), int(match.group(2))
+
+
+def nodes_by_pid(url: str) -> dict[int, NodeInfo]:
+    return {node.pid: node for node in read_status(url)[1]}
+
+
+def status_cli(url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tcpchat", "cluster", "status", "--cluster", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "src")},
+    )
+
+
+def test_two_nodes_join_and_cluster_status_lists_both(cluster, redis_url):
+    a, b = cluster(), cluster()
+    (a_id, a_epoch), (b_id, b_epoch) = joined(a), joined(b)
+    assert b_id > a_id and b_epoch > a_epoch
+    # The announcement comes after the Listening lines, which are as they always were.
+    assert a.startup[-1] == "Server is waiting for connections..."
+    assert re.match(r"^Listening on 127\.0\.0\.1:\d+$", a.startup[0])
+    assert re.match(JOINED, a.startup[-2]).group(3) == redis_url
+    alice = LineClient(a.port).register("alice")
+    wait_until(lambda: nodes_by_pid(redis_url)[a.pid].users == 1, "alice counted on a")
+    done = status_cli(redis_url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2
+    for line, node_id, node in zip(lines, (a_id, b_id), (a, b), strict=True):
+        match = re.match(
+            r"^node (\d+)  epoch (\d+)  \S+:(\d+)  users (\d+)  heartbeat ([\d.]+)s ago$", line
+        )
+        assert match, line
+        assert int(match.group(1)) == node_id and int(match.group(3)) == node.pid
+        assert float(match.group(5)) < 5 * NODE_TIMEOUT
+    assert re.search(r"  users 1  ", lines[0])
+    alice.sock.close()
+
+
+def test_a_killed_node_is_reaped_by_the_other_within_the_timeout(cluster, redis_url):
+    a, b = cluster(), cluster()
+    (a_id, _), (b_id, _) = joined(a), joined(b)
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait(10)
+    killed = time.monotonic()
+    wait_until(lambda: b.pid not in nodes_by_pid(redis_url), "the killed node reaped")
+    # Noticed within the timeout plus one beat (scheduling on a busy machine aside).
+    assert time.monotonic() - killed < NODE_TIMEOUT * 1.25 + 3.0
+    a.wait_printed(rf"reaped node\(s\) {b_id}: no heartbeat", stream="err")
+    assert nodes_by_pid(redis_url)[a.pid].node == a_id  # the survivor is untouched
+
+
+def test_a_paused_node_is_fenced_and_rejoins_as_a_new_node(cluster, redis_url):
+    a, b = cluster(), cluster()
+    b_id, b_epoch = joined(b)
+    b.proc.send_signal(signal.SIGSTOP)
+    wait_until(lambda: b.pid not in nodes_by_pid(redis_url), "the paused node reaped")
+    b.proc.send_signal(signal.SIGCONT)
+    b.wait_printed(
+        rf"^Cluster: node {b_id} \(epoch {b_epoch}\) was fenced: the cluster declared it "
+        "dead; rejoining as a new node$"
+    )
+    rejoined = b.wait_printed(JOINED)
+    new_id, new_epoch = int(rejoined.group(1)), int(rejoined.group(2))
+    assert new_id > b_id and new_epoch > b_epoch
+    listed = wait_until(lambda: nodes_by_pid(redis_url).get(b.pid), "the rejoined node")
+    assert (listed.node, listed.epoch) == (new_id, new_epoch)
+    assert b_id not in {node.node for node in read_status(redis_url)[1]}
+    assert b.printed(r"node \d+ \(epoch \d+\) was fenced", stream="err")
+    assert a.proc.poll() is None and b.proc.poll() is None
+
+
+def test_sigterm_leaves_the_cluster_at_once(cluster, redis_url):
+    a, b = cluster(), cluster()
+    a_id, _ = joined(a)
+    b.proc.send_signal(signal.SIGTERM)
+    assert b.proc.wait(10) == 0
+    # No waiting for the reaper: the node left as it shut down.
+    assert [node.node for node in read_status(redis_url)[1]] == [a_id]
+    assert b.printed(r"node \d+ left the cluster", stream="err")
+
+
+def test_an_unreachable_redis_keeps_the_server_up_retrying_until_it_comes(tmp_path):
+    later = RedisServer(tmp_path)
+    node = Node("--host", "127.0.0.1", "--cluster", later.url())
+    try:
+        assert not any(re.match(JOINED, line) for line in node.startup)
+        node.wait_printed(r"cannot reach Redis at unix://\S+ \(.*\); retrying in", "err")
+        alice = LineClient(node.port).register("alice")  # serving all the while
+        later.start()
+        try:
+            node.wait_printed(JOINED)
+            node.wait_printed(r"Redis at \S+ answers again", "err")
+            alice.send("PING :still")
+            alice.expect(r"PONG .*still")
+        finally:
+            node.proc.send_signal(signal.SIGTERM)
+            assert node.proc.wait(10) == 0
+            later.stop()
+    finally:
+        node.stop()
+
+
+def test_cluster_without_redis_py_is_one_line_and_exit_code_2():
+    code = (
+        "import sys; sys.modules['redis'] = None\n"
+        "from tcpchat.cli import script_main\n"
+        "sys.exit(script_main(['--port', '0', '--web-port', '0', '--no-console',"
+        " '--cluster', 'redis://127.0.0.1:1/0']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT / "src"), "TCPCHAT_DATA_DIR": "none"},
+    )
+    assert done.returncode == 2
+    assert "Listening" not in done.stdout
+    assert done.stderr.strip().splitlines() == [
+        "server.py: --cluster needs redis-py, which is not installed: "
+        "pip install 'tcpchat[cluster]'"
+    ]
+
+
+def test_cluster_status_says_when_redis_cannot_be_reached(tmp_path):
+    url = f"unix://{tmp_path}/nothing.sock?db=0"
+    done = status_cli(url)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"tcpchat cluster: cannot read the cluster at {url}: ")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_cluster_url_is_refused_before_listening():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "--no-console", "--cluster", "http://x/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--cluster http://x/: must be a redis://, rediss:// or unix:// URL" in proc.stderr
