@@ -235,12 +235,20 @@ def test_cluster_status_says_when_redis_cannot_be_reached(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_a_bad_cluster_url_is_refused_before_listening():
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://x/", "--cluster http://x/: must be a redis://, rediss:// or unix:// URL"),
+        ("redis://x:port/0", "--cluster: Port could not be cast to integer value as 'port'"),
+    ],
+)
+def test_a_bad_cluster_url_is_refused_before_listening(url, said):
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), "--no-console", "--cluster", "http://x/"],
+        [sys.executable, str(ROOT / "server.py"), "--no-console", "--cluster", url],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 2
-    assert "--cluster http://x/: must be a redis://, rediss:// or unix:// URL" in proc.stderr
+    assert proc.stderr.splitlines() == [f"server.py: {said}"]
+    assert "Listening" not in proc.stdout

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .cluster import require_redis
+from .cluster import check_cluster_url
 from .config import Settings
 from .edge.server import SHUTDOWN_REASON, ChatServer
 from .errors import ConfigError, ListenError, StoreError
@@ -257,7 +257,7 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
     try:
         settings = load_settings(args)
         if settings.cluster_url:
-            require_redis()
+            check_cluster_url(settings.cluster_url)
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2

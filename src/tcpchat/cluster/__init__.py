@@ -17,11 +17,16 @@ from ..errors import ConfigError
 INSTALL_HINT = "pip install 'tcpchat[cluster]'"
 
 
-def require_redis() -> None:
-    """Before anything listens: --cluster without redis-py is a one-line ConfigError."""
+def check_cluster_url(url: str) -> None:
+    """Before anything listens: --cluster without redis-py, or with a URL redis-py can't
+    read (a port that is not a number), is a one-line ConfigError. No I/O."""
     try:
-        import redis.asyncio  # noqa: F401
+        from redis.connection import parse_url
     except ImportError:
         raise ConfigError(
             f"--cluster needs redis-py, which is not installed: {INSTALL_HINT}"
         ) from None
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"--cluster: {exc}") from None
