@@ -20,20 +20,22 @@ class Node:
         self.reap_script = client.register_script(scripts.REAP)
         self.leave_script = client.register_script(scripts.LEAVE)
 
-    def join(self, host: str = "h", pid: int = 1) -> tuple[int, int]:
-        node, epoch = self.join_script(keys=keys.NODE_KEYS, args=[host, pid])
+    def join(self, host: str = "h", pid: int = 1, token: str = "t") -> tuple[int, int]:
+        node, epoch = self.join_script(keys=keys.NODE_KEYS, args=[host, pid, token])
         return int(node), int(epoch)
 
-    def heartbeat(self, node: int, epoch: int, users: int = 0) -> int:
-        return int(self.heartbeat_script(keys=keys.NODE_KEYS, args=[node, epoch, users]))
+    def heartbeat(self, node: int, epoch: int, users: int = 0, token: str = "t") -> int:
+        return int(
+            self.heartbeat_script(keys=keys.NODE_KEYS, args=[node, epoch, users, token])
+        )
 
     def reap(self, timeout_ms: int) -> list[int]:
         return sorted(
             int(each) for each in self.reap_script(keys=keys.NODE_KEYS, args=[timeout_ms])
         )
 
-    def leave(self, node: int, epoch: int) -> int:
-        return int(self.leave_script(keys=keys.NODE_KEYS, args=[node, epoch]))
+    def leave(self, node: int, epoch: int, token: str = "t") -> int:
+        return int(self.leave_script(keys=keys.NODE_KEYS, args=[node, epoch, token]))
 
 
 @pytest.fixture
@@ -66,6 +68,22 @@ def test_heartbeat_updates_users_and_refuses_a_wrong_epoch_as_fenced(client):
     with pytest.raises(redis.ResponseError, match=r"^FENCED"):
         node.heartbeat(me, epoch + 1)
     assert '"users":7' in client.hget(keys.NODES, str(me))  # nothing written
+
+
+def test_after_redis_lost_its_data_a_node_with_the_same_id_and_epoch_is_still_told_apart(
+    client,
+):
+    """The counter starts again when Redis loses everything: a new node draws the old one's
+    id and epoch, but not its token, so the old one is fenced, and cannot make it leave."""
+    node = Node(client)
+    old = node.join(token="old-token")
+    client.flushdb()  # Redis restarted without its data
+    new = node.join(token="new-token")
+    assert new == old
+    with pytest.raises(redis.ResponseError, match=r"^FENCED"):
+        node.heartbeat(*old, token="old-token")
+    assert node.leave(*old, token="old-token") == 0
+    assert node.heartbeat(*new, token="new-token") > 0
 
 
 def test_a_reaped_node_is_fenced_on_its_next_heartbeat(client):

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -110,7 +111,9 @@ class ClusterNode:
         if membership is not None:
             try:
                 async with asyncio.timeout(LEAVE_TIMEOUT):
-                    await self._call("leave", membership.node, membership.epoch)
+                    await self._call(
+                        "leave", membership.node, membership.epoch, membership.token
+                    )
             except Exception as exc:  # Redis away: the others reap this node in time
                 log.warning(
                     "could not leave the cluster (%s); node %d will be reaped after %.1f s",
@@ -149,8 +152,9 @@ class ClusterNode:
         return await self.scripts[script](keys=keys.NODE_KEYS, args=list(args))
 
     async def _join(self) -> None:
-        node, epoch = await self._call("join", socket.gethostname(), os.getpid())
-        self.membership = Membership(int(node), int(epoch))
+        token = secrets.token_hex(8)
+        node, epoch = await self._call("join", socket.gethostname(), os.getpid(), token)
+        self.membership = Membership(int(node), int(epoch), token)
         log.info("joined the cluster at %s as node %s", self.shown_url, node)
         self.on_joined(self.membership)
 
@@ -158,7 +162,9 @@ class ClusterNode:
         from redis.exceptions import ResponseError
 
         try:
-            await self._call("heartbeat", membership.node, membership.epoch, self.users())
+            await self._call(
+                "heartbeat", membership.node, membership.epoch, self.users(), membership.token
+            )
         except ResponseError as exc:
             if is_fenced(str(exc)):
                 raise Fenced(str(exc)) from None

@@ -73,6 +73,9 @@ class Membership:
 
     node: int
     epoch: int
+    # Random, drawn by the node at each join: if Redis lost its data and its counter
+    # started again, a new node could draw an old node's id and epoch, but not its token.
+    token: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,11 @@ the calling node: a node's clock may be off, or the node paused, and Redis's clo
 one every node is judged by. All take `keys.NODE_KEYS` as KEYS (nodes, heartbeats, node-seq).
 
 Fencing: a node's epoch is the number its JOIN drew from the counter, so every join gets a
-higher one than all before it. HEARTBEAT and LEAVE check the caller's epoch against the
-node's record first; a node that was reaped (or replaced) is refused with an error reply
-starting `FENCED`, and must rejoin as a new node rather than write with its old epoch. Later
+higher one than all before it, and with it a random token of the node's own (the counter
+starts again if Redis loses its data; the token tells two nodes that drew one number
+apart). HEARTBEAT and LEAVE check the caller's epoch and token against the node's record
+first; a node that was reaped (or replaced) is refused with an error reply starting
+`FENCED`, and must rejoin as a new node rather than write with its old epoch. Later
 slices' scripts (nicks, channels) will make the same check first.
 """
 
@@ -20,20 +22,21 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# ARGV: host, pid. Returns {node id, epoch}.
+# ARGV: host, pid, token. Returns {node id, epoch}.
 JOIN = (
     _NOW
     + """
 local id = redis.call('INCR', KEYS[3])
-local record = {epoch = id, host = ARGV[1], pid = tonumber(ARGV[2]), started = now, users = 0}
+local record = {epoch = id, host = ARGV[1], pid = tonumber(ARGV[2]), token = ARGV[3],
+                started = now, users = 0}
 redis.call('HSET', KEYS[1], id, cjson.encode(record))
 redis.call('ZADD', KEYS[2], now, id)
 return {id, id}
 """
 )
 
-# ARGV: node id, epoch, users. Returns Redis's time (ms); FENCED when the node is gone or
-# has another epoch.
+# ARGV: node id, epoch, users, token. Returns Redis's time (ms); FENCED when the node is
+# gone or has another epoch or token.
 HEARTBEAT = (
     """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
@@ -41,8 +44,8 @@ if not raw then
   return redis.error_reply('FENCED node ' .. ARGV[1] .. ' is no longer in the cluster')
 end
 local record = cjson.decode(raw)
-if record.epoch ~= tonumber(ARGV[2]) then
-  return redis.error_reply('FENCED node ' .. ARGV[1] .. ' has another epoch')
+if record.epoch ~= tonumber(ARGV[2]) or record.token ~= ARGV[4] then
+  return redis.error_reply('FENCED node ' .. ARGV[1] .. ' has another epoch or token')
 end
 """
     + _NOW
@@ -69,10 +72,12 @@ return dead
 """
 )
 
-# ARGV: node id, epoch. Returns 1 if the node left, 0 if it was already gone (or fenced).
+# ARGV: node id, epoch, token. Returns 1 if the node left, 0 if it was already gone (or
+# fenced).
 LEAVE = """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw or cjson.decode(raw).epoch ~= tonumber(ARGV[2]) then
+local record = raw and cjson.decode(raw)
+if not record or record.epoch ~= tonumber(ARGV[2]) or record.token ~= ARGV[3] then
   return 0
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
