@@ -325,3 +325,16 @@ def test_a_web_port_taken_by_another_program_leaves_the_chat_running(caplog) -> 
         assert any("no web client" in record.getMessage() for record in caplog.records)
     finally:
         busy.close()
+
+
+def test_the_web_port_listens_where_web_host_says_and_the_chat_where_host_says() -> None:
+    """Say, the web port on one address for a reverse proxy, IRC on another."""
+    with running_server(web_port=-1, host="127.0.0.1", web_host="127.0.0.2") as server:
+        (web_address, port), *_ = server.call(lambda: server.server.web_addresses)
+        assert web_address == "127.0.0.2"
+        conn = http.client.HTTPConnection("127.0.0.2", port, timeout=10)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200
+        with pytest.raises(ConnectionRefusedError):
+            http.client.HTTPConnection("127.0.0.1", port, timeout=10).connect()
+        LineClient(server.port, host="127.0.0.1").register("alice")
