@@ -215,12 +215,12 @@ def start_server_process(*args: str) -> tuple[subprocess.Popen, int]:
     """`python server.py --port 0 --no-console ARGS` as a process of its own, and the port
     it printed; the web port is off unless ARGS give one (two such servers at once would
     want the same 8080)."""
-    proc, port, _ = start_server_process_lines(*args)
+    proc, port, _ = start_server_printing(*args)
     return proc, port
 
 
-def start_server_process_lines(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
-    """The same, with the lines it printed up to "Server is waiting for connections..."."""
+def start_server_printing(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
+    """start_server_process, and the lines the server printed up to being ready."""
     web = () if "--web-port" in args else ("--web-port", "0")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-console", *web, *args],
@@ -231,12 +231,12 @@ def start_server_process_lines(*args: str) -> tuple[subprocess.Popen, int, list[
     )
     assert proc.stdout is not None
     port = 0
-    lines: list[str] = []
+    printed: list[str] = []
     for line in proc.stdout:  # blocks until the server prints; the test timeout bounds it
-        lines.append(line.rstrip("\n"))
+        printed.append(line.rstrip("\n"))
         match = re.match(r"Listening on \S+:(\d+)", line)
         if match:
             port = int(match.group(1))
         if line.startswith("Server is waiting for connections"):
-            return proc, port, lines
+            return proc, port, printed
     raise AssertionError(f"server exited early: {proc.stderr.read() if proc.stderr else ''}")

@@ -10,7 +10,7 @@ import pytest
 
 from tcpchat.passwords import verify_password
 
-from net_harness import LineClient, start_server_process
+from net_harness import LineClient, start_server_printing, start_server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -272,3 +272,16 @@ def test_an_open_file_limit_that_constrains_is_said_in_one_line():
         "the hard limit to 20064 (ulimit -Hn 20064 as root, LimitNOFILE=20064 for a "
         "systemd service) or lower max_connections"
     ), line
+
+
+def test_web_host_puts_the_web_port_on_its_own_address():
+    proc, port, printed = start_server_printing(
+        "--host", "127.0.0.1", "--web-port", "-1", "--web-host", "127.0.0.3"
+    )
+    try:
+        web = [line for line in printed if line.startswith("Listening (web: http) on ")]
+        assert len(web) == 1 and web[0].startswith("Listening (web: http) on 127.0.0.3:"), printed
+        assert f"Listening on 127.0.0.1:{port}" in printed
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)

@@ -19,7 +19,7 @@ import pytest
 from tcpchat.cluster.policy import NodeInfo
 from tcpchat.cluster.status import read_status
 
-from net_harness import LineClient, start_server_process_lines
+from net_harness import LineClient, start_server_printing
 from redis_harness import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ class Node:
     """A server process with --cluster, its output read as it comes."""
 
     def __init__(self, *args: str) -> None:
-        self.proc, self.port, self.startup = start_server_process_lines(*args)
+        self.proc, self.port, self.startup = start_server_printing(*args)
         self.out: list[str] = []
         self.err: list[str] = []
         self.lock = threading.Lock()

@@ -325,3 +325,43 @@ def test_a_web_port_taken_by_another_program_leaves_the_chat_running(caplog) -> 
         assert any("no web client" in record.getMessage() for record in caplog.records)
     finally:
         busy.close()
+
+
+def test_the_web_port_listens_where_web_host_says_and_the_chat_where_host_says() -> None:
+    """Say, the web port on one address for a reverse proxy, IRC on another."""
+    with running_server(web_port=-1, host="127.0.0.1", web_host="127.0.0.2") as server:
+        (web_address, port), *_ = server.call(lambda: server.server.web_addresses)
+        assert web_address == "127.0.0.2"
+        conn = http.client.HTTPConnection("127.0.0.2", port, timeout=10)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200
+        with pytest.raises(ConnectionRefusedError):
+            http.client.HTTPConnection("127.0.0.1", port, timeout=10).connect()
+        LineClient(server.port, host="127.0.0.1").register("alice")
+
+
+def test_a_binary_frame_that_is_not_utf8_is_taken_as_on_tcp() -> None:
+    """binary.ircv3.net carries bytes: Latin-1 arrives as TCP's would (shown as such), and
+    the connection stays open."""
+    with running_server(web_port=-1) as server:
+        tcp = LineClient(server.port)
+        tcp.register("alice")
+        tcp.send("JOIN #room")
+        tcp.expect(" 366 ")
+
+        async def binary() -> bytes:
+            async with connect(
+                f"ws://127.0.0.1:{web_port(server)}/", subprotocols=["binary.ircv3.net"]
+            ) as ws:
+                await ws.send(b"NICK binny\r\nUSER binny 0 * :b\r\nJOIN #room")
+                await ws.send(b"PRIVMSG #room :caf\xe9 au lait")
+                await asyncio.to_thread(tcp.expect, "au lait")
+                await ws.send(b"PING :still-here")
+                while True:
+                    message = await asyncio.wait_for(ws.recv(), 10)
+                    assert isinstance(message, bytes)
+                    if b"still-here" in message:
+                        return message
+
+        assert asyncio.run(binary()).endswith(b"PONG tcpchat :still-here")
+        assert tcp.seen[-1] == ":binny!binny@127.0.0.1 PRIVMSG #room :café au lait"

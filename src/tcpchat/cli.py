@@ -66,6 +66,10 @@ def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
         "-1 picks a free port and prints it)",
     )
     parser.add_argument(
+        "--web-host",
+        help="address for the web port (default: the same as --host; '' every interface)",
+    )
+    parser.add_argument(
         "--no-plain",
         action="store_true",
         help="no plain-text listener: TLS only (needs --tls-cert)",
@@ -131,6 +135,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
             "tls_key": args.tls_key,
             "tls_port": args.tls_port,
             "web_port": args.web_port,
+            "web_host": args.web_host,
             "log_level": args.log_level,
             "event_loop": args.event_loop,
             "server_name": args.server_name,

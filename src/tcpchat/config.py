@@ -40,6 +40,7 @@ class Settings:
     plain_listener: bool = True  # false: TLS only (needs tls_cert)
     # HTTP + WebSocket (the web client, /healthz); 0 turns it off, -1 any free port (tests)
     web_port: int = 8080
+    web_host: str | None = None  # where the web port listens; None: the same as `host`
     allowed_origins: tuple[str, ...] = ()  # browser pages elsewhere that may connect
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")  # who may read /metrics
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by default

@@ -288,7 +288,8 @@ class ChatServer:
             factory = functools.partial(WebConnection, self)
         else:
             factory = functools.partial(TcpConnection, self)
-        hosts = [settings.host] if settings.host else ["0.0.0.0", "::"]
+        host = settings.host if not web or settings.web_host is None else settings.web_host
+        hosts = [host] if host else ["0.0.0.0", "::"]
         addresses: list[tuple[str, int]] = []
         for host in hosts:
             try:
