@@ -142,3 +142,30 @@ def test_leave_removes_the_node_but_not_with_a_wrong_epoch(client):
     assert not client.hexists(keys.NODES, str(me))
     assert client.zscore(keys.HEARTBEATS, str(me)) is None
     assert node.leave(me, epoch) == 0  # leaving twice is harmless
+
+
+def test_a_nick_is_one_owners_it_moves_with_a_rename_and_reaping_frees_it(client):
+    node = Node(client)
+    one, two = node.join(token="one"), node.join(token="two")
+    claim = client.register_script(scripts.CLAIM_NICK)
+    release = client.register_script(scripts.RELEASE_NICK)
+
+    def claims(who: tuple[int, int], token: str, nick: str, uid: str, old: str = "") -> int:
+        nick_keys = [keys.NODES, keys.NICKS, keys.node_nicks(who[0])]
+        return int(claim(keys=nick_keys, args=[*who, token, nick, uid, old]))
+
+    assert claims(one, "one", "alice", "u1") == 1
+    assert claims(one, "one", "alice", "u1") == 1  # already hers
+    assert claims(two, "two", "alice", "u9") == 0  # another node's user
+    assert claims(one, "one", "alicia", "u1", old="alice") == 1  # a rename: one step
+    assert client.hget(keys.NICKS, "alice") is None
+    assert claims(two, "two", "alice", "u9") == 1
+    nick_keys = [keys.NODES, keys.NICKS, keys.node_nicks(two[0])]
+    assert int(release(keys=nick_keys, args=[*two, "two", "alice", "u8"])) == 0  # not u8's
+    with pytest.raises(redis.ResponseError, match=r"^FENCED"):
+        claims(two, "wrong-token", "bob", "u9")
+    age(client, one[0], 60_000)
+    assert node.reap(10_000) == [one[0]]
+    assert client.hget(keys.NICKS, "alicia") is None  # the dead node's nicks are free
+    assert client.hget(keys.NICKS, "alice") == f"{two[0]}:u9"  # the living one's stay
+    assert client.exists(keys.node_nicks(one[0])) == 0

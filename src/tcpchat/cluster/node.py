@@ -48,6 +48,11 @@ class Fenced(Exception):
     """The cluster has declared this node dead; it must rejoin as a new one."""
 
 
+class Unavailable(Exception):
+    """The network's shared state can't be read or written now (Redis away, or this node
+    between memberships); the text says why."""
+
+
 def _ignore(*_: Any) -> None:
     pass
 
@@ -90,6 +95,8 @@ class ClusterNode:
                 ("heartbeat", scripts.HEARTBEAT),
                 ("reap", scripts.REAP),
                 ("leave", scripts.LEAVE),
+                ("claim_nick", scripts.CLAIM_NICK),
+                ("release_nick", scripts.RELEASE_NICK),
             )
         }
 
@@ -124,6 +131,39 @@ class ClusterNode:
             else:
                 log.info("node %d left the cluster", membership.node)
         await self.redis.aclose()
+
+    async def claim_nick(self, uid: str, folded: str, old: str | None) -> bool:
+        """Whether the nick (folded) is now `uid`'s network-wide, letting `old` go in the
+        same step. Raises Unavailable when this node is not a member (Redis away, or
+        rejoining): the caller says so rather than guess."""
+        membership = self._member()
+        nick_keys = (keys.NODES, keys.NICKS, keys.node_nicks(membership.node))
+        args: list[str | int] = [
+            membership.node, membership.epoch, membership.token, folded, uid, old or ""
+        ]
+        try:
+            claimed = await self.scripts["claim_nick"](keys=nick_keys, args=args)
+        except Exception as exc:
+            raise Unavailable(_reason(exc)) from exc
+        return bool(int(claimed))
+
+    async def release_nick(self, uid: str, folded: str) -> None:
+        """Let the nick go, if `uid` holds it; nothing when Redis is away (a node that
+        cannot reach it is reaped in time, and its nicks with it)."""
+        membership = self.membership
+        if membership is None:
+            return
+        nick_keys = (keys.NODES, keys.NICKS, keys.node_nicks(membership.node))
+        args: list[str | int] = [membership.node, membership.epoch, membership.token, folded, uid]
+        try:
+            await self.scripts["release_nick"](keys=nick_keys, args=args)
+        except Exception as exc:
+            log.warning("could not let nick %s go (%s)", folded, _reason(exc))
+
+    def _member(self) -> Membership:
+        if self.membership is None:
+            raise Unavailable("this server is not in the network right now")
+        return self.membership
 
     async def _run(self, delay: float) -> None:
         while True:

@@ -67,6 +67,14 @@ local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - tonumber
 for _, id in ipairs(dead) do
   redis.call('ZREM', KEYS[2], id)
   redis.call('HDEL', KEYS[1], id)
+  local held = 'tcpchat:node-nicks:' .. id  -- its nicks are free again
+  for _, nick in ipairs(redis.call('SMEMBERS', held)) do
+    local owner = redis.call('HGET', 'tcpchat:nicks', nick)
+    if owner and string.sub(owner, 1, string.len(id) + 1) == id .. ':' then
+      redis.call('HDEL', 'tcpchat:nicks', nick)
+    end
+  end
+  redis.call('DEL', held)
 end
 return dead
 """
@@ -84,6 +92,49 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
+
+_MEMBER = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local record = raw and cjson.decode(raw)
+if not record or record.epoch ~= tonumber(ARGV[2]) or record.token ~= ARGV[3] then
+  return redis.error_reply('FENCED node ' .. ARGV[1] .. ' is not this node any more')
+end
+local owner = ARGV[1] .. ':' .. ARGV[5]
+"""
+
+# KEYS: nodes, nicks, node_nicks(node). ARGV: node id, epoch, token, folded nick, uid, the
+# folded nick it had ("" for none). Returns 1 when the nick is now this user's (it already
+# was, or was free), 0 when someone else holds it; FENCED for a node that is not a member.
+# The old nick is let go in the same step, so a rename is never two nicks or none.
+CLAIM_NICK = (
+    _MEMBER
+    + """
+local holder = redis.call('HGET', KEYS[2], ARGV[4])
+if holder and holder ~= owner then
+  return 0
+end
+redis.call('HSET', KEYS[2], ARGV[4], owner)
+redis.call('SADD', KEYS[3], ARGV[4])
+if ARGV[6] ~= '' and ARGV[6] ~= ARGV[4] and redis.call('HGET', KEYS[2], ARGV[6]) == owner then
+  redis.call('HDEL', KEYS[2], ARGV[6])
+  redis.call('SREM', KEYS[3], ARGV[6])
+end
+return 1
+"""
+)
+
+# KEYS, ARGV: as CLAIM_NICK's first five. Lets the nick go if this user holds it; 1 if so.
+RELEASE_NICK = (
+    _MEMBER
+    + """
+if redis.call('HGET', KEYS[2], ARGV[4]) ~= owner then
+  return 0
+end
+redis.call('HDEL', KEYS[2], ARGV[4])
+redis.call('SREM', KEYS[3], ARGV[4])
+return 1
+"""
+)
 
 # No ARGV. Returns {Redis time (ms), HGETALL nodes, ZRANGE heartbeats WITHSCORES}: one
 # consistent snapshot for `tcpchat cluster status`.
