@@ -162,7 +162,7 @@ def test_a_paused_node_is_fenced_and_rejoins_as_a_new_node(cluster, redis_url):
     b.proc.send_signal(signal.SIGCONT)
     b.wait_printed(
         rf"^Cluster: node {b_id} \(epoch {b_epoch}\) was fenced: the cluster declared it "
-        "dead; rejoining as a new node$"
+        "dead; its clients are let go, and it rejoins as a new node$"
     )
     rejoined = b.wait_printed(JOINED)
     new_id, new_epoch = int(rejoined.group(1)), int(rejoined.group(2))
@@ -190,13 +190,17 @@ def test_an_unreachable_redis_keeps_the_server_up_retrying_until_it_comes(tmp_pa
     try:
         assert not any(re.match(JOINED, line) for line in node.startup)
         node.wait_printed(r"cannot reach Redis at unix://\S+ \(.*\); retrying in", "err")
-        alice = LineClient(node.port).register("alice")  # serving all the while
+        alice = LineClient(node.port)  # served all the while, but a nick needs the network
+        alice.send("NICK alice", "USER alice 0 * :alice")
+        alice.expect(r" 437 \* alice :The network can't check that nick right now")
+        alice.send("PING :still")
+        alice.expect(r"PONG .*still")  # not hanging: the next line was answered
         later.start()
         try:
             node.wait_printed(JOINED)
             node.wait_printed(r"Redis at \S+ answers again", "err")
-            alice.send("PING :still")
-            alice.expect(r"PONG .*still")
+            alice.send("NICK alice")
+            alice.expect(r" 001 alice ")
         finally:
             node.proc.send_signal(signal.SIGTERM)
             assert node.proc.wait(10) == 0
@@ -252,3 +256,85 @@ def test_a_bad_cluster_url_is_refused_before_listening(url, said):
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [f"server.py: {said}"]
     assert "Listening" not in proc.stdout
+
+
+# ------------------------------------------------------------ nicks, network-wide
+
+
+def registration(node: Node, nick: str) -> LineClient:
+    """A client on `node` that has asked for `nick` (and not yet read the answer)."""
+    client = LineClient(node.port)
+    client.send(f"NICK {nick}", f"USER {nick} 0 * :{nick}")
+    return client
+
+
+def outcome(client: LineClient, nick: str) -> str:
+    """"won" (welcomed as `nick`) or "taken" (433)."""
+    match = client.expect(rf" (?:(001) {nick}|433 \S+ {nick}) ")
+    return "won" if match.group(1) else "taken"
+
+
+def test_a_nick_claimed_on_two_nodes_at_once_goes_to_exactly_one(cluster, redis_url):
+    a, b = cluster(), cluster()
+    for round_ in range(20):
+        nick = f"racer{round_}"
+        first, second = registration(a, nick), registration(b, nick)
+        results = sorted([outcome(first, nick), outcome(second, nick)])
+        assert results == ["taken", "won"], (round_, results)
+        first.close()
+        second.close()
+    # A nick let go on one node (its holder left) is free on the other.
+    alice = LineClient(a.port).register("alice")
+    assert outcome(registration(b, "alice"), "alice") == "taken"
+    alice.send("QUIT :bye")
+    alice.expect_closed()
+    wait_until(lambda: outcome(registration(b, "alice"), "alice") == "won", "alice free on b")
+
+
+def test_a_rename_lets_the_old_nick_go_network_wide_and_takes_the_new_one(cluster, redis_url):
+    a, b = cluster(), cluster()
+    alice = LineClient(a.port).register("alice")
+    alice.send("NICK Alicia")
+    alice.expect(r":alice!\S+ NICK :?Alicia")
+    assert outcome(registration(b, "alicia"), "alicia") == "taken"  # folded: one nick
+    bob = registration(b, "alice")
+    assert outcome(bob, "alice") == "won"
+    alice.send("NICK ALICIA")  # another case of its own nick: still hers
+    alice.expect(r":Alicia!\S+ NICK :?ALICIA")
+    assert outcome(registration(b, "Alicia"), "Alicia") == "taken"
+
+
+def test_a_dead_nodes_nicks_are_free_once_it_is_reaped(cluster, redis_url):
+    a, b = cluster(), cluster()
+    ghost = LineClient(b.port).register("ghost")  # held open: the nick stays taken
+    assert outcome(registration(a, "ghost"), "ghost") == "taken"
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait(10)
+    wait_until(lambda: b.pid not in nodes_by_pid(redis_url), "the killed node reaped")
+    assert outcome(registration(a, "ghost"), "ghost") == "won"
+    ghost.close()
+
+
+def test_a_fenced_node_lets_its_clients_go_saying_why(cluster, redis_url):
+    a, b = cluster(), cluster()
+    held = LineClient(b.port).register("paused")
+    b.proc.send_signal(signal.SIGSTOP)
+    wait_until(lambda: b.pid not in nodes_by_pid(redis_url), "the paused node reaped")
+    taker = registration(a, "paused")
+    assert outcome(taker, "paused") == "won"  # freed with the node
+    b.proc.send_signal(signal.SIGCONT)
+    held.expect(r"^ERROR :.*cut off from the network for too long.*please reconnect")
+    b.wait_printed(JOINED)
+    assert outcome(registration(b, "paused"), "paused") == "taken"  # still a's
+    taker.close()
+
+
+def test_clients_that_hang_up_while_their_nick_is_claimed_leave_no_nick_behind(
+    cluster, redis_url
+):
+    a, b = cluster(), cluster()
+    nicks = [f"quick{i}" for i in range(20)]
+    for nick in nicks:  # asks, and hangs up before the network's answer can come back
+        registration(a, nick).close()
+    for nick in nicks:
+        wait_until(lambda n=nick: outcome(registration(b, n), n) == "won", f"{nick} free")

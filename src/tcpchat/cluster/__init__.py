@@ -1,9 +1,11 @@
 """Several tcpchat processes as one network, through one Redis (design.md section 4).
 
-This slice has nodes only: each server started with `--cluster URL` joins as a node (an id
-and a fencing epoch), keeps a heartbeat in Redis, reaps nodes whose heartbeat is too old,
-rejoins as a new node when it finds itself fenced, and leaves at shutdown; `tcpchat cluster
-status` lists the nodes. Nicks and channels are not shared yet.
+So far, nodes and nicks: each server started with `--cluster URL` joins as a node (an id,
+a fencing epoch and a token), keeps a heartbeat in Redis, reaps nodes whose heartbeat is too
+old (freeing their nicks), rejoins as a new node when it finds itself fenced, and leaves at
+shutdown; `tcpchat cluster status` lists the nodes. A nick is claimed network-wide before it
+is taken (`CLAIM_NICK`; the core's seam is `core/shared_nicks.py`). Channels are not shared
+yet.
 
 Nothing here but `node` and `status` talks to Redis, and they import redis-py lazily: the
 standard-library server never needs it. `keys`, `scripts` and `policy` are plain data and

@@ -48,6 +48,7 @@ from .labels import labeled_response
 from .model import Channel, Labeled, Session, User
 from .registry import ChannelRegistry
 from .router import LocalRouter
+from .shared_nicks import SharedNicks
 from .state import ChatState, LocalState
 
 log = logging.getLogger("tcpchat.core")
@@ -128,6 +129,8 @@ class ChatBase:
         # The capabilities offered now: name -> CAP LS 302 value (see capabilities.py).
         self.capabilities: dict[str, str | None] = offered(self.settings)
         self.tls_port: int | None = None  # where TLS is served, once the edge listens there
+        # In a cluster, nicks are claimed network-wide too (shared_nicks.py); None alone.
+        self.shared_nicks: SharedNicks | None = None
         self._batch_refs = itertools.count(1)
         # Accounts: where they are kept, and every account's folded name (a nick that is one
         # is owned).
@@ -213,6 +216,12 @@ class ChatBase:
         return len(name) <= self.settings.channel_length and is_channel_name(name)
 
     # -------------------------------------------------------------- output
+
+    def share_nicks(self, shared: SharedNicks) -> None:
+        """From now on NICK claims the nick network-wide, and nicks let go are told."""
+        self.shared_nicks = shared
+        if isinstance(self.state, LocalState):
+            self.state.released = shared.release
 
     def emit(self, event: Event) -> None:
         """Something happened: the state applies it, then the router tells who should know."""

@@ -95,6 +95,8 @@ class LocalState:
     def __init__(self, whowas_entries: int = 1000, whowas_per_nick: int = 10) -> None:
         self.nicks: dict[str, User] = {}  # folded nick -> user, registered or not
         self.by_uid: dict[str, User] = {}
+        # Told (uid, folded nick) of each nick let go, in a cluster (core/shared_nicks.py).
+        self.released: Callable[[str, str], None] | None = None
         self.channels: dict[str, Channel] = {}  # folded name -> channel
         self.invites: dict[str, set[str]] = {}  # uid -> keys of channels they are invited to
         self.users = 0
@@ -204,6 +206,8 @@ class LocalState:
         folded = irc_lower(user.nick)
         if self.nicks.get(folded) is user:
             del self.nicks[folded]
+            if self.released is not None:  # a cluster's shared nicks (shared_nicks.py)
+                self.released(user.uid, folded)
 
     def clear(self) -> None:
         self.nicks.clear()
@@ -292,9 +296,9 @@ class LocalState:
     def _nick_changed(self, event: NickChanged) -> None:
         user = self.by_uid[event.uid]
         self._remember(user, event.time)
-        self._release_nick(user)
         folded = irc_lower(event.nick)
         if folded != irc_lower(user.nick):  # not merely another case of the same nick
+            self._release_nick(user)
             user.nick_since = event.time
         self.nicks[folded] = user
         user.nick = event.nick

@@ -6,12 +6,13 @@ import hmac
 import logging
 import time
 
-from ...protocol import Message
+from ...protocol import Message, irc_lower
 from .. import numerics as n
 from ..base import ChatBase
 from ..events import NickChanged, Registered
 from ..isupport import isupport_tokens, myinfo
 from ..model import Session
+from ..shared_nicks import UNAVAILABLE, Claimed
 from .ownership import check_nick
 
 log = logging.getLogger("tcpchat.core")
@@ -40,6 +41,36 @@ def handle_nick(core: ChatBase, session: Session, msg: Message) -> None:
         return
     if nick == user.nick:
         return
+    shared = core.shared_nicks
+    if shared is not None:  # a cluster: the nick must be free network-wide too
+        old = irc_lower(user.nick) if user.nick != "*" else None
+        core.later(
+            session,
+            lambda done: shared.claim(user.uid, irc_lower(nick), old, done),
+            lambda core, session, claimed: _claimed(core, session, nick, claimed),
+        )
+        return
+    _take_nick(core, session, nick)
+
+
+def _claimed(core: ChatBase, session: Session, nick: str, claimed: Claimed) -> None:
+    """The network's answer to a NICK: take it (if nothing here took it meanwhile)."""
+    if claimed is UNAVAILABLE:
+        core.reply(
+            session, n.ERR_UNAVAILRESOURCE, nick,
+            "The network can't check that nick right now; try again in a moment",
+        )  # fmt: skip
+        return
+    holder = core.state.nick_holder(nick)
+    if not claimed or (holder is not None and holder is not session.user):
+        core.reply(session, n.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    if nick != session.user.nick:
+        _take_nick(core, session, nick)
+
+
+def _take_nick(core: ChatBase, session: Session, nick: str) -> None:
+    user = session.user
     if user.registered:
         core.emit(NickChanged(core.clock(), user.uid, user.source, nick))
         check_nick(core, user)  # an account's nick: log in to it, or be renamed
