@@ -338,3 +338,18 @@ def test_clients_that_hang_up_while_their_nick_is_claimed_leave_no_nick_behind(
         registration(a, nick).close()
     for nick in nicks:
         wait_until(lambda n=nick: outcome(registration(b, n), n) == "won", f"{nick} free")
+
+
+def test_local_users_are_told_when_redis_stops_answering_and_when_it_is_back(
+    cluster, redis_server, redis_url
+):
+    a = cluster()
+    alice = LineClient(a.port).register("alice")
+    with redis_server.client() as admin:
+        admin.execute_command("CLIENT", "PAUSE", "3000", "ALL")  # Redis answers no one
+    alice.expect(r"NOTICE alice :The network's shared store can't be reached: you can go on")
+    alice.send("PING :here")
+    alice.expect(r"PONG .*here")  # chatting here goes on meanwhile
+    alice.expect(r"NOTICE alice :The network's shared store is back")
+    alice.send("NICK alicia")
+    alice.expect(r":alice!\S+ NICK :?alicia")

@@ -68,7 +68,10 @@ class ClusterNode:
         on_joined: Callable[[Membership], None] = _ignore,
         on_fenced: Callable[[Membership, str], None] = _ignore,
         on_dead: Callable[[list[int]], None] = _ignore,
+        on_reachable: Callable[[bool], None] = _ignore,
     ) -> None:
+        """`on_reachable(False)` when Redis stops answering, `(True)` when it answers
+        again: once each way, not at every try."""
         from redis.asyncio import Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -77,6 +80,7 @@ class ClusterNode:
         self.shown_url = public_url(url)
         self.node_timeout = node_timeout
         self.interval = heartbeat_interval(node_timeout)
+        self.on_reachable = on_reachable
         self.users, self.on_joined, self.on_fenced, self.on_dead = (
             users,
             on_joined,
@@ -186,6 +190,7 @@ class ClusterNode:
         if self.failures:
             log.warning("Redis at %s answers again", self.shown_url)
             self.failures = 0
+            self.on_reachable(True)
         return self.interval
 
     async def _call(self, script: str, *args: Any) -> Any:
@@ -245,6 +250,8 @@ class ClusterNode:
 
         delay = retry_delay(self.failures)
         self.failures += 1
+        if self.failures == 1:
+            self.on_reachable(False)
         expected = isinstance(exc, ConnectionError | TimeoutError | OSError)
         log.warning(
             "cannot reach Redis at %s (%s); retrying in %.1f s",

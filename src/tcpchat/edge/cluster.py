@@ -18,6 +18,11 @@ from ..core.shared_nicks import UNAVAILABLE, Claimed
 
 log = logging.getLogger("tcpchat.cluster")
 
+AWAY_NOTICE = (
+    "The network's shared store can't be reached: you can go on chatting here, but a new "
+    "nick can't be taken until it is back"
+)
+BACK_NOTICE = "The network's shared store is back: everything works again"
 FENCED_REASON = (
     "This server was cut off from the network for too long and had to start again; please reconnect"
 )
@@ -50,12 +55,19 @@ async def join_cluster(
             if not session.console:
                 core.close(session, FENCED_REASON)
 
+    def reachable(answers: bool) -> None:
+        core = server.core
+        for session in list(core.sessions):
+            if session.registered and not session.console:
+                core.notice(session, BACK_NOTICE if answers else AWAY_NOTICE)
+
     node = ClusterNode(
         settings.cluster_url,
         settings.cluster_node_timeout,
         users=lambda: server.core.state.users,
         on_joined=joined,
         on_fenced=fenced,
+        on_reachable=reachable,
     )
     def present(uid: str) -> bool:
         return server.core.state.user(uid) is not None
