@@ -103,7 +103,7 @@ def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
         metavar="URL",
         help="join the cluster at this Redis (redis://HOST:PORT/DB, rediss://, "
         "unix:///PATH?db=N; password in the URL or $REDIS_PASSWORD) as a node; in progress: "
-        "nodes only, nicks and channels are not shared yet (needs 'tcpchat[cluster]')",
+        "nicks are shared, channels not yet (needs 'tcpchat[cluster]')",
     )
     parser.add_argument("--server-name", help="the server's name in IRC replies")
     parser.add_argument("--network-name", help="the network name announced to IRC clients")

@@ -126,10 +126,10 @@ class Settings:
     whowas_per_nick: int = 10  # WHOWAS records kept for any one nick
     knock_interval: float = 60.0  # seconds a user waits between two KNOCKs; 0: no wait
 
-    # Clustering (in progress: nodes and heartbeats only; nicks and channels are not shared
-    # yet). A Redis URL (redis://, rediss:// for TLS, unix://PATH?db=N) joins this server to
-    # the cluster there as a node; None runs alone. A password goes in the URL or in
-    # $REDIS_PASSWORD. Needs redis-py: pip install 'tcpchat[cluster]'.
+    # Clustering (in progress: nodes and nicks are shared, channels not yet). A Redis URL
+    # (redis://, rediss:// for TLS, unix://PATH?db=N) joins this server to the cluster there
+    # as a node; None runs alone. A password goes in the URL or in $REDIS_PASSWORD. Needs
+    # redis-py: pip install 'tcpchat[cluster]'.
     cluster_url: str | None = None
     # Seconds without a heartbeat before the other nodes declare a node dead and reap it;
     # each node beats four times per timeout.

@@ -33,6 +33,7 @@ from .policy import (
     heartbeat_interval,
     is_fenced,
     public_url,
+    reason_of,
     retry_delay,
 )
 
@@ -128,7 +129,7 @@ class ClusterNode:
             except Exception as exc:  # Redis away: the others reap this node in time
                 log.warning(
                     "could not leave the cluster (%s); node %d will be reaped after %.1f s",
-                    _reason(exc),
+                    reason_of(exc),
                     membership.node,
                     self.node_timeout,
                 )
@@ -148,7 +149,7 @@ class ClusterNode:
         try:
             claimed = await self.scripts["claim_nick"](keys=nick_keys, args=args)
         except Exception as exc:
-            raise Unavailable(_reason(exc)) from exc
+            raise Unavailable(reason_of(exc)) from exc
         return bool(int(claimed))
 
     async def release_nick(self, uid: str, folded: str) -> None:
@@ -162,7 +163,7 @@ class ClusterNode:
         try:
             await self.scripts["release_nick"](keys=nick_keys, args=args)
         except Exception as exc:
-            log.warning("could not let nick %s go (%s)", folded, _reason(exc))
+            log.warning("could not let nick %s go (%s)", folded, reason_of(exc))
 
     def _member(self) -> Membership:
         if self.membership is None:
@@ -256,14 +257,10 @@ class ClusterNode:
         log.warning(
             "cannot reach Redis at %s (%s); retrying in %.1f s",
             self.shown_url,
-            _reason(exc),
+            reason_of(exc),
             delay,
             exc_info=not expected,
         )
         return delay
 
 
-def _reason(exc: BaseException) -> str:
-    """An exception in a few words, for one log line."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -23,6 +23,12 @@ def retry_delay(attempt: int) -> float:
     return min(MAX_RETRY, FIRST_RETRY * 2 ** min(attempt, 32))
 
 
+def reason_of(exc: BaseException) -> str:
+    """An exception in a few words, for one log line: its first line, or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def heartbeat_interval(node_timeout: float) -> float:
     """A node beats four times per timeout, so one or two lost beats never get it reaped."""
     return node_timeout / 4

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from . import INSTALL_HINT, keys, scripts
-from .policy import NodeInfo, client_options, parse_status, public_url
+from .policy import NodeInfo, client_options, parse_status, public_url, reason_of
 
 STATUS_TIMEOUT = 10.0  # seconds; the timeouts redis-py gets (connect, and each reply)
 
@@ -48,8 +48,7 @@ def cluster_main(argv: Sequence[str] | None = None, prog: str = "tcpchat cluster
     try:
         now, nodes = read_status(args.cluster)
     except (redis.RedisError, OSError, ValueError) as exc:
-        text = str(exc).strip().splitlines()
-        reason = text[0] if text else type(exc).__name__
+        reason = reason_of(exc)
         print(f"{prog}: cannot read the cluster at {public_url(args.cluster)}: {reason}",
               file=sys.stderr)  # fmt: skip
         return 1

@@ -51,10 +51,8 @@ class Delivery:
         """Lines (without CR LF) to one session in one write, each counted by command."""
         if not lines:
             return
-        out = self.lines_out
         for line in lines:
-            command = command_of(line.encode())
-            out[command] = out.get(command, 0) + 1
+            self.count_out(command_of(line.encode()))
         session.write(("\r\n".join(lines) + "\r\n").encode())
 
     def deliver(
