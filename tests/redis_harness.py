@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -111,3 +112,16 @@ def redis_url(redis_server: RedisServer) -> str:
     with redis_server.client() as client:
         client.flushdb()
     return redis_server.url()
+
+
+def without_redis_py(code: str) -> subprocess.CompletedProcess[str]:
+    """Python `code` run with redis-py made unimportable (as on a machine without the
+    cluster extra), this checkout's `src` on its path and no data directory."""
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['redis'] = None\n" + code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(root / "src"), "TCPCHAT_DATA_DIR": "none"},
+    )

@@ -20,7 +20,7 @@ from tcpchat.cluster.policy import NodeInfo
 from tcpchat.cluster.status import read_status
 
 from net_harness import LineClient, start_server_printing
-from redis_harness import RedisServer
+from redis_harness import RedisServer, without_redis_py
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_TIMEOUT = 1.0  # seconds: short, so a dead node is noticed quickly
@@ -210,18 +210,10 @@ def test_an_unreachable_redis_keeps_the_server_up_retrying_until_it_comes(tmp_pa
 
 
 def test_cluster_without_redis_py_is_one_line_and_exit_code_2():
-    code = (
-        "import sys; sys.modules['redis'] = None\n"
+    done = without_redis_py(
         "from tcpchat.cli import script_main\n"
         "sys.exit(script_main(['--port', '0', '--web-port', '0', '--no-console',"
         " '--cluster', 'redis://127.0.0.1:1/0']))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PYTHONPATH": str(ROOT / "src"), "TCPCHAT_DATA_DIR": "none"},
     )
     assert done.returncode == 2
     assert "Listening" not in done.stdout

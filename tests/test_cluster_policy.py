@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from tcpchat.cluster.policy import (
     NodeInfo,
     heartbeat_interval,
@@ -16,7 +12,7 @@ from tcpchat.cluster.policy import (
     retry_delay,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+from redis_harness import without_redis_py
 
 
 def test_retry_delay_doubles_from_a_tenth_of_a_second_up_to_five():
@@ -63,17 +59,9 @@ def test_status_lists_nodes_by_id_with_their_heartbeat_age():
 
 def test_the_server_and_the_cluster_modules_import_without_redis_py():
     """redis-py is optional: made unimportable, the server and its cluster modules load."""
-    code = (
-        "import sys; sys.modules['redis'] = None\n"
+    done = without_redis_py(
         "import tcpchat.cli, tcpchat.cluster, tcpchat.cluster.policy, tcpchat.cluster.node\n"
         "import tcpchat.cluster.status, tcpchat.edge.cluster\n"
         "print('ok')\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(ROOT / "src")},
-        timeout=60,
     )
     assert done.stdout.strip() == "ok", done.stderr

@@ -77,17 +77,20 @@ def typed(driver, line: str) -> None:
     boxes[-1].send_keys(line + Keys.ENTER)
 
 
+def webalice_meets_tcpbob(driver, server) -> LineClient:
+    """tcpbob in #lobby over TCP; the page opened in `driver`, logged in as webalice, who
+    joins #lobby by default: bob, once he has seen her come."""
+    port = server.call(lambda: server.server.web_addresses[0][1])
+    bob = LineClient(server.port).register("tcpbob").join("#lobby")
+    driver.get(f"http://127.0.0.1:{port}/")
+    driver.find_element(By.ID, "login-nick").send_keys("webalice" + Keys.ENTER)
+    bob.expect("webalice!")
+    return bob
+
+
 def test_a_person_in_the_browser_chats_with_irc(browser, tmp_path) -> None:
     with running_server(web_port=-1) as server:
-        port = server.call(lambda: server.server.web_addresses[0][1])
-        bob = LineClient(server.port)
-        bob.register("tcpbob")
-        bob.send("JOIN #lobby")
-        bob.expect(" 366 ")
-        browser.get(f"http://127.0.0.1:{port}/")
-        nick = browser.find_element(By.ID, "login-nick")
-        nick.send_keys("webalice" + Keys.ENTER)
-        bob.expect("webalice!")
+        bob = webalice_meets_tcpbob(browser, server)
         WebDriverWait(browser, 10).until(
             lambda d: (
                 any(e.is_displayed() for e in d.find_elements(By.CSS_SELECTOR, "textarea"))
@@ -115,14 +118,7 @@ def test_a_person_in_the_browser_chats_with_irc(browser, tmp_path) -> None:
 
 def test_on_a_phone_the_input_and_the_room_list_are_on_screen(phone, tmp_path) -> None:
     with running_server(web_port=-1) as server:
-        port = server.call(lambda: server.server.web_addresses[0][1])
-        bob = LineClient(server.port)
-        bob.register("tcpbob")
-        bob.send("JOIN #lobby")
-        bob.expect(" 366 ")
-        phone.get(f"http://127.0.0.1:{port}/")
-        phone.find_element(By.ID, "login-nick").send_keys("webalice" + Keys.ENTER)
-        bob.expect("webalice!")
+        bob = webalice_meets_tcpbob(phone, server)
         wait = WebDriverWait(phone, 10)
         message = phone.find_element(By.ID, "input")
         room_name = phone.find_element(By.ID, "room-name")

@@ -59,10 +59,7 @@ def test_subprotocols_are_chosen_in_the_clients_order_and_text_without_any() -> 
 
 def test_a_browser_chats_with_a_tcp_client() -> None:
     with running_server(web_port=-1) as server:
-        tcp = LineClient(server.port)
-        tcp.register("alice")
-        tcp.send("JOIN #room")
-        tcp.expect(" 366 ")
+        tcp = LineClient(server.port).register("alice").join("#room")
 
         async def browser() -> None:
             async with connect(
@@ -86,10 +83,7 @@ def test_what_a_tcp_client_says_reaches_text_and_binary_websocket_members_intact
     Latin-1 one as UTF-8."""
     long_text = "x" * 300
     with running_server(web_port=-1) as server:
-        tcp = LineClient(server.port)
-        tcp.register("alice")
-        tcp.send("JOIN #room")
-        tcp.expect(" 366 ")
+        tcp = LineClient(server.port).register("alice").join("#room")
 
         async def member(nick: str, subprotocol: str) -> list[str | bytes]:
             async with connect(
@@ -268,8 +262,7 @@ def test_metrics_parse_strictly_and_count_what_happens_and_only_for_loopback() -
         alice.register("alice")
         bob.register("bob")
         for each in (alice, bob):
-            each.send("JOIN #m")
-            each.expect(" 366 ")
+            each.join("#m")
         for n in range(5):
             alice.send(f"PRIVMSG #m :line {n}")
         alice.send("PRIVMSG bob :just you", "PING :done")
@@ -344,10 +337,7 @@ def test_a_binary_frame_that_is_not_utf8_is_taken_as_on_tcp() -> None:
     """binary.ircv3.net carries bytes: Latin-1 arrives as TCP's would (shown as such), and
     the connection stays open."""
     with running_server(web_port=-1) as server:
-        tcp = LineClient(server.port)
-        tcp.register("alice")
-        tcp.send("JOIN #room")
-        tcp.expect(" 366 ")
+        tcp = LineClient(server.port).register("alice").join("#room")
 
         async def binary() -> bytes:
             async with connect(
