@@ -195,6 +195,10 @@ async def run_server(settings: Settings, with_console: bool) -> None:
     """Serve until SIGINT/SIGTERM (or quit/over, Ctrl-C or Ctrl-D at the console), then
     shut down gracefully, telling every client why."""
     server = ChatServer(settings)
+    if settings.cluster_url:
+        from .edge.cluster import uid_prefix
+
+        server.core.node = uid_prefix()
     try:
         await server.start()
     except ListenError as exc:
@@ -233,9 +237,11 @@ async def run_server(settings: Settings, with_console: bool) -> None:
     with contextlib.suppress(OSError):  # stdout may be gone (a closed pipe); carry on
         print("Shutting down...", flush=True)
     # One reason, however the shutdown came (quit/over, Ctrl-C, Ctrl-D, SIGINT, SIGTERM).
-    await server.shutdown(SHUTDOWN_REASON)
     if node is not None:
-        await node.stop()
+        from .edge.cluster import leave_cluster
+
+        await leave_cluster(server, node, SHUTDOWN_REASON)
+    await server.shutdown(SHUTDOWN_REASON)
 
 
 def _run(prog: str) -> str:

@@ -17,6 +17,25 @@ NODE_SEQ = PREFIX + "node-seq"
 NICKS = PREFIX + "nicks"
 
 
+# Stream: the bus. Every event of the network, in its one order: entry id 0-SEQ, fields
+# n (the node that appended it), k (how many events), p (them, as codec.py writes them);
+# a node's hello has k 0 and h (the node that answers it with a snapshot).
+BUS = PREFIX + "bus"
+# Counter: the bus's last sequence number.
+BUS_SEQ = PREFIX + "bus-seq"
+# Hash: node id -> the last batch number it appended (a retried append is not appended twice).
+BUS_BATCHES = PREFIX + "bus-batches"
+
+# Set: the nodes that know the network (they took in a snapshot, or were alone): only they
+# answer a hello.
+BUS_READY = PREFIX + "bus-ready"
+
+
+def snapshot_for(node: int) -> str:
+    """List: the snapshot a new node waits for (one item, pushed by the node answering)."""
+    return f"{PREFIX}snapshot:{node}"
+
+
 def node_nicks(node: int) -> str:
     """Set: the folded nicks node `node` holds, so reaping it frees them."""
     return f"{PREFIX}node-nicks:{node}"
@@ -24,3 +43,5 @@ def node_nicks(node: int) -> str:
 
 # The keys of the node scripts, in the order they take them (KEYS[1], KEYS[2], ...).
 NODE_KEYS = (NODES, HEARTBEATS, NODE_SEQ)
+# The bus scripts' keys.
+BUS_KEYS = (NODES, HEARTBEATS, BUS, BUS_SEQ, BUS_BATCHES, BUS_READY)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tcpchat.cluster")
 
 LEAVE_TIMEOUT = 2.0  # seconds a shutdown waits to leave before leaving it to the reapers
+BUS_LENGTH = 100_000  # batches the bus keeps (about: Redis trims whole blocks)
 
 
 class Fenced(Exception):
@@ -102,8 +103,13 @@ class ClusterNode:
                 ("leave", scripts.LEAVE),
                 ("claim_nick", scripts.CLAIM_NICK),
                 ("release_nick", scripts.RELEASE_NICK),
+                ("append", scripts.APPEND),
+                ("hello", scripts.HELLO),
+                ("ready", scripts.READY),
             )
         }
+        # How long a read of the bus waits for news: well within the socket's timeout.
+        self.read_block_ms = max(50, int(options["socket_timeout"] * 500))
 
     async def start(self) -> Membership | None:
         """Join now if Redis answers (the membership), else None and keep trying in the
@@ -164,6 +170,68 @@ class ClusterNode:
             await self.scripts["release_nick"](keys=nick_keys, args=args)
         except Exception as exc:
             log.warning("could not let nick %s go (%s)", folded, reason_of(exc))
+
+    # ------------------------------------------------------------------- the bus
+
+    async def append(self, membership: Membership, batch: int, count: int, payload: str) -> int:
+        """Append one batch of this node's events to the bus: its sequence number (0 if this
+        batch was appended already). Raises Fenced for a node the cluster declared dead."""
+        args: list[str | int] = [membership.node, membership.epoch, membership.token, batch,
+                                 count, payload, BUS_LENGTH]  # fmt: skip
+        return int(await self._bus_call("append", args))
+
+    async def hello(self, membership: Membership) -> tuple[int, int | None]:
+        """Say hello on the bus: its sequence number, and the node that will answer with a
+        snapshot (None when this node is alone)."""
+        args = [membership.node, membership.epoch, membership.token]
+        seq, answering = await self._bus_call("hello", args)
+        return int(seq), int(answering) if answering else None
+
+    async def ready(self, membership: Membership) -> None:
+        """This node knows the network now: it may answer the next node's hello."""
+        await self._bus_call("ready", [membership.node, membership.epoch, membership.token])
+
+    async def _bus_call(self, script: str, args: list[Any]) -> Any:
+        from redis.exceptions import ResponseError
+
+        try:
+            return await self.scripts[script](keys=keys.BUS_KEYS, args=args)
+        except ResponseError as exc:
+            if is_fenced(str(exc)):
+                raise Fenced(str(exc)) from None
+            raise
+
+    async def read(self, after: int, count: int = 1000) -> list[tuple[int, dict[str, str]]]:
+        """The bus's entries after sequence number `after`, oldest first, waiting a little
+        for the first: (sequence, fields)."""
+        found: Any = await self.redis.xread(
+            {keys.BUS: f"0-{after}"}, count=count, block=self.read_block_ms
+        )
+        if not found:
+            return []
+        return [(int(entry_id.partition("-")[2]), fields) for entry_id, fields in found[0][1]]
+
+    async def first_kept(self) -> int | None:
+        """The oldest sequence number the bus still holds (None if it is empty)."""
+        entries: Any = await self.redis.xrange(keys.BUS, count=1)
+        return int(entries[0][0].partition("-")[2]) if entries else None
+
+    async def send_snapshot(self, node: int, payload: str) -> None:
+        key = keys.snapshot_for(node)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, payload)
+            pipe.expire(key, 60)
+            await pipe.execute()
+
+    async def await_snapshot(self, node: int, timeout: float) -> str | None:
+        """The snapshot another node answered this node's hello with; None after `timeout`."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        key = keys.snapshot_for(node)
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            found = await self.redis.blpop([key], timeout=min(left, self.read_block_ms / 1000))
+            if found:
+                return str(found[1])
+        return None
 
     def _member(self) -> Membership:
         if self.membership is None:

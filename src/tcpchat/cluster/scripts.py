@@ -75,6 +75,8 @@ for _, id in ipairs(dead) do
     end
   end
   redis.call('DEL', held)
+  redis.call('HDEL', 'tcpchat:bus-batches', id)
+  redis.call('SREM', 'tcpchat:bus-ready', id)
 end
 return dead
 """
@@ -90,6 +92,8 @@ if not record or record.epoch ~= tonumber(ARGV[2]) or record.token ~= ARGV[3] th
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('SREM', 'tcpchat:bus-ready', ARGV[1])
+redis.call('HDEL', 'tcpchat:bus-batches', ARGV[1])
 return 1
 """
 
@@ -132,6 +136,65 @@ if redis.call('HGET', KEYS[2], ARGV[4]) ~= owner then
 end
 redis.call('HDEL', KEYS[2], ARGV[4])
 redis.call('SREM', KEYS[3], ARGV[4])
+return 1
+"""
+)
+
+_BUS_MEMBER = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local record = raw and cjson.decode(raw)
+if not record or record.epoch ~= tonumber(ARGV[2]) or record.token ~= ARGV[3] then
+  return redis.error_reply('FENCED node ' .. ARGV[1] .. ' is not this node any more')
+end
+"""
+
+# KEYS: keys.BUS_KEYS. ARGV: node id, epoch, token, batch number, event count, payload,
+# the bus's length to keep. Appends one batch of a node's events to the bus under the next
+# sequence number and returns it; 0 when this batch number was appended already (the node
+# retried after losing the answer). The epoch is checked first: a fenced node's batch is
+# refused, so nothing it did while declared dead reaches anyone.
+APPEND = (
+    _BUS_MEMBER
+    + """
+local last = tonumber(redis.call('HGET', KEYS[5], ARGV[1]) or '0')
+if tonumber(ARGV[4]) <= last then
+  return 0
+end
+local seq = redis.call('INCR', KEYS[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '0-' .. seq,
+           'n', ARGV[1], 'k', ARGV[5], 'p', ARGV[6])
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
+return seq
+"""
+)
+
+# KEYS: keys.BUS_KEYS. ARGV: node id, epoch, token. A joining node's hello: appended to the
+# bus like any batch, naming the live node that knows the network (the lowest id in
+# bus-ready; a node that is itself waiting for a snapshot can't give one) that answers it with
+# a snapshot of the network as of that place in the bus. Returns {sequence, that node's
+# id or '' when this node is alone}.
+HELLO = (
+    _BUS_MEMBER
+    + """
+local answering = ''
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if id ~= ARGV[1] and redis.call('SISMEMBER', KEYS[6], id) == 1
+     and (answering == '' or tonumber(id) < tonumber(answering)) then
+    answering = id
+  end
+end
+local seq = redis.call('INCR', KEYS[4])
+redis.call('XADD', KEYS[3], '0-' .. seq, 'n', ARGV[1], 'k', '0', 'h', answering)
+return {seq, answering}
+"""
+)
+
+# KEYS: keys.BUS_KEYS. ARGV: node id, epoch, token. The node knows the network now (it took
+# in its snapshot): it may answer hellos.
+READY = (
+    _BUS_MEMBER
+    + """
+redis.call('SADD', KEYS[6], ARGV[1])
 return 1
 """
 )

@@ -30,7 +30,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..config import Settings
@@ -50,6 +50,9 @@ from .registry import ChannelRegistry
 from .router import LocalRouter
 from .shared_nicks import SharedNicks
 from .state import ChatState, LocalState
+
+if TYPE_CHECKING:
+    from .replication import Replication
 
 log = logging.getLogger("tcpchat.core")
 
@@ -125,12 +128,15 @@ class ChatBase:
         # What happens to each kind of event, in order: history keeps it, the state applies
         # it, the router renders it, then the registered channels follow what concerns them
         # (looked up once per kind, since messages take this path).
-        self._pipeline = {kind: self._steps(kind) for kind in EVENT_TYPES}
+        self._pipeline: dict[type, Callable[[Any], None]] = {
+            kind: self._steps(kind) for kind in EVENT_TYPES
+        }
         # The capabilities offered now: name -> CAP LS 302 value (see capabilities.py).
         self.capabilities: dict[str, str | None] = offered(self.settings)
         self.tls_port: int | None = None  # where TLS is served, once the edge listens there
         # In a cluster, nicks are claimed network-wide too (shared_nicks.py); None alone.
         self.shared_nicks: SharedNicks | None = None
+        self.replication: Replication | None = None  # a cluster's bus (replication.py)
         self._batch_refs = itertools.count(1)
         # Accounts: where they are kept, and every account's folded name (a nick that is one
         # is owned).
@@ -222,6 +228,11 @@ class ChatBase:
         self.shared_nicks = shared
         if isinstance(self.state, LocalState):
             self.state.released = shared.release
+
+    def replicate(self, replication: Replication) -> None:
+        """From now on events go through a cluster's bus (replication.py)."""
+        self.replication = replication
+        self._pipeline = replication.pipeline()
 
     def emit(self, event: Event) -> None:
         """Something happened: the state applies it, then the router tells who should know."""

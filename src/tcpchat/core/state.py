@@ -209,6 +209,26 @@ class LocalState:
             if self.released is not None:  # a cluster's shared nicks (shared_nicks.py)
                 self.released(user.uid, folded)
 
+    def adopt(self, users: Iterable[User], channels: Iterable[Channel]) -> None:
+        """Take in the network as another node knows it (a cluster node joining): its users
+        and rooms, beside this node's own."""
+        for user in users:
+            if user.uid not in self.by_uid:
+                signon, since = user.signon, user.nick_since
+                self._registered(Registered(signon, user))
+                user.nick_since = since
+        for channel in channels:
+            mine = self.channels.get(channel.folded)
+            if mine is not None:  # this node's users made it meanwhile: keep them in it
+                channel.members.update(mine.members)
+            self.channels[channel.folded] = channel
+            for uid in channel.members:
+                member = self.by_uid.get(uid)
+                if member is not None:
+                    member.channels[channel.folded] = channel
+            for uid in channel.invited:
+                self.invites.setdefault(uid, set()).add(channel.folded)
+
     def clear(self) -> None:
         self.nicks.clear()
         self.by_uid.clear()
@@ -231,7 +251,11 @@ class LocalState:
 
     def _registered(self, event: Registered) -> None:
         user = event.user
+        if user.registered:  # a cluster node's own registration, back from the bus
+            return
         user.registered = True
+        if user.node:  # someone on another node: their nick is theirs here too
+            self.nicks[irc_lower(user.nick)] = user
         user.signon = user.nick_since = event.time
         self.by_uid[user.uid] = user
         self.users += 1

@@ -8,12 +8,17 @@ this node dead, so keeping them would let two people hold one nick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ..cluster.node import LEAVE_TIMEOUT
+from ..cluster.policy import is_fenced, reason_of
 from ..config import Settings
+from ..core.replication import Replication
 from ..core.shared_nicks import UNAVAILABLE, Claimed
 
 log = logging.getLogger("tcpchat.cluster")
@@ -33,48 +38,226 @@ if TYPE_CHECKING:
     from .server import ChatServer
 
 
+def uid_prefix() -> str:
+    """What this process's uids start with in a cluster, so no two nodes make the same one."""
+    return secrets.token_hex(4) + "."
+
+
 async def join_cluster(
     settings: Settings, server: ChatServer, say: Callable[[str], None]
 ) -> ClusterNode:
     """A started node: joined when Redis answered at once (and `say` told so), otherwise
-    trying again in the background. Later slices will make the reaped nodes' users quit."""
+    trying again in the background. Its events go through the bus from now on."""
     from ..cluster.node import ClusterNode
 
     assert settings.cluster_url is not None
+    core = server.core
+    replication = Replication(core)
+    bus: Bus | None = None
 
     def joined(membership: Membership) -> None:
         say(f"Cluster: node {membership.node} (epoch {membership.epoch}) at {node.shown_url}")
+        if bus is not None:
+            bus.joined(membership)
 
     def fenced(membership: Membership, reason: str) -> None:
         say(
             f"Cluster: node {membership.node} (epoch {membership.epoch}) was fenced: the "
             "cluster declared it dead; its clients are let go, and it rejoins as a new node"
         )
-        core = server.core
+        if bus is not None:
+            bus.fenced()
         for session in list(core.sessions):
             if not session.console:
                 core.close(session, FENCED_REASON)
+        replication.reset()
+        replication.forget_network()
 
     def reachable(answers: bool) -> None:
-        core = server.core
         for session in list(core.sessions):
             if session.registered and not session.console:
                 core.notice(session, BACK_NOTICE if answers else AWAY_NOTICE)
 
+    def dead(nodes: list[int]) -> None:
+        count = replication.split({str(each) for each in nodes})
+        log.warning("%d user(s) of the dead node(s) left the network", count)
+
     node = ClusterNode(
         settings.cluster_url,
         settings.cluster_node_timeout,
-        users=lambda: server.core.state.users,
+        users=lambda: sum(1 for user in core.state.all_users() if not user.node),
         on_joined=joined,
         on_fenced=fenced,
+        on_dead=dead,
         on_reachable=reachable,
     )
-    def present(uid: str) -> bool:
-        return server.core.state.user(uid) is not None
 
-    server.core.share_nicks(RedisNicks(node, settings.cluster_node_timeout, present))
-    await node.start()
+    def present(uid: str) -> bool:
+        return core.state.user(uid) is not None
+
+    core.share_nicks(RedisNicks(node, settings.cluster_node_timeout, present, core.node))
+    bus = Bus(node, replication, settings.cluster_node_timeout)
+    core.replicate(replication)
+    await node.start()  # joined() starts the bus when Redis answers
     return node
+
+
+async def leave_cluster(server: ChatServer, node: ClusterNode, reason: str) -> None:
+    """Tell the network this node's users are leaving, then leave."""
+    replication = server.core.replication
+    if replication is not None:
+        replication.leaving(reason)
+        bus = replication.bus
+        if isinstance(bus, Bus):
+            await bus.drain(LEAVE_TIMEOUT)
+            bus.stop()
+    await node.stop()
+
+
+class Bus:
+    """This node's reading and writing of the bus: one task appends what the core emitted,
+    a batch per loop turn, in order; one task reads what every node appended and hands it
+    to the core, in order. A new membership first says hello and takes in a snapshot."""
+
+    def __init__(self, node: ClusterNode, replication: Replication, timeout: float) -> None:
+        self.node = node
+        self.replication = replication
+        replication.bus = self
+        replication.wake = self.wake
+        self.timeout = timeout
+        self.membership: Membership | None = None
+        self.ready = asyncio.Event()  # the hello is done: appending may start
+        self.last = 0  # the sequence number of the last entry read
+        self.batch = 0  # the number of the last batch appended, in this membership
+        self.sender: asyncio.Task[None] | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.starting: asyncio.Task[None] | None = None
+
+    def joined(self, membership: Membership) -> None:
+        self.membership, self.batch = membership, 0
+        self.starting = asyncio.get_running_loop().create_task(self._hello(membership))
+
+    def fenced(self) -> None:
+        self.membership = None
+        self.ready.clear()
+        for task in (self.reader, self.starting):
+            if task is not None:
+                task.cancel()
+
+    def stop(self) -> None:
+        self.fenced()
+        if self.sender is not None:
+            self.sender.cancel()
+
+    def wake(self) -> None:
+        if self.sender is None or self.sender.done():
+            self.sender = asyncio.get_running_loop().create_task(self._send())
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (up to `timeout`) until everything emitted so far is appended."""
+        if self.sender is not None and not self.sender.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.sender), timeout)
+
+    async def _hello(self, membership: Membership) -> None:
+        from ..cluster.codec import decode_state
+
+        delay = 0.0
+        while self.membership is membership:
+            await asyncio.sleep(delay)
+            try:
+                seq, answering = await self.node.hello(membership)
+                snapshot = None
+                if answering is not None:
+                    snapshot = await self._snapshot(membership, seq)
+                    if snapshot is None:
+                        log.warning("node %d did not answer the hello; saying it again", answering)
+                        delay = 0.1
+                        continue
+            except Exception as exc:
+                if is_fenced(str(exc)):
+                    return  # the heartbeat finds out and rejoins
+                log.warning("cannot say hello on the bus (%s); trying again", reason_of(exc))
+                delay = min(5.0, max(0.1, delay * 2))
+                continue
+            if snapshot is not None:
+                users, channels = decode_state(snapshot)
+                self.replication.load(users, channels)
+            try:
+                await self.node.ready(membership)
+            except Exception as exc:  # it still works; it only answers no hello until it
+                log.warning("cannot say this node is ready (%s)", reason_of(exc))
+            self.last = seq
+            self.ready.set()
+            self.reader = asyncio.get_running_loop().create_task(self._read(membership))
+            self.wake()
+            return
+
+    async def _snapshot(self, membership: Membership, seq: int) -> str | None:
+        """The snapshot answering hello `seq` (one answering an earlier hello, which came
+        too late, is passed over), or None after the timeout."""
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            found = await self.node.await_snapshot(membership.node, left)
+            if found is None:
+                return None
+            at, _, snapshot = found.partition(" ")
+            if int(at) == seq:
+                return snapshot
+        return None
+
+    async def _send(self) -> None:
+        from ..cluster.codec import encode_batch
+
+        replication = self.replication
+        while replication.outbox:
+            await self.ready.wait()
+            membership = self.membership
+            assert membership is not None
+            events = replication.take()
+            self.batch += 1
+            payload = encode_batch(events, str(membership.node))
+            delay = 0.05
+            while self.membership is membership:
+                try:
+                    await self.node.append(membership, self.batch, len(events), payload)
+                    break
+                except Exception as exc:
+                    if is_fenced(str(exc)):
+                        break  # the heartbeat finds out; what was not appended is dropped
+                    log.warning("cannot append to the bus (%s); trying again", reason_of(exc))
+                    await asyncio.sleep(delay)
+                    delay = min(5.0, delay * 2)
+
+    async def _read(self, membership: Membership) -> None:
+        from ..cluster.codec import decode_batch, encode_state
+
+        mine = str(membership.node)
+        replication = self.replication
+        delay = 0.05
+        while self.membership is membership:
+            try:
+                entries = await self.node.read(self.last)
+            except Exception as exc:
+                log.warning("cannot read the bus (%s); trying again", reason_of(exc))
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+                continue
+            delay = 0.05
+            for seq, fields in entries:
+                if seq != self.last + 1:
+                    log.error("the bus lost entries %d to %d", self.last + 1, seq - 1)
+                self.last = seq
+                origin, count = fields["n"], int(fields["k"])
+                if count == 0:  # a hello: this node answers it, when named
+                    if fields.get("h") == mine:
+                        users, channels = replication.snapshot()
+                        snapshot = encode_state(users, channels, mine)
+                        await self.node.send_snapshot(int(origin), f"{seq} {snapshot}")
+                elif origin == mine:
+                    replication.returned(count)
+                else:
+                    replication.arrived(decode_batch(fields["p"]))
 
 
 class RedisNicks:
@@ -83,9 +266,10 @@ class RedisNicks:
     by the next must reach Redis in that order, which a pool of connections would not keep."""
 
     def __init__(
-        self, node: ClusterNode, timeout: float, present: Callable[[str], bool]
+        self, node: ClusterNode, timeout: float, present: Callable[[str], bool], mine: str = ""
     ) -> None:
         self.node = node
+        self.mine = mine  # the prefix of this node's uids: only their nicks are let go here
         self.present = present  # is this uid still connected here?
         self.timeout = timeout  # a claim Redis does not answer in time is UNAVAILABLE
         self.calls: deque[Callable[[], Awaitable[None]]] = deque()
@@ -112,6 +296,8 @@ class RedisNicks:
         self._queue(call)
 
     def release(self, uid: str, folded: str) -> None:
+        if not uid.startswith(self.mine):  # someone elsewhere: their node lets it go
+            return
         self._queue(lambda: self.node.release_nick(uid, folded))
 
     def _queue(self, call: Callable[[], Awaitable[None]]) -> None:
