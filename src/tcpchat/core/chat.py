@@ -97,7 +97,7 @@ class ChatCore(ChatBase):
         """A new connection (`secure`: over TLS; `certfp`: the SHA-256 of the client
         certificate it gave, in hex); nothing is sent until it speaks."""
         now = self.clock()
-        user = User(self.new_uid(), host, node=self.node)
+        user = User(self.new_uid(), host)  # node "": this one
         session = Session(
             sink, user, now, last_heard=now, last_spoke=now, secure=secure, certfp=certfp
         )

@@ -53,7 +53,7 @@ class User:
     modes: frozenset[str] = NONE
     away: str | None = None
     account: str | None = None
-    node: str = ""  # the node whose session this user is (a cluster has several)
+    node: str = ""  # in a cluster, the id of the node they are connected to; "" for this one
     signon: float = 0.0
     # When they took the nick they have now: a private conversation kept by nick is theirs
     # only from then on (CHATHISTORY), never the lines of whoever held the nick before.
