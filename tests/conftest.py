@@ -6,4 +6,7 @@ import os
 os.environ.setdefault("TCPCHAT_DATA_DIR", "none")
 
 # The cluster tests' private redis-server (started only by a test that asks for it).
+# ... and nodes of a test cluster on it.
+from cluster_harness import cluster  # noqa: E402, F401
+
 from redis_harness import redis_server, redis_url  # noqa: E402, F401

@@ -1,6 +1,7 @@
 """A private redis-server for the cluster tests: one per test session, on a Unix socket in a
 temporary folder (no TCP port, so nothing else on the machine can collide with it), with
-nothing saved to disk. Each test gets a clean database and a URL to point tcpchat at it.
+nothing saved to disk (unless a test asks for a Redis that keeps its data). Each test gets a
+clean database and a URL to point tcpchat at it.
 
 The system's redis service is never used or started: the tests start and stop their own.
 """
@@ -23,8 +24,13 @@ START_TIMEOUT = 10.0
 class RedisServer:
     """A redis-server process of our own, bound to a Unix socket only."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, persistent: bool = False) -> None:
+        """`persistent`: every write goes to an append-only file before Redis answers
+        (appendfsync always, as the README asks of a cluster's Redis), so a restart in the
+        same folder loses nothing."""
+        folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
+        self.persistent = persistent
         self.socket = folder / "redis.sock"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -46,7 +52,8 @@ class RedisServer:
                 "--unixsocket", str(self.socket),
                 "--unixsocketperm", "700",
                 "--save", "",
-                "--appendonly", "no",
+                "--appendonly", "yes" if self.persistent else "no",
+                "--appendfsync", "always",
                 "--daemonize", "no",
                 "--dir", str(self.folder),
             ],

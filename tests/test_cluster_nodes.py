@@ -9,96 +9,21 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from cluster_harness import JOINED, NODE_TIMEOUT, Node, joined, wait_until
 from tcpchat.cluster.policy import NodeInfo
 from tcpchat.cluster.status import read_status
 
-from net_harness import LineClient, start_server_printing
+from net_harness import LineClient
 from redis_harness import RedisServer, without_redis_py
 
 ROOT = Path(__file__).resolve().parent.parent
-NODE_TIMEOUT = 1.0  # seconds: short, so a dead node is noticed quickly
-DEADLINE = 15.0  # the most any condition below is waited for (a noisy, shared machine)
-JOINED = r"^Cluster: node (\d+) \(epoch (\d+)\) at (\S+)$"
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = DEADLINE) -> object:
-    """Poll `condition` until it holds (its value), or fail saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-class Node:
-    """A server process with --cluster, its output read as it comes."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc, self.port, self.startup = start_server_printing(*args)
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self.lock = threading.Lock()
-        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
-            threading.Thread(target=self._read, args=(stream, lines), daemon=True).start()
-
-    def _read(self, stream, lines: list[str]) -> None:
-        for line in stream:
-            with self.lock:
-                lines.append(line.rstrip("\n"))
-
-    def printed(self, pattern: str, stream: str = "out") -> re.Match[str] | None:
-        with self.lock:
-            lines = list(self.out if stream == "out" else self.err)
-        return next((m for m in map(re.compile(pattern).search, lines) if m), None)
-
-    def wait_printed(self, pattern: str, stream: str = "out") -> re.Match[str]:
-        return wait_until(lambda: self.printed(pattern, stream), f"{pattern!r} on {stream}")
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()  # our own process, by its pid
-        self.proc.wait(10)
-
-
-@pytest.fixture
-def cluster(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Node]]:
-    """Start nodes on the test's clean database, all stopped at the end."""
-    config = tmp_path / "cluster.toml"
-    config.write_text(f"cluster_node_timeout = {NODE_TIMEOUT}\n")
-    started: list[Node] = []
-
-    def start(*args: str) -> Node:
-        node = Node("--host", "127.0.0.1", "--cluster", redis_url, "--config", str(config), *args)
-        started.append(node)
-        return node
-
-    yield start
-    for node in started:
-        if node.proc.poll() is None:
-            node.proc.send_signal(signal.SIGCONT)  # a paused one must be able to die
-        node.stop()
-
-
-def joined(node: Node) -> tuple[int, int]:
-    """The node id and epoch it announced before "Server is waiting for connections"."""
-    match = next(m for m in map(re.compile(JOINED).match, node.startup) if m)
-    return int(match.group(1)), int(match.group(2))
 
 
 def nodes_by_pid(url: str) -> dict[int, NodeInfo]:

@@ -1,0 +1,219 @@
+"""People on different nodes of one cluster chat as on one server: rooms, private messages,
+who is where (NAMES, WHOIS, ISON, MONITOR), one order of messages on every node, a dead
+node's users leaving, a Redis restart, and a client of each kind on its own node.
+Every node is a real server process and Redis a real redis-server.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from websockets.sync.client import connect as ws_connect
+
+from cluster_harness import NODE_TIMEOUT, Node, wait_until
+
+from net_harness import LineClient
+from redis_harness import RedisServer
+
+pytestmark = pytest.mark.timeout(180)
+
+TAGS = ("message-tags", "server-time")
+
+
+def in_room(node: Node, nick: str, room: str = "#room", caps: tuple[str, ...] = ()) -> LineClient:
+    return LineClient(node.port).register(nick, caps).join(room)
+
+
+def test_people_on_two_nodes_share_a_room_and_talk_privately(cluster):
+    a, b = cluster(), cluster()
+    alice = in_room(a, "alice")
+    alice.send("TOPIC #room :the shared topic")
+    alice.expect(r" TOPIC #room :the shared topic$")
+    bob = LineClient(b.port).register("bob")
+    bob.send("JOIN #room")
+    bob.expect(r"^:bob!\S+ JOIN #room$")
+    bob.expect(r" 332 bob #room :the shared topic$")
+    bob.expect(r" 353 bob = #room :(@alice bob|bob @alice)$")
+    alice.expect(r"^:bob!bob@\S+ JOIN #room$")
+
+    alice.send("PRIVMSG #room :hello from node a")
+    bob.expect(r"^:alice!alice@\S+ PRIVMSG #room :hello from node a$")
+    bob.send("PRIVMSG alice :just between us")
+    alice.expect(r"^:bob!bob@\S+ PRIVMSG alice :just between us$")
+
+    bob.send("WHOIS alice", "ISON alice nobody bob")
+    bob.expect(r" 311 bob alice alice \S+ \* :alice$")
+    bob.expect(r" 319 bob alice :@#room$")
+    bob.expect(r" 318 bob alice ")
+    bob.expect(r" 303 bob :alice bob$")
+    alice.send("MODE #room +v bob")
+    bob.expect(r"^:alice!\S+ MODE #room \+v bob$")
+    bob.send("NAMES #room")
+    bob.expect(r" 353 bob = #room :(@alice \+bob|\+bob @alice)$")
+
+    bob.send("MONITOR + carol")
+    bob.expect(r" 731 bob :carol$")
+    carol = LineClient(a.port).register("carol")  # on the other node
+    bob.expect(r" 730 bob :carol!carol@\S+$")
+    carol.send("QUIT :gone")
+    bob.expect(r" 731 bob :carol$")
+
+    alice.send("PART #room :see you")
+    bob.expect(r"^:alice!\S+ PART #room :see you$")
+    bob.send("MONITOR + alicia")
+    bob.expect(r" 731 bob :alicia$")
+    alice.send("NICK alicia")
+    alice.expect(r"^:alice!\S+ NICK :?alicia$")
+    bob.expect(r" 730 bob :alicia!alice@\S+$")  # the rename reached node b
+    bob.send("WHOIS alicia")
+    bob.expect(r" 311 bob alicia alice ")
+    bob.send("PRIVMSG alicia :found you")
+    alice.expect(r"^:bob!\S+ PRIVMSG alicia :found you$")
+
+
+def test_a_node_that_joins_later_knows_everyone_already_there(cluster):
+    a = cluster()
+    alice = in_room(a, "alice")
+    alice.send("MODE #room +k secret")
+    alice.expect(r" MODE #room \+k secret$")
+    b = cluster()
+    bob = LineClient(b.port).register("bob")
+    bob.send("JOIN #room")
+    bob.expect(r" 475 bob #room ")  # the key set before node b existed holds there too
+    bob.send("JOIN #room secret")
+    bob.expect(r" 353 bob = #room :(@alice bob|bob @alice)$")
+    bob.send("NICK alice")
+    bob.expect(r" 433 bob alice ")
+
+
+def test_every_node_sees_one_order_with_one_msgid_and_time_per_message(cluster):
+    """Three nodes, a sender on each sending bursts of random length at once: an observer
+    on each node sees the same messages in the same order, each with the same msgid and
+    time everywhere."""
+    nodes = [cluster(), cluster(), cluster()]
+    observers = [in_room(node, f"watch{i}", caps=TAGS) for i, node in enumerate(nodes)]
+    senders = [in_room(node, f"talk{i}") for i, node in enumerate(nodes)]
+    rng = random.Random(15)
+    total = 0
+    for round_ in range(3):
+        bursts = [rng.randint(1, 40) for _ in senders]
+        for i, (sender, count) in enumerate(zip(senders, bursts, strict=True)):
+            sender.send(*[f"PRIVMSG #room :r{round_} s{i} m{k}" for k in range(count)])
+        total += sum(bursts)
+    pattern = r"^@(\S+) :talk\d!\S+ PRIVMSG #room :(r\d s\d m\d+)$"
+    seen = []
+    for observer in observers:
+        lines = [observer.expect(pattern) for _ in range(total)]
+        seen.append([(dict(t.split("=", 1) for t in m.group(1).split(";")), m.group(2))
+                     for m in lines])  # fmt: skip
+    first = [(tags["msgid"], tags["time"], text) for tags, text in seen[0]]
+    assert len({msgid for msgid, _, _ in first}) == total
+    for other in seen[1:]:
+        assert [(tags["msgid"], tags["time"], text) for tags, text in other] == first
+    # And each sender's own messages keep the order they were sent in.
+    for i in range(len(senders)):
+        mine = [text for _, _, text in first if f" s{i} " in text]
+        assert mine == sorted(mine, key=lambda t: (t.split()[0], int(t.split()[2][1:])))
+
+
+def test_a_killed_nodes_users_leave_everyone_once_with_a_split_reason(cluster):
+    a, b = cluster(), cluster()
+    alice = in_room(a, "alice")
+    bob = in_room(b, "bob")
+    alice.expect(r"^:bob!\S+ JOIN #room$")
+    b.proc.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    alice.expect(r"^:bob!bob@\S+ QUIT :\*\.net \*\.split$", timeout=NODE_TIMEOUT * 2 + 10)
+    assert time.monotonic() - killed < NODE_TIMEOUT * 1.25 + 5.0
+    alice.send("NAMES #room", "PING :after")
+    alice.expect(r" 353 alice = #room :@alice$")
+    alice.expect(r"PONG \S+ :?after")
+    assert sum(" QUIT " in line for line in alice.seen) == 1
+    carol = LineClient(a.port)
+    carol.send("NICK bob", "USER carol 0 * :carol")
+    carol.expect(r" 001 bob ")  # the dead node's nick is free again
+    bob.close()
+
+
+def test_a_fenced_node_learns_the_network_again_when_it_rejoins(cluster, redis_url):
+    a, b = cluster(), cluster()
+    alice = in_room(a, "alice")
+    bob = in_room(b, "bob")
+    alice.expect(r"^:bob!\S+ JOIN #room$")
+    b.proc.send_signal(signal.SIGSTOP)
+    alice.expect(r"^:bob!\S+ QUIT :\*\.net \*\.split$", timeout=NODE_TIMEOUT * 2 + 10)
+    b.proc.send_signal(signal.SIGCONT)
+    bob.expect(r"^ERROR :Closing Link: \S+ \(This server was cut off from the network")
+    b.wait_printed(r"^Cluster: node \d+ \(epoch \d+\) was fenced")
+    wait_until(lambda: len([m for m in map(re.compile(r"^Cluster: node").match, b.out) if m]) >= 2,
+               "node b rejoined")  # fmt: skip
+    again = LineClient(b.port).register("bob2")
+    again.send("JOIN #room")
+    again.expect(r" 353 bob2 = #room :(@alice bob2|bob2 @alice)$")
+    alice.expect(r"^:bob2!\S+ JOIN #room$")
+    assert sum(" QUIT " in line for line in alice.seen) == 1  # bob left once, not twice
+
+
+def test_a_redis_restart_loses_nothing_and_repeats_nothing(tmp_path: Path, cluster):
+    redis = RedisServer(tmp_path / "redis", persistent=True).start()
+    try:
+        a, b = cluster(url=redis.url()), cluster(url=redis.url())
+        alice = in_room(a, "alice")
+        bob = in_room(b, "bob")
+        alice.expect(r"^:bob!\S+ JOIN #room$")
+        alice.send(*[f"PRIVMSG #room :before {k}" for k in range(5)])
+        bob.expect(r"PRIVMSG #room :before 4$")
+        redis.stop()
+        alice.expect(r"NOTICE alice :The network's shared store can't be reached")
+        alice.send(*[f"PRIVMSG #room :while away {k}" for k in range(5)])
+        alice.send("PING :still here")
+        alice.expect(r"PONG \S+ :?still here")  # served all the while
+        redis.start()
+        alice.expect(r"NOTICE alice :The network's shared store is back", timeout=20)
+        alice.send(*[f"PRIVMSG #room :after {k}" for k in range(5)])
+        bob.expect(r"PRIVMSG #room :after 4$", timeout=20)
+        said = [line.rsplit(":", 1)[1] for line in bob.seen if " PRIVMSG #room :" in line]
+        assert said == (
+            [f"before {k}" for k in range(5)] + [f"while away {k}" for k in range(5)]
+            + [f"after {k}" for k in range(5)]
+        )  # fmt: skip
+    finally:
+        redis.stop()
+
+
+def test_an_irc_client_a_person_on_nc_and_a_browser_each_on_their_own_node(cluster):
+    a, b, c = cluster(), cluster(), cluster("--web-port", "-1")
+    web_port = int(re.search(r":(\d+)$", next(x for x in c.startup if "(web: http)" in x))[1])
+    irc = in_room(a, "ircuser", "#lobby")
+    person = LineClient(b.port)
+    person.expect_text("nickname? ")
+    person.send("dave")
+    person.expect(r"You joined #lobby")
+    irc.expect(r"^:dave!\S+ JOIN :?#lobby$")
+    with ws_connect(f"ws://127.0.0.1:{web_port}/", subprotocols=["text.ircv3.net"]) as ws:
+        ws.send("NICK webby")
+        ws.send("USER webby 0 * :webby")
+        ws.send("JOIN #lobby")
+
+        def until(text: str) -> str:
+            while True:
+                line = str(ws.recv(timeout=15))
+                if text in line:
+                    return line
+
+        until(" 366 webby #lobby ")
+        irc.expect(r"^:webby!\S+ JOIN :?#lobby$")
+        irc.send("PRIVMSG #lobby :hello both")
+        person.expect(r"^ircuser says: hello both$")
+        assert until("hello both") == ":ircuser!ircuser@127.0.0.1 PRIVMSG #lobby :hello both"
+        person.send("hi from nc")
+        assert until("hi from nc").startswith(":dave!")
+        irc.expect(r"^:dave!\S+ PRIVMSG #lobby :hi from nc$")
+        ws.send("PRIVMSG #lobby :and from the browser")
+        irc.expect(r"^:webby!\S+ PRIVMSG #lobby :and from the browser$")
+        person.expect(r"^webby says: and from the browser$")
