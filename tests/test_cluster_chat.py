@@ -217,3 +217,39 @@ def test_an_irc_client_a_person_on_nc_and_a_browser_each_on_their_own_node(clust
         ws.send("PRIVMSG #lobby :and from the browser")
         irc.expect(r"^:webby!\S+ PRIVMSG #lobby :and from the browser$")
         person.expect(r"^webby says: and from the browser$")
+
+
+def test_echo_and_labels_keep_a_clients_replies_in_the_order_of_its_commands(cluster):
+    """A sender's own copy (echo-message) comes back through the bus, in the room's order,
+    before the reply to its next command, and under the label it was sent with."""
+    a, b = cluster(), cluster()
+    caps = ("echo-message", "labeled-response", "batch", "message-tags")
+    alice = in_room(a, "alice", caps=caps)
+    bob = in_room(b, "bob")
+    alice.expect(r"^:bob!\S+ JOIN #room$")
+    alice.send("PRIVMSG #room :one", "PING :two", "@label=L3 PRIVMSG #room :three", "PING :four")
+    got = [alice.expect(r"PRIVMSG #room :one$|PONG .*two$|PRIVMSG #room :three$|PONG .*four$")
+           for _ in range(4)]  # fmt: skip
+    assert [m.string.rsplit(" ", 1)[-1].lstrip(":") for m in got] == ["one", "two", "three", "four"]
+    assert re.match(r"^@label=L3;msgid=\S+ :alice!\S+ PRIVMSG #room :three$", got[2].string)
+    bob.expect(r"PRIVMSG #room :three$")
+
+
+def test_history_said_on_one_node_is_read_on_another_with_the_same_msgids(cluster):
+    a, b = cluster(), cluster()
+    caps = ("batch", "server-time", "message-tags", "draft/chathistory")
+    alice = in_room(a, "alice", caps=caps)
+    bob = in_room(b, "bob", caps=caps)
+    alice.send(*[f"PRIVMSG #room :line {k}" for k in range(3)])
+    heard = [bob.expect(rf"msgid=([^; ]+)\S* :alice!\S+ PRIVMSG #room :line {k}$")[1]
+             for k in range(3)]  # fmt: skip
+    for client, nick in ((bob, "bob"), (alice, "alice")):
+        client.send("CHATHISTORY LATEST #room * 10")
+        ref = client.expect(r" BATCH \+(\S+) chathistory #room$")[1]
+        lines = []
+        while not re.match(rf"^:\S+ BATCH -{ref}$", line := client.readline()):
+            lines.append(line)
+        said = [re.search(r"msgid=([^; ]+)\S* :alice!\S+ PRIVMSG #room :(line \d)$", x)
+                for x in lines]  # fmt: skip
+        expected = [(msgid, f"line {k}") for k, msgid in enumerate(heard)]
+        assert [(m[1], m[2]) for m in said if m] == expected, nick
