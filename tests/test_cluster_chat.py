@@ -10,9 +10,11 @@ import random
 import re
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect as ws_connect
 
 from cluster_harness import NODE_TIMEOUT, Node, wait_until
@@ -46,6 +48,11 @@ def test_people_on_two_nodes_share_a_room_and_talk_privately(cluster):
     bob.send("PRIVMSG alice :just between us")
     alice.expect(r"^:bob!bob@\S+ PRIVMSG alice :just between us$")
 
+    bob.send("LUSERS")
+    bob.expect(r" 251 bob :There are 2 users and 0 invisible on 2 servers$")
+    bob.expect(r" 255 bob :I have 1 clients and 1 servers$")
+    bob.expect(r" 265 bob 1 \d+ :Current local users 1, max \d+$")
+    bob.expect(r" 266 bob 2 2 :Current global users 2, max 2$")
     bob.send("WHOIS alice", "ISON alice nobody bob")
     bob.expect(r" 311 bob alice alice \S+ \* :alice$")
     bob.expect(r" 319 bob alice :@#room$")
@@ -217,6 +224,15 @@ def test_an_irc_client_a_person_on_nc_and_a_browser_each_on_their_own_node(clust
         ws.send("PRIVMSG #lobby :and from the browser")
         irc.expect(r"^:webby!\S+ PRIVMSG #lobby :and from the browser$")
         person.expect(r"^webby says: and from the browser$")
+        # /metrics on node c: its own user, the network's three, and the bus's traffic.
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=10) as got:
+            families = {f.name: f for f in text_string_to_metric_families(got.read().decode())}
+        value = {name: families[name].samples[0].value
+                 for name in ("tcpchat_users", "tcpchat_local_users", "tcpchat_nodes")}
+        assert value == {"tcpchat_users": 3, "tcpchat_local_users": 1, "tcpchat_nodes": 3}
+        bus = {s.labels["direction"]: s.value for s in families["tcpchat_bus_events"].samples}
+        assert bus["out"] >= 3 and bus["in"] >= 6  # its own JOIN/message/...; the others'
+
 
 
 def test_echo_and_labels_keep_a_clients_replies_in_the_order_of_its_commands(cluster):
@@ -253,3 +269,17 @@ def test_history_said_on_one_node_is_read_on_another_with_the_same_msgids(cluste
                 for x in lines]  # fmt: skip
         expected = [(msgid, f"line {k}") for k, msgid in enumerate(heard)]
         assert [(m[1], m[2]) for m in said if m] == expected, nick
+
+
+def test_a_node_shut_down_says_its_users_leave_at_once_not_after_the_timeout(cluster):
+    a, b = cluster(), cluster()
+    alice = in_room(a, "alice")
+    bob = in_room(b, "bob")
+    alice.expect(r"^:bob!\S+ JOIN #room$")
+    b.proc.send_signal(signal.SIGTERM)
+    bob.expect(r"^ERROR :Closing Link: \S+ \(Server shutting down\)$")
+    alice.expect(r"^:bob!bob@\S+ QUIT :Server shutting down$")
+    assert b.proc.wait(10) == 0
+    alice.send("PING :after")
+    alice.expect(r"PONG \S+ :?after")
+    assert sum(" QUIT " in line for line in alice.seen) == 1

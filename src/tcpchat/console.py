@@ -144,10 +144,15 @@ class OperatorConsole:
 
     def _stats(self) -> None:
         core = self.core
-        users = core.state.users - 1  # not counting the console itself
+        state = core.state
+        users = state.users - 1  # not counting the console itself
         uptime = _duration(time.monotonic() - self.started)
+        network = ""
+        if core.replication is not None:  # a cluster: this node's share, and the network's
+            here = users - state.remote_users
+            network = f" ({here} on this node, {core.nodes} nodes)"
         self.display(
-            f"Users: {users}, rooms: {core.state.channel_count}, "
+            f"Users: {users}{network}, rooms: {state.channel_count}, "
             f"messages: {core.messages_relayed}, uptime: {uptime}"
         )
 

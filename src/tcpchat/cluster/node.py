@@ -71,9 +71,11 @@ class ClusterNode:
         on_fenced: Callable[[Membership, str], None] = _ignore,
         on_dead: Callable[[list[int]], None] = _ignore,
         on_reachable: Callable[[bool], None] = _ignore,
+        on_nodes: Callable[[int], None] = _ignore,
     ) -> None:
         """`on_reachable(False)` when Redis stops answering, `(True)` when it answers
-        again: once each way, not at every try."""
+        again: once each way, not at every try. `on_nodes(count)`: the live nodes, after
+        each reaping."""
         from redis.asyncio import Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -83,6 +85,7 @@ class ClusterNode:
         self.node_timeout = node_timeout
         self.interval = heartbeat_interval(node_timeout)
         self.on_reachable = on_reachable
+        self.on_nodes = on_nodes
         self.users, self.on_joined, self.on_fenced, self.on_dead = (
             users,
             on_joined,
@@ -298,6 +301,7 @@ class ClusterNode:
             self.on_dead(others)
         if mine in dead:  # paused between its beat and its reap, long enough to be dead
             raise Fenced(f"FENCED node {mine}'s own heartbeat was older than the timeout")
+        self.on_nodes(int(await self.redis.zcard(keys.HEARTBEATS)))
 
     def _fenced(self, reason: str) -> None:
         old, self.membership = self.membership, None

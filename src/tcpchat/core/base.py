@@ -137,6 +137,7 @@ class ChatBase:
         # In a cluster, nicks are claimed network-wide too (shared_nicks.py); None alone.
         self.shared_nicks: SharedNicks | None = None
         self.replication: Replication | None = None  # a cluster's bus (replication.py)
+        self.nodes = 1  # the servers of the network: this one, or a cluster's live nodes
         self._batch_refs = itertools.count(1)
         # Accounts: where they are kept, and every account's folded name (a nick that is one
         # is owned).

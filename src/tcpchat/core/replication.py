@@ -92,6 +92,8 @@ class Replication:
         # next lines wait for it (echo-message), in the order appended.
         self.in_flight: deque[tuple[Event, Session | None]] = deque()
         self.holds: dict[Session, list[Any]] = {}  # session -> [done, events to wait for]
+        self.sent = 0  # events appended to the bus (/metrics)
+        self.received = 0  # events read from the bus: this node's own and the others'
         state, router = core.state, core.router
         self._home: dict[type, Step] = {}
         self._back: dict[type, Step] = {}
@@ -137,12 +139,14 @@ class Replication:
     def take(self) -> list[Event]:
         """The events to append now, in order (the edge calls this once per loop turn)."""
         batch, self.outbox = self.outbox, []
+        self.sent += len(batch)
         return batch
 
     # ------------------------------------------------------------- receiving
 
     def returned(self, count: int) -> None:
         """The bus brought back this node's next `count` events, in their place in its order."""
+        self.received += count
         for _ in range(count):
             if not self.in_flight:
                 log.warning("the bus brought back an event this node no longer waits for")
@@ -158,6 +162,7 @@ class Replication:
     def arrived(self, events: list[Event]) -> None:
         """Events other nodes appended, in the bus's order."""
         remote = self._remote
+        self.received += len(events)
         for event in events:
             try:
                 remote[type(event)](event)

@@ -41,7 +41,8 @@ __all__ = ["ChatState", "LocalState"]
 class ChatState(Protocol):
     """What the core asks of the chat's state, wherever it is kept."""
 
-    users: int  # registered users
+    users: int  # registered users (network-wide, in a cluster)
+    remote_users: int  # of them, those on other nodes
     max_users: int  # the most at once
     user_modes: dict[str, int]  # registered users per user mode ('i', 'o')
 
@@ -100,6 +101,7 @@ class LocalState:
         self.channels: dict[str, Channel] = {}  # folded name -> channel
         self.invites: dict[str, set[str]] = {}  # uid -> keys of channels they are invited to
         self.users = 0
+        self.remote_users = 0  # of `users`, those on other nodes of a cluster
         self.max_users = 0
         self.user_modes: dict[str, int] = dict.fromkeys(USER_MODES, 0)
         # WHOWAS: each nick's records, oldest first, and every record in the order made.
@@ -236,7 +238,7 @@ class LocalState:
         self.invites.clear()
         self.whowas_records.clear()
         self.whowas_order.clear()
-        self.users = 0
+        self.users = self.remote_users = 0
         self.user_modes = dict.fromkeys(self.user_modes, 0)
 
     # ----------------------------------------------------------------- apply
@@ -256,6 +258,7 @@ class LocalState:
         user.registered = True
         if user.node:  # someone on another node: their nick is theirs here too
             self.nicks[irc_lower(user.nick)] = user
+            self.remote_users += 1
         user.signon = user.nick_since = event.time
         self.by_uid[user.uid] = user
         self.users += 1
@@ -314,6 +317,8 @@ class LocalState:
         if user.registered:
             self._remember(user, event.time)
             self.users -= 1
+            if user.node:
+                self.remote_users -= 1
             for letter in user.modes:
                 self.user_modes[letter] -= 1
 

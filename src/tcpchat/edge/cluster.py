@@ -85,11 +85,12 @@ async def join_cluster(
     node = ClusterNode(
         settings.cluster_url,
         settings.cluster_node_timeout,
-        users=lambda: sum(1 for user in core.state.all_users() if not user.node),
+        users=lambda: core.state.users - core.state.remote_users,
         on_joined=joined,
         on_fenced=fenced,
         on_dead=dead,
         on_reachable=reachable,
+        on_nodes=lambda count: setattr(core, "nodes", max(1, count)),
     )
 
     def present(uid: str) -> bool:

@@ -90,7 +90,24 @@ class _Collector:
         for (transport, kind), count in sorted(_connection_kinds(server).items()):
             connections.add_metric([transport, kind], count)
         yield connections
-        yield GaugeMetricFamily("tcpchat_users", "Registered users", value=core.state.users)
+        state = core.state
+        yield GaugeMetricFamily(
+            "tcpchat_users", "Registered users, network-wide", value=state.users
+        )
+        yield GaugeMetricFamily(
+            "tcpchat_local_users",
+            "Registered users connected to this node",
+            value=state.users - state.remote_users,
+        )
+        yield GaugeMetricFamily("tcpchat_nodes", "Live nodes of the network", value=core.nodes)
+        replication = core.replication
+        if replication is not None:
+            bus = CounterMetricFamily(
+                "tcpchat_bus_events", "Events through the cluster's bus", labels=["direction"]
+            )
+            bus.add_metric(["out"], replication.sent)
+            bus.add_metric(["in"], replication.received)
+            yield bus
         channels = sum(1 for _ in core.state.all_channels())
         yield GaugeMetricFamily("tcpchat_channels", "Channels", value=channels)
         yield _by("tcpchat_lines_in", "Lines received, by command", "command", core.lines_in)

@@ -141,21 +141,23 @@ def send_isupport(core: ChatBase, session: Session) -> None:
 def send_lusers(core: ChatBase, session: Session) -> None:
     state = core.state
     users = state.users
+    local = users - state.remote_users  # a cluster node's own; all of them alone
     invisible = state.user_modes["i"]
     opers = state.user_modes["o"]
-    unknown = len(core.sessions) - users
+    unknown = len(core.sessions) - local
     most = state.max_users
+    nodes = core.nodes
     core.reply(
         session,
         n.RPL_LUSERCLIENT,
-        f"There are {users - invisible} users and {invisible} invisible on 1 servers",
+        f"There are {users - invisible} users and {invisible} invisible on {nodes} servers",
     )
     core.reply(session, n.RPL_LUSEROP, str(opers), "operator(s) online")
     core.reply(session, n.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
     core.reply(session, n.RPL_LUSERCHANNELS, str(state.channel_count), "channels formed")
-    core.reply(session, n.RPL_LUSERME, f"I have {users} clients and 0 servers")
+    core.reply(session, n.RPL_LUSERME, f"I have {local} clients and {nodes - 1} servers")
     core.reply(
-        session, n.RPL_LOCALUSERS, str(users), str(most), f"Current local users {users}, max {most}"
+        session, n.RPL_LOCALUSERS, str(local), str(most), f"Current local users {local}, max {most}"
     )
     core.reply(
         session,
