@@ -102,8 +102,20 @@ def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
         "--cluster",
         metavar="URL",
         help="join the cluster at this Redis (redis://HOST:PORT/DB, rediss://, "
-        "unix:///PATH?db=N; password in the URL or $REDIS_PASSWORD) as a node; in progress: "
-        "nicks are shared, channels not yet (needs 'tcpchat[cluster]')",
+        "unix:///PATH?db=N; password in the URL or $REDIS_PASSWORD) as a node: one network "
+        "with the other nodes there (needs 'tcpchat[cluster]')",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run N processes sharing the ports, one network through Redis (--cluster, or a "
+        "private redis-server in the data directory); needs 'tcpchat[cluster]'",
+    )
+    parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the listening ports with other processes (what each worker does)",
     )
     parser.add_argument("--server-name", help="the server's name in IRC replies")
     parser.add_argument("--network-name", help="the network name announced to IRC clients")
@@ -141,6 +153,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
             "server_name": args.server_name,
             "network_name": args.network_name,
             "cluster_url": args.cluster,
+            "workers": args.workers,
             "data_dir": None if args.data_dir is None else _data_dir(args.data_dir),
         }.items()
         if value is not None
@@ -149,6 +162,8 @@ def load_settings(args: argparse.Namespace) -> Settings:
         overrides["console"] = False
     if args.no_plain:
         overrides["plain_listener"] = False
+    if args.reuse_port:
+        overrides["reuse_port"] = True
     settings = settings.updated(overrides, origin="", spelled=flag_spelling)
     settings.check()
     return settings
@@ -272,6 +287,14 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
+    if settings.workers > 1:
+        from .workers import run_workers
+
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        return run_workers(settings, list(sys.argv[1:] if argv is None else argv))
     with_console = console_wanted(settings)
     # The console shows connections itself; routine log lines would only clutter it.
     level = "warning" if with_console and args.log_level is None else settings.log_level

@@ -131,6 +131,9 @@ class Settings:
     # as a node; None runs alone. A password goes in the URL or in $REDIS_PASSWORD. Needs
     # redis-py: pip install 'tcpchat[cluster]'.
     cluster_url: str | None = None
+    # --workers N: N processes on this machine, one network through Redis (workers.py).
+    workers: int = 1
+    reuse_port: bool = False  # share the ports with other processes (each worker does)
     # Seconds without a heartbeat before the other nodes declare a node dead and reap it;
     # each node beats four times per timeout.
     cluster_node_timeout: float = 10.0
@@ -381,6 +384,7 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "flood_rate": Range(0, 1e6),  # 0: no flood control
     "flood_max_queued": Range(0, 1 << 24),
     "cluster_url": _redis_url,
+    "workers": Range(1, 256),
     "cluster_node_timeout": Range(0.2, 3600),
 }
 

@@ -293,7 +293,7 @@ class ChatServer:
         addresses: list[tuple[str, int]] = []
         for host in hosts:
             try:
-                sockets = listener.bind(host, port, settings.listen_backlog)
+                sockets = listener.bind(host, port, settings.listen_backlog, settings.reuse_port)
             except OSError as exc:
                 if host == "::" and addresses:
                     log.info("IPv6 not available (%s); listening on IPv4 only", exc.strerror)
