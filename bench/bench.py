@@ -66,9 +66,33 @@ async def connect(
 ) -> list[BenchClient]:
     """The scenario's clients, over TCP, or over WebSocket for `tcpchat:clients=websocket`."""
     kind = WebSocketBenchClient if server.web_port is not None else BenchClient
-    return await connect_clients(
-        server.host, server.client_port, nicks, audit, channel, concurrency, kind
-    )
+    ports = getattr(server, "ports", [server.client_port])  # a cluster's nodes: in turn
+    groups = await asyncio.gather(*(
+        connect_clients(server.host, port, nicks[i :: len(ports)], audit, channel,
+                        concurrency, kind)
+        for i, port in enumerate(ports)
+    ))  # fmt: skip
+    clients = [groups[i % len(ports)][i // len(ports)] for i in range(len(nicks))]
+    if channel is not None and len(ports) > 1:
+        await joins_seen(clients[: len(ports)], clients, channel)
+    return clients
+
+
+async def joins_seen(
+    markers: list[BenchClient], clients: list[BenchClient], channel: str
+) -> None:
+    """On a cluster, the other nodes' JOINs reach a client some time after its own: one
+    client per node says a word, and once everyone has heard every node's word (the bus
+    keeps each node's order), every JOIN before it has arrived too."""
+    waits = [
+        client.expect(rb"PRIVMSG %s :joined via node %d" % (channel.encode(), i))
+        for i, marker in enumerate(markers)
+        for client in clients
+        if client is not marker
+    ]
+    for i, marker in enumerate(markers):
+        marker.write(b"PRIVMSG %s :joined via node %d\r\n" % (channel.encode(), i))
+    await asyncio.wait_for(asyncio.gather(*waits), 120)
 
 
 async def run_fanout(
@@ -206,6 +230,8 @@ class Meter:
     def __init__(self, server: ServerProcess) -> None:
         self.server = server
         self.cpu, self.server_cpu = own_cpu(), server.cpu_seconds()
+        self.node_cpu = getattr(server, "node_cpu", lambda: [])()
+        self.redis_cpu = getattr(server, "redis_cpu", lambda: 0.0)()
         self.threads = server.thread_cpu()
         self.started = time.perf_counter()
 
@@ -231,6 +257,19 @@ class Meter:
         )
         if self.server.name.startswith("tcpchat"):  # how its threads shared the work
             outcome.notes = "; ".join(filter(None, [outcome.notes, self._threads()]))
+        millions = max(deliveries - loss, 1) / 1e6
+        if self.node_cpu:  # a cluster: each node's share of the work, and Redis's
+            now = self.server.node_cpu()
+            per_node = [cpu - was for cpu, was in zip(now, self.node_cpu, strict=True)]
+            redis = self.server.redis_cpu() - self.redis_cpu
+            shown = ", ".join(f"{cpu / millions:.2f}" for cpu in per_node)
+            outcome.notes = "; ".join(filter(None, [
+                outcome.notes, f"CPU s per M on each node: {shown}; Redis {redis:.2f} s"
+            ]))  # fmt: skip
+        nodes = max(len(self.node_cpu), 1)
+        outcome.figures.append(
+            Figure("CPU s per M, per node", outcome.server_cpu / nodes / millions, "s", False)
+        )
         close_all(clients)
         return outcome
 

@@ -160,6 +160,7 @@ def start_tcpchat(
     name: str = "tcpchat",
     accounts: int = 0,
     settings: dict[str, str] | None = None,
+    cpu: int = 0,
 ) -> ServerProcess:
     """tcpchat with bench/unlimited.toml; with `profile`, under py-spy writing a flame graph.
 
@@ -171,6 +172,9 @@ def start_tcpchat(
     (`ACCOUNT_NAME.format(i)`, password `ACCOUNT_PASSWORD`), made before it starts.
     """
     settings = dict(settings or {})
+    if toml_value(settings.pop("cluster", "off")) == "true":
+        nodes = int(settings.pop("nodes", "1"))
+        return start_cluster(event_loop, profile, root, name, settings, nodes)
     websocket = settings.pop("clients", "tcp") == "websocket"
     workdir = tempfile.TemporaryDirectory(prefix="bench-tcpchat-")
     folder = Path(workdir.name)
@@ -223,7 +227,7 @@ def start_tcpchat(
             *command,
         ]
     proc = subprocess.Popen(
-        pinned(command, 0), stdout=subprocess.PIPE, text=True, cwd=root, env=env
+        pinned(command, cpu), stdout=subprocess.PIPE, text=True, cwd=root, env=env
     )
     assert proc.stdout is not None
     ports: dict[str, int] = {}
@@ -240,6 +244,111 @@ def start_tcpchat(
     proc.wait()
     workdir.cleanup()
     raise SystemExit(f"{name} did not start" + (" with a web port" if websocket else ""))
+
+
+@dataclass
+class ClusterProcess:
+    """`tcpchat:cluster=on[:nodes=N]`: N nodes on one private redis-server (pinned to CPU
+    1, beside the load generator: what the bus costs Redis is not the node's CPU). It
+    passes for one server: clients are spread over the nodes' ports, CPU is their sum."""
+
+    name: str
+    nodes: list[ServerProcess]
+    redis: subprocess.Popen
+    workdir: tempfile.TemporaryDirectory = field(repr=False)
+    web_port: int | None = None
+
+    @property
+    def host(self) -> str:
+        return self.nodes[0].host
+
+    @property
+    def port(self) -> int:
+        return self.nodes[0].port
+
+    @property
+    def client_port(self) -> int:
+        return self.nodes[0].port
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes]
+
+    @property
+    def pid(self) -> int | None:
+        return self.nodes[0].pid
+
+    def rss_kib(self) -> int:
+        return sum(node.rss_kib() for node in self.nodes)
+
+    def cpu_seconds(self) -> float:
+        return sum(node.cpu_seconds() for node in self.nodes)
+
+    def node_cpu(self) -> list[float]:
+        return [node.cpu_seconds() for node in self.nodes]
+
+    def redis_cpu(self) -> float:
+        fields = Path(f"/proc/{self.redis.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def thread_cpu(self) -> dict[str, tuple[float, float, int]]:
+        totals: dict[str, tuple[float, float, int]] = {}
+        for node in self.nodes:
+            for name, (user, system, switches) in node.thread_cpu().items():
+                was = totals.get(name, (0.0, 0.0, 0))
+                totals[name] = (was[0] + user, was[1] + system, was[2] + switches)
+        return totals
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        if self.redis.poll() is None:
+            self.redis.terminate()
+            self.redis.wait(15)
+        self.workdir.cleanup()
+
+
+def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
+    """A private redis-server on a Unix socket in `folder`, as a cluster's README config
+    says (append-only file, fsync every second), pinned to CPU 1; and its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("cluster=on needs redis-server (apt-get install redis-server)")
+    sock = folder / "redis.sock"
+    proc = subprocess.Popen(
+        pinned([binary, "--port", "0", "--unixsocket", str(sock), "--dir", str(folder),
+                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+                "--loglevel", "warning"], 1),
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 15
+    while not sock.exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("redis-server did not start")
+        time.sleep(0.05)
+    return proc, f"unix://{sock}?db=0"
+
+
+def start_cluster(
+    event_loop: str, profile: str | None, root: Path, name: str, settings: dict[str, str],
+    nodes: int,
+) -> ClusterProcess:
+    """`nodes` tcpchat nodes on one new Redis: node K pinned to CPU K mod 2."""
+    workdir = tempfile.TemporaryDirectory(prefix="bench-cluster-")
+    redis, url = start_redis(Path(workdir.name))
+    started: list[ServerProcess] = []
+    try:
+        for index in range(nodes):
+            each = dict(settings, cluster_url=url)
+            started.append(start_tcpchat(event_loop, profile if index == 0 else None, root,
+                                         f"{name}#{index}", 0, each, cpu=index % 2))  # fmt: skip
+    except BaseException:
+        for node in started:
+            node.stop()
+        redis.terminate()
+        workdir.cleanup()
+        raise
+    return ClusterProcess(name, started, redis, workdir)
 
 
 def web_port_options(root: Path, websocket: bool) -> list[str]:
