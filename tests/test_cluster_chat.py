@@ -6,6 +6,7 @@ Every node is a real server process and Redis a real redis-server.
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 import signal
@@ -283,3 +284,34 @@ def test_a_node_shut_down_says_its_users_leave_at_once_not_after_the_timeout(clu
     alice.send("PING :after")
     alice.expect(r"PONG \S+ :?after")
     assert sum(" QUIT " in line for line in alice.seen) == 1
+
+
+def sasl_plain(node: Node, nick: str, account: str, password: str) -> LineClient:
+    client = LineClient(node.port)
+    client.send("CAP LS 302", "CAP REQ :sasl", f"NICK {nick}", f"USER {nick} 0 * :{nick}")
+    client.expect(r" CAP \* ACK :sasl")
+    client.send("AUTHENTICATE PLAIN")
+    client.expect(r"^AUTHENTICATE \+$")
+    client.send("AUTHENTICATE " + base64.b64encode(f"\0{account}\0{password}".encode()).decode())
+    return client
+
+
+def test_an_account_registered_on_one_node_logs_in_on_every_node(cluster):
+    a, b = cluster(), cluster()
+    alice = LineClient(a.port).register("alice")
+    alice.send("REGISTER * * :correct horse")
+    alice.expect(r"^:tcpchat REGISTER SUCCESS alice :")
+    alice.send("CERTFP ADD " + "ab" * 32)
+    alice.expect(r" NOTE CERTFP ")
+    alice.send("QUIT")
+    alice.expect_closed()
+    on_b = sasl_plain(b, "alice2", "alice", "correct horse")  # her nick may be let go later
+    on_b.expect(r" 900 alice2 \S+ alice :You are now logged in as alice$")
+    on_b.expect(r" 903 alice2 :")
+    on_b.send("CAP END", "CERTFP LIST")
+    on_b.expect("ab" * 32)  # the fingerprint added on node a is there too
+    c = cluster()  # a node that starts later gets the accounts with its snapshot
+    wrong = sasl_plain(c, "alice3", "alice", "wrong horse")
+    wrong.expect(r" 904 alice3 :")
+    on_c = sasl_plain(c, "alice4", "alice", "correct horse")
+    on_c.expect(r" 903 alice4 :")

@@ -26,6 +26,7 @@ from tcpchat.core.events import (
     Registered,
     ServerTold,
     StatusMessageSent,
+    StoreWritten,
     TopicSet,
     UserModeChanged,
     Wallops,
@@ -74,6 +75,8 @@ EVERY_KIND = [
     ChannelRestored(T, "#Room", "#room",
                     RegisteredChannel("#room", "#Room", "alice", T, "kept", "A", T, "nt", "k",
                                       5, (("b", "*!*@x", "A", T),), {"bob": "v"})),  # fmt: skip
+    StoreWritten(T, (("UPDATE accounts SET salt = ? WHERE folded = ?", [b"\x00\xffk", "al"]),
+                     ("DELETE FROM certfps WHERE account = ?", ["al"]))),  # fmt: skip
 ]
 
 
@@ -103,7 +106,9 @@ def test_a_snapshot_of_users_and_channels_comes_back_equal():
                    limit=9, invited={"c3.1"})  # fmt: skip
     room.bans["*!*@evil"] = ("A!a@h", T)
     room.invex["*!*@friend"] = ("A!a@h", T)
-    users, channels = decode_state(encode_state([user], [room], "2"))
+    store = [("INSERT INTO accounts VALUES (?, ?, ?)", ["al", b"\x01\x02", None])]
+    users, channels, kept = decode_state(encode_state([user], [room], "2", store))
+    assert kept == store
     assert users[0].node == "5" and users[0].nick == "Alice" and users[0].modes == user.modes
     got = channels[0]
     assert (got.name, got.folded, got.members, got.topic, got.modes, got.key, got.limit,

@@ -127,8 +127,9 @@ class Supervisor:
         data = self.settings.data_dir
         folder = str(Path(data) / f"worker-{index}") if data else "none"
         return [
-            sys.executable, "-m", "tcpchat", "server", *self.argv, *self.overrides, "--workers", "1",
-            "--cluster", cluster_url, "--reuse-port", "--no-console", "--data-dir", folder,
+            sys.executable, "-m", "tcpchat", "server", *self.argv, *self.overrides,
+            "--workers", "1", "--cluster", cluster_url, "--reuse-port", "--no-console",
+            "--data-dir", folder,
         ]  # fmt: skip
 
     def fix_ports(self) -> None:

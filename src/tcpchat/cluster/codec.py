@@ -8,7 +8,9 @@ Pure functions, no I/O: a node encodes the batch it appends and decodes what oth
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Iterable
 from dataclasses import astuple
 from typing import Any
 
@@ -24,6 +26,7 @@ from ..core.events import (
     Registered,
     ServerTold,
     StatusMessageSent,
+    StoreWritten,
     UserModeChanged,
 )
 from ..core.model import Channel, User
@@ -60,6 +63,8 @@ def _event_out(event: Event, node: str) -> list[Any]:
         fields[3] = list(astuple(event.kept))
     elif isinstance(event, StatusMessageSent):
         fields[2] = list(event.message)
+    elif isinstance(event, StoreWritten):
+        fields[1] = statements_out(event.statements)
     return [_INDEX[kind], *fields]
 
 
@@ -82,8 +87,21 @@ def _event_in(row: list[Any]) -> Event:
         fields[9] = tuple((text, concat) for text, concat in fields[9])
     elif kind is ServerTold:
         fields[-1] = tuple(fields[-1])
+    elif kind is StoreWritten:
+        fields[1] = tuple(statements_in(fields[1]))
     event: Event = kind(*fields)
     return event
+
+
+def statements_out(statements: Iterable[tuple[str, list[Any]]]) -> list[Any]:
+    """SQL statements with their parameters; bytes (a password's keys) as base64."""
+    return [[sql, [{"b": base64.b64encode(p).decode()} if isinstance(p, bytes) else p
+                   for p in params]] for sql, params in statements]  # fmt: skip
+
+
+def statements_in(rows: list[Any]) -> list[tuple[str, list[Any]]]:
+    return [(sql, [base64.b64decode(p["b"]) if isinstance(p, dict) else p for p in params])
+            for sql, params in rows]  # fmt: skip
 
 
 def encode_batch(events: list[Event], node: str) -> str:
@@ -119,15 +137,23 @@ def _channel_in(row: list[Any]) -> Channel:
     return channel
 
 
-def encode_state(users: list[User], channels: list[Channel], node: str) -> str:
-    """What a new node needs to know of the network: every registered user and channel."""
+def encode_state(
+    users: list[User], channels: list[Channel], node: str,
+    store: Iterable[tuple[str, list[Any]]] = (),
+) -> str:
+    """What a new node needs to know of the network: every registered user and channel,
+    and the statements that make its accounts and registered channels."""
     return json.dumps(
         {"users": [_user_out(user, node) for user in users],
-         "channels": [_channel_out(channel) for channel in channels]},
+         "channels": [_channel_out(channel) for channel in channels],
+         "store": statements_out(store)},
         separators=(",", ":"),
     )  # fmt: skip
 
 
-def decode_state(text: str | bytes) -> tuple[list[User], list[Channel]]:
+def decode_state(
+    text: str | bytes,
+) -> tuple[list[User], list[Channel], list[tuple[str, list[Any]]]]:
     data = json.loads(text)
-    return [_user_in(row) for row in data["users"]], [_channel_in(c) for c in data["channels"]]
+    users = [_user_in(row) for row in data["users"]]
+    return users, [_channel_in(c) for c in data["channels"]], statements_in(data["store"])

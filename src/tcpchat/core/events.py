@@ -286,6 +286,14 @@ class Killed(NamedTuple):
     reason: str
 
 
+class StoreWritten(NamedTuple):
+    """A cluster node changed accounts or registered channels: the statements that did it
+    (store/replicated_accounts.py), for the other nodes to make the same change."""
+
+    time: float
+    statements: tuple[tuple[str, list[object]], ...]
+
+
 EVENT_TYPES = (
     Registered,
     MessageSent,
@@ -309,6 +317,7 @@ EVENT_TYPES = (
     AccountChanged,
     ServerTold,
     ChannelRestored,
+    StoreWritten,
 )
 Event = (
     AccountChanged
@@ -333,6 +342,7 @@ Event = (
     | Wallops
     | ServerTold
     | ChannelRestored
+    | StoreWritten
 )
 
 

@@ -41,6 +41,7 @@ from .events import (
     Parted,
     Quit,
     StatusMessageSent,
+    StoreWritten,
     TopicSet,
 )
 from .model import Channel, Session, User
@@ -110,6 +111,8 @@ class Replication:
                 self._back[kind] = _chain([record, again])
             self._remote[kind] = _chain([record, apply, render])
         self._remote[Killed] = _chain([self._remote[Killed], self._killed])
+        self._home[StoreWritten] = self._send  # written here already
+        self._remote[StoreWritten] = self._store_written
 
     def pipeline(self) -> dict[type, Step]:
         """What the core's `emit` does with each kind of event on a cluster node."""
@@ -189,6 +192,11 @@ class Replication:
         replication = core.replication
         assert replication is not None
         replication._back[type(event)](event)
+
+    def _store_written(self, event: StoreWritten) -> None:
+        replay = getattr(self.core.accounts, "replay", None)
+        if replay is not None:
+            replay(event.statements)
 
     def _killed(self, event: Killed) -> None:
         """An operator elsewhere killed a user of this node: hang up on them here."""

@@ -41,6 +41,7 @@ from .events import (
     Registered,
     ServerTold,
     StatusMessageSent,
+    StoreWritten,
     TopicSet,
     UserModeChanged,
     Wallops,
@@ -85,6 +86,7 @@ class LocalRouter(Delivery):
             AccountChanged: self._account_changed,
             ServerTold: self._server_told,
             ChannelRestored: lambda event: None,  # the JOIN that follows shows it
+            StoreWritten: lambda event: None,  # nobody is told: it is kept
         }
 
     def attach(self, session: Session) -> None:

@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING
 from ..cluster.node import LEAVE_TIMEOUT
 from ..cluster.policy import is_fenced, reason_of
 from ..config import Settings
+from ..core.events import StoreWritten
 from ..core.replication import Replication
 from ..core.shared_nicks import UNAVAILABLE, Claimed
+from ..store.accounts import registered_channels
+from ..store.replicated_accounts import ReplicatedAccounts, Statement
 
 log = logging.getLogger("tcpchat.cluster")
 
@@ -97,10 +100,27 @@ async def join_cluster(
         return core.state.user(uid) is not None
 
     core.share_nicks(RedisNicks(node, settings.cluster_node_timeout, present, core.node))
+    if server.database is not None:
+        core.attach_accounts(share_accounts(server), core.account_names)
     bus = Bus(node, replication, settings.cluster_node_timeout)
     core.replicate(replication)
     await node.start()  # joined() starts the bus when Redis answers
     return node
+
+
+def share_accounts(server: ChatServer) -> ReplicatedAccounts:
+    """Accounts and registered channels changed here are changed on every node."""
+    core = server.core
+    assert server.database is not None
+
+    def publish(statements: list[Statement]) -> None:
+        core.emit(StoreWritten(core.clock(), tuple(statements)))
+
+    def changed() -> None:  # another node's change: the names and channels known here
+        core.accounts.names(lambda names: setattr(core, "account_names", names or set()))
+        core.accounts.read(registered_channels, core.channel_registry.load)
+
+    return ReplicatedAccounts(core.accounts, server.database, publish, changed)
 
 
 async def leave_cluster(server: ChatServer, node: ClusterNode, reason: str) -> None:
@@ -182,8 +202,11 @@ class Bus:
                 delay = min(5.0, max(0.1, delay * 2))
                 continue
             if snapshot is not None:
-                users, channels = decode_state(snapshot)
+                users, channels, store = decode_state(snapshot)
                 self.replication.load(users, channels)
+                accounts = self.replication.core.accounts
+                if isinstance(accounts, ReplicatedAccounts):
+                    accounts.load(store)
             try:
                 await self.node.ready(membership)
             except Exception as exc:  # it still works; it only answers no hello until it
@@ -206,6 +229,15 @@ class Bus:
             if int(at) == seq:
                 return snapshot
         return None
+
+    async def _dump(self) -> list[Statement]:
+        """This node's accounts and registered channels, for a joining node."""
+        accounts = self.replication.core.accounts
+        if not isinstance(accounts, ReplicatedAccounts):
+            return []
+        found: asyncio.Future[list[Statement] | None] = asyncio.get_running_loop().create_future()
+        accounts.dump(found.set_result)
+        return await found or []
 
     async def _send(self) -> None:
         from ..cluster.codec import encode_batch
@@ -252,8 +284,9 @@ class Bus:
                 origin, count = fields["n"], int(fields["k"])
                 if count == 0:  # a hello: this node answers it, when named
                     if fields.get("h") == mine:
+                        store = await self._dump()
                         users, channels = replication.snapshot()
-                        snapshot = encode_state(users, channels, mine)
+                        snapshot = encode_state(users, channels, mine, store)
                         await self.node.send_snapshot(int(origin), f"{seq} {snapshot}")
                 elif origin == mine:
                     replication.returned(count)
