@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect as ws_connect
 
-from cluster_harness import NODE_TIMEOUT, Node, wait_until
+from cluster_harness import NODE_TIMEOUT, Node, joined, wait_until
 
 from net_harness import LineClient
 from redis_harness import RedisServer
@@ -315,3 +315,53 @@ def test_an_account_registered_on_one_node_logs_in_on_every_node(cluster):
     wrong.expect(r" 904 alice3 :")
     on_c = sasl_plain(c, "alice4", "alice", "correct horse")
     on_c.expect(r" 903 alice4 :")
+
+
+def test_regain_takes_a_nick_back_from_someone_on_another_node(cluster, redis_server):
+    """The server gives nicks too (REGAIN, and the guest nick of whoever loses one): those
+    are the network's, as NICK's are."""
+    a, b = cluster(), cluster()
+    alice = LineClient(a.port).register("alice")
+    alice.send("REGISTER * * :correct horse", "QUIT")
+    alice.expect(r"^:tcpchat REGISTER SUCCESS alice :")
+    alice.expect_closed()
+    mallory = LineClient(b.port)  # on node b, with no account; once alice's QUIT let it go
+    mallory.send("USER mallory 0 * :m")
+
+    def took_it() -> bool:
+        mallory.send("NICK alice")
+        return mallory.expect(r" (001|433) ")[1] == "001"
+
+    wait_until(took_it, "nick alice let go")
+    mallory.expect(r"NOTICE alice :The nick alice belongs to an account")
+    owner = sasl_plain(a, "alice2", "alice", "correct horse")
+    owner.expect(r" 903 alice2 :")
+    owner.send("CAP END")
+    owner.expect(r" 001 alice2 ")
+    owner.send("REGAIN")
+    owner.expect(r"^:alice2!\S+ NICK :?alice$")
+    guest = mallory.expect(r"^:alice!\S+ NICK :?(Guest\d+)$")[1]
+    mallory.expect(rf"NOTICE {guest} :You were renamed to {guest}: alice2 \(alice\) took back")
+    for nick in ("alice", guest):  # both are held network-wide, by their new holders
+        other = LineClient(b.port)
+        other.send(f"NICK {nick}", "USER x 0 * :x")
+        other.expect(rf" 433 \* {nick} ")
+    # In the shared store, alice is now held on node a and the guest nick on node b.
+    with redis_server.client() as store:
+        for nick, node in (("alice", joined(a)[0]), (guest, joined(b)[0])):
+
+            def held(nick: str = nick, node: int = node) -> bool:
+                return (store.hget("tcpchat:nicks", nick.lower()) or "").startswith(f"{node}:")
+
+            wait_until(held, f"{nick} held on node {node}")
+    # Given up again, the nick is free on every node: the store knew who had it.
+    owner.send("NICK alice9")
+    owner.expect(r"^:alice!\S+ NICK :?alice9$")
+    late = LineClient(b.port)
+    late.send("USER late 0 * :late")
+
+    def free_again() -> bool:
+        late.send("NICK alice")
+        return late.expect(r" (001|433) ")[1] == "001"
+
+    wait_until(free_again, "nick alice free again")

@@ -106,6 +106,7 @@ class ClusterNode:
                 ("leave", scripts.LEAVE),
                 ("claim_nick", scripts.CLAIM_NICK),
                 ("release_nick", scripts.RELEASE_NICK),
+                ("take_nick", scripts.TAKE_NICK),
                 ("append", scripts.APPEND),
                 ("hello", scripts.HELLO),
                 ("ready", scripts.READY),
@@ -160,6 +161,22 @@ class ClusterNode:
         except Exception as exc:
             raise Unavailable(reason_of(exc)) from exc
         return bool(int(claimed))
+
+    async def take_nick(self, uid: str, folded: str, old: str | None, node: str) -> None:
+        """Give the nick to `uid` (on node `node`, "" for this one), whoever held it: a
+        guest nick or REGAIN. Nothing when Redis is away (said in the log)."""
+        membership = self.membership
+        if membership is None:
+            log.warning("nick %s given while Redis is away: not shared", folded)
+            return
+        owner = node or str(membership.node)
+        nick_keys = (keys.NODES, keys.NICKS, f"{keys.PREFIX}node-nicks:{owner}")
+        args: list[str | int] = [membership.node, membership.epoch, membership.token, folded,
+                                 uid, old or "", owner]  # fmt: skip
+        try:
+            await self.scripts["take_nick"](keys=nick_keys, args=args)
+        except Exception as exc:
+            log.warning("could not give nick %s (%s)", folded, reason_of(exc))
 
     async def release_nick(self, uid: str, folded: str) -> None:
         """Let the nick go, if `uid` holds it; nothing when Redis is away (a node that

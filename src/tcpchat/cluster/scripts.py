@@ -199,6 +199,24 @@ return 1
 """
 )
 
+# KEYS: nodes, nicks, node_nicks(the user's node). ARGV: as CLAIM_NICK's six, then the
+# user's node. A nick the server gives (a guest nick, or an account's nick taken back with
+# REGAIN from whoever held it) is the user's whoever held it: set, not asked for, and the
+# old one let go in the same step. The caller may be another node than the user's.
+TAKE_NICK = (
+    _MEMBER
+    + """
+owner = ARGV[7] .. ':' .. ARGV[5]
+redis.call('HSET', KEYS[2], ARGV[4], owner)
+redis.call('SADD', KEYS[3], ARGV[4])
+if ARGV[6] ~= '' and ARGV[6] ~= ARGV[4] and redis.call('HGET', KEYS[2], ARGV[6]) == owner then
+  redis.call('HDEL', KEYS[2], ARGV[6])
+  redis.call('SREM', KEYS[3], ARGV[6])
+end
+return 1
+"""
+)
+
 # No ARGV. Returns {Redis time (ms), HGETALL nodes, ZRANGE heartbeats WITHSCORES}: one
 # consistent snapshot for `tcpchat cluster status`.
 STATUS = (

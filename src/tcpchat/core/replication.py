@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..protocol import irc_lower
 from .events import (
     EVENT_TYPES,
     ChannelModeChanged,
@@ -38,6 +39,7 @@ from .events import (
     Killed,
     MessageSent,
     MultilineSent,
+    NickChanged,
     Parted,
     Quit,
     StatusMessageSent,
@@ -112,6 +114,7 @@ class Replication:
             self._remote[kind] = _chain([record, apply, render])
         self._remote[Killed] = _chain([self._remote[Killed], self._killed])
         self._home[StoreWritten] = self._send  # written here already
+        self._home[NickChanged] = _chain([self._nick_given, self._home[NickChanged]])
         self._remote[StoreWritten] = self._store_written
 
     def pipeline(self) -> dict[type, Step]:
@@ -192,6 +195,19 @@ class Replication:
         replication = core.replication
         assert replication is not None
         replication._back[type(event)](event)
+
+    def _nick_given(self, event: NickChanged) -> None:
+        """A rename this node made, given to the user in the shared store too: a guest nick
+        or REGAIN is given by the server whoever held it (a NICK, claimed already, is set
+        again to the same)."""
+        core, shared = self.core, self.core.shared_nicks
+        user = core.state.user(event.uid)
+        if shared is None or user is None:
+            return
+        old = irc_lower(event.old_source.partition("!")[0])
+        new = irc_lower(event.nick)
+        if new != old:
+            shared.take(event.uid, new, old, user.node)
 
     def _store_written(self, event: StoreWritten) -> None:
         replay = getattr(self.core.accounts, "replay", None)

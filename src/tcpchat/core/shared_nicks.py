@@ -29,3 +29,7 @@ class SharedNicks(Protocol):
 
     def release(self, uid: str, folded: str) -> None:
         """`uid` no longer holds the folded nick."""
+
+    def take(self, uid: str, folded: str, old: str | None, node: str) -> None:
+        """The server gave `uid` (on node `node`, "" for this one) the folded nick, whoever
+        held it (a guest nick, REGAIN); `old` is let go. Needs no answer."""

@@ -104,7 +104,9 @@ async def join_cluster(
         core.attach_accounts(share_accounts(server), core.account_names)
     bus = Bus(node, replication, settings.cluster_node_timeout)
     core.replicate(replication)
-    await node.start()  # joined() starts the bus when Redis answers
+    if await node.start() is not None:  # joined: know the network before saying "waiting"
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(bus.ready.wait(), settings.cluster_node_timeout * 3)
     return node
 
 
@@ -328,6 +330,9 @@ class RedisNicks:
             done(answer)
 
         self._queue(call)
+
+    def take(self, uid: str, folded: str, old: str | None, node: str) -> None:
+        self._queue(lambda: self.node.take_nick(uid, folded, old, node))
 
     def release(self, uid: str, folded: str) -> None:
         if not uid.startswith(self.mine):  # someone elsewhere: their node lets it go
