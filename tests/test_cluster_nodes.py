@@ -264,7 +264,8 @@ def test_local_users_are_told_when_redis_stops_answering_and_when_it_is_back(
     alice = LineClient(a.port).register("alice")
     with redis_server.client() as admin:
         admin.execute_command("CLIENT", "PAUSE", "3000", "ALL")  # Redis answers no one
-    alice.expect(r"NOTICE alice :The network's shared store can't be reached: you can go on")
+    alice.expect(r"NOTICE alice :The network's shared store can't be reached: you can go on "
+                 "chatting, and what you say is delivered when it is back")  # fmt: skip
     alice.send("PING :here")
     alice.expect(r"PONG .*here")  # chatting here goes on meanwhile
     alice.expect(r"NOTICE alice :The network's shared store is back")

@@ -30,7 +30,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .. import __version__
 from ..config import Settings
@@ -51,8 +51,15 @@ from .router import LocalRouter
 from .shared_nicks import SharedNicks
 from .state import ChatState, LocalState
 
-if TYPE_CHECKING:
-    from .replication import Replication
+
+class Replicating(Protocol):
+    """What the core asks of a cluster's bus (replication.py): how each kind of event is
+    emitted there, and the counts /metrics shows."""
+
+    sent: int
+    received: int
+
+    def pipeline(self) -> dict[type, Callable[[Any], None]]: ...
 
 log = logging.getLogger("tcpchat.core")
 
@@ -136,7 +143,7 @@ class ChatBase:
         self.tls_port: int | None = None  # where TLS is served, once the edge listens there
         # In a cluster, nicks are claimed network-wide too (shared_nicks.py); None alone.
         self.shared_nicks: SharedNicks | None = None
-        self.replication: Replication | None = None  # a cluster's bus (replication.py)
+        self.replication: Replicating | None = None  # a cluster's bus (replication.py)
         self.nodes = 1  # the servers of the network: this one, or a cluster's live nodes
         self._batch_refs = itertools.count(1)
         # Accounts: where they are kept, and every account's folded name (a nick that is one
@@ -230,7 +237,7 @@ class ChatBase:
         if isinstance(self.state, LocalState):
             self.state.released = shared.release
 
-    def replicate(self, replication: Replication) -> None:
+    def replicate(self, replication: Replicating) -> None:
         """From now on events go through a cluster's bus (replication.py)."""
         self.replication = replication
         self._pipeline = replication.pipeline()

@@ -95,6 +95,9 @@ class Replication:
         # next lines wait for it (echo-message), in the order appended.
         self.in_flight: deque[tuple[Event, Session | None]] = deque()
         self.holds: dict[Session, list[Any]] = {}  # session -> [done, events to wait for]
+        # Whether Redis answers: while it does not, a sender's next lines do not wait for
+        # its echo (they would hang until it is back); the echo comes when it is.
+        self.connected = True
         self.sent = 0  # events appended to the bus (/metrics)
         self.received = 0  # events read from the bus: this node's own and the others'
         state, router = core.state, core.router
@@ -131,7 +134,7 @@ class Replication:
 
     def _send_ordered(self, event: Any) -> None:
         sender, echo = _actor(event)
-        session = self.core.router.sessions.get(sender) if echo else None
+        session = self.core.router.sessions.get(sender) if echo and self.connected else None
         if session is None or session.replies is None:  # no command of its own running
             self._send(event)
             return
@@ -190,11 +193,9 @@ class Replication:
         entry[0](event)
         return True
 
-    @staticmethod
-    def _shown(core: ChatBase, session: Session, event: Event) -> None:
-        replication = core.replication
-        assert replication is not None
-        replication._back[type(event)](event)
+    def _shown(self, core: ChatBase, session: Session, event: Event) -> None:
+        """The last event a held session waited for, shown inside its command."""
+        self._back[type(event)](event)
 
     def _nick_given(self, event: NickChanged) -> None:
         """A rename this node made, given to the user in the shared store too: a guest nick

@@ -27,8 +27,8 @@ from ..store.replicated_accounts import ReplicatedAccounts, Statement
 log = logging.getLogger("tcpchat.cluster")
 
 AWAY_NOTICE = (
-    "The network's shared store can't be reached: you can go on chatting here, but a new "
-    "nick can't be taken until it is back"
+    "The network's shared store can't be reached: you can go on chatting, and what you say "
+    "is delivered when it is back; a new nick can't be taken until then"
 )
 BACK_NOTICE = "The network's shared store is back: everything works again"
 FENCED_REASON = (
@@ -77,6 +77,7 @@ async def join_cluster(
         replication.forget_network()
 
     def reachable(answers: bool) -> None:
+        replication.connected = answers
         for session in list(core.sessions):
             if session.registered and not session.console:
                 core.notice(session, BACK_NOTICE if answers else AWAY_NOTICE)
@@ -128,7 +129,7 @@ def share_accounts(server: ChatServer) -> ReplicatedAccounts:
 async def leave_cluster(server: ChatServer, node: ClusterNode, reason: str) -> None:
     """Tell the network this node's users are leaving, then leave."""
     replication = server.core.replication
-    if replication is not None:
+    if isinstance(replication, Replication):
         replication.leaving(reason)
         bus = replication.bus
         if isinstance(bus, Bus):
