@@ -9,6 +9,7 @@ from tcpchat.cluster.policy import (
     parse_status,
     password_for,
     public_url,
+    reap_age,
     retry_delay,
 )
 
@@ -23,8 +24,10 @@ def test_retry_delay_doubles_from_a_tenth_of_a_second_up_to_five():
     assert retry_delay(10_000) == 5.0  # no overflow however long Redis is away
 
 
-def test_heartbeats_come_four_times_per_timeout():
+def test_heartbeats_come_four_times_per_timeout_and_three_missed_get_a_node_reaped():
     assert heartbeat_interval(10.0) == 2.5
+    # Looked for once a beat, its last beat up to one before it died: within the timeout.
+    assert reap_age(10.0) == 7.5 and reap_age(10.0) + heartbeat_interval(10.0) == 10.0
 
 
 def test_only_a_fenced_reply_counts_as_fenced():

@@ -2,7 +2,8 @@
 
 `start` connects and joins (a new node id and epoch from Redis); then one task, every
 quarter of `cluster_node_timeout`, sends a heartbeat and reaps the nodes whose heartbeat is
-older than the timeout, handing their ids to `on_dead`. Both steps in one task, in that
+three beats old (policy.reap_age: so a dead node is noticed within the timeout), handing
+their ids to `on_dead`. Both steps in one task, in that
 order, so a node never reaps itself while it is beating on time.
 
 A heartbeat refused as FENCED (this node was reaped while it was paused or cut off, or
@@ -33,6 +34,7 @@ from .policy import (
     heartbeat_interval,
     is_fenced,
     public_url,
+    reap_age,
     reason_of,
     retry_delay,
 )
@@ -305,7 +307,7 @@ class ClusterNode:
             raise
 
     async def _reap(self) -> None:
-        timeout_ms = round(self.node_timeout * 1000)
+        timeout_ms = round(reap_age(self.node_timeout) * 1000)
         dead = [int(each) for each in await self._call("reap", timeout_ms)]
         mine = self.membership.node if self.membership else None
         others = [each for each in dead if each != mine]
@@ -313,11 +315,11 @@ class ClusterNode:
             log.warning(
                 "reaped node(s) %s: no heartbeat for %.1f s",
                 ", ".join(map(str, others)),
-                self.node_timeout,
+                reap_age(self.node_timeout),
             )
             self.on_dead(others)
         if mine in dead:  # paused between its beat and its reap, long enough to be dead
-            raise Fenced(f"FENCED node {mine}'s own heartbeat was older than the timeout")
+            raise Fenced(f"FENCED node {mine}'s own heartbeat was too old: it was reaped")
         self.on_nodes(int(await self.redis.zcard(keys.HEARTBEATS)))
 
     def _fenced(self, reason: str) -> None:

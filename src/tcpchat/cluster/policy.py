@@ -34,6 +34,13 @@ def heartbeat_interval(node_timeout: float) -> float:
     return node_timeout / 4
 
 
+def reap_age(node_timeout: float) -> float:
+    """How old a node's last heartbeat is when it is reaped: three missed beats. The others
+    look once a beat, and its last beat was up to one beat before it died, so a dead node is
+    noticed within `node_timeout` of dying (never later, as the setting promises)."""
+    return node_timeout - heartbeat_interval(node_timeout)
+
+
 def is_fenced(message: str) -> bool:
     """Whether a script's error reply says this node was fenced (reaped, or replaced)."""
     return message.split(" ", 1)[0] == FENCED
