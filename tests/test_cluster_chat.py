@@ -181,10 +181,15 @@ def test_a_redis_restart_loses_nothing_and_repeats_nothing(tmp_path: Path, clust
         alice.send(*[f"PRIVMSG #room :while away {k}" for k in range(5)])
         alice.send("PING :still here")
         alice.expect(r"PONG \S+ :?still here")  # served all the while, echo or not
+        # Away for longer than the node timeout: four tries (0.1 + 0.2 + 0.4 + 0.8 s).
+        wait_until(lambda: len([x for x in a.err if "cannot reach Redis" in x]) >= 4,
+                   "Redis away for longer than the node timeout")  # fmt: skip
         redis.start()
         alice.expect(r"NOTICE alice :The network's shared store is back", timeout=20)
         alice.send(*[f"PRIVMSG #room :after {k}" for k in range(5)])
         bob.expect(r"PRIVMSG #room :after 4$", timeout=20)
+        # Nobody was taken for dead because Redis was: no split, nobody let go.
+        assert not [x for x in alice.seen + bob.seen if " QUIT " in x or "ERROR" in x]
         said = [line.rsplit(":", 1)[1] for line in bob.seen if " PRIVMSG #room :" in line]
         assert said == (
             [f"before {k}" for k in range(5)] + [f"while away {k}" for k in range(5)]

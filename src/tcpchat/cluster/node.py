@@ -4,7 +4,9 @@
 quarter of `cluster_node_timeout`, sends a heartbeat and reaps the nodes whose heartbeat is
 three beats old (policy.reap_age: so a dead node is noticed within the timeout), handing
 their ids to `on_dead`. Both steps in one task, in that
-order, so a node never reaps itself while it is beating on time.
+order, so a node never reaps itself while it is beating on time. A node that has just
+reached Redis again reaps nobody for a while (policy.reaping_pause): while Redis was away
+nobody could beat, so every heartbeat is old, and not because its node died.
 
 A heartbeat refused as FENCED (this node was reaped while it was paused or cut off, or
 another process took its record) means the cluster has declared this node dead: it calls
@@ -35,6 +37,7 @@ from .policy import (
     is_fenced,
     public_url,
     reap_age,
+    reaping_pause,
     reason_of,
     retry_delay,
 )
@@ -96,6 +99,7 @@ class ClusterNode:
         )
         self.membership: Membership | None = None
         self.failures = 0  # tries in a row that could not reach Redis
+        self.reap_after = 0.0  # the loop's time before which this node reaps nobody
         self.task: asyncio.Task[None] | None = None
         options = client_options(url, node_timeout, os.environ)
         self.redis: Redis = Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
@@ -272,6 +276,9 @@ class ClusterNode:
                 await self._join()
             else:
                 await self._beat(self.membership)
+            if self.failures:  # Redis was away: nobody could beat; reap nobody for now
+                pause = reaping_pause(self.node_timeout)
+                self.reap_after = asyncio.get_running_loop().time() + pause
             await self._reap()
         except Fenced as exc:
             self._fenced(str(exc))
@@ -307,6 +314,8 @@ class ClusterNode:
             raise
 
     async def _reap(self) -> None:
+        if asyncio.get_running_loop().time() < self.reap_after:
+            return
         timeout_ms = round(reap_age(self.node_timeout) * 1000)
         dead = [int(each) for each in await self._call("reap", timeout_ms)]
         mine = self.membership.node if self.membership else None

@@ -34,6 +34,13 @@ def heartbeat_interval(node_timeout: float) -> float:
     return node_timeout / 4
 
 
+def reaping_pause(node_timeout: float) -> float:
+    """How long a node that just reached Redis again waits before it reaps anyone: while
+    Redis was away nobody could beat, and the others may still be waiting to try again (up
+    to MAX_RETRY); their heartbeats are old because of Redis, not because they died."""
+    return node_timeout + MAX_RETRY
+
+
 def reap_age(node_timeout: float) -> float:
     """How old a node's last heartbeat is when it is reaped: three missed beats. The others
     look once a beat, and its last beat was up to one beat before it died, so a dead node is

@@ -42,6 +42,7 @@ from .events import (
     NickChanged,
     Parted,
     Quit,
+    Registered,
     StatusMessageSent,
     StoreWritten,
     TopicSet,
@@ -118,6 +119,8 @@ class Replication:
         self._remote[Killed] = _chain([self._remote[Killed], self._killed])
         self._home[StoreWritten] = self._send  # written here already
         self._home[NickChanged] = _chain([self._nick_given, self._home[NickChanged]])
+        self._home[Registered] = _chain([state.applier(Registered), router.renderer(Registered),
+                                         self._registered])  # fmt: skip
         self._remote[StoreWritten] = self._store_written
 
     def pipeline(self) -> dict[type, Step]:
@@ -196,6 +199,12 @@ class Replication:
     def _shown(self, core: ChatBase, session: Session, event: Event) -> None:
         """The last event a held session waited for, shown inside its command."""
         self._back[type(event)](event)
+
+    def _registered(self, event: Registered) -> None:
+        """Everyone is known network-wide but a node's operator console ("Server" on every
+        node): what it says reaches everyone, but it is no one's to WHOIS or message."""
+        if not event.user.console:
+            self._send(event)
 
     def _nick_given(self, event: NickChanged) -> None:
         """A rename this node made, given to the user in the shared store too: a guest nick
