@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import irc_lower
@@ -265,8 +266,17 @@ class Replication:
         self.holds.clear()
 
     def snapshot(self) -> tuple[list[User], list[Channel]]:
+        """The network as this node knows it, for a joining one: its console left out, as
+        in `_registered`."""
         state = self.core.state
-        return list(state.all_users()), list(state.all_channels())
+        consoles = {user.uid for user in state.all_users() if user.console}
+        channels = [
+            replace(channel, members={u: s for u, s in channel.members.items()
+                                      if u not in consoles})
+            if consoles & channel.members.keys() else channel
+            for channel in state.all_channels()
+        ]  # fmt: skip
+        return [user for user in state.all_users() if not user.console], channels
 
     def load(self, users: list[User], channels: list[Channel]) -> None:
         """A new node takes in the network as another node knew it at its hello."""
