@@ -60,8 +60,8 @@ class PrivateRedis:
     in an append-only file there (so a restart of the workers finds the network's log)."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.socket = folder / "redis.sock"
+        self.folder = folder.resolve()  # redis-server resolves paths after it moves there
+        self.socket = self.folder / "redis.sock"
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
