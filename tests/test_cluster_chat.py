@@ -398,3 +398,24 @@ def test_regain_takes_a_nick_back_from_someone_on_another_node(cluster, redis_se
         return late.expect(r" (001|433) ")[1] == "001"
 
     wait_until(free_again, "nick alice free again")
+
+
+def test_a_redis_that_lost_its_last_writes_is_heard_again(cluster, redis_server):
+    """Redis crashed with a second of the bus unwritten (appendfsync everysec): it numbers
+    new entries from where it got back to, and the nodes read on from there."""
+    a, b = cluster(), cluster()
+    alice = in_room(a, "alice")
+    bob = in_room(b, "bob")
+    alice.expect(r"^:bob!\S+ JOIN #room$")
+    alice.send(*[f"PRIVMSG #room :before {k}" for k in range(3)])
+    bob.expect(r"PRIVMSG #room :before 2$")
+    with redis_server.client() as store:  # the bus back to where it was at the JOINs
+        kept = store.xrange("tcpchat:bus")[:2]
+        store.delete("tcpchat:bus")
+        for entry_id, fields in kept:
+            store.xadd("tcpchat:bus", fields, id=entry_id)
+        store.set("tcpchat:bus-seq", kept[-1][0].partition("-")[2])
+    b.wait_printed(r"the bus went back from \d+ to \d+", stream="err")
+    a.wait_printed(r"the bus went back from \d+ to \d+", stream="err")
+    alice.send("PRIVMSG #room :after the loss")
+    bob.expect(r"PRIVMSG #room :after the loss$")

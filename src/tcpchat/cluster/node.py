@@ -237,6 +237,10 @@ class ClusterNode:
             return []
         return [(int(entry_id.partition("-")[2]), fields) for entry_id, fields in found[0][1]]
 
+    async def bus_seq(self) -> int:
+        """The bus's last sequence number, as Redis has it now."""
+        return int(await self.redis.get(keys.BUS_SEQ) or 0)
+
     async def first_kept(self) -> int | None:
         """The oldest sequence number the bus still holds (None if it is empty)."""
         entries: Any = await self.redis.xrange(keys.BUS, count=1)
