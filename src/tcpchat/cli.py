@@ -20,6 +20,7 @@ from typing import Any
 from . import __version__
 from .cluster import check_cluster_url
 from .config import Settings
+from .edge import systemd
 from .edge.server import SHUTDOWN_REASON, ChatServer
 from .errors import ConfigError, ListenError, StoreError
 
@@ -239,6 +240,7 @@ async def run_server(settings: Settings, with_console: bool) -> None:
 
         node = await join_cluster(settings, server, say=lambda line: print(line, flush=True))
     print("Server is waiting for connections...", flush=True)
+    stop_watchdog = _tell_systemd(loop, server)
     waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
     if with_console:
         from .console import OperatorConsole, run_console
@@ -251,12 +253,35 @@ async def run_server(settings: Settings, with_console: bool) -> None:
         waiter.cancel()
     with contextlib.suppress(OSError):  # stdout may be gone (a closed pipe); carry on
         print("Shutting down...", flush=True)
+    stop_watchdog()
+    systemd.notify("STOPPING=1")
     # One reason, however the shutdown came (quit/over, Ctrl-C, Ctrl-D, SIGINT, SIGTERM).
     if node is not None:
         from .edge.cluster import leave_cluster
 
         await leave_cluster(server, node, SHUTDOWN_REASON)
     await server.shutdown(SHUTDOWN_REASON)
+
+
+def _tell_systemd(loop: asyncio.AbstractEventLoop, server: ChatServer) -> Callable[[], None]:
+    """Under systemd (Type=notify): READY=1 now, and WATCHDOG=1 at half the interval it
+    asks for, from the event loop (so a hung loop stops them). Returns what stops them."""
+    shown = ", ".join(f"{host}:{port}" for host, port in server.addresses + server.tls_addresses)
+    systemd.notify(f"READY=1\nSTATUS=Serving on {shown}\nMAINPID={os.getpid()}")
+    interval = systemd.watchdog_interval()
+    handles: list[asyncio.TimerHandle] = []
+
+    def beat() -> None:
+        systemd.notify("WATCHDOG=1")
+        handles[:] = [loop.call_later(interval, beat)]
+
+    def stop() -> None:
+        for handle in handles:
+            handle.cancel()
+
+    if interval:
+        beat()
+    return stop
 
 
 def _run(prog: str) -> str:

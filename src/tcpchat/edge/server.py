@@ -37,7 +37,7 @@ from ..errors import ListenError, StoreError
 from ..store.accounts import account_names, registered_channels
 from ..store.database import Database
 from ..store.schema import MIGRATIONS
-from . import listener, tls
+from . import listener, systemd, tls
 from .connection import Connection
 from .fdlimit import FD_RESERVE, connection_cap, fd_shortfall, raise_fd_limit
 from .metrics import Metrics
@@ -68,6 +68,8 @@ class ChatServer:
         self.addresses: list[tuple[str, int]] = []
         self.max_connections = settings.max_connections  # lowered to fit the fd limit
         self.all_closed: asyncio.Event | None = None  # set when the last one closes
+        # Listening sockets systemd passed (socket activation), by kind: used, not bound.
+        self.activated = systemd.activated_sockets()
         # Told of each new connection's (host, port); the operator console shows them.
         self.on_connect: Callable[[tuple[str, int]], None] | None = None
         self.dirty: list[Connection] = []  # written to in this loop iteration
@@ -291,9 +293,13 @@ class ChatServer:
         host = settings.host if not web or settings.web_host is None else settings.web_host
         hosts = [host] if host else ["0.0.0.0", "::"]
         addresses: list[tuple[str, int]] = []
-        for host in hosts:
+        kind = "web" if web else "irc" if context is None else "tls"
+        passed = self.activated.pop(kind, None)  # systemd's sockets (socket activation)
+        for host in hosts if passed is None else [""]:
             try:
-                sockets = listener.bind(host, port, settings.listen_backlog, settings.reuse_port)
+                sockets = passed or listener.bind(
+                    host, port, settings.listen_backlog, settings.reuse_port
+                )
             except OSError as exc:
                 if host == "::" and addresses:
                     log.info("IPv6 not available (%s); listening on IPv4 only", exc.strerror)
