@@ -32,6 +32,15 @@ def in_room(node: Node, nick: str, room: str = "#room", caps: tuple[str, ...] = 
     return LineClient(node.port).register(nick, caps).join(room)
 
 
+def alice_and_bob(cluster) -> tuple[Node, Node, LineClient, LineClient]:
+    """Two nodes, alice in #room on the first and bob on the second, each seen by the other."""
+    a, b = cluster(), cluster()
+    alice = in_room(a, "alice")
+    bob = in_room(b, "bob")
+    alice.expect(r"^:bob!\S+ JOIN #room$")
+    return a, b, alice, bob
+
+
 def test_people_on_two_nodes_share_a_room_and_talk_privately(cluster):
     a, b = cluster(), cluster()
     alice = in_room(a, "alice")
@@ -136,10 +145,7 @@ def test_every_node_sees_one_order_with_one_msgid_and_time_per_message(cluster):
 
 
 def test_a_killed_nodes_users_leave_everyone_once_with_a_split_reason(cluster):
-    a, b = cluster(), cluster()
-    alice = in_room(a, "alice")
-    bob = in_room(b, "bob")
-    alice.expect(r"^:bob!\S+ JOIN #room$")
+    a, b, alice, bob = alice_and_bob(cluster)
     b.proc.send_signal(signal.SIGKILL)
     killed = time.monotonic()
     alice.expect(r"^:bob!bob@\S+ QUIT :\*\.net \*\.split$", timeout=NODE_TIMEOUT * 2 + 10)
@@ -155,10 +161,7 @@ def test_a_killed_nodes_users_leave_everyone_once_with_a_split_reason(cluster):
 
 
 def test_a_fenced_node_learns_the_network_again_when_it_rejoins(cluster, redis_url):
-    a, b = cluster(), cluster()
-    alice = in_room(a, "alice")
-    bob = in_room(b, "bob")
-    alice.expect(r"^:bob!\S+ JOIN #room$")
+    a, b, alice, bob = alice_and_bob(cluster)
     b.proc.send_signal(signal.SIGSTOP)
     alice.expect(r"^:bob!\S+ QUIT :\*\.net \*\.split$", timeout=NODE_TIMEOUT * 2 + 10)
     b.proc.send_signal(signal.SIGCONT)
@@ -284,10 +287,7 @@ def test_history_said_on_one_node_is_read_on_another_with_the_same_msgids(cluste
 
 
 def test_a_node_shut_down_says_its_users_leave_at_once_not_after_the_timeout(cluster):
-    a, b = cluster(), cluster()
-    alice = in_room(a, "alice")
-    bob = in_room(b, "bob")
-    alice.expect(r"^:bob!\S+ JOIN #room$")
+    a, b, alice, bob = alice_and_bob(cluster)
     b.proc.send_signal(signal.SIGTERM)
     bob.expect(r"^ERROR :Closing Link: \S+ \(Server shutting down\)$")
     alice.expect(r"^:bob!bob@\S+ QUIT :Server shutting down$")
@@ -403,10 +403,7 @@ def test_regain_takes_a_nick_back_from_someone_on_another_node(cluster, redis_se
 def test_a_redis_that_lost_its_last_writes_is_heard_again(cluster, redis_server):
     """Redis crashed with a second of the bus unwritten (appendfsync everysec): it numbers
     new entries from where it got back to, and the nodes read on from there."""
-    a, b = cluster(), cluster()
-    alice = in_room(a, "alice")
-    bob = in_room(b, "bob")
-    alice.expect(r"^:bob!\S+ JOIN #room$")
+    a, b, alice, bob = alice_and_bob(cluster)
     alice.send(*[f"PRIVMSG #room :before {k}" for k in range(3)])
     bob.expect(r"PRIVMSG #room :before 2$")
     with redis_server.client() as store:  # the bus back to where it was at the JOINs

@@ -97,13 +97,27 @@ redis.call('HDEL', 'tcpchat:bus-batches', ARGV[1])
 return 1
 """
 
-_MEMBER = """
+# ARGV: node id, epoch, token first. Refuses a node that is not (or no longer) a member.
+_IS_MEMBER = """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local record = raw and cjson.decode(raw)
 if not record or record.epoch ~= tonumber(ARGV[2]) or record.token ~= ARGV[3] then
   return redis.error_reply('FENCED node ' .. ARGV[1] .. ' is not this node any more')
 end
+"""
+_MEMBER = _IS_MEMBER + """
 local owner = ARGV[1] .. ':' .. ARGV[5]
+"""
+
+# The nick ARGV[4] is `owner`'s now, and the one it had (ARGV[6]) let go if it was theirs.
+_GIVE_NICK = """
+redis.call('HSET', KEYS[2], ARGV[4], owner)
+redis.call('SADD', KEYS[3], ARGV[4])
+if ARGV[6] ~= '' and ARGV[6] ~= ARGV[4] and redis.call('HGET', KEYS[2], ARGV[6]) == owner then
+  redis.call('HDEL', KEYS[2], ARGV[6])
+  redis.call('SREM', KEYS[3], ARGV[6])
+end
+return 1
 """
 
 # KEYS: nodes, nicks, node_nicks(node). ARGV: node id, epoch, token, folded nick, uid, the
@@ -117,14 +131,8 @@ local holder = redis.call('HGET', KEYS[2], ARGV[4])
 if holder and holder ~= owner then
   return 0
 end
-redis.call('HSET', KEYS[2], ARGV[4], owner)
-redis.call('SADD', KEYS[3], ARGV[4])
-if ARGV[6] ~= '' and ARGV[6] ~= ARGV[4] and redis.call('HGET', KEYS[2], ARGV[6]) == owner then
-  redis.call('HDEL', KEYS[2], ARGV[6])
-  redis.call('SREM', KEYS[3], ARGV[6])
-end
-return 1
 """
+    + _GIVE_NICK
 )
 
 # KEYS, ARGV: as CLAIM_NICK's first five. Lets the nick go if this user holds it; 1 if so.
@@ -140,13 +148,6 @@ return 1
 """
 )
 
-_BUS_MEMBER = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-local record = raw and cjson.decode(raw)
-if not record or record.epoch ~= tonumber(ARGV[2]) or record.token ~= ARGV[3] then
-  return redis.error_reply('FENCED node ' .. ARGV[1] .. ' is not this node any more')
-end
-"""
 
 # KEYS: keys.BUS_KEYS. ARGV: node id, epoch, token, batch number, event count, payload,
 # the bus's length to keep. Appends one batch of a node's events to the bus under the next
@@ -154,7 +155,7 @@ end
 # retried after losing the answer). The epoch is checked first: a fenced node's batch is
 # refused, so nothing it did while declared dead reaches anyone.
 APPEND = (
-    _BUS_MEMBER
+    _IS_MEMBER
     + """
 local last = tonumber(redis.call('HGET', KEYS[5], ARGV[1]) or '0')
 if tonumber(ARGV[4]) <= last then
@@ -174,7 +175,7 @@ return seq
 # a snapshot of the network as of that place in the bus. Returns {sequence, that node's
 # id or '' when this node is alone}.
 HELLO = (
-    _BUS_MEMBER
+    _IS_MEMBER
     + """
 local answering = ''
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
@@ -192,7 +193,7 @@ return {seq, answering}
 # KEYS: keys.BUS_KEYS. ARGV: node id, epoch, token. The node knows the network now (it took
 # in its snapshot): it may answer hellos.
 READY = (
-    _BUS_MEMBER
+    _IS_MEMBER
     + """
 redis.call('SADD', KEYS[6], ARGV[1])
 return 1
@@ -207,14 +208,8 @@ TAKE_NICK = (
     _MEMBER
     + """
 owner = ARGV[7] .. ':' .. ARGV[5]
-redis.call('HSET', KEYS[2], ARGV[4], owner)
-redis.call('SADD', KEYS[3], ARGV[4])
-if ARGV[6] ~= '' and ARGV[6] ~= ARGV[4] and redis.call('HGET', KEYS[2], ARGV[6]) == owner then
-  redis.call('HDEL', KEYS[2], ARGV[6])
-  redis.call('SREM', KEYS[3], ARGV[6])
-end
-return 1
 """
+    + _GIVE_NICK
 )
 
 # No ARGV. Returns {Redis time (ms), HGETALL nodes, ZRANGE heartbeats WITHSCORES}: one
