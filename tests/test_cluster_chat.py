@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect as ws_connect
 
 from cluster_harness import NODE_TIMEOUT, Node, joined, wait_until
+from tcpchat.passwords import hash_password
 
 from net_harness import LineClient
 from redis_harness import RedisServer
@@ -416,3 +417,19 @@ def test_a_redis_that_lost_its_last_writes_is_heard_again(cluster, redis_server)
     a.wait_printed(r"the bus went back from \d+ to \d+", stream="err")
     alice.send("PRIVMSG #room :after the loss")
     bob.expect(r"PRIVMSG #room :after the loss$")
+
+
+def test_an_operator_on_one_node_kills_someone_on_another(cluster, tmp_path: Path):
+    config = tmp_path / "operators.toml"
+    config.write_text(f"cluster_node_timeout = {NODE_TIMEOUT}\n"
+                      f'[operators]\nroot = "{hash_password("hunter2", n=16)}"\n')  # fmt: skip
+    a, b = cluster("--config", str(config)), cluster("--config", str(config))
+    alice = in_room(a, "alice")
+    bob = in_room(b, "bob")
+    alice.expect(r"^:bob!\S+ JOIN #room$")
+    alice.send("OPER root hunter2")
+    alice.expect(r" 381 alice ")
+    alice.send("KILL bob :spamming")
+    bob.expect(r"^ERROR :Closing Link: \S+ \(Killed \(alice \(spamming\)\)\)$")
+    alice.expect(r"^:bob!\S+ QUIT :Killed \(alice \(spamming\)\)$")
+    assert sum(" QUIT " in line for line in alice.seen) == 1
