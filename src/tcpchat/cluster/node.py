@@ -241,11 +241,6 @@ class ClusterNode:
         """The bus's last sequence number, as Redis has it now."""
         return int(await self.redis.get(keys.BUS_SEQ) or 0)
 
-    async def first_kept(self) -> int | None:
-        """The oldest sequence number the bus still holds (None if it is empty)."""
-        entries: Any = await self.redis.xrange(keys.BUS, count=1)
-        return int(entries[0][0].partition("-")[2]) if entries else None
-
     async def send_snapshot(self, node: int, payload: str) -> None:
         key = keys.snapshot_for(node)
         async with self.redis.pipeline(transaction=True) as pipe:

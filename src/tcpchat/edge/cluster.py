@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ..cluster.node import LEAVE_TIMEOUT
-from ..cluster.policy import is_fenced, reason_of
+from ..cluster.policy import is_fenced, reason_of, retry_delay
 from ..config import Settings
 from ..core.events import StoreWritten
 from ..core.replication import Replication
@@ -192,7 +192,7 @@ class Bus:
     async def _hello(self, membership: Membership) -> None:
         from ..cluster.codec import decode_state
 
-        delay = 0.0
+        delay, failures = 0.0, 0
         while self.membership is membership:
             await asyncio.sleep(delay)
             try:
@@ -208,7 +208,7 @@ class Bus:
                 if is_fenced(str(exc)):
                     return  # the heartbeat finds out and rejoins
                 log.warning("cannot say hello on the bus (%s); trying again", reason_of(exc))
-                delay = min(5.0, max(0.1, delay * 2))
+                delay, failures = retry_delay(failures), failures + 1
                 continue
             if snapshot is not None:
                 users, channels, store = decode_state(snapshot)
@@ -275,7 +275,7 @@ class Bus:
             events = replication.take()
             self.batch += 1
             payload = encode_batch(events, str(membership.node))
-            delay = 0.05
+            failures = 0
             while self.membership is membership:
                 try:
                     await self.node.append(membership, self.batch, len(events), payload)
@@ -284,24 +284,24 @@ class Bus:
                     if is_fenced(str(exc)):
                         break  # the heartbeat finds out; what was not appended is dropped
                     log.warning("cannot append to the bus (%s); trying again", reason_of(exc))
-                    await asyncio.sleep(delay)
-                    delay = min(5.0, delay * 2)
+                    await asyncio.sleep(retry_delay(failures))
+                    failures += 1
 
     async def _read(self, membership: Membership) -> None:
         from ..cluster.codec import decode_batch, encode_state
 
         mine = str(membership.node)
         replication = self.replication
-        delay = 0.05
+        failures = 0
         while self.membership is membership:
             try:
                 entries = await self.node.read(self.last)
             except Exception as exc:
                 log.warning("cannot read the bus (%s); trying again", reason_of(exc))
-                await asyncio.sleep(delay)
-                delay = min(5.0, delay * 2)
+                await asyncio.sleep(retry_delay(failures))
+                failures += 1
                 continue
-            delay = 0.05
+            failures = 0
             if not entries:  # quiet: a moment to check Redis did not lose the bus's end
                 await self._rolled_back()
             for seq, fields in entries:
