@@ -13,7 +13,9 @@ import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from tcpchat.config import Settings
 from tcpchat.console import OperatorConsole, run_console
+from tcpchat.edge.reload import Reloader
 
 from net_harness import TIMEOUT, LineClient, running_server
 from terminal_harness import Terminal
@@ -271,3 +273,24 @@ def test_ctrl_c_and_ctrl_d_at_the_console_shut_down_like_over(event_loop, how):
         assert "Shutting down..." in screen
     finally:
         server.close()
+
+
+def test_rehash_at_the_console_reloads_the_config_file(console_server, tmp_path):
+    server, console, screen = console_server
+    config = tmp_path / "tcpchat.toml"
+    config.write_text('motd = "Reloaded from the console"\nserver_name = "renamed"\n')
+    running, start = server.server, server.server.settings
+
+    def load() -> Settings:  # the file over what the server started with
+        return Settings.from_toml(config, start)
+
+    running.core.rehash = Reloader(running, load, str(config)).reload
+    type_at(server, console, "/rehash")
+    screen.wait_for(f"Reloaded {config}: motd changed.")
+    screen.wait_for('server_name = "renamed" needs a restart (running with server_name = ')
+    bob = LineClient(server.port)
+    bob.send("NICK bob", "USER bob 0 * :Bob")
+    bob.expect(r"^:tcpchat 372 bob :- Reloaded from the console$")
+    config.write_text("motd = 5\n")
+    type_at(server, console, "/rehash")
+    screen.wait_for(f"{config}: motd = 5: must be a string; nothing changed.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import getpass
 import logging
 import os
@@ -21,6 +22,7 @@ from . import __version__
 from .cluster import check_cluster_url
 from .config import Settings
 from .edge import systemd
+from .edge.reload import Reloader
 from .edge.server import SHUTDOWN_REASON, ChatServer
 from .errors import ConfigError, ListenError, StoreError
 
@@ -207,10 +209,18 @@ def console_wanted(settings: Settings) -> bool:
     return settings.console and sys.stdin.isatty()
 
 
-async def run_server(settings: Settings, with_console: bool) -> None:
+async def run_server(
+    settings: Settings,
+    with_console: bool,
+    reload: Callable[[], Settings] | None = None,
+    config_file: str | None = None,
+) -> None:
     """Serve until SIGINT/SIGTERM (or quit/over, Ctrl-C or Ctrl-D at the console), then
-    shut down gracefully, telling every client why."""
+    shut down gracefully, telling every client why. SIGHUP (and REHASH, /rehash) reloads
+    the settings with `reload`, from `config_file`."""
     server = ChatServer(settings)
+    reloader = Reloader(server, reload or (lambda: settings), config_file)
+    server.core.rehash = reloader.reload
     if settings.cluster_url:
         from .edge.cluster import uid_prefix
 
@@ -226,6 +236,7 @@ async def run_server(settings: Settings, with_console: bool) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reloader.reload)  # it logs what it did
     for label, addresses in (
         ("", server.addresses),
         (" (TLS)", server.tls_addresses),
@@ -333,7 +344,8 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
         return 2
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(run_server(settings, with_console))
+            reload = functools.partial(load_settings, args)
+            runner.run(run_server(settings, with_console, reload, args.config))
     except CannotListen as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1

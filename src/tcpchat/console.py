@@ -34,7 +34,7 @@ Lines you type are said in the current room (#lobby at first). Commands:
   rooms:     /join #room, /part [#room], /switch #room, /names, /topic, /list
   people:    /msg nick text, /me action, /who [#room|nick], /whois nick
   operator:  /kick nick, /kill nick, /ban, /unban, /op, /deop, /voice,
-             /devoice, /invite, /key, /mode (in any room), /stats
+             /devoice, /invite, /key, /mode (in any room), /stats, /rehash
   accounts:  /account info|create|drop|suspend|unsuspend|pending|approve
   stopping:  quit or over (or Ctrl-C) shuts the server down, telling all why
 Messages in your other rooms show as: [#room] nick says: ...
@@ -50,6 +50,12 @@ CONSOLE_COMMAND_HELP = {
         "and Ctrl-D on an empty line, do the same; a pasted quit or over is said, not obeyed.",
     ),
     "stats": ("/stats", "Users, rooms, messages relayed, uptime."),
+    "rehash": (
+        "/rehash",
+        "Read the config file again (as SIGHUP does) and say what changed. New connections "
+        "get the new settings; where the server listens, its data and its name need a restart. "
+        "A file with an error changes nothing.",
+    ),
 }
 
 
@@ -117,6 +123,8 @@ class OperatorConsole:
         command = command.lower()
         if command == "/stats":
             self._stats()
+        elif command == "/rehash" and self.core.rehash is not None:
+            self._show("\n".join(self.core.rehash().lines))
         elif command == "/help":
             self._show(command_help(args) if args.strip() else CONSOLE_HELP)
         elif command == "/quit":

@@ -163,6 +163,12 @@ class Supervisor:
         asyncio.get_running_loop().create_task(self._echo(index, proc))
         return printed
 
+    def reload(self) -> None:
+        """SIGHUP: each worker reloads the config file (they were started with it)."""
+        for proc in self.workers.values():
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGHUP)
+
     async def _echo(self, index: int, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
         while line := (await proc.stdout.readline()).decode(errors="replace"):
@@ -190,6 +196,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         try:
             self.fix_ports()
             for index in range(1, s.workers + 1):

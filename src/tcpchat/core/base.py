@@ -45,7 +45,7 @@ from .events import EVENT_TYPES, Event, Quit
 from .gate import PasswordGate
 from .history import History
 from .labels import labeled_response
-from .model import Channel, Labeled, Session, User
+from .model import Channel, Labeled, Reloaded, Session, User
 from .registry import ChannelRegistry
 from .router import LocalRouter
 from .shared_nicks import SharedNicks
@@ -110,6 +110,7 @@ class ChatBase:
         self.node = node
         self.version = f"tcpchat-{__version__}"
         self.run_blocking: RunBlocking = run_now
+        self.rehash: Callable[[], Reloaded] | None = None  # REHASH: the edge's reload
         self.reserved = {irc_lower(nick) for nick in self.settings.reserved_nicks}
         # Server operators (OPER): name -> password hash, and the checks under way.
         self.operators: dict[str, PasswordHash] = {

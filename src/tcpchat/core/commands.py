@@ -33,6 +33,7 @@ from .handlers import (
     ownership,
     queries,
     registration,
+    rehash,
     sasl,
     search,
     serverinfo,
@@ -112,6 +113,7 @@ COMMANDS: dict[str, Command] = {
     "STATS": Command(operators.handle_stats),
     "CHGHOST": Command(identity.handle_chghost, 2, oper_only=True),
     "WALLOPS": Command(operators.handle_wallops, 1, oper_only=True),
+    "REHASH": Command(rehash.handle_rehash, oper_only=True),
     "SQUIT": Command(operators.handle_link, 1, oper_only=True),
     "CONNECT": Command(operators.handle_link, 1, oper_only=True),
     # accounts

@@ -229,3 +229,13 @@ def snapshot(channel: Channel, kept: RegisteredChannel) -> RegisteredChannel:
         topic_time=channel.topic_time, modes="".join(sorted(channel.modes)), key=channel.key,
         limit=channel.limit, lists=lists,
     )  # fmt: skip
+
+
+@dataclass(slots=True)
+class Reloaded:
+    """What a reload did: whether the file was taken, where from, and what to tell whoever
+    asked for it (one sentence per line: what changed, what needs a restart, or the error)."""
+
+    ok: bool
+    source: str
+    lines: list[str] = field(default_factory=list)

@@ -143,6 +143,11 @@ TOPICS: dict[str, tuple[str, str]] = {
         "+#channel its voiced members and operators.",
     ),
     "QUIT": ("QUIT [:<reason>]", "Leave the server."),
+    "REHASH": (
+        "REHASH",
+        "Server operators: reload the configuration file (as SIGHUP does). What can change "
+        "live changes for new connections; what cannot is reported as needing a restart.",
+    ),
     "REGAIN": (
         "REGAIN [<nick>]",
         "Logged in to an account, take its nick back from whoever holds it (they get a "
