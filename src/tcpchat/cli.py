@@ -22,7 +22,7 @@ from . import __version__
 from .cluster import check_cluster_url
 from .config import Settings
 from .edge import systemd
-from .edge.reload import Reloader
+from .edge.reload import Reloader, on_sighup
 from .edge.server import SHUTDOWN_REASON, ChatServer
 from .errors import ConfigError, ListenError, StoreError
 
@@ -236,7 +236,7 @@ async def run_server(
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, reloader.reload)  # it logs what it did
+    loop.add_signal_handler(signal.SIGHUP, on_sighup(reloader, with_console))
     for label, addresses in (
         ("", server.addresses),
         (" (TLS)", server.tls_addresses),
@@ -251,7 +251,7 @@ async def run_server(
 
         node = await join_cluster(settings, server, say=lambda line: print(line, flush=True))
     print("Server is waiting for connections...", flush=True)
-    stop_watchdog = _tell_systemd(loop, server)
+    stop_watchdog = systemd.tell_ready(loop, server.addresses + server.tls_addresses)
     waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
     if with_console:
         from .console import OperatorConsole, run_console
@@ -272,27 +272,6 @@ async def run_server(
 
         await leave_cluster(server, node, SHUTDOWN_REASON)
     await server.shutdown(SHUTDOWN_REASON)
-
-
-def _tell_systemd(loop: asyncio.AbstractEventLoop, server: ChatServer) -> Callable[[], None]:
-    """Under systemd (Type=notify): READY=1 now, and WATCHDOG=1 at half the interval it
-    asks for, from the event loop (so a hung loop stops them). Returns what stops them."""
-    shown = ", ".join(f"{host}:{port}" for host, port in server.addresses + server.tls_addresses)
-    systemd.notify(f"READY=1\nSTATUS=Serving on {shown}\nMAINPID={os.getpid()}")
-    interval = systemd.watchdog_interval()
-    handles: list[asyncio.TimerHandle] = []
-
-    def beat() -> None:
-        systemd.notify("WATCHDOG=1")
-        handles[:] = [loop.call_later(interval, beat)]
-
-    def stop() -> None:
-        for handle in handles:
-            handle.cancel()
-
-    if interval:
-        beat()
-    return stop
 
 
 def _run(prog: str) -> str:

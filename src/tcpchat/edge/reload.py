@@ -116,3 +116,16 @@ class Reloader:
             server.max_connections = connection_cap(new.max_connections, limit)
         if new.log_level != old.log_level:
             logging.getLogger().setLevel(new.log_level.upper())
+
+
+def on_sighup(reloader: Reloader, with_console: bool) -> Callable[[], None]:
+    """SIGHUP reloads the config file; the log says how it went, and so does the console
+    (which shows warnings only)."""
+
+    def reload() -> None:
+        outcome = reloader.reload()
+        if with_console and outcome.ok:
+            for line in outcome.lines:
+                print(line, flush=True)
+
+    return reload

@@ -15,10 +15,11 @@ library is worth its weight here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 log = logging.getLogger("tcpchat.edge")
 
@@ -70,3 +71,26 @@ def activated_sockets(
         name = names[index] if index < len(names) else ""
         found.setdefault(name if name in KINDS else "irc", []).append(sock)
     return found
+
+
+def tell_ready(
+    loop: asyncio.AbstractEventLoop, addresses: list[tuple[str, int]]
+) -> Callable[[], None]:
+    """Under systemd (Type=notify): READY=1 now, and WATCHDOG=1 at half the interval it
+    asks for, from the event loop (so a hung loop stops them). Returns what stops them."""
+    shown = ", ".join(f"{host}:{port}" for host, port in addresses)
+    notify(f"READY=1\nSTATUS=Serving on {shown}\nMAINPID={os.getpid()}")
+    interval = watchdog_interval()
+    handles: list[asyncio.TimerHandle] = []
+
+    def beat() -> None:
+        notify("WATCHDOG=1")
+        handles[:] = [loop.call_later(interval, beat)]
+
+    def stop() -> None:
+        for handle in handles:
+            handle.cancel()
+
+    if interval:
+        beat()
+    return stop
