@@ -240,3 +240,33 @@ def start_server_printing(*args: str) -> tuple[subprocess.Popen, int, list[str]]
         if line.startswith("Server is waiting for connections"):
             return proc, port, printed
     raise AssertionError(f"server exited early: {proc.stderr.read() if proc.stderr else ''}")
+
+
+def sees_in(client: LineClient, nick: str, room: str) -> None:
+    """`client` joins `room` and finds `nick` there: in the names, or joining after it (a
+    reconnecting client may come back before or after)."""
+    client.send(f"JOIN {room}")
+    room = re.escape(room)
+    client.expect(rf" 353 \S+ [=*@] {room} :(.* )?[@+]?{nick}( |$)|^:{nick}!\S+ JOIN {room}$")
+
+
+@contextmanager
+def server_process(*args: str) -> Iterator[tuple[subprocess.Popen, int, list[str]]]:
+    """start_server_printing on 127.0.0.1: the process, its port and what it printed; killed
+    at the end if still running (a test stops it itself to see how it ends)."""
+    proc, port, printed = start_server_printing("--host", "127.0.0.1", *args)
+    try:
+        yield proc, port, printed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def web_port_printed(printed: list[str]) -> int:
+    """The web port a server process said it listens on."""
+    for line in printed:
+        match = re.match(r"Listening \(web: http\) on \S+:(\d+)", line)
+        if match:
+            return int(match.group(1))
+    raise AssertionError(f"no web port in {printed}")

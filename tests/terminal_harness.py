@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -91,3 +92,10 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def server_with_console(*args: str) -> Terminal:
+    """`python server.py ARGS` on 127.0.0.1, a free port, with its operator console."""
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "server.py", "--host", "127.0.0.1", "--port", "0", *args]
+    return Terminal(command, cwd=str(root), env={"NO_COLOR": "1", "PYTHONUNBUFFERED": "1"})

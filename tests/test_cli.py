@@ -47,13 +47,13 @@ def test_module_and_console_script_entry_points_show_help():
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
-def test_port_zero_prints_the_port_and_sigterm_says_goodbye(host):
+def test_port_zero_prints_the_port_and_sigterm_says_it_restarts(host):
     proc, port = start("--host", host)
     try:
         client = LineClient(port, host=host).register("alice")
         proc.send_signal(signal.SIGTERM)
         lines = client.expect_closed()
-        assert any(line.startswith("ERROR :") and "shutting down" in line for line in lines)
+        assert any(line.startswith("ERROR :") and "Server restarting" in line for line in lines)
         assert proc.wait(10) == 0
     finally:
         proc.kill()

@@ -457,6 +457,10 @@ def test_room_names_compare_case_insensitively() -> None:
         ),
         (":tcpchat 999 alice :Something unusual", "Something unusual"),
         ("ERROR :Server shutting down", "Disconnected: Server shutting down"),
+        (
+            "ERROR :Closing Link: 127.0.0.1 (Server restarting, reconnect in a few seconds)",
+            "The server is restarting; connect again in a few seconds to carry on.",
+        ),
         ("@time=2024-01-01T00:00:00Z :bob!b@h PRIVMSG #lobby :tagged", "bob says: tagged"),
         (":bob!b@h PRIVMSG #lobby :\x02b\x02 \x0304,01red\x03 \x1b[2Jx", "bob says: b red [2Jx"),
     ],
@@ -856,6 +860,9 @@ def test_error_says_the_server_ended_the_chat_unless_we_quit() -> None:
     assert session.take_lines() == [
         "The server ended the chat: Closing Link: 127.0.0.1 (Server shutting down)"
     ]
+    restarting = welcomed()  # the client says it reconnects, not that the chat ended
+    server(restarting, "ERROR :Closing Link: 127.0.0.1 (Server restarting, reconnect in a bit)")
+    assert restarting.take_lines() == []
     leaving = welcomed()
     assert leaving.from_person("over") == ["QUIT :Leaving"]
     assert leaving.quitting

@@ -2,11 +2,14 @@
 Debian's chromedriver (scripts/test.sh installs both). A person picks a nickname, talks with
 someone on IRC over TCP both ways, switches rooms and opens a private conversation; on a
 phone, the input and the room list are on screen when wanted, also with the keyboard open. A
-screenshot of the end is saved in the test's temporary directory."""
+screenshot of the end is saved in the test's temporary directory. A server restarted (SIGTERM,
+then a new process on the same ports) finds the page back in its rooms; a server shut down at
+its console tells the page the chat is over, and the page stays away."""
 
 from __future__ import annotations
 
 import shutil
+import signal
 
 import pytest
 from selenium import webdriver
@@ -15,7 +18,15 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from net_harness import LineClient, running_server
+from net_harness import (
+    TIMEOUT,
+    LineClient,
+    running_server,
+    sees_in,
+    server_process,
+    web_port_printed,
+)
+from terminal_harness import server_with_console
 
 DRIVER = shutil.which("chromedriver")
 
@@ -166,3 +177,67 @@ def test_on_a_phone_the_input_and_the_room_list_are_on_screen(phone, tmp_path) -
         bob.expect("PRIVMSG #lobby :typed on a phone")
         assert shown(phone, "typed on a phone")
         phone.save_screenshot(str(tmp_path / "phone.png"))
+
+
+def logged_in(driver, web_port: int, nick: str) -> None:
+    """The page opened and `nick` chatting, with the status line's every text recorded."""
+    driver.get(f"http://127.0.0.1:{web_port}/")
+    driver.find_element(By.ID, "login-nick").send_keys(nick + Keys.ENTER)
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "room-name").text == "#lobby")
+    driver.execute_script(
+        """window.statuses = [];
+        const status = document.getElementById("status");
+        new MutationObserver(() => statuses.push(status.textContent))
+            .observe(status, {childList: true, subtree: true, characterData: true});"""
+    )
+
+
+def status_was(driver, start: str) -> bool:
+    return WebDriverWait(driver, 10).until(
+        lambda d: any(text.startswith(start) for text in d.execute_script("return statuses"))
+    )
+
+
+def test_the_page_comes_back_in_its_rooms_after_a_restart(browser, tmp_path) -> None:
+    data = ("--data-dir", str(tmp_path))
+    with server_process("--web-port", "-1", *data) as (first, port, printed):
+        web = web_port_printed(printed)
+        logged_in(browser, web, "webalice")
+        typed(browser, "/join #other")
+        room_name = browser.find_element(By.ID, "room-name")
+        WebDriverWait(browser, 10).until(lambda d: room_name.text == "#other")
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(TIMEOUT) == 0
+        assert shown(browser, "The server is restarting; this page reconnects")
+        assert status_was(browser, "Server restarting; reconnecting in ")
+        again = ("--port", str(port), "--web-port", str(web), *data)
+        with server_process(*again) as (second, _, _):
+            bob = LineClient(port).register("tcpbob")
+            sees_in(bob, "webalice", "#lobby")
+            sees_in(bob, "webalice", "#other")
+            assert shown(browser, "Reconnected as webalice; rejoining #lobby, #other.")
+            typed(browser, "back after the restart")
+            bob.expect(r"^:webalice!\S+ PRIVMSG #other :back after the restart$")
+            bob.send("PRIVMSG #other :welcome back, webalice")
+            assert shown(browser, "welcome back, webalice")
+            assert "ended the chat" not in browser.find_element(By.TAG_NAME, "body").text
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(TIMEOUT) == 0
+
+
+def test_the_page_stays_away_when_the_console_ends_the_chat(browser, tmp_path) -> None:
+    server = server_with_console("--web-port", "-1", "--data-dir", str(tmp_path))
+    try:
+        web = int(server.wait_for(r"Listening \(web: http\) on 127\.0\.0\.1:(\d+)").group(1))
+        server.wait_for(r"You \(Server\):")
+        logged_in(browser, web, "webalice")
+        server.type("over")
+        assert server.wait_exit() == 0
+        ended = "The server ended the chat: Closing Link: 127.0.0.1 (Server shutting down)"
+        assert shown(browser, ended)
+        assert status_was(browser, "The server ended the chat.")
+        statuses = browser.execute_script("return statuses")
+        assert not any("econnecting" in text for text in statuses), statuses
+        assert browser.find_element(By.CSS_SELECTOR, "#status button").text == "Reconnect"
+    finally:
+        server.close()

@@ -23,8 +23,9 @@ from .cluster import check_cluster_url
 from .config import Settings
 from .edge import systemd
 from .edge.reload import Reloader, on_sighup
-from .edge.server import SHUTDOWN_REASON, ChatServer
+from .edge.server import ChatServer
 from .errors import ConfigError, ListenError, StoreError
+from .farewells import RESTART_REASON, SHUTDOWN_REASON
 
 log = logging.getLogger("tcpchat")
 
@@ -234,8 +235,18 @@ async def run_server(
     # Ready for SIGINT/SIGTERM before saying so: a script may signal as soon as it reads.
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    # SIGTERM (systemd, `docker stop`), and SIGINT with no console to type `over` at, are a
+    # restart: clients are told to come back. Only the console ends the chat for good.
+    reasons: list[str] = []
+
+    def stop_with(reason: str) -> None:
+        reasons.append(reason)
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGTERM, stop_with, RESTART_REASON)
+    loop.add_signal_handler(
+        signal.SIGINT, stop_with, SHUTDOWN_REASON if with_console else RESTART_REASON
+    )
     loop.add_signal_handler(signal.SIGHUP, on_sighup(reloader, with_console))
     for label, addresses in (
         ("", server.addresses),
@@ -266,12 +277,12 @@ async def run_server(
         print("Shutting down...", flush=True)
     stop_watchdog()
     systemd.notify("STOPPING=1")
-    # One reason, however the shutdown came (quit/over, Ctrl-C, Ctrl-D, SIGINT, SIGTERM).
+    reason = reasons[0] if reasons else SHUTDOWN_REASON  # no signal: the console's quit
     if node is not None:
         from .edge.cluster import leave_cluster
 
-        await leave_cluster(server, node, SHUTDOWN_REASON)
-    await server.shutdown(SHUTDOWN_REASON)
+        await leave_cluster(server, node, reason)
+    await server.shutdown(reason)
 
 
 def _run(prog: str) -> str:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import random
 import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from ..farewells import says_restart
 from ..plaintext import (
     CONNECTED_TEXT,
     PlainSession,
@@ -24,7 +26,7 @@ from ..plaintext import (
     displayable,
     typed_lines,
 )
-from ..protocol import parse
+from ..protocol import irc_lower, parse
 from .clock import local_hh_mm, now_hh_mm
 from .failures import ConnectError, closed_before_welcome, connect_failure, describe_error
 from .roster import Roster
@@ -34,6 +36,11 @@ __all__ = ["ChatClient", "ClientOptions", "ConnectError", "format_address"]
 RECONNECTED_TEXT = "Reconnected to the server."
 # Lines longer than this (tags included) are skipped rather than buffered without end.
 MAX_LINE_BYTES = 64 * 1024
+
+
+def _seconds(delay: float) -> str:
+    """A wait as shown: 0.05, 1.3, 30, 120."""
+    return f"{delay:.2g}" if delay < 10 else f"{delay:.0f}"
 
 
 def format_address(host: str, port: int) -> str:
@@ -80,6 +87,7 @@ class ClientOptions:
 class _End(Enum):
     LEFT = "left"  # we sent QUIT
     ENDED = "ended"  # the server sent ERROR, then closed
+    RESTARTING = "restarting"  # the server sent ERROR saying it comes back (farewells.py)
     LOST = "lost"  # the connection broke without a word
 
 
@@ -127,6 +135,8 @@ class ChatClient:
         self._style_history = style_history
         self._nick = options.nick
         self._rooms = list(options.channels)
+        self._login = options.login  # and then the last login that worked (a /login's too)
+        self._rejoining: list[str] | None = None  # the rooms a reconnect is rejoining
         self._current: str | None = None
         self._notify: list[str] = []  # /notify's nicks, asked about again after a reconnect
         self._seen: dict[str, str] = {}  # each room's last msgid: its history resumes there
@@ -191,16 +201,20 @@ class ChatClient:
                 return 1
             if outcome.end is _End.LEFT or (outcome.end is _End.ENDED and outcome.registered):
                 return 0
-            if not ever_registered and not outcome.registered:
+            if outcome.end is _End.RESTARTING:
+                # Everyone was told at once: a little jitter spreads their coming back.
+                delay = self.options.backoff_first * random.uniform(1.0, 1.5)
+                why = "Server restarting"
+            elif not ever_registered and not outcome.registered:
                 if outcome.end is _End.LOST:
                     self._display(f"Cannot connect to {self.options.address}: {outcome.reason}")
                 return 1
+            else:
+                if outcome.registered:
+                    delay = self.options.backoff_first
+                why = f"Lost the connection to the server ({outcome.reason})"
             ever_registered = True
-            if outcome.registered:
-                delay = self.options.backoff_first
-            opened = await self._reconnect(
-                delay, f"Lost the connection to the server ({outcome.reason})"
-            )
+            opened = await self._reconnect(delay, why)
             if opened is None:
                 return 0
             streams, delay = opened
@@ -291,7 +305,7 @@ class ChatClient:
         self, delay: float, why: str
     ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter], float] | None:
         """Back off and retry until connected (or the person leaves: None)."""
-        self._display(f"{why}; reconnecting in {delay:g} s...")
+        self._display(f"{why}; reconnecting in {_seconds(delay)} s...")
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._leaving.wait(), delay)
@@ -311,7 +325,9 @@ class ChatClient:
                 return opening.result(), delay
             except OSError as exc:
                 reason = describe_error(exc)
-                self._display(f"Cannot reconnect ({reason}); trying again in {delay:g} s...")
+                self._display(
+                    f"Cannot reconnect ({reason}); trying again in {_seconds(delay)} s..."
+                )
 
     # -- one connection -----------------------------------------------------
 
@@ -323,6 +339,7 @@ class ChatClient:
         self._session, self._writer = session, writer
         self._settled.clear()
         self.roster.reset()
+        self._rejoining = list(self._rooms) if welcome == RECONNECTED_TEXT else None
         options = self.options
         self._send(
             session.start(
@@ -333,12 +350,13 @@ class ChatClient:
                 realname=options.realname,
                 welcome_text=welcome,
                 notify=self._notify,
-                login=options.login,
+                login=self._login,
                 seen=self._seen,
             )
         )
         outcome = _Outcome(_End.LOST, registered=False, reason="the server closed the connection")
-        saw_error = pinged = False
+        farewell: str | None = None  # the ERROR's text, when the server said goodbye
+        pinged = False
         heard = b""  # the first bytes, to tell why a server hung up before its welcome
         try:
             while True:
@@ -363,23 +381,23 @@ class ChatClient:
                     break
                 heard = heard or raw[:2]
                 pinged = False
-                saw_error = self._receive(session, raw) or saw_error
+                farewell = self._receive(session, raw) or farewell
                 outcome.registered = session.nick is not None
         finally:
             self._end_connection(session, writer)
         outcome.login_failed = session.login_failed
         if session.quitting:
             outcome.end = _End.LEFT
-        elif saw_error:
-            outcome.end = _End.ENDED
+        elif farewell is not None:
+            outcome.end = _End.RESTARTING if says_restart(farewell) else _End.ENDED
         return outcome
 
-    def _receive(self, session: PlainSession, raw: bytes) -> bool:
-        """Handle one line from the server; True if it was ERROR (the server is leaving)."""
+    def _receive(self, session: PlainSession, raw: bytes) -> str | None:
+        """Handle one line from the server; for ERROR (the server is leaving), its text."""
         try:
             msg = parse(raw.decode("utf-8", "replace"))
         except ValueError:
-            return False
+            return None
         self.roster.observe(msg, session.nick)
         quitting = session.quitting
         earlier = session.in_history(msg)  # shown with its own time
@@ -389,10 +407,22 @@ class ChatClient:
             self._show(lines if earlier else self._stamped(lines, msg.tags.get("time")))
         if session.ready:
             self._settled.set()
+            self._tell_rejoined(session)
         if msg.command == "ERROR":
             self._close_after(self.options.quit_timeout)
-            return True
-        return False
+            return msg.param(0) or "closed by the server"
+        return None
+
+    def _tell_rejoined(self, session: PlainSession) -> None:
+        """Once a reconnect's rooms are joined (or refused): which we are back in."""
+        wanted, self._rejoining = self._rejoining, None
+        if not wanted:
+            return
+        joined = session.joined_channels
+        folded = {irc_lower(room) for room in joined}
+        missed = [room for room in wanted if irc_lower(room) not in folded]
+        said = f"Rejoined {', '.join(joined)}." if joined else "Rejoined no rooms."
+        self._display(said + (f" Could not rejoin {', '.join(missed)}." if missed else ""))
 
     def _end_connection(self, session: PlainSession, writer: asyncio.StreamWriter) -> None:
         """Remember where we were (for a reconnect) and let go of the socket."""
@@ -402,6 +432,7 @@ class ChatClient:
             self._current = session.current_channel
             self._notify = session.notify_list
             self._seen = session.seen_msgids
+            self._login = session.login_for_reconnect
         self._session, self._writer = None, None
         self._settled.set()
         if self._close_timer is not None:

@@ -34,6 +34,7 @@ from ..config import Settings
 from ..core import ChatCore
 from ..core.retention import EXPIRY_INTERVAL
 from ..errors import ListenError, StoreError
+from ..farewells import SHUTDOWN_REASON
 from ..store.accounts import account_names, registered_channels
 from ..store.database import Database
 from ..store.schema import MIGRATIONS
@@ -48,10 +49,6 @@ __all__ = ["SHUTDOWN_REASON", "ChatServer", "address_key", "connection_cap"]
 COMMIT_WAIT = 0.005  # seconds a turn waits for its history's commit; see Database.settle
 
 log = logging.getLogger("tcpchat.edge")
-
-
-# What every client is told when the server stops, however it was told to.
-SHUTDOWN_REASON = "Server shutting down"
 
 
 class ChatServer:

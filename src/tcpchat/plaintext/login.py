@@ -51,6 +51,7 @@ class LoginMixin(SessionState):
     _login_failed: bool
     _sasl_mechanisms: tuple[str, ...] | None  # what the server offers, once it says
     _sasl_enabled: bool
+    _login_for_reconnect: tuple[str, str] | None
 
     def _login_server_commands(self) -> dict[str, Callable[[Message], list[str]]]:
         return {"AUTHENTICATE": self._on_authenticate}
@@ -58,7 +59,7 @@ class LoginMixin(SessionState):
     def _login_numerics(self) -> dict[str, Callable[[Message], list[str]]]:
         return {
             "900": self._on_logged_in,
-            "901": lambda _: self._say("You are now logged out."),
+            "901": self._on_logged_out,
             "903": self._on_login_success,
             "904": self._on_login_failure,
             "905": self._on_login_failure,
@@ -66,6 +67,12 @@ class LoginMixin(SessionState):
             "907": self._on_login_already,
             "908": self._on_mechanisms,
         }
+
+    @property
+    def login_for_reconnect(self) -> tuple[str, str] | None:
+        """Outbound: (account, password) for the client's next connection: the login this one
+        was opened with (--sasl), or the last /login that worked; None after a logout."""
+        return self._login_for_reconnect
 
     @property
     def login_failed(self) -> bool:
@@ -187,8 +194,14 @@ class LoginMixin(SessionState):
         account = msg.param(2) if len(msg.params) >= 4 else ""
         return self._say(f"You are now logged in as {account}." if account else msg.params[-1])
 
+    def _on_logged_out(self, _msg: Message) -> list[str]:
+        self._login_for_reconnect = None
+        return self._say("You are now logged out.")
+
     def _on_login_success(self, _msg: Message) -> list[str]:
         login, self._login = self._login, None
+        if login is not None and self._outbound is not None:  # a person's on nc: not kept
+            self._login_for_reconnect = (login.name, login.password)
         return self._done_connecting() if login is not None and login.connecting else []
 
     def _on_login_already(self, msg: Message) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..farewells import says_restart
 from ..protocol import Message, irc_lower
 from .history import CHATHISTORY, HISTORY_CAPS, HistoryMixin
 from .login import LoginMixin
@@ -34,6 +35,8 @@ _WHOIS_SENTENCES = frozenset({"276", "307", "313", "320", "335", "338", "378", "
 _WANTED_CAPS = ("multi-prefix", "server-time", "batch", CHATHISTORY, *PRESENCE_CAPS)
 # Before the welcome, replies to a CAP the server doesn't know are no news to a person.
 _SILENT_BEFORE_WELCOME = frozenset({"020", "421", "451"})
+# A person on nc told the server restarts (farewells.py): not gone for good.
+RESTARTING_TEXT = "The server is restarting; connect again in a few seconds to carry on."
 
 
 class RenderingMixin(NicknameMixin, LoginMixin, HistoryMixin, SearchMixin):
@@ -271,9 +274,11 @@ class RenderingMixin(NicknameMixin, LoginMixin, HistoryMixin, SearchMixin):
     def _on_error(self, msg: Message) -> list[str]:
         reason = msg.param(0) or "closed by the server"
         if self._outbound is None:
+            if says_restart(reason):
+                return self._say(RESTARTING_TEXT)
             return self._say(f"Disconnected: {reason}")
-        if self._outbound.quitting:
-            return []  # the goodbye to our own QUIT
+        if self._outbound.quitting or says_restart(reason):
+            return []  # the goodbye to our own QUIT; or the client says it reconnects
         return self._say(f"The server ended the chat: {reason}")
 
     def _on_cap(self, msg: Message) -> list[str]:

@@ -72,6 +72,7 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         self._monitor_listed: list[str] = []
         self._bot_mode = ""
         self._login = None
+        self._login_for_reconnect = None
         self._login_failed = False
         self._sasl_mechanisms = None
         self._sasl_enabled = False
@@ -142,6 +143,7 @@ class PlainSession(CommandMixin, RenderingMixin, PresenceMixin, AccountsMixin):
         self._seen = dict(seen or {})
         if login is not None:
             self._login = Login(login[0], login[1], connecting=True)
+        self._login_for_reconnect = login  # for the next connection (if it fails, we leave)
         user = sane_nick(username or nick, 18)
         return ["CAP LS 302", f"NICK {nick}", f"USER {user} 0 * :{realname or nick}"]
 

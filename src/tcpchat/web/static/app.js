@@ -32,6 +32,7 @@ function onLoginSubmit(event) {
   state.password = $("login-password").value;
   state.leaving = false;
   state.everRegistered = false;
+  state.joinedBefore = false;
   state.backoff = 0;
   state.nickTries = 0;
   $("login-error").hidden = true;

@@ -1,12 +1,17 @@
 // The connection: IRC over a WebSocket to the page's own host (IRCv3 "text.ircv3.net": one IRC
 // line per message), registration with CAP and SASL PLAIN, and reconnecting with backoff.
-// Each line that comes in goes to the handler app.js gives onLine (incoming.js).
+// Each line that comes in goes to the handler app.js gives onLine (incoming.js). A server that
+// says it is restarting is reconnected to; one that says it is shutting down is not.
 import { buildLine, parseLine } from "./irc.js";
 import { serverRoom } from "./rooms.js";
 import { WANTED_CAPS, state } from "./state.js";
 import { $, info, renderRoomList, setStatus, showLogin } from "./view.js";
 
 let lineHandler = () => {};
+
+// As farewells.py: an ERROR that says the server comes back, and one that says it is gone.
+const COMES_BACK = /\bserver (is )?restarting\b|\bplease reconnect\b/i;
+const GONE = /\bshutting down\b/i;
 
 export function onLine(handler) {
   lineHandler = handler;
@@ -24,6 +29,7 @@ export function connect() {
   state.offered = new Map();
   state.caps = new Set();
   state.batches.clear();
+  state.farewell = "";
   setStatus("Connecting…");
   let ws;
   try {
@@ -74,26 +80,51 @@ function onClosed(ws) {
   }
   renderRoomList();
   if (state.leaving) return;
+  const farewell = state.farewell;
+  const restarting = COMES_BACK.test(farewell);
+  if (wasRegistered && !restarting && GONE.test(farewell)) {
+    // Shut down for good (the operator's quit at the console): no coming back to wait for.
+    state.leaving = true;
+    info(null, `The server ended the chat: ${farewell}`, "error");
+    setStatus("The server ended the chat.", true, { label: "Reconnect", run: reconnectNow });
+    return;
+  }
   if (!state.everRegistered) {
     showLogin("Could not reach the chat server. Is it running? Try again in a moment.");
     return;
   }
   if (wasRegistered) {
     state.backoff = 0;
-    info(null, "Lost the connection to the server.", "error");
+    if (!restarting) info(null, "Lost the connection to the server.", "error");
   }
-  scheduleReconnect();
+  scheduleReconnect(restarting ? "Server restarting; reconnecting" : "Reconnecting");
+}
+
+// The server's ERROR: what it says decides whether to come back (onClosed).
+export function onError(msg) {
+  state.farewell = msg.params[0] || "";
+  if (COMES_BACK.test(state.farewell)) {
+    info(null, "The server is restarting; this page reconnects and rejoins your rooms.");
+  } else if (!GONE.test(state.farewell)) {
+    info(null, "The server closed the connection: " + state.farewell, "error");
+  }
+}
+
+function reconnectNow() {
+  state.leaving = false;
+  state.backoff = 0;
+  connect();
 }
 
 // 1, 2, 4 ... 30 s, each with up to a fifth more or less so that many pages don't come back at once.
-function scheduleReconnect() {
+function scheduleReconnect(doing) {
   const base = Math.min(30, 2 ** state.backoff);
   state.backoff += 1;
   const delay = base * (0.8 + Math.random() * 0.4);
   const due = Date.now() + delay * 1000;
   const tick = () => {
     const left = Math.max(1, Math.ceil((due - Date.now()) / 1000));
-    setStatus(`Reconnecting in ${left} s…`, true, { label: "Now", run: connect });
+    setStatus(`${doing} in ${left} s…`, true, { label: "Now", run: connect });
   };
   tick();
   state.countdownTimer = setInterval(tick, 1000);

@@ -4,7 +4,7 @@
 import { escapeRegExp, fold, lineTime } from "./irc.js";
 import { findRoom, getRoom, serverRoom } from "./rooms.js";
 import {
-  endCap, onCap, onNickError, onSaslFailed, onWelcome, send, sendSaslPlain,
+  endCap, onCap, onError, onNickError, onSaslFailed, onWelcome, send, sendSaslPlain,
 } from "./connection.js";
 import { receiveHistory, showSearchResults } from "./history.js";
 import {
@@ -72,7 +72,7 @@ const HANDLERS = {
   NOTICE: onMessage,
   AWAY: onAway,
   ACCOUNT: () => {},
-  ERROR: (msg) => info(null, "The server closed the connection: " + (msg.params[0] || ""), "error"),
+  ERROR: onError,
   FAIL: onStandardReply,
   WARN: onStandardReply,
   NOTE: onStandardReply,
@@ -105,6 +105,8 @@ function joinRooms() {
   send("JOIN", names.join(","));
   if (!state.current) switchTo(serverRoom());
   info(serverRoom(), `Connected as ${state.nick}.`);
+  if (state.joinedBefore) info(null, `Reconnected as ${state.nick}; rejoining ${names.join(", ")}.`);
+  state.joinedBefore = true;
 }
 
 // Welcome and MOTD lines go to the server tab; replies to what you did, to the room you are in.

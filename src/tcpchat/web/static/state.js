@@ -17,6 +17,7 @@ export const state = {
   registered: false,
   everRegistered: false,
   leaving: false, // the person asked to quit: no reconnecting
+  farewell: "", // the server's ERROR on this connection: a restart is waited out, a shutdown ends
   offered: new Map(), // capability -> value, from CAP LS
   caps: new Set(), // acknowledged
   capsDone: false,
@@ -29,6 +30,7 @@ export const state = {
   countdownTimer: null,
   nickTries: 0,
   joinedOnce: null, // the socket the rooms were joined on (once per connection)
+  joinedBefore: false, // rooms were joined on an earlier connection: this one is a reconnect
   switchOnJoin: null, // the folded name of the room to show when our JOIN of it comes back
   pendingBefore: null, // the folded name of the room a CHATHISTORY BEFORE is out for
   sentHistory: [],
