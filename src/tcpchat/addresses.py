@@ -1,4 +1,5 @@
-"""Which connections count as coming from one place: an IPv4 address, or an IPv6 /64.
+"""Which connections count as coming from one place: an IPv4 address, or an IPv6 /64;
+and whether an address is in one of a list of networks (settings such as metrics_allow).
 
 The edge counts connections per place; the core counts account registrations per place.
 """
@@ -6,8 +7,9 @@ The edge counts connections per place; the core counts account registrations per
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
-__all__ = ["address_key"]
+__all__ = ["address_key", "in_networks"]
 
 
 def address_key(host: str) -> str:
@@ -21,3 +23,21 @@ def address_key(host: str) -> str:
             return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
     return str(address)
+
+
+def in_networks(address: str, networks: Sequence[str]) -> bool:
+    """Whether `address` (an IPv4-mapped IPv6 one as IPv4) is in one of `networks`
+    (addresses or CIDR networks; one that is neither is skipped)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for network in networks:
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False

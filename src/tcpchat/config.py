@@ -9,6 +9,7 @@ names the setting as the user wrote it; `Settings.check` checks a whole set agai
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -144,6 +145,9 @@ class Settings:
     listen_backlog: int = 1024  # connections the OS queues before we accept them
     max_connections: int = 20000  # in total; the file-descriptor limit is raised to fit
     max_connections_per_address: int = 20  # per IPv4 address or IPv6 /64; 0 = no limit
+    # New connections let in per IPv4 address or IPv6 /64 in any minute; 0 = no limit.
+    connections_per_minute_per_address: int = 30
+    throttle_exempt: tuple[str, ...] = ("127.0.0.0/8", "::1")  # networks never throttled
     registration_timeout: float = 60.0  # to finish NICK/USER (or to give a nickname)
     ping_interval: float = 120.0  # silence before the server sends PING
     ping_timeout: float = 60.0  # then, silence before the client is dropped
@@ -314,6 +318,15 @@ def _redis_url(value: str) -> str | None:
     return None
 
 
+def _networks(value: tuple[str, ...]) -> str | None:
+    for each in value:
+        try:
+            ipaddress.ip_network(each, strict=False)
+        except ValueError:
+            return f"{each!r} is not an address or a network (such as 192.0.2.0/24 or ::1)"
+    return None
+
+
 def _nicks(value: tuple[str, ...]) -> str | None:
     return "must not contain an empty nick" if any(not nick for nick in value) else None
 
@@ -376,6 +389,8 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "listen_backlog": Range(1, 65535),
     "max_connections": Range(1, 1 << 24),  # also the open-file limit asked for
     "max_connections_per_address": Range(0, 1 << 24),  # 0: no limit
+    "connections_per_minute_per_address": Range(0, 1 << 24),  # 0: no limit
+    "throttle_exempt": _networks,
     "registration_timeout": SECONDS,
     "ping_interval": SECONDS,
     "ping_timeout": SECONDS,

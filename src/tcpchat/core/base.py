@@ -40,6 +40,7 @@ from ..store.accounts import AccountStore, SqliteAccounts
 from ..store.database import Database
 from ..store.schema import MIGRATIONS
 from . import numerics as n
+from .bans import BanList
 from .capabilities import enable, offered
 from .events import EVENT_TYPES, Event, Quit
 from .gate import PasswordGate
@@ -129,8 +130,7 @@ class ChatBase:
         self.next_serial = self._serials.__next__
         # Registered channels (CS REGISTER): kept in the store, followed after each event.
         self.channel_registry = ChannelRegistry(self)
-        # Until the edge attaches the data directory's, a database in memory.
-        database = _memory_database()
+        database = _memory_database()  # until the edge attaches the data directory's
         # History: what is kept of each event, written before anyone receives it.
         self.history = History(self, database)
         # What happens to each kind of event, in order: history keeps it, the state applies
@@ -147,8 +147,7 @@ class ChatBase:
         self.replication: Replicating | None = None  # a cluster's bus (replication.py)
         self.nodes = 1  # the servers of the network: this one, or a cluster's live nodes
         self._batch_refs = itertools.count(1)
-        # Accounts: where they are kept, and every account's folded name (a nick that is one
-        # is owned).
+        # Accounts: where they are kept, and every account's folded name (its nick is owned).
         self.accounts: AccountStore = SqliteAccounts(database)
         self.account_names: set[str] = set()
         # Nick ownership: who holds an account's nick without being logged in to it, and
@@ -156,6 +155,7 @@ class ChatBase:
         self.nick_graces: dict[str, tuple[float, str]] = {}
         # REGISTER's rate limits: (when, address key) of each registration of the last hour.
         self.registrations: deque[tuple[float, str]] = deque()
+        self.bans = BanList()  # K-lines and D-lines in force (handlers/bans.py)
 
     def attach_database(self, database: Database, names: set[str] | None = None) -> None:
         """Keep accounts and history in `database` from now on (the edge, once it is open),
@@ -430,8 +430,8 @@ class ChatBase:
 
     # ----------------------------------------------------------- lifecycle
 
-    def close(self, session: Session, reason: str) -> None:
-        """End a session: ERROR to it, QUIT to its peers, then hang up."""
+    def close(self, session: Session, reason: str, others: str | None = None) -> None:
+        """End a session: ERROR to it, QUIT to its peers (`others`, else `reason`), hang up."""
         if session.gone:
             return
         session.write(self.farewell(session.user.host, reason))
@@ -440,7 +440,7 @@ class ChatBase:
             self.flush_replies(session)
         else:
             self.flush_labeled(session, session.label)
-        self._leave(session, reason)
+        self._leave(session, reason if others is None else others)
         session.sink.close()
 
     def disconnect(self, session: Session, reason: str = "Connection closed") -> None:

@@ -18,6 +18,7 @@ from .base import ChatBase, safe_middle
 from .capabilities import LABELED_RESPONSE
 from .commands import COMMANDS, Command
 from .events import ModeChange, Registered, UserModeChanged
+from .handlers.bans import expire as expire_bans
 from .handlers.batches import batched_line
 from .handlers.ownership import sweep_graces
 from .isupport import isupport_tokens
@@ -134,7 +135,8 @@ class ChatCore(ChatBase):
 
     def sweep(self) -> None:
         """Drop sessions that never registered or stopped answering; PING the quiet ones;
-        rename whoever holds an account's nick past their grace (handlers/ownership.py).
+        rename whoever holds an account's nick past their grace (handlers/ownership.py); drop
+        the bans past their end (handlers/bans.py).
 
         The edge calls this now and then; how often decides how late a timeout may fire.
         """
@@ -156,6 +158,8 @@ class ChatCore(ChatBase):
                 self.send(session, Message("PING", [s.server_name]))
         if self.nick_graces:
             sweep_graces(self, now)
+        if self.bans:
+            expire_bans(self)
 
     # ------------------------------------------------------------- input
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .handlers import (
     account_admin,
     accounts,
+    bans,
     batches,
     cap,
     certfp,
@@ -116,6 +117,10 @@ COMMANDS: dict[str, Command] = {
     "REHASH": Command(rehash.handle_rehash, oper_only=True),
     "SQUIT": Command(operators.handle_link, 1, oper_only=True),
     "CONNECT": Command(operators.handle_link, 1, oper_only=True),
+    "KLINE": Command(bans.handle_kline, 1, oper_only=True),
+    "DLINE": Command(bans.handle_dline, 1, oper_only=True),
+    "UNKLINE": Command(bans.handle_unkline, 1, oper_only=True),
+    "UNDLINE": Command(bans.handle_undline, 1, oper_only=True),
     # accounts
     "REGISTER": Command(accounts.handle_register, 3, before_registration=True),
     "VERIFY": Command(accounts.handle_verify, 2, before_registration=True),

@@ -19,9 +19,11 @@ from ..cluster.node import LEAVE_TIMEOUT
 from ..cluster.policy import is_fenced, reason_of, retry_delay
 from ..config import Settings
 from ..core.events import StoreWritten
+from ..core.handlers.bans import reload as reload_bans
 from ..core.replication import Replication
 from ..core.shared_nicks import UNAVAILABLE, Claimed
 from ..store.accounts import registered_channels
+from ..store.bans import load_bans
 from ..store.replicated_accounts import ReplicatedAccounts, Statement
 
 log = logging.getLogger("tcpchat.cluster")
@@ -125,9 +127,10 @@ def share_accounts(server: ChatServer) -> ReplicatedAccounts:
     def publish(statements: list[Statement]) -> None:
         core.emit(StoreWritten(core.clock(), tuple(statements)))
 
-    def changed() -> None:  # another node's change: the names and channels known here
+    def changed() -> None:  # another node's change: the names, channels and bans known here
         core.accounts.names(lambda names: setattr(core, "account_names", names or set()))
         core.accounts.read(registered_channels, core.channel_registry.load)
+        core.accounts.read(load_bans, lambda bans: reload_bans(core, bans))
 
     return ReplicatedAccounts(core.accounts, server.database, publish, changed)
 

@@ -51,6 +51,9 @@ class Hub(Protocol):
 
     def admit(self, connection: Connection) -> str | None: ...
 
+    def screen(self, address: str) -> str | None:
+        """Why a connection from `address` is refused (a D-line, throttling), or None."""
+
     def release(self, connection: Connection) -> None: ...
 
     def ports(self) -> tuple[int | None, int | None]:
@@ -78,6 +81,10 @@ class Connection:
         "gate",
         "address_key",
     )
+
+    # Whether the hub screens it (D-lines, throttling) as it opens; the web port's wait
+    # for their WebSocket upgrade, since loading the page takes connections of its own.
+    screened_at_open = True
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub

@@ -32,10 +32,12 @@ from typing import Any
 from ..addresses import address_key
 from ..config import Settings
 from ..core import ChatCore
+from ..core.bans import ban_text
 from ..core.retention import EXPIRY_INTERVAL
 from ..errors import ListenError, StoreError
 from ..farewells import SHUTDOWN_REASON
 from ..store.accounts import account_names, registered_channels
+from ..store.bans import load_bans
 from ..store.database import Database
 from ..store.schema import MIGRATIONS
 from . import listener, systemd, tls
@@ -43,6 +45,7 @@ from .connection import Connection
 from .fdlimit import FD_RESERVE, connection_cap, fd_shortfall, raise_fd_limit
 from .metrics import Metrics
 from .tcp import TcpConnection
+from .throttle import Throttle
 
 __all__ = ["SHUTDOWN_REASON", "ChatServer", "address_key", "connection_cap"]
 
@@ -78,6 +81,7 @@ class ChatServer:
         # commit that syncs to disk (sqlite_synchronous = full) is not waited for.
         self.commit_wait = COMMIT_WAIT if settings.sqlite_synchronous == "normal" else 0.0
         self.per_address: dict[str, int] = {}
+        self.throttle = Throttle()  # new connections per address a minute
         self.sweeper: asyncio.TimerHandle | None = None
         self.expirer: asyncio.Handle | None = None  # the next expiry pass of history
         self.tls_addresses: list[tuple[str, int]] = []
@@ -95,10 +99,28 @@ class ChatServer:
         if settings.max_connections_per_address and count >= settings.max_connections_per_address:
             self.metrics.refused["per_address"] += 1
             return "Too many connections from your address"
+        refusal = self.screen(connection.peer[0]) if connection.screened_at_open else None
+        if refusal is not None:
+            return refusal
         self.per_address[key] = count + 1
         connection.address_key = key
         self.connections.add(connection)
         return None
+
+    def screen(self, address: str) -> str | None:
+        """A D-line on the address, or too many connections from it in the last minute:
+        why a new connection is refused (counted as a refusal), or None to let it in."""
+        core = self.core
+        ban = core.bans.dline_for(address, core.clock()) if core.bans else None
+        if ban is not None:
+            self.metrics.refused["dline"] += 1
+            return ban_text(ban, core.clock())
+        s = self.settings
+        refusal = self.throttle.refusal(address, self.loop.time(),
+                                        s.connections_per_minute_per_address, s.throttle_exempt)
+        if refusal is not None:
+            self.metrics.refused["throttled"] += 1
+        return refusal
 
     def flush_all(self) -> None:
         """Once per loop iteration: send what each connection was given in it, or, when
@@ -165,6 +187,7 @@ class ChatServer:
     def _sweep(self) -> None:
         """Timeouts, checked a few times per shortest timeout."""
         self.core.sweep()
+        self.throttle.forget_old(self.loop.time())
         self.sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
 
     def _expire(self) -> None:
@@ -247,12 +270,13 @@ class ChatServer:
             post=self.loop.call_soon_threadsafe,
         )
         self.database.open()
-        # Known before anyone connects: an account's nick is owned from the first NICK, and
-        # a registered channel is never made as a new one.
+        # Known before anyone connects: an account's nick is owned from the first NICK, a
+        # registered channel is never made as a new one, and the bans are in force.
         try:
             names = self.database.run_now(account_names)
             self.core.attach_database(self.database, names)
             self.core.channel_registry.load(self.database.run_now(registered_channels))
+            self.core.bans.load(self.database.run_now(load_bans))
         except StoreError:
             self._close_database()
             raise

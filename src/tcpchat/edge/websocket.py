@@ -32,6 +32,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
+from ..addresses import in_networks
 from .connection import Connection, Hub
 from .metrics import render
 
@@ -171,6 +172,7 @@ class WebConnection(Connection, asyncio.Protocol):
     """One connection to the web port: HTTP until it upgrades, then IRC over WebSocket."""
 
     __slots__ = ("raw", "protocol", "upgraded", "answered", "handshake_timer", "max_line")
+    screened_at_open = False  # screened at the upgrade instead (`_screen`)
 
     def __init__(self, hub: Hub) -> None:
         super().__init__(hub)
@@ -270,6 +272,16 @@ class WebConnection(Connection, asyncio.Protocol):
             framed = self.transport
             assert isinstance(framed, FramedTransport)
             framed.binary = protocol.subprotocol == BINARY
+            self._screen()
+
+    def _screen(self) -> None:
+        """A D-line or throttling refuses the connection once it is a WebSocket (not before:
+        the page's own files take connections too), with an ERROR the page shows."""
+        refusal = self.hub.screen(self.peer[0])
+        if refusal is not None:
+            log.warning("refused %s: %s", self.peer, refusal)
+            self.write(self.core.farewell(self.peer[0], refusal))
+            self.close()
 
     def _page(self, path: str) -> Response:
         path = path.split("?", 1)[0]
@@ -286,7 +298,7 @@ class WebConnection(Connection, asyncio.Protocol):
     def _metrics(self) -> Response:
         """The Prometheus exposition, for the addresses in metrics_allow only."""
         text = "text/plain; charset=utf-8"
-        if not _allowed(self.peer[0], self.hub.settings.metrics_allow):
+        if not in_networks(self.peer[0], self.hub.settings.metrics_allow):
             return _response(HTTPStatus.FORBIDDEN, b"Metrics are not for this address\n", text)
         try:
             body = render(self.hub)
@@ -301,7 +313,7 @@ class WebConnection(Connection, asyncio.Protocol):
         again under it (limits per address apply to it); None, or why it is refused."""
         trusted = self.hub.settings.trusted_proxies
         forwarded = request.headers.get_all("X-Forwarded-For")
-        if not trusted or not forwarded or not _allowed(self.peer[0], trusted):
+        if not trusted or not forwarded or not in_networks(self.peer[0], trusted):
             return None
         chain = [part.strip() for value in forwarded for part in value.split(",")]
         client = None
@@ -311,7 +323,7 @@ class WebConnection(Connection, asyncio.Protocol):
             except ValueError:
                 return "X-Forwarded-For holds something that is not an address"
             client = address
-            if not _allowed(address, trusted):
+            if not in_networks(address, trusted):
                 break
         if client is None or client == self.peer[0]:
             return None
@@ -363,22 +375,6 @@ class WebConnection(Connection, asyncio.Protocol):
             self.handshake_timer.cancel()
             self.handshake_timer = None
         self.lost(exc)
-
-
-def _allowed(address: str, networks: Sequence[str]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for network in networks:
-        try:
-            if ip in ipaddress.ip_network(network, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def _response(status: HTTPStatus, body: bytes, kind: str) -> Response:

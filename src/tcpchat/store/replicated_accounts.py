@@ -1,5 +1,6 @@
-"""Accounts and registered channels shared by a cluster's nodes: each node keeps them in its
-own SQLite file, and every change one node makes is made on the others too.
+"""Accounts, registered channels and server bans (K-lines, D-lines) shared by a cluster's
+nodes: each node keeps them in its own SQLite file, and every change one node makes is made
+on the others too.
 
 A change is whatever the store's functions (accounts.py) write: `ReplicatedAccounts` runs
 them on a connection that notes each statement that changed a row, with its parameters, and
@@ -26,8 +27,9 @@ from .database import Database
 log = logging.getLogger("tcpchat.store")
 
 Statement = tuple[str, list[Any]]
-# What a node holds of accounts and registered channels (the tables accounts.py makes).
-TABLES = ("accounts", "certfps", "channels", "channel_lists", "channel_access")
+# What a node holds of accounts and registered channels (the tables accounts.py makes),
+# and the server's bans (bans.py), which are written through the same store.
+TABLES = ("accounts", "certfps", "channels", "channel_lists", "channel_access", "bans")
 
 
 class Recorder:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import accounts, history
+from . import accounts, bans, history
 from .database import Migration
 
-MIGRATIONS: list[Migration] = [*accounts.MIGRATIONS, *history.MIGRATIONS]
+MIGRATIONS: list[Migration] = [*accounts.MIGRATIONS, *history.MIGRATIONS, *bans.MIGRATIONS]

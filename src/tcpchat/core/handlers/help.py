@@ -60,6 +60,11 @@ TOPICS: dict[str, tuple[str, str]] = {
         "CONNECT <server> [<port>]",
         "Server operators: link to another server. This server does not link, and says so.",
     ),
+    "DLINE": (
+        "DLINE [<duration>] <address|network> [:<reason>]",
+        "Server operators: ban an address or network (192.0.2.0/24, 2001:db8::/32) from "
+        "the server; duration in minutes or as 30s, 2h, 1d, 1h30m; none: until UNDLINE.",
+    ),
     "CS": (
         "CS REGISTER|UNREGISTER|INFO <#channel> | CS OP|DEOP|VOICE|DEVOICE <#channel> <account>",
         "Registered channels: a logged-in channel operator registers a channel to their "
@@ -93,6 +98,11 @@ TOPICS: dict[str, tuple[str, str]] = {
     "KILL": (
         "KILL <nick> [:<reason>]",
         "Server operators: disconnect someone from the server.",
+    ),
+    "KLINE": (
+        "KLINE [<duration>] <user@host|nick> [:<reason>]",
+        "Server operators: ban matching people (* and ? wildcards; a nick bans *@their "
+        "host); duration in minutes or as 30s, 2h, 1d, 1h30m; none: until UNKLINE.",
     ),
     "KNOCK": (
         "KNOCK <#channel> [:<message>]",
@@ -171,9 +181,9 @@ TOPICS: dict[str, tuple[str, str]] = {
     ),
     "SETNAME": ("SETNAME :<real name>", "Change your real name."),
     "STATS": (
-        "STATS [u]",
-        "STATS u: the uptime, for anyone. STATS: users, channels and messages relayed, "
-        "for server operators.",
+        "STATS [u|K|D]",
+        "STATS u: the uptime, for anyone. For server operators, STATS: users, channels and "
+        "messages relayed; STATS K and STATS D: the K-lines and D-lines.",
     ),
     "TAGMSG": (
         "TAGMSG <target>",
@@ -188,6 +198,8 @@ TOPICS: dict[str, tuple[str, str]] = {
         "USER <username> 0 * :<realname>",
         "Register, with NICK; the realname may have spaces but not be empty.",
     ),
+    "UNDLINE": ("UNDLINE <address|network>", "Server operators: lift a D-line."),
+    "UNKLINE": ("UNKLINE <user@host>", "Server operators: lift a K-line."),
     "USERHOST": ("USERHOST <nick> [<nick>...]", "The user@host of up to five nicks."),
     "USERS": ("USERS", "Disabled here (446): use WHO, or LUSERS for the numbers."),
     "VERIFY": (

@@ -19,6 +19,7 @@ from .. import numerics as n
 from ..base import ChatBase
 from ..events import Killed, ModeChange, UserModeChanged, Wallops
 from ..model import Session
+from .bans import stats_bans
 
 log = logging.getLogger("tcpchat.core")
 
@@ -116,13 +117,16 @@ def uptime(seconds: float) -> str:
 
 
 def handle_stats(core: ChatBase, session: Session, msg: Message) -> None:
-    """STATS u (uptime) for anyone; STATS alone, a summary, for operators."""
+    """STATS u (uptime) for anyone; for operators, STATS alone (a summary), K and D (the
+    K-lines and D-lines, handlers/bans.py)."""
     query = msg.param(0)[:1]
     if query == "u":
         core.reply(session, n.RPL_STATSUPTIME, f"Server Up {uptime(core.clock() - core.started)}")
     elif "o" not in session.user.modes:
         core.reply(session, n.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
         return
+    elif query in ("K", "k", "D", "d"):
+        stats_bans(core, session, query)
     elif not query:
         state = core.state
         users = state.users

@@ -13,6 +13,7 @@ from ..events import NickChanged, Registered
 from ..isupport import isupport_tokens, myinfo
 from ..model import Session
 from ..shared_nicks import UNAVAILABLE, Claimed
+from .bans import refused_at_registration
 from .ownership import check_nick
 
 log = logging.getLogger("tcpchat.core")
@@ -104,6 +105,8 @@ def try_register(core: ChatBase, session: Session) -> None:
         log.warning("wrong server password from %s (nick %s)", user.host, user.nick)
         core.reply(session, n.ERR_PASSWDMISMATCH, "Password incorrect")
         core.close(session, "Bad password")
+        return
+    if core.bans and refused_at_registration(core, session):
         return
     core.emit(Registered(core.clock(), user))
     send_welcome(core, session)
