@@ -112,6 +112,7 @@ TEMPLATES: dict[str, list[str]] = {
     "INFO": ["INFO"],
     "LINKS": ["LINKS", "LINKS *"],
     "USERS": ["USERS"],
+    "REHASH": ["REHASH", "REHASH extra"],
     "WALLOPS": ["WALLOPS :{t}", "WALLOPS"],
     "SQUIT": ["SQUIT x :y", "SQUIT"],
     "CONNECT": ["CONNECT x 6667", "CONNECT"],
