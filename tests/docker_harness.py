@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -57,15 +58,18 @@ class Docker:
         return self.run("image", "inspect", name, check=False).returncode == 0
 
 
-def _private_engine(cli: str) -> tuple[Docker, subprocess.Popen[bytes]]:
+def _private_engine(cli: str) -> tuple[Docker, int]:
     """Our own dockerd, or a skip that says why none can run here."""
     dockerd = shutil.which("dockerd")
     if dockerd is None or os.geteuid() != 0:
         pytest.skip("no Docker engine answers, and none can be started here: dockerd "
                     "needs root and docker.io (scripts/test.sh installs both)")  # fmt: skip
     PRIVATE.mkdir(parents=True, exist_ok=True)
-    log = (PRIVATE / "dockerd.log").open("wb")
     host = f"unix://{PRIVATE}/docker.sock"
+    left = Docker(cli, {**os.environ, "DOCKER_HOST": host})
+    if left.answers():  # ours, left running by a run that was killed: stopped at the end
+        return left, int((PRIVATE / "dockerd.pid").read_text())
+    log = (PRIVATE / "dockerd.log").open("wb")
     proc = subprocess.Popen(
         [dockerd, "--host", host, "--pidfile", str(PRIVATE / "dockerd.pid"),
          "--exec-root", str(PRIVATE / "exec"), "--data-root", str(PRIVATE_DATA),
@@ -73,26 +77,36 @@ def _private_engine(cli: str) -> tuple[Docker, subprocess.Popen[bytes]]:
          "--bip", "10.232.0.1/24"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    docker = Docker(cli, {**os.environ, "DOCKER_HOST": host})
+    log.close()  # dockerd has its own copy
     deadline = time.monotonic() + 60
-    while not docker.answers():
+    while not left.answers():
         if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
+            _stop(proc.pid)
             said = (PRIVATE / "dockerd.log").read_text(errors="replace").strip().splitlines()
             pytest.skip("no container runtime works here: dockerd did not start: "
                         + " | ".join(said[-3:]))  # fmt: skip
         time.sleep(0.2)  # polling for the engine to answer, with a deadline
-    return docker, proc
+    return left, proc.pid
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()  # our own dockerd, by its pid: it stops its containerd too
+def _stop(pid: int) -> None:
+    """Our own dockerd, by its pid: it stops its containerd too."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child: reaped
+                return
+        except ChildProcessError:  # left by an earlier run: not our child
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+        time.sleep(0.1)  # polling for it to end, with a deadline
+    os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +118,11 @@ def docker() -> Iterator[Docker]:
     if reached.answers():
         yield reached
         return
-    engine, proc = _private_engine(cli)
+    engine, pid = _private_engine(cli)
     try:
         yield engine
     finally:
-        _stop(proc)
+        _stop(pid)
 
 
 def _stand_in(docker: Docker) -> str:
