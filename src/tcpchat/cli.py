@@ -26,6 +26,7 @@ from .edge.reload import Reloader, on_sighup
 from .edge.server import ChatServer
 from .errors import ConfigError, ListenError, StoreError
 from .farewells import RESTART_REASON, SHUTDOWN_REASON
+from .logs import FORMATS, setup_logging
 
 log = logging.getLogger("tcpchat")
 
@@ -98,6 +99,12 @@ def server_parser(prog: str = "tcpchat server") -> argparse.ArgumentParser:
         help="how much to log on stderr (default info)",
     )
     parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        help="text (default) for people; json: one object a line (time, level, event, "
+        "conn, addr, nick, message) for the journal or a log collector",
+    )
+    parser.add_argument(
         "--event-loop",
         choices=["auto", "uvloop", "asyncio"],
         help="auto (default) uses uvloop when it is installed (pip install 'tcpchat[fast]')",
@@ -153,6 +160,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
             "web_port": args.web_port,
             "web_host": args.web_host,
             "log_level": args.log_level,
+            "log_format": args.log_format,
             "event_loop": args.event_loop,
             "server_name": args.server_name,
             "network_name": args.network_name,
@@ -316,17 +324,12 @@ def server_main(argv: Sequence[str] | None = None, prog: str = "tcpchat server")
     if settings.workers > 1:
         from .workers import run_workers
 
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        setup_logging(settings.log_level, settings.log_format)
         return run_workers(settings, list(sys.argv[1:] if argv is None else argv))
     with_console = console_wanted(settings)
     # The console shows connections itself; routine log lines would only clutter it.
     level = "warning" if with_console and args.log_level is None else settings.log_level
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(level, settings.log_format)
     try:
         loop_factory = event_loop_factory(settings.event_loop)
     except ConfigError as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .logs import FORMATS as LOG_FORMATS
 from .passwords import parse_hash
 from .protocol import is_channel_name
 
@@ -58,6 +59,10 @@ class Settings:
     sts_duration: int = 0
     console: bool = True
     log_level: str = "info"
+    log_format: str = "text"  # "json": one object a line, with event, conn, addr, nick
+    # Channel and private message text in the log (at info, event "message"): off, for
+    # the people chatting; passwords are never logged.
+    log_messages: bool = False
     event_loop: str = "auto"  # "uvloop" (faster, if installed), "asyncio", or "auto"
 
     # The embedded database (accounts, registered channels, history): one SQLite file in this
@@ -345,6 +350,7 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "sts_duration": Range(0, 1 << 31),
     "tls_shutdown_timeout": SECONDS,
     "log_level": _choice("debug", "info", "warning", "error"),
+    "log_format": _choice(*LOG_FORMATS),
     "event_loop": _choice("auto", "uvloop", "asyncio"),
     "sqlite_synchronous": _choice("normal", "full"),
     "history_on_join": Range(0, 1000),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -151,7 +152,7 @@ class Supervisor:
     async def start_worker(self, index: int, url: str) -> list[str]:
         """Start worker `index`; the lines it printed up to being ready."""
         proc = await asyncio.create_subprocess_exec(
-            *self.worker_args(index, url), stdout=asyncio.subprocess.PIPE
+            *self.worker_args(index, url), stdout=asyncio.subprocess.PIPE, env=worker_env()
         )
         self.workers[index] = proc
         printed: list[str] = []
@@ -257,6 +258,15 @@ class Supervisor:
                 log.warning("worker pid %d did not stop in time; killing it", proc.pid)
                 proc.kill()
                 await proc.wait()
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of a worker: ours, with this very tcpchat first on its path, so that
+    `-m tcpchat` runs the code the supervisor runs (a clone's src/, a compiled build), not
+    whichever is installed, if any is."""
+    here = str(Path(__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": here + os.pathsep + path if path else here}
 
 
 def run_workers(settings: Settings, argv: Sequence[str]) -> int:

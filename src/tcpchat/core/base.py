@@ -484,7 +484,7 @@ class ChatBase:
         self.send(session, Message("CAP", [session.user.nick, sub, token], server))
 
     def _leave(self, session: Session, reason: str) -> None:
-        session.gone = True
+        session.gone, session.reason = True, reason
         session.held = None
         user = session.user
         if user.registered:

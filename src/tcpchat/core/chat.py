@@ -93,15 +93,22 @@ class ChatCore(ChatBase):
     # ----------------------------------------------------------- lifecycle
 
     def connect(
-        self, sink: Sink, host: str, secure: bool = False, certfp: str | None = None
+        self,
+        sink: Sink,
+        host: str,
+        secure: bool = False,
+        certfp: str | None = None,
+        uid: str | None = None,
     ) -> Session:
         """A new connection (`secure`: over TLS; `certfp`: the SHA-256 of the client
-        certificate it gave, in hex); nothing is sent until it speaks."""
+        certificate it gave, in hex; `uid`: one the edge took from `new_uid` when the
+        connection opened, so the log knows it by one id); nothing is sent until it speaks."""
         now = self.clock()
-        user = User(self.new_uid(), host)  # node "": this one
+        user = User(uid or self.new_uid(), host)  # node "": this one
         session = Session(
-            sink, user, now, last_heard=now, last_spoke=now, secure=secure, certfp=certfp
-        )
+            sink, user, now, last_heard=now, last_spoke=now, secure=secure, certfp=certfp,
+            addr=host,
+        )  # fmt: skip
         self.state.connect(user)
         self.router.attach(session)
         self.sessions.add(session)
@@ -124,7 +131,7 @@ class ChatCore(ChatBase):
     def shutdown(self, reason: str) -> None:
         """Close every connection, telling each why (and no one of the others' QUITs)."""
         for session in self.sessions:
-            session.gone = True
+            session.gone, session.reason = True, reason
             if not session.console:
                 session.sink.write(self.farewell(session.user.host, reason))
                 self.router.count_out(b"ERROR")

@@ -83,6 +83,7 @@ class Session:
     echo: bool = False  # echo-message: its own messages come back to it
     secure: bool = False  # it came over TLS
     certfp: str | None = None  # its TLS client certificate's SHA-256, in hex (SASL EXTERNAL)
+    addr: str = ""  # the peer's address, for the log (the user's host may be changed)
     cap_negotiating: bool = False
     cap_version: int = 0  # 302 after `CAP LS 302`: values, long replies split, cap-notify
     password: str | None = None
@@ -94,6 +95,8 @@ class Session:
     held: deque[tuple[bytes, bool]] | None = None
     # The connection closed while lines waited (`held`): why, to leave once they are done.
     leaving: str | None = None
+    # Why it left, once it has (QUIT, KILL, a timeout, shutdown): the edge logs it.
+    reason: str | None = None
     # While its own command runs: what it writes to itself, sent in one piece at the end.
     replies: list[bytes] | None = None
     # While a command with a label (labeled-response) runs, or waits on `later`: the label.

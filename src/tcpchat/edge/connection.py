@@ -25,6 +25,7 @@ from typing import Protocol
 from ..config import DEFAULT_MOTD, Settings
 from ..core import ChatCore, Session
 from ..core.chat import decode_line
+from ..core.log_fields import shown_reason
 from ..plaintext import PlainSession, strip_telnet
 from ..protocol import looks_like_irc
 from . import sniff
@@ -80,11 +81,16 @@ class Connection:
         "greet_timer",
         "gate",
         "address_key",
+        "uid",
+        "reason",
     )
 
     # Whether the hub screens it (D-lines, throttling) as it opens; the web port's wait
     # for their WebSocket upgrade, since loading the page takes connections of its own.
     screened_at_open = True
+    # A TCP connection is followed in the log from the start; a web one only once it is a
+    # WebSocket (not every page or health check it serves).
+    LOGGED_AT_OPEN = True
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -111,6 +117,8 @@ class Connection:
                 self.loop.time(),
             )
         self.address_key: str | None = None  # counted under this key while connected
+        self.uid: str | None = None  # its id in the log (and its user's), once it is logged
+        self.reason: str | None = None  # why the edge ended it, if it did
 
     # ----------------------------------------------------------- lifecycle
 
@@ -120,10 +128,12 @@ class Connection:
         self.peer = peer
         refusal = self.hub.admit(self)
         if refusal is not None:
-            log.warning("refused %s: %s", self.peer, refusal)
+            log.warning("refused %s: %s", shown(peer), refusal,
+                        extra=self.fields("refused", reason=refusal))  # fmt: skip
             self._hang_up(self.core.farewell(self.peer[0], refusal))
             return False
-        log.info("Client connected from: %s", self.peer)
+        if self.LOGGED_AT_OPEN:
+            self.log_connect()
         self.greet_timer = self.loop.call_later(
             self.hub.settings.plain_greeting_delay, self._greet_person
         )
@@ -137,10 +147,35 @@ class Connection:
         if self.greet_timer is not None:
             self.greet_timer.cancel()
         self.hub.release(self)
-        if self.session is not None:
-            reason = "Connection closed" if exc is None else f"Connection error: {exc}"
-            self.core.disconnect(self.session, reason)
-        log.info("Client disconnected: %s", self.peer)
+        reason = "Connection closed" if exc is None else f"Connection error: {exc}"
+        session = self.session
+        if session is not None:
+            self.core.disconnect(session, reason)
+        if self.uid is None:  # refused, or a web request: never logged as a connection
+            return
+        reason = (session.reason if session is not None else None) or self.reason or reason
+        reason = shown_reason(reason, self.hub.settings.log_messages)
+        log.info("Client disconnected: %s (conn %s): %s", shown(self.peer), self.uid, reason,
+                 extra=self.fields("disconnect", reason=reason))  # fmt: skip
+
+    def log_connect(self) -> None:
+        """From now on the log follows it: an id (its user's uid, when it becomes one), and
+        a line saying it came."""
+        self.uid = self.core.new_uid()
+        log.info("Client connected from: %s (conn %s)", shown(self.peer), self.uid,
+                 extra=self.fields("connect", tls=self.secure))  # fmt: skip
+
+    def fields(self, event: str, **more: object) -> dict[str, object]:
+        """What a log line about this connection carries besides its sentence (logs.py)."""
+        found: dict[str, object] = {"event": event}
+        if self.uid is not None:
+            found["conn"] = self.uid
+        found["addr"], found["port"] = self.peer
+        session = self.session
+        if session is not None and session.user.nick != "*":
+            found["nick"] = session.user.nick
+        found.update(more)
+        return found
 
     # ------------------------------------------------------------ lines in
 
@@ -168,7 +203,9 @@ class Connection:
             self.loop.call_later(gate.wait(), self._release)
 
     def _excess_flood(self) -> None:
-        log.warning("disconnecting %s: Excess Flood", self.peer)
+        self.reason = "Excess Flood"
+        log.warning("disconnecting %s (conn %s): Excess Flood", shown(self.peer), self.uid,
+                    extra=self.fields("excess_flood"))  # fmt: skip
         self.hub.metrics.flood_disconnects += 1
         if self.gate is not None:
             self.gate.held.clear()
@@ -209,7 +246,7 @@ class Connection:
         if self.greet_timer is not None:
             self.greet_timer.cancel()
             self.greet_timer = None
-        self.session = self.core.connect(self, self.peer[0], self.secure, self.certfp)
+        self.session = self.core.connect(self, self.peer[0], self.secure, self.certfp, self.uid)
         self._announce()
         return self.session
 
@@ -227,7 +264,7 @@ class Connection:
         )
         self.person = person
         sink = PersonSink(self, person)
-        self.session = self.core.connect(sink, self.peer[0], self.secure, self.certfp)
+        self.session = self.core.connect(sink, self.peer[0], self.secure, self.certfp, self.uid)
         self.write(person.greeting())
         self._announce()
         return self.session
@@ -242,7 +279,9 @@ class Connection:
         can read one, a log line, and close. It never becomes a user."""
         local = self.transport.get_extra_info("sockname") if self.transport else None
         answer = sniff.answer(stranger, str(local[0]) if local else "HOST", *self.hub.ports())
-        log.log(answer.level, "not a chat client at %s: %s", self.peer, answer.note)
+        self.reason = f"Not a chat client: {answer.note}"
+        log.log(answer.level, "not a chat client at %s: %s", shown(self.peer), answer.note,
+                extra=self.fields("not_a_client", reason=answer.note))  # fmt: skip
         if self.greet_timer is not None:
             self.greet_timer.cancel()
             self.greet_timer = None
@@ -374,7 +413,9 @@ class Connection:
 
     def _drop(self, reason: str) -> None:
         """Disconnect without flushing: the peer is not reading."""
-        log.warning("dropping %s: %s", self.peer, reason)
+        self.reason = reason
+        log.warning("dropping %s (conn %s): %s", shown(self.peer), self.uid, reason,
+                    extra=self.fields("dropped", reason=reason))  # fmt: skip
         self.hub.metrics.dropped[reason] += 1
         self.closing = True
         self.close_when_sent = False
@@ -384,6 +425,12 @@ class Connection:
             self.core.disconnect(self.session, reason)
         if self.transport is not None:
             self.transport.abort()
+
+
+def shown(peer: tuple[str, int]) -> str:
+    """A peer as people write it: `192.0.2.1:6667`, `[2001:db8::1]:6667`."""
+    host, port = peer
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class PersonSink:

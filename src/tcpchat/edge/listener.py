@@ -83,11 +83,13 @@ class Listener:
             key = self.address_key(str(peer[0])) if peer else ""
             under_way = self.handshaking.get(key, 0)
             if self.handshakes_per_address and under_way >= self.handshakes_per_address:
-                log.warning("refused %s: too many TLS handshakes under way", peer)
+                refusal = "too many TLS handshakes under way"
+                log.warning("refused %s: %s", peer, refusal,
+                            extra={"event": "refused", "addr": peer[0], "reason": refusal})
                 conn.close()
                 continue
             self.handshaking[key] = under_way + 1
-            self.loop.create_task(self._serve_tls(conn, key))
+            self.loop.create_task(self._serve_tls(conn, key, str(peer[0]) if peer else ""))
 
     async def _serve(self, conn: socket.socket) -> None:
         try:
@@ -96,7 +98,7 @@ class Listener:
             log.debug("could not set up an accepted connection: %s", exc)
             conn.close()
 
-    async def _serve_tls(self, conn: socket.socket, key: str) -> None:
+    async def _serve_tls(self, conn: socket.socket, key: str, addr: str) -> None:
         """The TLS handshake, then the connection as usual; a failed handshake is logged
         and closed, and affects no one else."""
         try:
@@ -108,7 +110,8 @@ class Listener:
                 ssl_shutdown_timeout=self.shutdown_timeout,
             )
         except OSError as exc:  # ssl.SSLError and the handshake timeout among them
-            log.info("TLS handshake with %s failed: %s", key or "a peer", exc)
+            log.info("TLS handshake with %s failed: %s", addr or "a peer", exc,
+                     extra={"event": "tls_failed", "addr": addr, "reason": str(exc)})
             conn.close()
         finally:
             left = self.handshaking.get(key, 1) - 1

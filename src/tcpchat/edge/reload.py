@@ -37,7 +37,7 @@ NEEDS_RESTART = (
     "host", "port", "plain_listener", "tls_port", "web_port", "web_host", "reuse_port",
     "listen_backlog", "data_dir", "sqlite_synchronous", "history", "cluster_url", "workers",
     "cluster_node_timeout", "server_name", "network_name", "console", "event_loop",
-    "whowas_entries", "whowas_per_nick",
+    "whowas_entries", "whowas_per_nick", "log_format",
 )  # fmt: skip
 
 

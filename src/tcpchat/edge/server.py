@@ -354,6 +354,7 @@ class ChatServer:
             each.close()
         self.core.shutdown(reason)
         for connection in list(self.connections):
+            connection.reason = connection.reason or reason  # the log's, if it had no session
             connection.close()
         if self.connections:
             self.all_closed = asyncio.Event()

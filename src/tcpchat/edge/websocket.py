@@ -173,6 +173,7 @@ class WebConnection(Connection, asyncio.Protocol):
 
     __slots__ = ("raw", "protocol", "upgraded", "answered", "handshake_timer", "max_line")
     screened_at_open = False  # screened at the upgrade instead (`_screen`)
+    LOGGED_AT_OPEN = False  # logged as a connection once it is a WebSocket (`_request`)
 
     def __init__(self, hub: Hub) -> None:
         super().__init__(hub)
@@ -205,7 +206,8 @@ class WebConnection(Connection, asyncio.Protocol):
     def _too_slow(self) -> None:
         self.handshake_timer = None
         if not self.upgraded and self.raw is not None:
-            log.info("%s: no HTTP request or WebSocket handshake in time", self.peer)
+            log.info("%s: no HTTP request or WebSocket handshake in time", self.peer,
+                     extra=self.fields("web_timeout"))  # fmt: skip
             self.raw.abort()
 
     def data_received(self, data: bytes) -> None:
@@ -228,7 +230,8 @@ class WebConnection(Connection, asyncio.Protocol):
         """400 and hang up: the library parses requests but leaves answering a bad one to
         us (the server around it)."""
         self.answered = True
-        log.info("%s: not an HTTP request (%s)", self.peer, why)
+        log.info("%s: not an HTTP request (%s)", self.peer, why,
+                 extra=self.fields("bad_request", reason=why))  # fmt: skip
         body = b"Bad request: this port speaks HTTP and WebSocket\n"
         raw = self.raw
         if raw is not None:
@@ -269,6 +272,7 @@ class WebConnection(Connection, asyncio.Protocol):
         protocol.send_response(response)
         if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
             self.upgraded = True
+            self.log_connect()
             framed = self.transport
             assert isinstance(framed, FramedTransport)
             framed.binary = protocol.subprotocol == BINARY
@@ -354,7 +358,8 @@ class WebConnection(Connection, asyncio.Protocol):
             try:
                 data.decode()
             except UnicodeDecodeError:  # the spec's refusal: close with 1007
-                log.info("%s sent a text message that is not UTF-8", self.peer)
+                log.info("%s sent a text message that is not UTF-8", self.peer,
+                         extra=self.fields("bad_frame"))  # fmt: skip
                 self.protocol.fail(CloseCode.INVALID_DATA, "a text message must be UTF-8")
                 self.closing = True
                 return

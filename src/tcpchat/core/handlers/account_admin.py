@@ -33,6 +33,7 @@ from ...store.accounts import (
 )
 from .. import numerics as n
 from ..base import ChatBase, safe_middle
+from ..log_fields import about_session
 from ..model import Session, User
 from .accounts import name_problem, new_keys, password_problem, settle_nick
 from .ownership import revoke
@@ -197,7 +198,8 @@ def _create(core: ChatBase, session: Session, args: list[str]) -> None:
             elif not ok:
                 _fail(core, session, "ACCOUNT_EXISTS", name, f"{name} is already registered")
             else:
-                log.warning("%s created the account %s", session.user.nick, name)
+                log.warning("%s created the account %s", session.user.nick, name,
+                            extra=about_session("account_created", session, account=name))
                 core.account_names.add(folded)
                 core.notice(session, f"Account {name} created")
                 settle_nick(core, name)
@@ -214,7 +216,8 @@ def _drop(core: ChatBase, session: Session, args: list[str]) -> None:
         return
 
     def dropped(core: ChatBase, session: Session) -> None:
-        log.warning("%s dropped the account %s", session.user.nick, name)
+        log.warning("%s dropped the account %s", session.user.nick, name,
+                    extra=about_session("account_dropped", session, account=name))
         core.account_names.discard(folded)
         rooms = core.channel_registry.forget_account(folded)
         for user in logged_in_to(core, folded):
@@ -233,7 +236,9 @@ def _suspend(core: ChatBase, session: Session, args: list[str]) -> None:
         return
 
     def suspended(core: ChatBase, session: Session) -> None:
-        log.warning("%s suspended the account %s: %s", session.user.nick, name, reason)
+        log.warning("%s suspended the account %s: %s", session.user.nick, name, reason,
+                    extra=about_session("account_suspended", session, account=name,
+                                        reason=reason))  # fmt: skip
         for user in logged_in_to(core, folded):
             revoke(core, user, f"the account {name} was suspended by an operator ({reason})")
         core.notice(session, f"Account {name} suspended: {reason}")
@@ -248,7 +253,8 @@ def _unsuspend(core: ChatBase, session: Session, args: list[str]) -> None:
         return
 
     def lifted(core: ChatBase, session: Session) -> None:
-        log.warning("%s lifted the suspension of the account %s", session.user.nick, name)
+        log.warning("%s lifted the suspension of the account %s", session.user.nick, name,
+                    extra=about_session("account_unsuspended", session, account=name))
         core.notice(session, f"Account {name} is not suspended; it may log in")
 
     _change(core, session, name, lambda c: set_suspended(c, folded, None), lifted)
@@ -296,7 +302,8 @@ def _approve(core: ChatBase, session: Session, args: list[str]) -> None:
         elif result == "verified":
             core.notice(session, f"Account {name} is verified already")
         else:
-            log.warning("%s approved the account %s", session.user.nick, name)
+            log.warning("%s approved the account %s", session.user.nick, name,
+                        extra=about_session("account_approved", session, account=name))
             core.account_names.add(folded)
             core.notice(session, f"Account {name} approved; its owner may log in")
             settle_nick(core, name)

@@ -28,6 +28,7 @@ from ...addresses import address_key
 from ...protocol import Message, irc_lower
 from ...store.accounts import Account, set_verified
 from ..base import ChatBase, safe_middle
+from ..log_fields import about_session
 from ..model import Session, User
 from .login import log_in
 from .ownership import check_nick, is_guest_nick
@@ -191,7 +192,9 @@ def handle_register(core: ChatBase, session: Session, msg: Message) -> None:
     now = core.clock()
     too_many = _too_many(core, user.host, now)
     if too_many is not None:
-        log.info("REGISTER %s from %s refused: %s", nick, user.host, too_many)
+        log.info("REGISTER %s from %s refused: %s", nick, user.host, too_many,
+                 extra=about_session("account_refused", session, account=nick,
+                                     reason=too_many))  # fmt: skip
         _register_fail(core, session, "TEMPORARILY_UNAVAILABLE", nick, too_many)
         return
     core.registrations.append((now, address_key(user.host)))
@@ -225,7 +228,9 @@ def _created(core: ChatBase, session: Session, account: Account, ok: bool | None
     user = session.user
     name = account.name
     if ok is None:  # the database failed, and said why in the log
-        log.error("REGISTER %s from %s: the account could not be stored", name, user.host)
+        log.error("REGISTER %s from %s: the account could not be stored", name, user.host,
+                  extra=about_session("account_refused", session, account=name,
+                                      reason="not stored"))  # fmt: skip
         _register_fail(
             core, session, "TEMPORARILY_UNAVAILABLE", name,
             "The server could not store the account just now; try again later",
@@ -239,6 +244,7 @@ def _created(core: ChatBase, session: Session, account: Account, ok: bool | None
         log.warning(
             "account %s registered by %s from %s, waiting for approval (ACCOUNT PENDING)",
             name, user.nick, user.host,
+            extra=about_session("account_registered", session, account=name, pending=True),
         )  # fmt: skip
         text = (
             f"Account {name} created; an operator must approve it. Ask one for your code, "
@@ -246,7 +252,8 @@ def _created(core: ChatBase, session: Session, account: Account, ok: bool | None
         )
         core.send(session, Message("REGISTER", ["VERIFICATION_REQUIRED", name, text], server))
         return
-    log.info("account %s registered by %s from %s", name, user.nick, user.host)
+    log.info("account %s registered by %s from %s", name, user.nick, user.host,
+             extra=about_session("account_registered", session, account=name))  # fmt: skip
     core.account_names.add(account.folded)
     text = f"Account {name} registered"
     core.send(session, Message("REGISTER", ["SUCCESS", name, text], server))
@@ -286,7 +293,9 @@ def handle_verify(core: ChatBase, session: Session, msg: Message) -> None:
         return
     gate = core.password_gate
     if gate.refuses(session, core.clock()):
-        log.warning("VERIFY %r by %s from %s refused: too soon", name, user.nick, user.host)
+        log.warning("VERIFY %r by %s from %s refused: too soon", name, user.nick, user.host,
+                    extra=about_session("verify_failed", session, account=name,
+                                        reason="too soon"))  # fmt: skip
         _verify_fail(
             core, session, "TEMPORARILY_UNAVAILABLE", shown,
             "Too many attempts; wait a moment, then try again",
@@ -324,7 +333,9 @@ def handle_verify(core: ChatBase, session: Session, msg: Message) -> None:
 def _wrong_code(core: ChatBase, session: Session, name: str) -> None:
     user = session.user
     core.password_gate.finish(session, False, core.clock())
-    log.warning("wrong VERIFY code for account %r by %s from %s", name, user.nick, user.host)
+    log.warning("wrong VERIFY code for account %r by %s from %s", name, user.nick, user.host,
+                extra=about_session("verify_failed", session, account=name,
+                                    reason="wrong code"))  # fmt: skip
     _verify_fail(
         core, session, "INVALID_CODE", safe_middle(name),
         "That code is wrong, or the account is not waiting for one",
@@ -344,7 +355,8 @@ def _verified(core: ChatBase, session: Session, account: Account, ok: bool | Non
             "The server could not store that just now; try again later",
         )  # fmt: skip
         return
-    log.info("account %s verified by %s from %s", name, session.user.nick, session.user.host)
+    log.info("account %s verified by %s from %s", name, session.user.nick, session.user.host,
+             extra=about_session("account_verified", session, account=name))  # fmt: skip
     core.account_names.add(account.folded)
     server = core.settings.server_name
     text = f"Account {name} verified"

@@ -19,6 +19,7 @@ from .. import numerics as n
 from ..base import ChatBase
 from ..capabilities import MULTILINE, MULTILINE_CONCAT
 from ..events import MultilineSent
+from ..log_fields import message as log_message
 from ..model import Labeled, OpenBatch, Session
 from .messaging import destination
 
@@ -143,10 +144,11 @@ def _deliver(core: ChatBase, session: Session, batch: OpenBatch) -> None:
     shown, key, recipient, away = found
     user = session.user
     session.last_spoke = session.last_heard
-    core.emit(
-        MultilineSent(session.last_heard, core.msgid_origin, core.next_serial(), command,
-                      user.uid, user.source, shown, key, recipient, tuple(batch.lines),
-                      batch.tags, session.echo)
-    )  # fmt: skip
+    sent = MultilineSent(session.last_heard, core.msgid_origin, core.next_serial(), command,
+                         user.uid, user.source, shown, key, recipient, tuple(batch.lines),
+                         batch.tags, session.echo)  # fmt: skip
+    core.emit(sent)
+    if core.settings.log_messages:
+        log_message(session, command, shown, sent.text)
     if away is not None and command == "PRIVMSG":
         core.reply(session, n.RPL_AWAY, shown, away)

@@ -11,6 +11,7 @@ from ...protocol import Message
 from .. import numerics as n
 from ..base import ChatBase
 from ..events import HostChanged, RealnameChanged
+from ..log_fields import about
 from ..model import Session
 
 log = logging.getLogger("tcpchat.core")
@@ -62,6 +63,8 @@ def handle_chghost(core: ChatBase, session: Session, msg: Message) -> None:
         return
     if (username, host) != (target.user, target.host):
         user = session.user
-        log.info("%s changed %s to %s@%s", user.nick, target.source, username, host)
+        log.info("%s changed %s to %s@%s", user.nick, target.source, username, host,
+                 extra=about("host_changed", target, by=user.nick, username=username,
+                             host=host))  # fmt: skip
         core.emit(HostChanged(core.clock(), target.uid, target.source, username, host))
     core.notice(session, f"{target.nick} is now {target.source}")

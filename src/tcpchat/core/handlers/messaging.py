@@ -7,6 +7,7 @@ from .. import numerics as n
 from ..base import ChatBase, safe_middle
 from ..events import AwayChanged, StatusMessageSent, message_sent
 from ..isupport import STATUS_MODES, STATUS_PREFIXES
+from ..log_fields import message as log_message
 from ..model import Channel, Session, User
 from .channels import is_banned
 
@@ -113,6 +114,8 @@ def say(
                       user.uid, user.source, shown, key, recipient, text, client_tags,
                       session.echo))
     )  # fmt: skip
+    if core.settings.log_messages and text:  # off by default: what people say is theirs
+        log_message(session, command, shown, text)
     if away is not None and command == "PRIVMSG":
         core.reply(session, n.RPL_AWAY, shown, away)
 
@@ -147,6 +150,8 @@ def _status_message(
          user.source, shown, channel.folded, None, text, client_tags, session.echo)
     )  # fmt: skip
     core.emit(StatusMessageSent(message.time, STATUS_MODES[: lowest + 1], message))
+    if core.settings.log_messages and text:
+        log_message(session, command, shown, text)
 
 
 def handle_tagmsg(core: ChatBase, session: Session, msg: Message) -> None:

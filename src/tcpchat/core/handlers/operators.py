@@ -18,6 +18,7 @@ from ...protocol import Message
 from .. import numerics as n
 from ..base import ChatBase
 from ..events import Killed, ModeChange, UserModeChanged, Wallops
+from ..log_fields import about, about_session
 from ..model import Session
 from .bans import stats_bans
 
@@ -38,10 +39,9 @@ def handle_oper(core: ChatBase, session: Session, msg: Message) -> None:
     if not core.operators:
         log.warning(
             "failed OPER attempt as %r by %s from %s: no operators are configured",
-            name,
-            user.nick,
-            user.host,
-        )
+            name, user.nick, user.host,
+            extra=about_session("oper_failed", session, oper=name, reason="no operators"),
+        )  # fmt: skip
         core.reply(session, n.ERR_NOOPERHOST, "No O-lines for your host")
         return
     if "o" in user.modes:
@@ -49,8 +49,9 @@ def handle_oper(core: ChatBase, session: Session, msg: Message) -> None:
         return
     if core.password_gate.refuses(session, core.clock()):
         log.warning(
-            "OPER attempt as %r by %s from %s refused: too soon", name, user.nick, user.host
-        )
+            "OPER attempt as %r by %s from %s refused: too soon", name, user.nick, user.host,
+            extra=about_session("oper_failed", session, oper=name, reason="too soon"),
+        )  # fmt: skip
         core.reply(
             session, n.ERR_PASSWDMISMATCH, "Too many attempts; wait a moment, then try again"
         )
@@ -76,10 +77,13 @@ def _oper_checked(core: ChatBase, session: Session, name: str, ok: bool) -> None
     core.password_gate.finish(session, ok, core.clock())
     user = session.user
     if not ok:
-        log.warning("failed OPER attempt as %r by %s from %s", name, user.nick, user.host)
+        log.warning("failed OPER attempt as %r by %s from %s", name, user.nick, user.host,
+                    extra=about_session("oper_failed", session, oper=name,
+                                        reason="wrong name or password"))  # fmt: skip
         core.reply(session, n.ERR_PASSWDMISMATCH, "Password incorrect")
         return
-    log.warning("%s (%s) is now server operator %r", user.nick, user.host, name)
+    log.warning("%s (%s) is now server operator %r", user.nick, user.host, name,
+                extra=about_session("oper", session, oper=name))  # fmt: skip
     if "o" not in user.modes:
         core.reply(session, n.RPL_YOUREOPER, "You are now an IRC operator")
         change = (ModeChange(True, "o"),)
@@ -99,10 +103,14 @@ def handle_kill(core: ChatBase, session: Session, msg: Message) -> None:
         core.reply(session, n.ERR_CANTKILLSERVER, "You can't kill the server's own console")
         return
     reason = msg.param(1) or "No reason given"
-    log.warning("%s killed %s (%s): %s", user.nick, victim.nick, victim.host, reason)
+    victim_session = core.session_of(victim)
+    log.warning(
+        "%s killed %s (%s): %s", user.nick, victim.nick, victim.host, reason,
+        extra=about("kill", victim, victim_session.addr if victim_session else None,
+                    by=user.nick, by_conn=user.uid, reason=reason),
+    )  # fmt: skip
     witnessed = victim is user or core.shares_channel(user, victim)
     core.emit(Killed(core.clock(), user.uid, user.source, victim.uid, victim.nick, reason))
-    victim_session = core.session_of(victim)
     if victim_session is not None:
         core.close(victim_session, f"Killed ({user.nick} ({reason}))")
     if not witnessed:

@@ -14,6 +14,7 @@ renamed hears of it wherever they are connected, whoever's command started it.
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 
@@ -21,6 +22,7 @@ from ...protocol import Message, irc_lower
 from .. import numerics as n
 from ..base import ChatBase
 from ..events import AccountChanged, NickChanged, ServerTold
+from ..log_fields import about
 from ..model import Session, User
 from .login import log_out
 
@@ -34,6 +36,8 @@ __all__ = [
     "revoke",
     "sweep_graces",
 ]
+
+log = logging.getLogger("tcpchat.core")
 
 GUEST_PREFIX = "Guest"
 _GUEST_RE = re.compile(r"guest[0-9]+\Z", re.IGNORECASE)
@@ -133,8 +137,18 @@ def rename_to_guest(core: ChatBase, user: User, why: str) -> None:
     """Give `user` a guest nick (everyone who sees them sees a NICK), and tell them why."""
     guest = guest_nick(core)
     core.nick_graces.pop(user.uid, None)
+    _log_nick(core, user, guest, why)
     core.emit(NickChanged(core.clock(), user.uid, user.source, guest))
     tell(core, user, f"You were renamed to {guest}: {why}.")
+
+
+def _log_nick(core: ChatBase, user: User, nick: str, why: str) -> None:
+    session = core.session_of(user)
+    log.info(
+        "%s is now known as %s: %s", user.nick, nick, why,
+        extra=about("nick", user, session.addr if session else None, old=user.nick, nick=nick,
+                    reason=why),
+    )  # fmt: skip
 
 
 def revoke(core: ChatBase, user: User, why: str) -> None:
@@ -183,6 +197,7 @@ def handle_regain(core: ChatBase, session: Session, msg: Message) -> None:
             rename_to_guest(core, holder, f"{user.nick} ({account}) took back their nick {wanted}")
         else:  # still connecting: they are welcomed with a guest nick instead
             core.state.claim_nick(holder, guest_nick(core))
+    _log_nick(core, user, wanted, "REGAIN")
     core.emit(NickChanged(core.clock(), user.uid, user.source, wanted))
     core.nick_graces.pop(user.uid, None)
 

@@ -11,6 +11,7 @@ from .. import numerics as n
 from ..base import ChatBase
 from ..events import NickChanged, Registered
 from ..isupport import isupport_tokens, myinfo
+from ..log_fields import about_session
 from ..model import Session
 from ..shared_nicks import UNAVAILABLE, Claimed
 from .bans import refused_at_registration
@@ -73,6 +74,8 @@ def _claimed(core: ChatBase, session: Session, nick: str, claimed: Claimed) -> N
 def _take_nick(core: ChatBase, session: Session, nick: str) -> None:
     user = session.user
     if user.registered:
+        log.info("%s is now known as %s", user.nick, nick,
+                 extra=about_session("nick", session, old=user.nick, nick=nick))  # fmt: skip
         core.emit(NickChanged(core.clock(), user.uid, user.source, nick))
         check_nick(core, user)  # an account's nick: log in to it, or be renamed
     else:
@@ -102,12 +105,16 @@ def try_register(core: ChatBase, session: Session) -> None:
         return
     password = core.settings.password
     if password is not None and not _same_password(session.password, password):
-        log.warning("wrong server password from %s (nick %s)", user.host, user.nick)
+        log.warning("wrong server password from %s (nick %s)", user.host, user.nick,
+                    extra=about_session("server_password_wrong", session))  # fmt: skip
         core.reply(session, n.ERR_PASSWDMISMATCH, "Password incorrect")
         core.close(session, "Bad password")
         return
     if core.bans and refused_at_registration(core, session):
         return
+    log.info("%s registered from %s (conn %s)", user.nick, session.addr, user.uid,
+             extra=about_session("register", session, username=user.user, tls=session.secure,
+                                 account=user.account))  # fmt: skip
     core.emit(Registered(core.clock(), user))
     send_welcome(core, session)
     check_nick(core, user)

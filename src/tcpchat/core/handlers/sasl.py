@@ -37,6 +37,7 @@ from ...protocol import Message, irc_lower
 from ...store.accounts import Account
 from .. import numerics as n
 from ..base import ChatBase
+from ..log_fields import about_session
 from ..model import Session
 from .login import log_in
 
@@ -94,14 +95,17 @@ def fail(core: ChatBase, session: Session, reason: str) -> None:
 
 def _refused(core: ChatBase, session: Session, mechanism: str, why: str) -> None:
     user = session.user
-    log.info("SASL %s exchange refused for %s from %s: %s", mechanism, user.nick, user.host, why)
+    log.info("SASL %s exchange refused for %s from %s: %s", mechanism, user.nick, user.host, why,
+             extra=about_session("login_failed", session, mechanism=mechanism, reason=why))
 
 
 def _failed_login(core: ChatBase, session: Session, mechanism: str, name: str, why: str) -> None:
     user = session.user
     log.warning(
-        "failed SASL %s login as %r by %s from %s: %s", mechanism, name, user.nick, user.host, why
-    )
+        "failed SASL %s login as %r by %s from %s: %s", mechanism, name, user.nick, user.host, why,
+        extra=about_session("login_failed", session, mechanism=mechanism, account=name,
+                            reason=why),
+    )  # fmt: skip
 
 
 def _begin(core: ChatBase, session: Session, mechanism: str) -> None:
@@ -309,12 +313,15 @@ def _proven(core: ChatBase, session: Session, account: Account) -> None:
     user = session.user
     refusal = login_refusal(account)
     if refusal is not None:
-        log.warning("SASL login from %s refused: %s", user.host, refusal)
+        log.warning("SASL login from %s refused: %s", user.host, refusal,
+                    extra=about_session("login_failed", session, account=account.name,
+                                        reason=refusal))  # fmt: skip
         fail(core, session, refusal)
     elif user.account is not None:  # logged in some other way meanwhile
         core.reply(session, n.ERR_SASLALREADY, "You have already authenticated using SASL")
     else:
-        log.info("%s (%s) logged in as %s with SASL", user.nick, user.host, account.name)
+        log.info("%s (%s) logged in as %s with SASL", user.nick, user.host, account.name,
+                 extra=about_session("login", session, account=account.name))  # fmt: skip
         log_in(core, session, account)
         core.reply(session, n.RPL_SASLSUCCESS, "SASL authentication successful")
 
