@@ -104,10 +104,21 @@ class LineClient:
     """A blocking TCP client that reads until what it expects shows up (or times out)."""
 
     def __init__(
-        self, port: int, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        source: str | None = None,
+        first: bytes = b"",
     ) -> None:
-        """With `ssl_context`, TLS to the server (the handshake done before returning)."""
-        sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        """With `ssl_context`, TLS to the server (the handshake done before returning);
+        `source`: the local address to connect from (another loopback one, 127.0.0.2 and
+        up); `first`: bytes sent before anything else, TLS included (a PROXY header)."""
+        where = (source, 0) if source is not None else None
+        sock = socket.create_connection((host, port), timeout=TIMEOUT, source_address=where)
+        if first:
+            sock.sendall(first)
         if ssl_context is not None:
             sock = ssl_context.wrap_socket(sock, server_hostname=host)
         self.sock = sock

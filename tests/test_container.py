@@ -177,6 +177,21 @@ def test_haproxy_accepts_the_config():
     config = (CONTRIB / "haproxy.cfg").read_text()
     assert "mode tcp" in config and "balance leastconn" in config
     assert re.search(r"http-check send meth GET uri /healthz", config)
+    servers = re.search(r"^\s*default-server (.*)$", config, flags=re.M)
+    assert servers and {"send-proxy-v2", "check-send-proxy"} <= set(servers.group(1).split())
+
+
+def test_the_nodes_believe_the_balancers_proxy_header_from_the_compose_network_alone():
+    """The compose network's subnet is fixed, and is the nodes' trusted_proxies; with the
+    client's address known, the limits per address are on (the defaults), not turned off."""
+    subnet = re.search(r"^networks:\n  default:\n    ipam:\n      config:\n      - subnet: (\S+)$",
+                       compose("config"), flags=re.M)  # fmt: skip
+    assert subnet, "the compose network has no fixed subnet"
+    node = Settings().updated(tomllib.loads((CONTRIB / "compose-node.toml").read_text()))
+    assert node.trusted_proxies == (subnet.group(1),)
+    for limit in ("max_connections_per_address", "registrations_per_address",
+                  "connections_per_minute_per_address"):  # fmt: skip
+        assert getattr(node, limit) == getattr(DEFAULTS, limit) > 0, limit
 
 
 def listed(block: str, key: str) -> list[str]:
@@ -207,6 +222,13 @@ def test_the_balancer_spreads_clients_over_the_three_nodes_and_skips_a_stopped_o
     front of three nodes started with the compose file's command (its Redis is the tests')."""
     block = service_blocks(compose("config"))["node-a"]
     mounts = dict(reversed(m.split(":")[:2]) for m in listed(block, "volumes"))
+    # The nodes' settings as compose mounts them, but trusting this balancer, on loopback.
+    node_toml = next(path for path in mounts.values() if path.endswith("compose-node.toml"))
+    settings = re.sub(r"^trusted_proxies = .*$", 'trusted_proxies = ["127.0.0.1"]',
+                      Path(node_toml).read_text(), flags=re.M)  # fmt: skip
+    (tmp_path / "tcpchat.toml").write_text(settings)
+    mounts = {where: str(tmp_path / "tcpchat.toml") if path == node_toml else path
+              for where, path in mounts.items()}  # fmt: skip
     nodes: dict[str, LocalServer] = {}
     balancer = None
     try:
@@ -234,12 +256,18 @@ def test_the_balancer_spreads_clients_over_the_three_nodes_and_skips_a_stopped_o
         ) as page:
             assert page.read() == b"ok\n"
 
-        people = [LineClient(irc).register(nick).join("#lobby")
-                  for nick in ("alice", "bob", "carol")]  # fmt: skip
+        # alice comes from 127.0.0.2; HAProxy connects to her node from 127.0.0.1, so that
+        # node knows her address only from the balancer's PROXY header
+        people = [LineClient(irc, source=f"127.0.0.{i}").register(nick).join("#lobby")
+                  for i, nick in ((2, "alice"), (1, "bob"), (1, "carol"))]  # fmt: skip
         assert [local_users(node) for node in nodes.values()] == [1, 1, 1]
         people[0].send("PRIVMSG #lobby :one address, three nodes")
         for person in people[1:]:
-            person.expect(r":alice!\S+ PRIVMSG #lobby :one address, three nodes")
+            person.expect(r"^:alice!alice@127\.0\.0\.2 PRIVMSG #lobby :one address, three nodes$")
+        people[1].send("WHOIS alice")
+        people[1].expect(r" 311 bob alice alice 127\.0\.0\.2 \* :alice$")
+        assert any(re.search(r"Client connected from: 127\.0\.0\.2:\d+ .* via proxy 127\.0\.0\.1$",
+                             line) for node in nodes.values() for line in node.errors)  # fmt: skip
         people.pop().close()  # carol leaves her node empty: leastconn sends the next one there
         emptied = wait_until(lambda: next((n for n in nodes.values() if not local_users(n)), None),
                              "carol's node to be empty")  # fmt: skip

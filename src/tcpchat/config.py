@@ -45,7 +45,8 @@ class Settings:
     web_host: str | None = None  # where the web port listens; None: the same as `host`
     allowed_origins: tuple[str, ...] = ()  # browser pages elsewhere that may connect
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")  # who may read /metrics
-    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by default
+    # Who may say who the client is (addresses or networks; none by default): their PROXY
+    # protocol header on any port (required on the chat ports), X-Forwarded-For on the web port
     trusted_proxies: tuple[str, ...] = ()
     # TLS beside the plain port, when a certificate is given (PEM files; the key may be
     # in the certificate's file). TLS 1.2 at least.
@@ -397,6 +398,7 @@ RANGES: dict[str, Range | Callable[[Any], str | None]] = {
     "max_connections_per_address": Range(0, 1 << 24),  # 0: no limit
     "connections_per_minute_per_address": Range(0, 1 << 24),  # 0: no limit
     "throttle_exempt": _networks,
+    "trusted_proxies": _networks,
     "registration_timeout": SECONDS,
     "ping_interval": SECONDS,
     "ping_timeout": SECONDS,

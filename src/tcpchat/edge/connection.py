@@ -36,6 +36,7 @@ log = logging.getLogger("tcpchat.edge")
 
 # Seconds a refused or turned-away connection stays half-closed, so its peer can read why.
 REFUSAL_LINGER = 2.0
+UNKNOWN_PEER = ("unknown", 0)  # a connection's peer until its transport says
 
 
 class Hub(Protocol):
@@ -83,6 +84,7 @@ class Connection:
         "address_key",
         "uid",
         "reason",
+        "via",
     )
 
     # Whether the hub screens it (D-lines, throttling) as it opens; the web port's wait
@@ -92,12 +94,17 @@ class Connection:
     # WebSocket (not every page or health check it serves).
     LOGGED_AT_OPEN = True
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(
+        self, hub: Hub, peer: tuple[str, int] | None = None, via: str | None = None
+    ) -> None:
+        """`peer`: the address to know it by when the listener knows better than the socket
+        (a trusted proxy's PROXY header named the client: `via` is that proxy)."""
         self.hub = hub
         self.core = hub.core
         self.loop = hub.loop
         self.transport: asyncio.Transport | None = None
-        self.peer: tuple[str, int] = ("unknown", 0)
+        self.peer: tuple[str, int] = peer or UNKNOWN_PEER
+        self.via = via
         self.session: Session | None = None  # set once we know IRC client or person
         self.person: PlainSession | None = None
         self.spoke = False  # has the peer sent a line yet?
@@ -139,6 +146,13 @@ class Connection:
         )
         return True
 
+    def peer_of(self, transport: asyncio.BaseTransport) -> tuple[str, int]:
+        """Whom the connection is from: the socket's peer, unless the listener said."""
+        if self.peer is not UNKNOWN_PEER:
+            return self.peer
+        peer = transport.get_extra_info("peername")
+        return (str(peer[0]), int(peer[1])) if peer else UNKNOWN_PEER
+
     def lost(self, exc: Exception | None) -> None:
         """The transport is gone: the peer closed, the network failed, or we hung up."""
         self.closing = True
@@ -162,7 +176,8 @@ class Connection:
         """From now on the log follows it: an id (its user's uid, when it becomes one), and
         a line saying it came."""
         self.uid = self.core.new_uid()
-        log.info("Client connected from: %s (conn %s)", shown(self.peer), self.uid,
+        via = f" via proxy {self.via}" if self.via is not None else ""
+        log.info("Client connected from: %s (conn %s)%s", shown(self.peer), self.uid, via,
                  extra=self.fields("connect", tls=self.secure))  # fmt: skip
 
     def fields(self, event: str, **more: object) -> dict[str, object]:
@@ -171,6 +186,8 @@ class Connection:
         if self.uid is not None:
             found["conn"] = self.uid
         found["addr"], found["port"] = self.peer
+        if self.via is not None:
+            found["proxy"] = self.via
         session = self.session
         if session is not None and session.user.nick != "*":
             found["nick"] = session.user.nick

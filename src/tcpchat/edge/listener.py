@@ -9,21 +9,45 @@ sockets are handed to the event loop (asyncio or uvloop) with `connect_accepted_
 A TLS listener does the handshake there too, as a task of its own, so a peer that stalls
 or botches it holds up no one. It is dropped after `handshake_timeout`, and each address
 may have only so many handshakes under way, so stalled ones cannot pile up.
+
+A peer that is a trusted proxy (`ProxyHeaders.trusted`, one check per accept) first has its
+PROXY protocol header read off the socket, before any TLS (edge/proxied.py), and the
+connection is then made as the client's: its address counts for the handshakes under way, and
+the factory is told it. Required on the chat ports: without it, or with a malformed one, the
+connection is refused with the reason. Optional on the web port, whose proxies may name the
+client with X-Forwarded-For instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import socket
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from .proxied import read_header
+from .proxy_protocol import ProxyProtocolError
 
 log = logging.getLogger(__name__)
 
 OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 ACCEPTS_PER_WAKEUP = 64  # then let the clients already connected have their turn
+LINGER = 2.0  # seconds a refused proxy connection stays half-closed, so its reason is read
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyHeaders:
+    """Who may send a PROXY protocol header here, and what becomes of the connection (read
+    from the settings each time, so a reload changes them at once)."""
+
+    trusted: Callable[[str], bool]  # whether a peer's address is a trusted proxy
+    wait: Callable[[], float]  # seconds the header is waited for
+    refuse: Callable[[str, str], bytes]  # (proxy, why) -> last words; counts and logs it
+    required: bool = True  # False: a trusted proxy may leave it out
 
 
 class Listener:
@@ -33,7 +57,7 @@ class Listener:
         self,
         loop: asyncio.AbstractEventLoop,
         sock: socket.socket,
-        factory: Callable[[], asyncio.Protocol],
+        factory: Callable[..., asyncio.Protocol],
         retry_delay: float = 1.0,
         *,
         tls: ssl.SSLContext | None = None,
@@ -41,6 +65,7 @@ class Listener:
         shutdown_timeout: float = 2.0,
         handshakes_per_address: int = 0,
         address_key: Callable[[str], str] = str,
+        proxies: ProxyHeaders | None = None,
     ) -> None:
         self.loop = loop
         self.sock = sock
@@ -51,6 +76,7 @@ class Listener:
         self.shutdown_timeout = shutdown_timeout  # waiting for the peer's close_notify
         self.handshakes_per_address = handshakes_per_address  # 0: no limit
         self.address_key = address_key
+        self.proxies = proxies
         self.handshaking: dict[str, int] = {}  # address key -> TLS handshakes under way
         self.paused = False
         self.warned = False  # the error is logged once per episode, not once a second
@@ -77,33 +103,83 @@ class Listener:
                     return
                 raise
             conn.setblocking(False)
-            if self.tls is None:
-                self.loop.create_task(self._serve(conn))
-                continue
-            key = self.address_key(str(peer[0])) if peer else ""
-            under_way = self.handshaking.get(key, 0)
-            if self.handshakes_per_address and under_way >= self.handshakes_per_address:
-                refusal = "too many TLS handshakes under way"
-                log.warning("refused %s: %s", peer, refusal,
-                            extra={"event": "refused", "addr": peer[0], "reason": refusal})
-                conn.close()
-                continue
-            self.handshaking[key] = under_way + 1
-            self.loop.create_task(self._serve_tls(conn, key, str(peer[0]) if peer else ""))
+            address = str(peer[0]) if peer else ""
+            proxies = self.proxies
+            if proxies is not None and proxies.trusted(address):
+                self.loop.create_task(self._serve_proxied(conn, (address, int(peer[1]))))
+            else:
+                self._open(conn, address, self.factory)
 
-    async def _serve(self, conn: socket.socket) -> None:
+    def _open(
+        self, conn: socket.socket, address: str, factory: Callable[[], asyncio.Protocol]
+    ) -> None:
+        """Hand the socket to the loop: at once, or after the TLS handshake."""
+        if self.tls is None:
+            self.loop.create_task(self._serve(conn, factory))
+            return
+        key = self.address_key(address)
+        under_way = self.handshaking.get(key, 0)
+        if self.handshakes_per_address and under_way >= self.handshakes_per_address:
+            refusal = "too many TLS handshakes under way"
+            log.warning("refused %s: %s", address, refusal,
+                        extra={"event": "refused", "addr": address, "reason": refusal})
+            conn.close()
+            return
+        self.handshaking[key] = under_way + 1
+        self.loop.create_task(self._serve_tls(conn, key, address, factory))
+
+    async def _serve_proxied(self, conn: socket.socket, proxy: tuple[str, int]) -> None:
+        """Read the trusted proxy's header, then open the connection as the client's (as
+        the proxy's own for a LOCAL one, or none); refuse it when the header is bad or
+        missing where it is required."""
+        proxies = self.proxies
+        assert proxies is not None
         try:
-            await self.loop.connect_accepted_socket(self.factory, conn)
+            header = await read_header(self.loop, conn, proxies.required, proxies.wait())
+        except ProxyProtocolError as exc:
+            self._refuse(conn, proxy[0], str(exc))
+            return
+        except OSError as exc:
+            log.debug("could not read a PROXY protocol header: %s", exc)
+            conn.close()
+            return
+        if self.closed:
+            conn.close()
+            return
+        client = header.client if header is not None else None
+        factory = functools.partial(self.factory, peer=client or proxy, via=client and proxy[0])
+        self._open(conn, (client or proxy)[0], factory)
+
+    def _refuse(self, conn: socket.socket, proxy: str, why: str) -> None:
+        """Tell the proxy (and whoever is behind it) why, and close."""
+        assert self.proxies is not None
+        try:
+            conn.send(self.proxies.refuse(proxy, why))
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            conn.close()
+            return
+        self.loop.call_later(LINGER, _close_drained, conn)
+
+    async def _serve(self, conn: socket.socket, factory: Callable[[], asyncio.Protocol]) -> None:
+        try:
+            await self.loop.connect_accepted_socket(factory, conn)
         except OSError as exc:
             log.debug("could not set up an accepted connection: %s", exc)
             conn.close()
 
-    async def _serve_tls(self, conn: socket.socket, key: str, addr: str) -> None:
+    async def _serve_tls(
+        self,
+        conn: socket.socket,
+        key: str,
+        addr: str,
+        factory: Callable[[], asyncio.Protocol],
+    ) -> None:
         """The TLS handshake, then the connection as usual; a failed handshake is logged
         and closed, and affects no one else."""
         try:
             await self.loop.connect_accepted_socket(
-                self.factory,
+                factory,
                 conn,
                 ssl=self.tls,
                 ssl_handshake_timeout=self.handshake_timeout,
@@ -147,6 +223,17 @@ class Listener:
         if not self.paused:
             self.loop.remove_reader(self.sock.fileno())
         self.sock.close()
+
+
+def _close_drained(conn: socket.socket) -> None:
+    """Close, having read what the peer sent (closing with it unread would reset the
+    connection, and the reason sent might be lost)."""
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+    conn.close()
 
 
 def bind(host: str, port: int, backlog: int, reuse_port: bool = False) -> list[socket.socket]:

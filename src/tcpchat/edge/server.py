@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..addresses import address_key
+from ..addresses import address_key, in_networks
 from ..config import Settings
 from ..core import ChatCore
 from ..core.bans import ban_text
@@ -50,6 +50,8 @@ from .throttle import Throttle
 __all__ = ["SHUTDOWN_REASON", "ChatServer", "address_key", "connection_cap"]
 
 COMMIT_WAIT = 0.005  # seconds a turn waits for its history's commit; see Database.settle
+HEADER_WAIT = 1.0  # seconds a trusted proxy has for its PROXY header, at least
+MUST_SEND = "from an address in trusted_proxies a PROXY protocol header must come first"
 
 log = logging.getLogger("tcpchat.edge")
 
@@ -316,6 +318,9 @@ class ChatServer:
         addresses: list[tuple[str, int]] = []
         kind = "web" if web else "irc" if context is None else "tls"
         passed = self.activated.pop(kind, None)  # systemd's sockets (socket activation)
+        proxies = listener.ProxyHeaders(
+            self._trusted_proxy, self._header_wait, self._refuse_proxied, required=not web
+        )
         for host in hosts if passed is None else [""]:
             try:
                 sockets = passed or listener.bind(
@@ -336,11 +341,31 @@ class ChatServer:
                     shutdown_timeout=settings.tls_shutdown_timeout,
                     handshakes_per_address=settings.max_connections_per_address,
                     address_key=address_key,
+                    proxies=proxies,
                 )
                 self.listeners.append(each)
                 addresses.append(each.address)
                 port = addresses[-1][1]
         return addresses
+
+    def _trusted_proxy(self, address: str) -> bool:
+        """Whether a peer may name the client with a PROXY protocol header (trusted_proxies,
+        the setting X-Forwarded-For on the web port is believed by too)."""
+        trusted = self.settings.trusted_proxies
+        return bool(trusted) and in_networks(address, trusted)
+
+    def _header_wait(self) -> float:
+        """A trusted proxy sends its header at once: it has the greeting time to do so."""
+        return max(self.settings.plain_greeting_delay, HEADER_WAIT)
+
+    def _refuse_proxied(self, proxy: str, why: str) -> bytes:
+        """A trusted proxy's connection without a usable PROXY header: counted, logged, and
+        told why (the operator has a proxy to configure)."""
+        self.metrics.refused["proxy_header"] += 1
+        reason = f"{why} ({MUST_SEND})"
+        log.warning("refused %s: %s", proxy, reason,
+                    extra={"event": "refused", "addr": proxy, "reason": reason})  # fmt: skip
+        return self.core.farewell(proxy, reason)
 
     async def shutdown(self, reason: str = SHUTDOWN_REASON) -> None:
         """Tell every client why, close them cleanly, stop listening."""

@@ -2,9 +2,10 @@
 
 Scanners, health checks and people with the wrong port knock on a public chat
 server all day. A browser or curl opens with an HTTP request line, a TLS client
-with a ClientHello, an SSH client with its version line, a load balancer with a
-PROXY protocol header. Each of them speaks first, so a connection's first bytes
-(or its first line, should the bytes come in pieces) tell them from IRC clients
+with a ClientHello, an SSH client with its version line, a load balancer that is
+not in trusted_proxies with a PROXY protocol header (a trusted one's header is read
+before any of this, edge/proxied.py). Each of them speaks first, so a connection's
+first bytes (or its first line, should the bytes come in pieces) tell them from IRC clients
 and people, who never start that way. Such a peer gets a word where it can read
 one (an HTTP page saying how to chat), a line in the log, and a closed
 connection; it never becomes a user, so no one in the chat sees it come and go.
@@ -20,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from ..protocol import looks_like_irc
+from .proxy_protocol import SIGNATURE
 
 # METHOD SP request-target SP HTTP-version (RFC 9112, section 3): nothing a person types.
 _REQUEST_LINE = re.compile(rb"([A-Z]{3,10}) (\S+) HTTP/(\d)(?:\.\d)?\r?")
@@ -32,7 +34,7 @@ _HOST_HEADER = re.compile(
 _SSH_VERSION = re.compile(rb"SSH-\d\.\d+-")
 # The PROXY protocol (HAProxy's), version 1 in text and version 2 in binary.
 _PROXY_V1 = re.compile(rb"PROXY (?:TCP4|TCP6|UNKNOWN)\b")
-PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+PROXY_V2_SIGNATURE = SIGNATURE
 # A TLS record of type handshake (22), protocol version 3.x: a ClientHello.
 _TLS_HANDSHAKE = b"\x16\x03"
 
@@ -102,8 +104,8 @@ def answer(
         return Answer(
             b"",
             logging.WARNING,
-            "PROXY protocol header, which tcpchat does not read: "
-            "turn the PROXY protocol off for this port in the load balancer or proxy",
+            "PROXY protocol header from an address not in trusted_proxies: list the proxy "
+            "there, or turn the PROXY protocol off for this port in the load balancer",
         )
     return Answer(b"", logging.INFO, f"{protocol} client on the chat port")
 

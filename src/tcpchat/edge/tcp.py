@@ -23,15 +23,15 @@ class TcpConnection(Connection, asyncio.Protocol):
 
     __slots__ = ("framer",)
 
-    def __init__(self, hub: Hub) -> None:
-        super().__init__(hub)
+    def __init__(
+        self, hub: Hub, peer: tuple[str, int] | None = None, via: str | None = None
+    ) -> None:
+        super().__init__(hub, peer, via)
         settings = hub.settings
         self.framer = LineFramer(settings.max_line_bytes + settings.max_tags_bytes)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        peer = transport.get_extra_info("peername")
-        address = (str(peer[0]), int(peer[1])) if peer else ("unknown", 0)
-        if self.opened(transport, address):  # type: ignore[arg-type]  # uvloop's is no subclass
+        if self.opened(transport, self.peer_of(transport)):  # type: ignore[arg-type]  # uvloop's is no subclass
             settings = self.hub.settings
             if settings.tcp_keepalive or settings.socket_send_buffer:
                 tune_socket(transport.get_extra_info("socket"), settings)

@@ -175,8 +175,10 @@ class WebConnection(Connection, asyncio.Protocol):
     screened_at_open = False  # screened at the upgrade instead (`_screen`)
     LOGGED_AT_OPEN = False  # logged as a connection once it is a WebSocket (`_request`)
 
-    def __init__(self, hub: Hub) -> None:
-        super().__init__(hub)
+    def __init__(
+        self, hub: Hub, peer: tuple[str, int] | None = None, via: str | None = None
+    ) -> None:
+        super().__init__(hub, peer, via)
         settings = hub.settings
         self.max_line = settings.max_line_bytes + settings.max_tags_bytes
         # A message may be a little over a line (the library refuses far larger ones,
@@ -192,10 +194,8 @@ class WebConnection(Connection, asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         raw: asyncio.Transport = transport  # type: ignore[assignment]
         self.raw = raw
-        peer = raw.get_extra_info("peername")
-        address = (str(peer[0]), int(peer[1])) if peer else ("unknown", 0)
         framed = FramedTransport(raw, self.protocol, binary=False)
-        if not self.opened(framed, address):  # type: ignore[arg-type]
+        if not self.opened(framed, self.peer_of(raw)):  # type: ignore[arg-type]
             return
         if self.greet_timer is not None:  # never a person on nc: a browser speaks IRC
             self.greet_timer.cancel()
