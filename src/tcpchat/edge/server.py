@@ -51,7 +51,7 @@ __all__ = ["SHUTDOWN_REASON", "ChatServer", "address_key", "connection_cap"]
 
 COMMIT_WAIT = 0.005  # seconds a turn waits for its history's commit; see Database.settle
 HEADER_WAIT = 1.0  # seconds a trusted proxy has for its PROXY header, at least
-MUST_SEND = "from an address in trusted_proxies a PROXY protocol header must come first"
+MUST_SEND = "from an address in trusted_proxies, a PROXY protocol header begun must be whole"
 
 log = logging.getLogger("tcpchat.edge")
 
@@ -319,7 +319,7 @@ class ChatServer:
         kind = "web" if web else "irc" if context is None else "tls"
         passed = self.activated.pop(kind, None)  # systemd's sockets (socket activation)
         proxies = listener.ProxyHeaders(
-            self._trusted_proxy, self._header_wait, self._refuse_proxied, required=not web
+            self._trusted_proxy, self._header_wait, self._refuse_proxied, required=False
         )
         for host in hosts if passed is None else [""]:
             try:
