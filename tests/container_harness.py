@@ -132,7 +132,7 @@ class LocalServer:
             self.printed.append(line.rstrip("\n"))
             if found := re.match(r"Listening on 127\.0\.0\.1:(\d+)", line):
                 self.irc_port = int(found.group(1))
-            if found := re.match(r"Listening \(web: http\) on 127\.0\.0\.1:(\d+)", line):
+            if found := re.match(r"Listening \(web: https?\) on 127\.0\.0\.1:(\d+)", line):
                 self.web_port = int(found.group(1))
             if line.startswith("Server is waiting for connections"):
                 return

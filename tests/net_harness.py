@@ -277,7 +277,7 @@ def server_process(*args: str) -> Iterator[tuple[subprocess.Popen, int, list[str
 def web_port_printed(printed: list[str]) -> int:
     """The web port a server process said it listens on."""
     for line in printed:
-        match = re.match(r"Listening \(web: http\) on \S+:(\d+)", line)
+        match = re.match(r"Listening \(web: https?\) on \S+:(\d+)", line)
         if match:
             return int(match.group(1))
     raise AssertionError(f"no web port in {printed}")

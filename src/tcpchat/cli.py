@@ -259,7 +259,7 @@ async def run_server(
     for label, addresses in (
         ("", server.addresses),
         (" (TLS)", server.tls_addresses),
-        (" (web: http)", server.web_addresses),
+        (" (web: https)" if settings.tls_cert else " (web: http)", server.web_addresses),
     ):
         for host, port in addresses:
             shown = f"[{host}]" if ":" in host else host
