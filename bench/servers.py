@@ -1,4 +1,5 @@
-"""The servers a benchmark runs against: tcpchat, and ngIRCd for comparison.
+"""The servers a benchmark runs against: tcpchat, and ngIRCd for comparison (InspIRCd,
+the other, is in inspircd.py).
 
 Each is started on 127.0.0.1 on a free port with its limits lifted, pinned to CPU 0 when
 the machine has two cores (the load generator takes CPU 1), and stopped afterwards.
@@ -417,27 +418,27 @@ NGIRCD_CONF = """\
 """
 
 
-def ensure_ngircd() -> str:
-    """ngIRCd from Debian's packages, installed if missing (the benchmark runs as root)."""
-    path = shutil.which("ngircd") or (
-        "/usr/sbin/ngircd" if Path("/usr/sbin/ngircd").exists() else None
+def ensure_package(binary: str, package: str) -> str:
+    """A server from Debian's packages, installed if missing (the benchmark runs as root)."""
+    path = shutil.which(binary) or (
+        f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None
     )
     if path:
         return path
     if os.geteuid() != 0:
-        raise SystemExit("ngIRCd is not installed: apt-get install ngircd")
+        raise SystemExit(f"{binary} is not installed: apt-get install {package}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "ngircd"],
+        ["apt-get", "install", "-y", "-qq", package],
         check=True,
         env=env,
         stdout=subprocess.DEVNULL,
     )
-    return "/usr/sbin/ngircd"
+    return f"/usr/sbin/{binary}"
 
 
 def start_ngircd() -> ServerProcess:
-    binary = ensure_ngircd()
+    binary = ensure_package("ngircd", "ngircd")
     workdir = tempfile.TemporaryDirectory(prefix="bench-ngircd-")
     port = free_port()
     conf = Path(workdir.name) / "ngircd.conf"
