@@ -16,10 +16,11 @@ Scenarios:
   idle-login idle, with every connection logged in (SASL PLAIN) to an account of its own
 
 Each run starts its own server on 127.0.0.1 (tcpchat with bench/unlimited.toml on a new
-temporary data directory, so history is written to disk as by default; ngIRCd from Debian's
-packages with an equivalent config, installed if missing), pinned to CPU 0, with this load
-generator pinned to CPU 1. Figures are medians over --runs, and every ratio is the first
-server's to each other's, measured in the same invocation, runs interleaved.
+temporary data directory, so history is written to disk as by default; ngIRCd and InspIRCd
+(--servers tcpchat,ngircd,inspircd) from Debian's packages with equivalent configs, installed
+if missing), pinned to CPU 0, with this load generator pinned to CPU 1. Figures are medians
+over --runs, and every ratio is the first server's to each other's, measured in the same
+invocation, runs interleaved.
 
 Variants of tcpchat change settings over unlimited.toml, to measure what one costs:
     python bench/bench.py fanout pairs --servers tcpchat,tcpchat:history=off,tcpchat:sync=full
@@ -45,6 +46,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from inspircd import start_inspircd
 from loadgen import BenchClient, LoginFailed, connect_clients, message, percentile
 from logins import run_idle_login, run_login
 from measured import Figure, Outcome, close_all, own_cpu
@@ -327,6 +329,9 @@ SCENARIOS: dict[str, Callable[[ServerProcess, argparse.Namespace], object]] = {
     "login": run_login,
     "idle-login": run_idle_login,
 }
+# The servers started by name; tcpchat's variants are parsed instead (parse_variant).
+OTHERS = {**STARTERS, "inspircd": start_inspircd}
+
 # Scenarios that need accounts: tcpchat only, on a data directory made for the run.
 ACCOUNT_SCENARIOS = {"login", "idle-login"}
 
@@ -346,7 +351,7 @@ def measure(scenario: str, server_name: str, args: argparse.Namespace) -> Outcom
             profile = f"{stem}.{tag}.{suffix}" if dot else f"{profile}.{tag}"
         server = start_tcpchat(args.event_loop, profile, root, server_name, accounts, settings)
     else:
-        server = STARTERS[server_name]()
+        server = OTHERS[server_name]()
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             return runner.run(SCENARIOS[scenario](server, args))  # type: ignore[arg-type]
@@ -389,8 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers",
         default="tcpchat,ngircd",
-        help="comma-separated: tcpchat, ngircd, tcpchat@DIR (the checkout in DIR, e.g. the "
-        "commit before a change), and variants with settings changed over unlimited.toml: "
+        help="comma-separated: tcpchat, ngircd, inspircd, tcpchat@DIR (the checkout in DIR, "
+        "e.g. the commit before a change), and variants with settings changed over unlimited.toml: "
         "tcpchat:history=off, tcpchat:sync=full, tcpchat:data=none (no data directory), "
         "tcpchat:clients=websocket (clients over WebSocket) "
         "(default tcpchat,ngircd); ratios are the first to each other",
@@ -441,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenario: {', '.join(sorted(unknown))}")
     servers = [name for name in args.servers.split(",") if name]
+    unknown = [name for name in servers if not is_tcpchat(name) and name not in OTHERS]
+    if unknown:
+        parser.error(f"unknown server: {', '.join(unknown)} (known: {', '.join(OTHERS)})")
     if args.quick:
         args.runs, args.messages, args.seconds, args.rate = 1, 200, 0.5, 2000
         args.pair_messages = 20
