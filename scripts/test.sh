@@ -17,6 +17,8 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)
 # contrib/'s compose file and its balancer: Compose checks the file, HAProxy runs its config.
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v haproxy >/dev/null || missing+=(haproxy)
+# The benchmark's smoke test runs InspIRCd beside tcpchat.
+command -v inspircd >/dev/null || missing+=(inspircd)
 # Building and running the image needs a Docker engine (dockerd) and, where no image registry
 # is reached, debootstrap for a stand-in base: some four minutes on a fresh machine, too much
 # for CI's fifteen. So only on request: TCPCHAT_TEST_CONTAINER=1 scripts/test.sh. Without an

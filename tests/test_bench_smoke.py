@@ -43,3 +43,27 @@ def test_fanout_to_websocket_clients_runs_beside_tcp_and_delivers_everything_exa
         for server in ("tcpchat", "tcpchat:clients=websocket")
     }
     assert all(loss == "0" for *_, loss in runs), result.stdout
+
+
+def test_inspircd_runs_beside_tcpchat_without_throttling_or_losing_anything():
+    """Its config lifts the flood limits: with InspIRCd's defaults (one command a second past
+    a penalty of 10) the senders would be lagged or quit for excess flood."""
+    result = bench("fanout", "pairs", "--servers", "tcpchat,inspircd")
+    runs = re.findall(r"^(\w+)\s+(\S+)\s+.*\bloss (\d+)\b", result.stdout, re.MULTILINE)
+    assert {(name, server) for name, server, _ in runs} == {
+        (name, server) for name in ("fanout", "pairs") for server in ("tcpchat", "inspircd")
+    }
+    assert all(loss == "0" for *_, loss in runs), result.stdout
+    assert "| tcpchat/inspircd |" in result.stdout
+
+
+def test_an_unknown_server_name_is_refused_with_the_names_it_knows():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench.py"), "pairs", "--servers", "tcpchat,irc2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert "unknown server: irc2 (known: tcpchat, ngircd, inspircd)" in result.stderr
