@@ -47,7 +47,6 @@ class ProxyHeaders:
     trusted: Callable[[str], bool]  # whether a peer's address is a trusted proxy
     wait: Callable[[], float]  # seconds the header is waited for
     refuse: Callable[[str, str], bytes]  # (proxy, why) -> last words; counts and logs it
-    required: bool = True  # False: a trusted proxy may leave it out
 
 
 class Listener:
@@ -130,12 +129,11 @@ class Listener:
 
     async def _serve_proxied(self, conn: socket.socket, proxy: tuple[str, int]) -> None:
         """Read the trusted proxy's header, then open the connection as the client's (as
-        the proxy's own for a LOCAL one, or none); refuse it when the header is bad or
-        missing where it is required."""
+        the proxy's own for a LOCAL one, or none); refuse it when a header begun is bad."""
         proxies = self.proxies
         assert proxies is not None
         try:
-            header = await read_header(self.loop, conn, proxies.required, proxies.wait())
+            header = await read_header(self.loop, conn, proxies.wait())
         except ProxyProtocolError as exc:
             self._refuse(conn, proxy[0], str(exc))
             return

@@ -22,27 +22,25 @@ UNSURE_WAIT = 0.01  # seconds between looks while the first bytes may be a heade
 
 
 async def read_header(
-    loop: asyncio.AbstractEventLoop, sock: socket.socket, required: bool, wait: float
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, wait: float
 ) -> ProxyHeader | None:
     """The header the proxy sent first, taken off `sock` (non-blocking) within `wait`
-    seconds. When the connection opens with something else, or with nothing in time:
-    ProxyProtocolError if `required`, else None, with nothing taken.
+    seconds; None, with nothing taken, when the connection opens with something else or
+    with nothing in time (the proxy host's own connection).
 
     Raises ProxyProtocolError for a malformed header, or one cut short (closed, or not
     finished in time)."""
     taken = bytearray()  # the header's bytes read so far (all of them surely the header's)
     try:
-        return await asyncio.wait_for(_read(loop, sock, required, taken), wait)
+        return await asyncio.wait_for(_read(loop, sock, taken), wait)
     except TimeoutError:
         if taken:
             raise ProxyProtocolError("PROXY protocol header not finished in time") from None
-        if required:
-            raise ProxyProtocolError("no PROXY protocol header in time") from None
         return None
 
 
 async def _read(
-    loop: asyncio.AbstractEventLoop, sock: socket.socket, required: bool, taken: bytearray
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, taken: bytearray
 ) -> ProxyHeader | None:
     while True:
         await _readable(loop, sock)
@@ -56,8 +54,6 @@ async def _read(
         try:
             header = parse(data)
         except NoHeader:
-            if required:
-                raise
             return None  # nothing was taken: only a certain start is
         if header is not None:
             _take(sock, header.length - len(taken))

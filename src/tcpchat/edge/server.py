@@ -319,7 +319,7 @@ class ChatServer:
         kind = "web" if web else "irc" if context is None else "tls"
         passed = self.activated.pop(kind, None)  # systemd's sockets (socket activation)
         proxies = listener.ProxyHeaders(
-            self._trusted_proxy, self._header_wait, self._refuse_proxied, required=False
+            self._trusted_proxy, self._header_wait, self._refuse_proxied
         )
         for host in hosts if passed is None else [""]:
             try:
