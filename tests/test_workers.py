@@ -4,6 +4,7 @@ started again, and SIGTERM stops everything, Redis included. Real processes thro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -65,7 +66,17 @@ def test_two_workers_share_the_port_and_are_one_network(tmp_path: Path):
         assert not (data / "redis" / "redis.sock").exists()  # Redis stopped too
         assert (data / "worker-1").is_dir() and (data / "worker-2").is_dir()
     finally:
-        supervisor.stop()
+        stop_supervisor(supervisor)
+
+
+def stop_supervisor(supervisor: Node) -> None:
+    """SIGTERM first, so the supervisor stops its workers and Redis even when the test failed
+    (a SIGKILL would leave them running); SIGKILL only if it does not end."""
+    if supervisor.proc.poll() is None:
+        supervisor.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            supervisor.proc.wait(30)
+    supervisor.stop()
 
 
 def split_quits(client: LineClient, since: int) -> list[str]:
