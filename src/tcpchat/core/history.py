@@ -39,6 +39,7 @@ from ..store.history import (
     INSERT_CONVERSATION,
     INSERT_ROW,
     Row,
+    RowValues,
     conversation_key,
 )
 from .events import (
@@ -138,7 +139,7 @@ class History:
         self.core = core
         self.database = database
         self.enabled = core.settings.history
-        self.pending: list[Row] = []
+        self.pending: list[RowValues] = []
         # The conversations that spoke this turn, by key (one upsert each per write).
         self.conversations: dict[str, tuple[str, str, str, str, str, float]] = {}
         self.appended = 0  # rows recorded since the start
@@ -153,8 +154,11 @@ class History:
         # Reads waiting for the rows recorded before them: (rows committed, work, done).
         self._reads: deque[tuple[int, Callable[[Any], Any], Callable[[Any], None]]] = deque()
         self.unindexed = 0  # rows written since the search index was last brought up to date
-        # key -> (names, when) as last written to `conversations` (see `_conversation`).
-        self._known_conversations: dict[str, tuple[tuple[str, str], float]] = {}
+        # (sender's nick, recipient's nick, their accounts) -> (key, the sender's folded
+        # nick, when last written to `conversations`): see `_conversation`.
+        self._known_conversations: dict[
+            tuple[str, str, str | None, str | None], tuple[str, str, float]
+        ] = {}
         self._events = 0  # serials of the msgids given to channel events
         # uid -> the serials of the msgids (from this run) it sent while not logged in.
         self.unlogged: dict[str, array[int]] = {}
@@ -178,7 +182,7 @@ class History:
 
     # ----------------------------------------------------------- writing
 
-    def append(self, row: Row) -> None:
+    def append(self, row: RowValues) -> None:
         pending = self.pending
         pending.append(row)
         self.appended += 1
@@ -195,7 +199,7 @@ class History:
         statements: list[tuple[str, Any]] = []
         gaps, self.missing = self.missing, {}
         if gaps:
-            statements.append((INSERT_ROW, Many(self._gap_rows(gaps, rows[0].time))))
+            statements.append((INSERT_ROW, Many(self._gap_rows(gaps, rows[0][2]))))
         statements.append((INSERT_ROW, Many(rows)))
         self.unindexed += len(rows)
         if self.unindexed >= INDEX_EVERY:
@@ -225,7 +229,7 @@ class History:
         else:
             self._reads.append((need, work, done))
 
-    def _written(self, rows: list[Row], gaps: dict[str, int], ok: bool) -> None:
+    def _written(self, rows: list[RowValues], gaps: dict[str, int], ok: bool) -> None:
         self.committed += len(rows)
         if not ok:
             self.failed += len(rows)
@@ -235,7 +239,7 @@ class History:
             for target, lost in gaps.items():
                 missing[target] = missing.get(target, 0) + lost
             for row in rows:
-                missing[row.target] = missing.get(row.target, 0) + 1
+                missing[row[0]] = missing.get(row[0], 0) + 1  # its target
         reads = self._reads
         while reads and reads[0][0] <= self.committed:
             _, work, done = reads.popleft()
@@ -291,19 +295,22 @@ class History:
             channel = state.channel(target)
             if channel is None or UNRECORDED_MODE in channel.modes:
                 return
+            folded = irc_lower(sender.nick)
         else:
             recipient = state.user(event.recipient)  # type: ignore[arg-type]
             if recipient is None:
                 return
-            target = self._conversation(sender, recipient, event.time)
+            target, folded = self._conversation(sender, recipient, event.time)
         if sender.account is None and event.origin == self.core.msgid_origin:
             self._sent_unlogged(sender.uid, event.serial)
         tags = event.tags
         if BOT_MODE in sender.modes:
             tags = {**tags, "bot": ""} if tags else {"bot": ""}
-        self.append(Row(
-            target, event.msgid, event.time, event.command, irc_lower(sender.nick),
-            sender.account, line, format_tags(tags) if tags else None, lines, text,
+        # A plain tuple, not Row(...): a NamedTuple's constructor is a Python call, and this
+        # runs for every message (executemany takes either).
+        self.append((
+            target, event.msgid, event.time, event.command, folded, sender.account, line,
+            format_tags(tags) if tags else None, lines, text,
         ))  # fmt: skip
 
     def _sent_unlogged(self, uid: str, serial: int) -> None:
@@ -320,21 +327,29 @@ class History:
         origin = self.core.msgid_origin
         return [f"{origin}{serial}" for serial in self.unlogged.get(uid, ())]
 
-    def _conversation(self, sender: User, recipient: User, when: float) -> str:
+    def _conversation(self, sender: User, recipient: User, when: float) -> tuple[str, str]:
+        """The conversation's key, and the sender's folded nick (its `sender` column).
+
+        Remembered by who speaks to whom under which nicks and accounts, so a message
+        between the same two computes nothing; a conversation is written (upserted) when
+        new, renamed, or last written CONVERSATION_SLACK ago: not with every message (an
+        upsert each was a sixth of a private message's cost)."""
+        known = self._known_conversations
+        seen = (sender.nick, recipient.nick, sender.account, recipient.account)
+        entry = known.get(seen)
+        if entry is not None and when - entry[2] < CONVERSATION_SLACK:
+            return entry[0], entry[1]
         by_account = sender.account is not None and recipient.account is not None
         mine = conversation_side(sender, by_account)
         theirs = conversation_side(recipient, by_account)
         key, one, other = conversation_key(mine, theirs)
         names = (sender.nick, recipient.nick) if one == mine else (recipient.nick, sender.nick)
-        # Written when new, renamed, or last written CONVERSATION_SLACK ago: not with every
-        # message (an upsert each was a sixth of a private message's cost).
-        known = self._known_conversations.get(key)
-        if known is None or known[0] != names or when - known[1] >= CONVERSATION_SLACK:
-            if len(self._known_conversations) >= KNOWN_CONVERSATIONS:
-                self._known_conversations.clear()
-            self._known_conversations[key] = (names, when)
-            self.conversations[key] = (key, one, other, *names, when)
-        return key
+        folded = irc_lower(sender.nick)
+        if len(known) >= KNOWN_CONVERSATIONS:
+            known.clear()
+        known[seen] = (key, folded, when)
+        self.conversations[key] = (key, one, other, *names, when)
+        return key, folded
 
     # ------------------------------------------------------------ events
 

@@ -30,6 +30,7 @@ __all__ = [
     "MESSAGE_KINDS",
     "MIGRATIONS",
     "Row",
+    "RowValues",
     "Stored",
     "conversation_key",
     "count",
@@ -115,6 +116,11 @@ class Row(NamedTuple):
     tags: str | None  # the tags it carried besides time, msgid and account (formatted)
     lines: str | None  # a message of several lines: JSON [[text, concat], ...]
     text: str | None  # what SEARCH looks in: a message's text
+
+
+# A Row's values as a plain tuple, in the same order: what the hot path builds (see
+# History._keep); a Row is one too.
+RowValues = tuple[str, str, float, str, str, str | None, str, str | None, str | None, str | None]
 
 
 class Stored(NamedTuple):
