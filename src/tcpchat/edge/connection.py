@@ -148,7 +148,7 @@ class Connection:
 
     def peer_of(self, transport: asyncio.BaseTransport) -> tuple[str, int]:
         """Whom the connection is from: the socket's peer, unless the listener said."""
-        if self.peer is not UNKNOWN_PEER:
+        if self.peer != UNKNOWN_PEER:  # not `is`: compiled (mypyc), a tuple is a new object
             return self.peer
         peer = transport.get_extra_info("peername")
         return (str(peer[0]), int(peer[1])) if peer else UNKNOWN_PEER
