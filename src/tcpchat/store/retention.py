@@ -115,9 +115,11 @@ def expire_step(
                 at = ExpiryCursor(target)
             if cutoff is not None:
                 deleted += c.execute(
-                    "DELETE FROM history WHERE id IN (SELECT id FROM history"
-                    " WHERE target = ? AND time < ? ORDER BY time LIMIT ?)",
-                    (target, cutoff, budget - deleted),
+                    # the oldest rows, then which are old enough (times follow ids):
+                    # a bounded walk, however many rows the target keeps
+                    "DELETE FROM history WHERE id IN (SELECT id FROM (SELECT id, time"
+                    " FROM history WHERE target = ? ORDER BY id LIMIT ?) WHERE time < ?)",
+                    (target, budget - deleted, cutoff),
                 ).rowcount
                 if deleted >= budget:
                     ok = True
