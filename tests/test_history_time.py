@@ -7,10 +7,13 @@ import re
 import sqlite3
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tcpchat.config import Settings
 from tcpchat.core import ChatCore
 from tcpchat.store.database import DB_NAME, Database
-from tcpchat.store.history import INSERT_ROW, Row
+from tcpchat.store.history import INSERT_ROW, Row, time_position
 from tcpchat.store.schema import MIGRATIONS
 
 from core_harness import register
@@ -115,3 +118,39 @@ def test_a_database_from_before_the_one_index_finds_lines_by_time(tmp_path):
     with sqlite3.connect(tmp_path / DB_NAME) as c:
         indexes = {row[1] for row in c.execute("PRAGMA index_list(history)")}
     assert "history_in_order" in indexes and "history_by_time" not in indexes
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from([0.0, 0.0, 0.5, 1.0, 7.0])),
+             max_size=40),
+    st.lists(st.floats(min_value=-1.0, max_value=120.0), min_size=1, max_size=5),
+)  # fmt: skip
+def test_a_time_is_found_where_a_scan_of_the_order_finds_it(steps, whens):
+    """The binary search over ids agrees with a scan of every row, for times that repeat,
+    targets interleaved, and times before, between and after the rows."""
+    database = Database(None, MIGRATIONS)
+    database.open()
+    try:
+        rows, now = [], 0.0
+        for target, step in steps:
+            now += step
+            rows.append(Row(target, f"m{len(rows)}", now, "PRIVMSG", "x", None, "l", None,
+                            None, None))  # fmt: skip
+        if rows:
+            database.run_now(lambda c: c.executemany(INSERT_ROW, rows))
+        stored = [(i + 1, row.target, row.time) for i, row in enumerate(rows)]  # rowids
+        for target in "ab":
+            mine = [(id_, time) for id_, t, time in stored if t == target]
+            for when in whens:
+                at_or_after = next((i for i, time in mine if time >= when), None)
+                last_at_or_before = max((i for i, time in mine if time <= when), default=0)
+                found = database.run_now(
+                    lambda c, t=target, w=when: (
+                        time_position(c, t, w, after=False),
+                        time_position(c, t, w, after=True),
+                    )
+                )
+                assert found == (at_or_after, last_at_or_before)
+    finally:
+        database.close()

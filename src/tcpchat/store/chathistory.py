@@ -20,7 +20,15 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from ..protocol import irc_lower
-from .history import CONVERSATION_SLACK, Stored, msgid_position, page, time_position
+from .history import (
+    CONVERSATION_SLACK,
+    Stored,
+    first_reaching,
+    last_before,
+    msgid_position,
+    page,
+    time_position,
+)
 
 __all__ = [
     "MILLISECOND",
@@ -56,11 +64,7 @@ def floor_position(c: sqlite3.Connection, target: str, since: float | None) -> i
     last id earlier than `since` (0 when there is no such bound, or no such row)."""
     if since is None:
         return 0
-    row = c.execute(
-        "SELECT id FROM history WHERE target = ? AND time < ? ORDER BY id DESC LIMIT 1",
-        (target, since),
-    ).fetchone()
-    return int(row[0]) if row is not None else 0
+    return last_before(c, target, first_reaching(c, target, since, strictly=False))
 
 
 def _lower(c: sqlite3.Connection, target: str, ref: Ref) -> int:
@@ -165,10 +169,11 @@ def _latest_time(
     c: sqlite3.Connection, target: str, low: float, high: float, kinds: Kinds
 ) -> float | None:
     """When `target`'s latest row with `low <= time < high` was written, if it has one: the
-    latest before `high` (times follow ids: a walk back from the newest), if not before
-    `low` (looking further back could find only earlier ones)."""
-    sql = "SELECT time FROM history WHERE target = ? AND time < ?"
-    params: list[object] = [target, high]
+    latest before the first at or after `high` (times follow ids), if not before `low`
+    (further back could only be earlier)."""
+    place = first_reaching(c, target, high, strictly=False)
+    sql = "SELECT time FROM history WHERE target = ? AND id < ?"
+    params: list[object] = [target, place if place is not None else 1 << 62]
     if kinds is not None:
         sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
         params.extend(kinds)

@@ -36,6 +36,8 @@ __all__ = [
     "Stored",
     "conversation_key",
     "count",
+    "first_reaching",
+    "last_before",
     "latest_time",
     "msgid_position",
     "before_join",
@@ -266,21 +268,52 @@ def latest_time(c: sqlite3.Connection) -> float:
 def time_position(c: sqlite3.Connection, target: str, when: float, *, after: bool) -> int | None:
     """A timestamp as a place in `target`'s order. With `after`: the id of the last row at
     or before `when` (0 if none), so rows after it are those later than `when`; else the
-    id of the first row at or after `when` (None if none), so rows before it are earlier.
+    id of the first row at or after `when` (None if none), so rows before it are earlier."""
+    if not after:
+        return first_reaching(c, target, when, strictly=False)
+    return last_before(c, target, first_reaching(c, target, when, strictly=True))
 
-    Times follow ids (History stores them so), so both walk `history_in_order` back from
-    the newest row: a cost in the rows after `when`, which is what a client catching up
-    asks for anyway."""
+
+def last_before(c: sqlite3.Connection, target: str, place: int | None) -> int:
+    """The id of `target`'s last row before the id `place` (None: after every row); 0 if
+    there is none."""
     row = c.execute(
-        "SELECT id FROM history WHERE target = ? AND time <= ? ORDER BY id DESC LIMIT 1"
-        if after
-        else "SELECT id FROM history WHERE target = ? AND time < ? ORDER BY id DESC LIMIT 1",
-        (target, when),
+        "SELECT id FROM history WHERE target = ? AND id < ? ORDER BY id DESC LIMIT 1",
+        (target, place if place is not None else 1 << 62),
     ).fetchone()
-    below = int(row[0]) if row is not None else 0
-    if after:
-        return below
-    row = c.execute(
-        "SELECT id FROM history WHERE target = ? AND id > ? ORDER BY id LIMIT 1", (target, below)
+    return int(row[0]) if row is not None else 0
+
+
+def first_reaching(
+    c: sqlite3.Connection, target: str, when: float, *, strictly: bool
+) -> int | None:
+    """The id of `target`'s first row at or after `when` (`strictly`: after it), None if none.
+
+    Times follow ids (History stores them so), so this is a binary search over the target's
+    ids in `history_in_order`: a few dozen lookups of the index whatever the history's size
+    (a walk back from the newest row took 40 ms through 300,000 lines)."""
+    reaches = float.__gt__ if strictly else float.__ge__
+    first = c.execute(
+        "SELECT id FROM history WHERE target = ? ORDER BY id LIMIT 1", (target,)
     ).fetchone()
-    return int(row[0]) if row is not None else None
+    last = c.execute(
+        "SELECT id, time FROM history WHERE target = ? ORDER BY id DESC LIMIT 1", (target,)
+    ).fetchone()
+    if first is None or not reaches(float(last[1]), when):
+        return None
+    low, high = int(first[0]), int(last[0])
+    best, high = high, high - 1  # a row that reaches `when`; look for an earlier one
+    while low <= high:
+        middle = (low + high) // 2
+        row = c.execute(
+            "SELECT id, time FROM history WHERE target = ? AND id >= ? AND id <= ?"
+            " ORDER BY id LIMIT 1",
+            (target, middle, high),
+        ).fetchone()
+        if row is None:  # no row of the target from `middle` to `high`
+            high = middle - 1
+        elif reaches(float(row[1]), when):
+            best, high = int(row[0]), middle - 1  # none between `middle` and this one
+        else:
+            low = int(row[0]) + 1
+    return best
