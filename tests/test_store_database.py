@@ -211,3 +211,27 @@ def test_settle_waits_for_the_writes_asked_for_and_runs_their_answers_in_order(t
     assert answers == ["a read first", True, True]
     database.close()
     assert [text for _, text in notes(tmp_path)] == ["one", "two"]
+
+
+def test_the_log_is_checkpointed_into_the_file_off_the_writers_thread(tmp_path):
+    """Commits only append to the write-ahead log; a thread of its own copies the log into
+    the database file (checkpoints.py), so no commit, and no turn's output waiting for it,
+    pays for a checkpoint. The file itself, read without the log, has every row."""
+    loop = Loop()
+    database = Database(tmp_path, V1, post=loop.post)
+    database.open()
+    try:
+        answers: list = []
+        for n in range(200):  # far fewer pages than the writer's own checkpoint waits for
+            database.write([("INSERT INTO notes (text) VALUES (?)", (f"line {n}",))],
+                           answers.append)  # fmt: skip
+        assert database.settle(10.0) and answers == [True] * 200
+        checkpointer = database.checkpointer
+        assert checkpointer is not None
+        checkpointer.ran.clear()
+        assert checkpointer.ran.wait(10.0)  # a checkpoint that began after the commits
+        uri = f"file:{tmp_path / DB_NAME}?immutable=1"  # the file alone, without the log
+        with sqlite3.connect(uri, uri=True) as alone:
+            assert alone.execute("SELECT count(*) FROM notes").fetchone()[0] == 200
+    finally:
+        database.close()

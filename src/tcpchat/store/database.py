@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import StoreError
+from .checkpoints import BACKSTOP_PAGES, Checkpointer
 
 __all__ = ["DB_NAME", "Database", "Many", "Migration", "StoreError"]
 
@@ -68,6 +69,7 @@ class Database:
         self.post = post
         self.version = 0
         self._lock_file: int | None = None
+        self.checkpointer: Checkpointer | None = None  # a file's, with a writer thread
         self._connection: sqlite3.Connection | None = None
         # (work, done) to run, or (statements, done) to write; None stops the thread.
         self._jobs: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
@@ -109,6 +111,9 @@ class Database:
             self._thread.join()
             self._thread = None
             raise failure
+        if self.path is not None:
+            self.checkpointer = Checkpointer(self.path)
+            self.checkpointer.start()
 
     def _prepare_directory(self, folder: Path) -> None:
         try:
@@ -144,6 +149,8 @@ class Database:
                 if str(mode).lower() != "wal":
                     raise StoreError(f"{self.path}: SQLite would not use WAL mode ({mode})")
             connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+            if self.path is not None and self.post is not None:  # see checkpoints.py
+                connection.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
             self._migrate(connection)
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._explain(exc)) from None
@@ -384,6 +391,9 @@ class Database:
             self._jobs.put(None)
             self._thread.join()
             self._thread = None
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
         if self._connection is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.close()
