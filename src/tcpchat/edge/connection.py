@@ -117,12 +117,7 @@ class Connection:
         settings = hub.settings
         self.gate: FloodGate | None = None
         if settings.flood_rate > 0:
-            self.gate = FloodGate(
-                settings.flood_burst,
-                settings.flood_rate,
-                settings.flood_max_queued,
-                self.loop.time(),
-            )
+            self.gate = FloodGate(settings, self.loop.time())
         self.address_key: str | None = None  # counted under this key while connected
         self.uid: str | None = None  # its id in the log (and its user's), once it is logged
         self.reason: str | None = None  # why the edge ended it, if it did
@@ -157,7 +152,7 @@ class Connection:
         """The transport is gone: the peer closed, the network failed, or we hung up."""
         self.closing = True
         if self.gate is not None:
-            self.gate.held.clear()
+            self.gate.clear()
         if self.greet_timer is not None:
             self.greet_timer.cancel()
         self.hub.release(self)
@@ -202,7 +197,7 @@ class Connection:
         if gate is None or gate.admit(self.loop.time()):
             self._line(raw, truncated)
             return
-        if len(gate.held) == 0:
+        if not gate.waiting():
             self.loop.call_later(gate.wait(), self._release)
         if not gate.hold(raw, truncated):
             self._excess_flood()
@@ -216,7 +211,7 @@ class Connection:
             if self.closing:
                 return
             self._line(raw, truncated)
-        if gate.held and not self.closing:
+        if gate.waiting() and not self.closing:
             self.loop.call_later(gate.wait(), self._release)
 
     def _excess_flood(self) -> None:
@@ -225,7 +220,7 @@ class Connection:
                     extra=self.fields("excess_flood"))  # fmt: skip
         self.hub.metrics.flood_disconnects += 1
         if self.gate is not None:
-            self.gate.held.clear()
+            self.gate.clear()
         if self.session is not None:
             self.core.close(self.session, "Excess Flood")
         else:
