@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import socket
 import ssl
 from collections import deque
 from collections.abc import Callable
@@ -44,7 +45,7 @@ from . import listener, systemd, tls
 from .connection import Connection
 from .fdlimit import FD_RESERVE, connection_cap, fd_shortfall, raise_fd_limit
 from .metrics import Metrics
-from .tcp import TcpConnection
+from .tcp import TcpConnection, tune_socket
 from .throttle import Throttle
 
 __all__ = ["SHUTDOWN_REASON", "ChatServer", "address_key", "connection_cap"]
@@ -307,12 +308,14 @@ class ChatServer:
     ) -> list[tuple[str, int]]:
         settings = self.settings
         factory: Callable[[], asyncio.Protocol]
+        tune: Callable[[socket.socket], None] | None = None
         if web:
             from .websocket import WebConnection  # the `web` extra: websockets
 
             factory = functools.partial(WebConnection, self)
         else:
             factory = functools.partial(TcpConnection, self)
+            tune = self._tune
         host = settings.host if not web or settings.web_host is None else settings.web_host
         hosts = [host] if host else ["0.0.0.0", "::"]
         addresses: list[tuple[str, int]] = []
@@ -342,11 +345,18 @@ class ChatServer:
                     handshakes_per_address=settings.max_connections_per_address,
                     address_key=address_key,
                     proxies=proxies,
+                    tune=tune,
                 )
                 self.listeners.append(each)
                 addresses.append(each.address)
                 port = addresses[-1][1]
         return addresses
+
+    def _tune(self, sock: socket.socket) -> None:
+        """A chat port's new socket: keepalive and send buffer, as the settings are now."""
+        settings = self.settings
+        if settings.tcp_keepalive or settings.socket_send_buffer:
+            tune_socket(sock, settings)
 
     def _trusted_proxy(self, address: str) -> bool:
         """Whether a peer may name the client with a PROXY protocol header (trusted_proxies,

@@ -31,10 +31,8 @@ class TcpConnection(Connection, asyncio.Protocol):
         self.framer = LineFramer(settings.max_line_bytes + settings.max_tags_bytes)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self.opened(transport, self.peer_of(transport)):  # type: ignore[arg-type]  # uvloop's is no subclass
-            settings = self.hub.settings
-            if settings.tcp_keepalive or settings.socket_send_buffer:
-                tune_socket(transport.get_extra_info("socket"), settings)
+        # The socket options were set by the listener (tune_socket), before the loop had it.
+        self.opened(transport, self.peer_of(transport))  # type: ignore[arg-type]  # uvloop's is no subclass
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
