@@ -11,9 +11,8 @@ import asyncio
 import socket
 
 from ..config import Settings
-from . import sniff
+from . import framing, sniff
 from .connection import Connection, Hub
-from .framing import LineFramer
 
 __all__ = ["TcpConnection", "tune_socket"]
 
@@ -21,14 +20,16 @@ __all__ = ["TcpConnection", "tune_socket"]
 class TcpConnection(Connection, asyncio.Protocol):
     """One TCP or TLS connection."""
 
-    __slots__ = ("framer",)
+    # The line framing's state (framing.py): the start of a line whose end has not arrived
+    # yet, and whether the rest of an overlong line is being skipped.
+    __slots__ = ("rest", "discarding")
 
     def __init__(
         self, hub: Hub, peer: tuple[str, int] | None = None, via: str | None = None
     ) -> None:
         super().__init__(hub, peer, via)
-        settings = hub.settings
-        self.framer = LineFramer(settings.max_line_bytes + settings.max_tags_bytes)
+        self.rest = b""
+        self.discarding = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # The socket options were set by the listener (tune_socket), before the loop had it.
@@ -38,12 +39,12 @@ class TcpConnection(Connection, asyncio.Protocol):
         if self.closing:
             return
         self.hub.metrics.bytes_in += len(data)
-        if not self.spoke and not self.framer.waiting:
+        if not self.spoke and not self.rest:
             stranger = sniff.identify(data)  # the very first bytes
             if stranger is not None:
                 self.turn_away(stranger)
                 return
-        lines, cut = self.framer.feed(data)
+        lines, cut = framing.feed(self, data, self.hub.settings)
         session = self.session
         if session is not None and self.gate is None and self.person is None and self.spoke:
             receive = self.core.receive  # the usual case, kept short: a gone session
