@@ -75,7 +75,8 @@ class Connection:
         "core",
         "loop",
         "transport",
-        "peer",
+        "host",
+        "port",
         "session",
         "person",
         "spoke",
@@ -108,7 +109,8 @@ class Connection:
         self.core = hub.core
         self.loop = hub.loop
         self.transport: asyncio.Transport | None = None
-        self.peer: tuple[str, int] = peer or UNKNOWN_PEER
+        # The peer's address, kept as its two parts (a tuple of them would cost 56 bytes).
+        self.host, self.port = peer or UNKNOWN_PEER
         self.via = via
         self.session: Session | None = None  # set once we know IRC client or person
         self.person: PlainSession | None = None
@@ -137,7 +139,7 @@ class Connection:
         if refusal is not None:
             log.warning("refused %s: %s", shown(peer), refusal,
                         extra=self.fields("refused", reason=refusal))  # fmt: skip
-            self._hang_up(self.core.farewell(self.peer[0], refusal))
+            self._hang_up(self.core.farewell(self.host, refusal))
             return False
         if self.LOGGED_AT_OPEN:
             self.log_connect()
@@ -146,9 +148,18 @@ class Connection:
         )
         return True
 
+    @property
+    def peer(self) -> tuple[str, int]:
+        """Whom the connection is from: (address, port)."""
+        return self.host, self.port
+
+    @peer.setter
+    def peer(self, peer: tuple[str, int]) -> None:
+        self.host, self.port = peer
+
     def peer_of(self, transport: asyncio.BaseTransport) -> tuple[str, int]:
         """Whom the connection is from: the socket's peer, unless the listener said."""
-        if self.peer is not UNKNOWN_PEER:
+        if self.host is not UNKNOWN_PEER[0]:
             return self.peer
         peer = transport.get_extra_info("peername")
         return (str(peer[0]), int(peer[1])) if peer else UNKNOWN_PEER
@@ -185,7 +196,7 @@ class Connection:
         found: dict[str, object] = {"event": event}
         if self.uid is not None:
             found["conn"] = self.uid
-        found["addr"], found["port"] = self.peer
+        found["addr"], found["port"] = self.host, self.port
         if self.via is not None:
             found["proxy"] = self.via
         session = self.session
@@ -229,7 +240,7 @@ class Connection:
         if self.session is not None:
             self.core.close(self.session, "Excess Flood")
         else:
-            self.write(self.core.farewell(self.peer[0], "Excess Flood"))
+            self.write(self.core.farewell(self.host, "Excess Flood"))
             self.close()
         self.closing = True
 
@@ -263,7 +274,7 @@ class Connection:
         if self.greet_timer is not None:
             self.greet_timer.cancel()
             self.greet_timer = None
-        self.session = self.core.connect(self, self.peer[0], self.secure, self.certfp, self.uid)
+        self.session = self.core.connect(self, self.host, self.secure, self.certfp, self.uid)
         self._announce()
         return self.session
 
@@ -281,7 +292,7 @@ class Connection:
         )
         self.person = person
         sink = PersonSink(self, person)
-        self.session = self.core.connect(sink, self.peer[0], self.secure, self.certfp, self.uid)
+        self.session = self.core.connect(sink, self.host, self.secure, self.certfp, self.uid)
         self.write(person.greeting())
         self._announce()
         return self.session
