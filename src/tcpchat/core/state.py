@@ -199,6 +199,8 @@ class LocalState:
         if holder is not None and holder is not user:
             return False
         self._release_nick(user)
+        if nick == user.user:  # the username came first and is the same: keep one string
+            nick = user.user
         if folded == nick:  # already folded (most nicks): the index shares the nick's string
             folded = nick
         self.nicks[folded] = user
