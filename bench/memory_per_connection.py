@@ -90,7 +90,7 @@ def owned_objects(server: Any, core: Any) -> tuple[list[Any], list[tuple[str, in
     a, b = conns[len(conns) // 2], conns[len(conns) // 2 + 1]
     state = core.state
     indexes = {
-        "server.connections (set)": server.connections,
+        "server.connections (dict)": server.connections,
         "router.sessions (uid -> Session)": core.router.sessions,
         "state.nicks (folded nick -> User)": state.nicks,
         "state.by_uid (uid -> User)": state.by_uid,
