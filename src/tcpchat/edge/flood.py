@@ -37,7 +37,7 @@ class FloodGate:
 
     def __init__(self, limits: FloodLimits, now: float) -> None:
         self.limits = limits  # flood_rate is more than 0 (no gate at all means no limit)
-        self.tokens: float = limits.flood_burst
+        self.tokens = float(limits.flood_burst)
         self.stamp = now
         self.held: deque[tuple[bytes, bool]] | None = None  # made when a line first waits
 
