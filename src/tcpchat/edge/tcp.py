@@ -21,8 +21,8 @@ class TcpConnection(Connection, asyncio.Protocol):
     """One TCP or TLS connection."""
 
     # The line framing's state (framing.py): the start of a line whose end has not arrived
-    # yet, and whether the rest of an overlong line is being skipped.
-    __slots__ = ("rest", "discarding")
+    # yet, whether the rest of an overlong line is being skipped, and the longest line.
+    __slots__ = ("rest", "discarding", "limit")
 
     def __init__(
         self, hub: Hub, peer: tuple[str, int] | None = None, via: str | None = None
@@ -30,6 +30,7 @@ class TcpConnection(Connection, asyncio.Protocol):
         super().__init__(hub, peer, via)
         self.rest = b""
         self.discarding = False
+        self.limit = framing.shared_limit(hub.settings)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # The socket options were set by the listener (tune_socket), before the loop had it.
@@ -44,7 +45,7 @@ class TcpConnection(Connection, asyncio.Protocol):
             if stranger is not None:
                 self.turn_away(stranger)
                 return
-        lines, cut = framing.feed(self, data, self.hub.settings)
+        lines, cut = framing.feed(self, data)
         session = self.session
         if session is not None and self.gate is None and self.person is None and self.spoke:
             receive = self.core.receive  # the usual case, kept short: a gone session
