@@ -8,6 +8,8 @@ sent NICK and USER and got the welcome, in no channel: what `bench.py idle` hold
 
 1. RSS per connection measured the bench's way (bench.py run_idle): a real server process
    with bench/unlimited.toml, its VmRSS before and after the clients connect, over N.
+   unlimited.toml turns flood control off; `--flood` measures with it as it is by default
+   (each connection then has a flood gate).
 2. tracemalloc in a server run in a child process of this script (so that the clients'
    allocations are not counted): a snapshot after a warm-up (50 clients that came and left,
    so one-time caches are filled), another with N clients held; the difference over N,
@@ -44,6 +46,7 @@ from servers import ROOT, UNLIMITED, start_tcpchat
 
 WARM_UP = 50
 TOP = 25
+FLOOD_SETTINGS = ("flood_burst", "flood_rate", "flood_max_queued")
 
 
 # ------------------------------------------------------------- the traced server (child)
@@ -87,8 +90,7 @@ def owned_objects(server: Any, core: Any) -> tuple[list[Any], list[tuple[str, in
     a, b = conns[len(conns) // 2], conns[len(conns) // 2 + 1]
     state = core.state
     indexes = {
-        "server.connections (set)": server.connections,
-        "core.sessions (set)": core.sessions,
+        "server.connections (dict)": server.connections,
         "router.sessions (uid -> Session)": core.router.sessions,
         "state.nicks (folded nick -> User)": state.nicks,
         "state.by_uid (uid -> User)": state.by_uid,
@@ -124,7 +126,16 @@ def shown_path(filename: str) -> str:
     return filename
 
 
-async def traced_server(event_loop: str, data_dir: str) -> None:
+def default_flood() -> dict[str, str]:
+    """Flood control's settings as they are by default (unlimited.toml turns it off)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from tcpchat.config import Settings
+
+    defaults = Settings()
+    return {name: str(getattr(defaults, name)) for name in FLOOD_SETTINGS}
+
+
+async def traced_server(event_loop: str, data_dir: str, flood: bool) -> None:
     from tcpchat.config import Settings
     from tcpchat.edge.server import ChatServer
 
@@ -133,6 +144,9 @@ async def traced_server(event_loop: str, data_dir: str) -> None:
         "host": "127.0.0.1", "port": 0, "console": False, "data_dir": data_dir,
         "web_port": 0, "event_loop": event_loop,
     })  # fmt: skip
+    if flood:
+        defaults = Settings()
+        settings = settings.updated({name: getattr(defaults, name) for name in FLOOD_SETTINGS})
     server = ChatServer(settings)
     await server.start()
     loop = asyncio.get_running_loop()
@@ -169,6 +183,7 @@ async def traced_server(event_loop: str, data_dir: str) -> None:
         counts[describe(obj)] += 1
     report = {
         "loop": f"{type(loop).__module__}.{type(loop).__name__}",
+        "flood": ", flood control on (defaults)" if flood else "",
         "clients": clients,
         "registered": held,
         "traced_per_connection": total / clients,
@@ -190,9 +205,9 @@ async def hold(host: str, port: int, count: int, prefix: str) -> list[BenchClien
     return clients
 
 
-async def rss_per_connection(event_loop: str, count: int) -> tuple[float, str]:
+async def rss_per_connection(event_loop: str, count: int, flood: bool) -> tuple[float, str]:
     """bench.py run_idle's figure: (VmRSS held - VmRSS before) / N, of a real server process."""
-    server = start_tcpchat(event_loop=event_loop)
+    server = start_tcpchat(event_loop=event_loop, settings=default_flood() if flood else None)
     try:
         baseline = server.rss_kib()
         clients = await hold(server.host, server.port, count, "i")
@@ -203,10 +218,11 @@ async def rss_per_connection(event_loop: str, count: int) -> tuple[float, str]:
     return (held - baseline) * 1024 / count, f"RSS {baseline / 1024:.1f} -> {held / 1024:.1f} MiB"
 
 
-async def traced(event_loop: str, count: int) -> dict[str, Any]:
+async def traced(event_loop: str, count: int, flood: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as folder:
         child = subprocess.Popen(
-            [sys.executable, __file__, "--traced-server", event_loop, "--data-dir", folder],
+            [sys.executable, __file__, "--traced-server", event_loop, "--data-dir", folder,
+             *(["--flood"] if flood else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
         )  # fmt: skip
         assert child.stdin is not None and child.stdout is not None
@@ -241,7 +257,7 @@ async def traced(event_loop: str, count: int) -> dict[str, Any]:
 
 def print_report(event_loop: str, rss: list[tuple[int, float, str]], report: dict) -> None:
     n = report["clients"]
-    print(f"\n## event_loop = {event_loop} ({report['loop']})\n")
+    print(f"\n## event_loop = {event_loop} ({report['loop']}){report['flood']}\n")
     for count, per, note in rss:
         print(f"RSS per connection, the bench's way, {count} clients: {per:7.0f} B  ({note})")
     print(f"tracemalloc, all allocations still held over {n} clients "
@@ -266,9 +282,9 @@ async def main_async(args: argparse.Namespace) -> None:
     for event_loop in args.loops.split(","):
         rss = []
         for count in sorted({args.clients, args.rss_clients or args.clients}):
-            per, note = await rss_per_connection(event_loop, count)
+            per, note = await rss_per_connection(event_loop, count, args.flood)
             rss.append((count, per, note))
-        print_report(event_loop, rss, await traced(event_loop, args.clients))
+        print_report(event_loop, rss, await traced(event_loop, args.clients, args.flood))
 
 
 def main() -> None:
@@ -276,6 +292,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2000, help="N (default 2000)")
     parser.add_argument("--rss-clients", type=int, help="also the RSS figure at this many")
     parser.add_argument("--loops", default="asyncio,uvloop")
+    parser.add_argument("--flood", action="store_true",
+                        help="flood control on, as by default (unlimited.toml turns it off)")
     parser.add_argument("--traced-server", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -287,7 +305,7 @@ def main() -> None:
 
             factory = uvloop.new_event_loop
         with asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(traced_server(args.traced_server, args.data_dir))
+            runner.run(traced_server(args.traced_server, args.data_dir, args.flood))
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -195,7 +195,9 @@ def start_tcpchat(
     if settings:
         config = folder / "bench.toml"
         extra = "".join(f"{key} = {toml_value(value)}\n" for key, value in settings.items())
-        config.write_text(UNLIMITED.read_text() + extra)
+        kept = [line for line in UNLIMITED.read_text().splitlines(keepends=True)
+                if line.partition("=")[0].strip() not in settings]  # TOML allows a key once
+        config.write_text("".join(kept) + extra)
     command = [
         sys.executable,
         str(root / "server.py"),

@@ -197,7 +197,7 @@ def test_a_line_that_never_ends_is_bounded(server):
     alice.expect(r" 417 ")
     alice.send_raw(b"\r\nPRIVMSG bob :after the flood\r\n")
     bob.expect(r"PRIVMSG bob :after the flood$")
-    size = server.call(lambda: max(len(c.framer.rest) for c in server.server.connections))
+    size = server.call(lambda: max(len(c.rest) for c in server.server.connections))
     assert size <= 512 + 8191
 
 

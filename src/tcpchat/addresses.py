@@ -22,7 +22,8 @@ def address_key(host: str) -> str:
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
-    return str(address)
+    key = str(address)
+    return host if key == host else key  # one string kept per connection, not two equal ones
 
 
 def in_networks(address: str, networks: Sequence[str]) -> bool:

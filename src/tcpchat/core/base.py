@@ -29,7 +29,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, ValuesView
 from typing import Any, Protocol
 
 from .. import __version__
@@ -107,7 +107,6 @@ class ChatBase:
             state if state is not None else LocalState(s.whowas_entries, s.whowas_per_nick)
         )
         self.router = LocalRouter(self.state, self.settings.server_name)
-        self.sessions: set[Session] = set()  # this node's connections
         self.node = node
         self.version = f"tcpchat-{__version__}"
         self.run_blocking: RunBlocking = run_now
@@ -183,6 +182,11 @@ class ChatBase:
     def new_batch_ref(self) -> str:
         """A reference tag for a batch the server opens (letters and digits only)."""
         return f"b{next(self._batch_refs):x}"
+
+    @property
+    def sessions(self) -> ValuesView[Session]:
+        """This node's connections: the router's index of them by uid (one index, not two)."""
+        return self.router.sessions.values()
 
     @property
     def messages_relayed(self) -> int:
@@ -492,6 +496,5 @@ class ChatBase:
         else:
             self.state.forget(user)
         self.router.detach(session)
-        self.sessions.discard(session)
         self.password_gate.forget(session)
 

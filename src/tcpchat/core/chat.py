@@ -111,7 +111,6 @@ class ChatCore(ChatBase):
         )  # fmt: skip
         self.state.connect(user)
         self.router.attach(session)
-        self.sessions.add(session)
         return session
 
     def connect_operator(self, sink: Sink, nick: str) -> Session:
@@ -130,13 +129,12 @@ class ChatCore(ChatBase):
 
     def shutdown(self, reason: str) -> None:
         """Close every connection, telling each why (and no one of the others' QUITs)."""
-        for session in self.sessions:
+        for session in list(self.sessions):
             session.gone, session.reason = True, reason
             if not session.console:
                 session.sink.write(self.farewell(session.user.host, reason))
                 self.router.count_out(b"ERROR")
                 session.sink.close()
-        self.sessions.clear()
         self.state.clear()
         self.router.clear()
 

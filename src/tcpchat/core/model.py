@@ -22,6 +22,9 @@ from .isupport import BAN_MODE, EXCEPT_MODE, LIST_MODES
 # One shared empty set: most users never get a mode and most sessions never ask for a
 # capability, and an empty `set()` costs 216 bytes each; these fields are replaced, not mutated.
 NONE: frozenset[str] = frozenset()
+# The channels of a user in none (most idle connections): one dict for all of them, never
+# added to (`User.enter` gives the user a dict of its own first); 64 bytes a user saved.
+NO_CHANNELS: dict[str, Channel] = {}
 
 # Bits of Session.tag_mask: which tags a session wants on what it is sent (and, for
 # extended-join, which form of JOIN): the router renders one variant per mask.
@@ -60,8 +63,15 @@ class User:
     nick_since: float = 0.0
     registered: bool = False
     console: bool = False  # the server's own operator console, not a connection
-    channels: dict[str, Channel] = field(default_factory=dict)  # folded name -> channel
+    channels: dict[str, Channel] = field(default_factory=lambda: NO_CHANNELS)  # folded -> it
     source: str = "*"  # nick!user@host, kept current so relays never rebuild it
+
+    def enter(self, key: str, channel: Channel) -> None:
+        """Count `channel` (folded name `key`) among the user's (ChatState's to call)."""
+        if self.channels is NO_CHANNELS:
+            self.channels = {key: channel}
+        else:
+            self.channels[key] = channel
 
     def refresh_source(self) -> None:
         """Recompute `source` after the nick or user changed."""

@@ -33,7 +33,7 @@ from .events import (
     UserModeChanged,
 )
 from .isupport import DEFAULT_CHANNEL_MODES, LIST_MODES, USER_MODES
-from .model import Channel, User, Whowas, restored
+from .model import NO_CHANNELS, Channel, User, Whowas, restored
 
 __all__ = ["ChatState", "LocalState"]
 
@@ -199,6 +199,10 @@ class LocalState:
         if holder is not None and holder is not user:
             return False
         self._release_nick(user)
+        if nick == user.user:  # the username came first and is the same: keep one string
+            nick = user.user
+        if folded == nick:  # already folded (most nicks): the index shares the nick's string
+            folded = nick
         self.nicks[folded] = user
         user.nick = nick
         user.refresh_source()
@@ -227,7 +231,7 @@ class LocalState:
             for uid in channel.members:
                 member = self.by_uid.get(uid)
                 if member is not None:
-                    member.channels[channel.folded] = channel
+                    member.enter(channel.folded, channel)
             for uid in channel.invited:
                 self.invites.setdefault(uid, set()).add(channel.folded)
 
@@ -274,7 +278,7 @@ class LocalState:
                 event.channel, event.key, event.time, modes=DEFAULT_CHANNEL_MODES
             )
         channel.members[event.uid] = event.status
-        user.channels[event.key] = channel
+        user.enter(event.key, channel)
         if event.uid in channel.invited:
             channel.invited.discard(event.uid)
             self.invites[event.uid].discard(event.key)
@@ -298,6 +302,8 @@ class LocalState:
         user = self.by_uid.get(uid)
         if user is not None:
             user.channels.pop(key, None)
+            if not user.channels:
+                user.channels = NO_CHANNELS  # the dict of its own goes (model.NO_CHANNELS)
         if not channel.members:
             del self.channels[key]
             for invitee in channel.invited:

@@ -37,6 +37,11 @@ log = logging.getLogger("tcpchat.edge")
 # Seconds a refused or turned-away connection stays half-closed, so its peer can read why.
 REFUSAL_LINGER = 2.0
 UNKNOWN_PEER = ("unknown", 0)  # a connection's peer until its transport says
+# What an idle connection has queued, and the history writes it waits on: nothing, in lists
+# shared by all of them (an empty list costs 56 bytes a connection). Never appended to:
+# `write` and `hold` make a list of the connection's own first.
+NO_OUTPUT: list[bytes] = []
+NO_HOLDS: list[int] = []
 
 
 class Hub(Protocol):
@@ -70,7 +75,8 @@ class Connection:
         "core",
         "loop",
         "transport",
-        "peer",
+        "host",
+        "port",
         "session",
         "person",
         "spoke",
@@ -103,26 +109,22 @@ class Connection:
         self.core = hub.core
         self.loop = hub.loop
         self.transport: asyncio.Transport | None = None
-        self.peer: tuple[str, int] = peer or UNKNOWN_PEER
+        # The peer's address, kept as its two parts (a tuple of them would cost 56 bytes).
+        self.host, self.port = peer or UNKNOWN_PEER
         self.via = via
         self.session: Session | None = None  # set once we know IRC client or person
         self.person: PlainSession | None = None
         self.spoke = False  # has the peer sent a line yet?
-        self.pending: list[bytes] = []
+        self.pending = NO_OUTPUT  # a list of its own while output is queued
         self.dirty = False  # written to in this loop turn (it is in the hub's dirty list)
-        self.holds: list[int] = []  # how much of `pending` waits on each history write
+        self.holds = NO_HOLDS  # how much of `pending` waits on each history write
         self.close_when_sent = False  # close() came while output was held
         self.closing = False
         self.greet_timer: asyncio.TimerHandle | None = None
         settings = hub.settings
         self.gate: FloodGate | None = None
         if settings.flood_rate > 0:
-            self.gate = FloodGate(
-                settings.flood_burst,
-                settings.flood_rate,
-                settings.flood_max_queued,
-                self.loop.time(),
-            )
+            self.gate = FloodGate(settings, self.loop.time())
         self.address_key: str | None = None  # counted under this key while connected
         self.uid: str | None = None  # its id in the log (and its user's), once it is logged
         self.reason: str | None = None  # why the edge ended it, if it did
@@ -137,7 +139,7 @@ class Connection:
         if refusal is not None:
             log.warning("refused %s: %s", shown(peer), refusal,
                         extra=self.fields("refused", reason=refusal))  # fmt: skip
-            self._hang_up(self.core.farewell(self.peer[0], refusal))
+            self._hang_up(self.core.farewell(self.host, refusal))
             return False
         if self.LOGGED_AT_OPEN:
             self.log_connect()
@@ -146,9 +148,18 @@ class Connection:
         )
         return True
 
+    @property
+    def peer(self) -> tuple[str, int]:
+        """Whom the connection is from: (address, port)."""
+        return self.host, self.port
+
+    @peer.setter
+    def peer(self, peer: tuple[str, int]) -> None:
+        self.host, self.port = peer
+
     def peer_of(self, transport: asyncio.BaseTransport) -> tuple[str, int]:
         """Whom the connection is from: the socket's peer, unless the listener said."""
-        if self.peer != UNKNOWN_PEER:  # not `is`: compiled (mypyc), a tuple is a new object
+        if self.host != UNKNOWN_PEER[0]:  # not `is`: compiled (mypyc) copies some values
             return self.peer
         peer = transport.get_extra_info("peername")
         return (str(peer[0]), int(peer[1])) if peer else UNKNOWN_PEER
@@ -157,7 +168,7 @@ class Connection:
         """The transport is gone: the peer closed, the network failed, or we hung up."""
         self.closing = True
         if self.gate is not None:
-            self.gate.held.clear()
+            self.gate.clear()
         if self.greet_timer is not None:
             self.greet_timer.cancel()
         self.hub.release(self)
@@ -185,7 +196,7 @@ class Connection:
         found: dict[str, object] = {"event": event}
         if self.uid is not None:
             found["conn"] = self.uid
-        found["addr"], found["port"] = self.peer
+        found["addr"], found["port"] = self.host, self.port
         if self.via is not None:
             found["proxy"] = self.via
         session = self.session
@@ -202,7 +213,7 @@ class Connection:
         if gate is None or gate.admit(self.loop.time()):
             self._line(raw, truncated)
             return
-        if len(gate.held) == 0:
+        if not gate.waiting():
             self.loop.call_later(gate.wait(), self._release)
         if not gate.hold(raw, truncated):
             self._excess_flood()
@@ -216,7 +227,7 @@ class Connection:
             if self.closing:
                 return
             self._line(raw, truncated)
-        if gate.held and not self.closing:
+        if gate.waiting() and not self.closing:
             self.loop.call_later(gate.wait(), self._release)
 
     def _excess_flood(self) -> None:
@@ -225,11 +236,11 @@ class Connection:
                     extra=self.fields("excess_flood"))  # fmt: skip
         self.hub.metrics.flood_disconnects += 1
         if self.gate is not None:
-            self.gate.held.clear()
+            self.gate.clear()
         if self.session is not None:
             self.core.close(self.session, "Excess Flood")
         else:
-            self.write(self.core.farewell(self.peer[0], "Excess Flood"))
+            self.write(self.core.farewell(self.host, "Excess Flood"))
             self.close()
         self.closing = True
 
@@ -263,7 +274,7 @@ class Connection:
         if self.greet_timer is not None:
             self.greet_timer.cancel()
             self.greet_timer = None
-        self.session = self.core.connect(self, self.peer[0], self.secure, self.certfp, self.uid)
+        self.session = self.core.connect(self, self.host, self.secure, self.certfp, self.uid)
         self._announce()
         return self.session
 
@@ -281,7 +292,7 @@ class Connection:
         )
         self.person = person
         sink = PersonSink(self, person)
-        self.session = self.core.connect(sink, self.peer[0], self.secure, self.certfp, self.uid)
+        self.session = self.core.connect(sink, self.host, self.secure, self.certfp, self.uid)
         self.write(person.greeting())
         self._announce()
         return self.session
@@ -346,6 +357,9 @@ class Connection:
             if not dirty:
                 self.loop.call_soon(self.hub.flush_all)
             dirty.append(self)
+            if self.pending is NO_OUTPUT:  # (flush shares it only while not dirty)
+                self.pending = [data]
+                return
         self.pending.append(data)
 
     def queued_bytes(self) -> int:
@@ -357,10 +371,15 @@ class Connection:
         """Send what is queued: all of it, or its first `count` pieces."""
         pending = self.pending
         if not pending:
+            if not self.dirty:
+                self.pending = NO_OUTPUT
             return
         if count is None or count >= len(pending):
             data = pending[0] if len(pending) == 1 else b"".join(pending)
-            pending.clear()
+            if self.dirty:  # more may come in this turn: `write` appends without looking
+                pending.clear()
+            else:
+                self.pending = NO_OUTPUT
         else:
             data = b"".join(pending[:count])
             del pending[:count]
@@ -375,7 +394,10 @@ class Connection:
 
     def hold(self) -> None:
         """What is queued now waits for the history write just asked for."""
-        self.holds.append(len(self.pending))
+        if self.holds is NO_HOLDS:
+            self.holds = [len(self.pending)]
+        else:
+            self.holds.append(len(self.pending))
 
     def release(self, writes: int = 1) -> None:
         """The oldest `writes` history writes this connection waited on are done: send what

@@ -4,49 +4,69 @@ LF, CRLF and a lone CR each end a line (clients and people on telnet send all th
 lines are dropped, and a line with no end in sight is not buffered forever: once `limit`
 bytes are waiting without a line end, they are handed on as one truncated line (the core
 answers 417) and the rest of that line is skipped up to its end.
+
+The state (what is left of an unfinished line, whether an overlong one is being skipped)
+lives in fields of the connection itself (`Framed`): an object of its own per connection
+would cost about 80 bytes for every idle one. So does the limit, an int shared by every
+connection with the same one (`shared_limit`: an int above 256 is 28 bytes of its own).
 """
 
 from __future__ import annotations
 
-__all__ = ["LineFramer"]
+from typing import Protocol
+
+__all__ = ["Framed", "LineLimits", "feed", "shared_limit"]
+
+# One int object for each limit in use (a handful at most: one per reload that changed it).
+_LIMITS: dict[int, int] = {}
 
 
-class LineFramer:
-    """Cuts a byte stream into lines; `feed` takes what arrived and returns what is whole."""
+class Framed(Protocol):
+    """Whatever a byte stream is framed for."""
 
-    __slots__ = ("limit", "rest", "discarding")
+    rest: bytes  # the start of a line whose end has not arrived yet
+    discarding: bool  # skipping the rest of an overlong line
+    limit: int  # bytes a line may have before it is cut
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.rest = b""  # the start of a line whose end has not arrived yet
-        self.discarding = False  # skipping the rest of an overlong line
 
-    def feed(self, data: bytes) -> tuple[list[bytes], bytes | None]:
-        """The complete lines in `data` (after what came before), without their line
-        ends, and the truncated start of an overlong line if one just passed `limit`."""
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n")
-            if b"\r" in data:
-                data = data.replace(b"\r", b"\n")
-        if self.rest:
-            data = self.rest + data
-            self.rest = b""
-        lines = data.split(b"\n")
-        rest = lines.pop()  # the unfinished line after the last line end
-        if self.discarding and lines:
-            self.discarding = False
-            del lines[0]  # the end of an overlong line, already answered
-        if b"" in lines:
-            lines = [line for line in lines if line]
-        cut = None
-        if len(rest) <= self.limit:
-            self.rest = rest
-        elif not self.discarding:
-            cut = rest[: self.limit]
-            self.discarding = True
-        return lines, cut
+class LineLimits(Protocol):
+    """The settings the longest line comes from (config.Settings has them)."""
 
     @property
-    def waiting(self) -> bool:
-        """Whether part of a line has arrived (its first bytes are still to be judged)."""
-        return bool(self.rest)
+    def max_line_bytes(self) -> int: ...
+
+    @property
+    def max_tags_bytes(self) -> int: ...
+
+
+def shared_limit(limits: LineLimits) -> int:
+    """Bytes a line may have before it is cut (the line and its tags), as an int object
+    shared with every other connection that has the same limit."""
+    limit = limits.max_line_bytes + limits.max_tags_bytes
+    return _LIMITS.setdefault(limit, limit)
+
+
+def feed(framed: Framed, data: bytes) -> tuple[list[bytes], bytes | None]:
+    """The complete lines in `data` (after what came before), without their line ends,
+    and the truncated start of an overlong line if one just passed the limit."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+        if b"\r" in data:
+            data = data.replace(b"\r", b"\n")
+    if framed.rest:
+        data = framed.rest + data
+        framed.rest = b""
+    lines = data.split(b"\n")
+    rest = lines.pop()  # the unfinished line after the last line end
+    if framed.discarding and lines:
+        framed.discarding = False
+        del lines[0]  # the end of an overlong line, already answered
+    if b"" in lines:
+        lines = [line for line in lines if line]
+    cut = None
+    if len(rest) <= framed.limit:
+        framed.rest = rest
+    elif not framed.discarding:
+        cut = rest[: framed.limit]
+        framed.discarding = True
+    return lines, cut

@@ -65,6 +65,7 @@ class Listener:
         handshakes_per_address: int = 0,
         address_key: Callable[[str], str] = str,
         proxies: ProxyHeaders | None = None,
+        tune: Callable[[socket.socket], None] | None = None,
     ) -> None:
         self.loop = loop
         self.sock = sock
@@ -76,6 +77,9 @@ class Listener:
         self.handshakes_per_address = handshakes_per_address  # 0: no limit
         self.address_key = address_key
         self.proxies = proxies
+        # Socket options for each accepted socket, set here on the socket itself: asked of
+        # the transport later, uvloop would make (and keep) a socket-like object for it.
+        self.tune = tune
         self.handshaking: dict[str, int] = {}  # address key -> TLS handshakes under way
         self.paused = False
         self.warned = False  # the error is logged once per episode, not once a second
@@ -102,6 +106,8 @@ class Listener:
                     return
                 raise
             conn.setblocking(False)
+            if self.tune is not None:
+                self.tune(conn)
             address = str(peer[0]) if peer else ""
             proxies = self.proxies
             if proxies is not None and proxies.trusted(address):

@@ -11,9 +11,8 @@ import asyncio
 import socket
 
 from ..config import Settings
-from . import sniff
+from . import framing, sniff
 from .connection import Connection, Hub
-from .framing import LineFramer
 
 __all__ = ["TcpConnection", "tune_socket"]
 
@@ -21,31 +20,32 @@ __all__ = ["TcpConnection", "tune_socket"]
 class TcpConnection(Connection, asyncio.Protocol):
     """One TCP or TLS connection."""
 
-    __slots__ = ("framer",)
+    # The line framing's state (framing.py): the start of a line whose end has not arrived
+    # yet, whether the rest of an overlong line is being skipped, and the longest line.
+    __slots__ = ("rest", "discarding", "limit")
 
     def __init__(
         self, hub: Hub, peer: tuple[str, int] | None = None, via: str | None = None
     ) -> None:
         super().__init__(hub, peer, via)
-        settings = hub.settings
-        self.framer = LineFramer(settings.max_line_bytes + settings.max_tags_bytes)
+        self.rest = b""
+        self.discarding = False
+        self.limit = framing.shared_limit(hub.settings)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self.opened(transport, self.peer_of(transport)):  # type: ignore[arg-type]  # uvloop's is no subclass
-            settings = self.hub.settings
-            if settings.tcp_keepalive or settings.socket_send_buffer:
-                tune_socket(transport.get_extra_info("socket"), settings)
+        # The socket options were set by the listener (tune_socket), before the loop had it.
+        self.opened(transport, self.peer_of(transport))  # type: ignore[arg-type]  # uvloop's is no subclass
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
         self.hub.metrics.bytes_in += len(data)
-        if not self.spoke and not self.framer.waiting:
+        if not self.spoke and not self.rest:
             stranger = sniff.identify(data)  # the very first bytes
             if stranger is not None:
                 self.turn_away(stranger)
                 return
-        lines, cut = self.framer.feed(data)
+        lines, cut = framing.feed(self, data)
         session = self.session
         if session is not None and self.gate is None and self.person is None and self.spoke:
             receive = self.core.receive  # the usual case, kept short: a gone session

@@ -92,10 +92,19 @@ def handle_user(core: ChatBase, session: Session, msg: Message) -> None:
         return
     user = session.user
     name = "".join(ch for ch in msg.params[0] if ch.isalnum() or ch in "-_.~")
-    user.user = name[: core.settings.user_length] or "user"
-    user.realname = msg.params[3][: core.settings.realname_length]
+    user.user = shared(name[: core.settings.user_length] or "user", user.nick)
+    user.realname = shared(msg.params[3][: core.settings.realname_length], user.user, user.nick)
     user.refresh_source()
     try_register(core, session)
+
+
+def shared(text: str, *kept: str) -> str:
+    """`text`, or an equal string the user keeps already: many clients send their nick as
+    username and realname too, and each copy would cost some 50 bytes a connection."""
+    for each in kept:
+        if each == text:
+            return each
+    return text
 
 
 def try_register(core: ChatBase, session: Session) -> None:
