@@ -37,10 +37,9 @@ log = logging.getLogger("tcpchat.edge")
 # Seconds a refused or turned-away connection stays half-closed, so its peer can read why.
 REFUSAL_LINGER = 2.0
 UNKNOWN_PEER = ("unknown", 0)  # a connection's peer until its transport says
-# What an idle connection has queued, and the history writes it waits on: nothing, in lists
-# shared by all of them (an empty list costs 56 bytes a connection). Never appended to:
-# `write` and `hold` make a list of the connection's own first.
-NO_OUTPUT: list[bytes] = []
+# The history writes an idle connection waits on: none, in a list shared by all of them (an
+# empty list costs 56 bytes a connection). Never appended to: `hold` makes one of its own
+# first. (Its output list is its own from the start: see `flush`.)
 NO_HOLDS: list[int] = []
 
 
@@ -115,7 +114,7 @@ class Connection:
         self.session: Session | None = None  # set once we know IRC client or person
         self.person: PlainSession | None = None
         self.spoke = False  # has the peer sent a line yet?
-        self.pending = NO_OUTPUT  # a list of its own while output is queued
+        self.pending: list[bytes] = []
         self.dirty = False  # written to in this loop turn (it is in the hub's dirty list)
         self.holds = NO_HOLDS  # how much of `pending` waits on each history write
         self.close_when_sent = False  # close() came while output was held
@@ -357,9 +356,6 @@ class Connection:
             if not dirty:
                 self.loop.call_soon(self.hub.flush_all)
             dirty.append(self)
-            if self.pending is NO_OUTPUT:  # (flush shares it only while not dirty)
-                self.pending = [data]
-                return
         self.pending.append(data)
 
     def queued_bytes(self) -> int:
@@ -371,15 +367,13 @@ class Connection:
         """Send what is queued: all of it, or its first `count` pieces."""
         pending = self.pending
         if not pending:
-            if not self.dirty:
-                self.pending = NO_OUTPUT
             return
         if count is None or count >= len(pending):
             data = pending[0] if len(pending) == 1 else b"".join(pending)
-            if self.dirty:  # more may come in this turn: `write` appends without looking
-                pending.clear()
-            else:
-                self.pending = NO_OUTPUT
+            # Emptied and kept, never swapped for a shared empty one: a new list per
+            # connection per turn fed the garbage collector enough to run full collections
+            # mid-fanout (p99 latency at 50,000 deliveries/s went from 3 ms to 8).
+            pending.clear()
         else:
             data = b"".join(pending[:count])
             del pending[:count]
