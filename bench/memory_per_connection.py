@@ -80,7 +80,8 @@ def connection_roots(conn: Any, loop: asyncio.AbstractEventLoop) -> list[Any]:
     selector = getattr(loop, "_selector", None)
     transport = conn.transport
     if selector is not None and transport is not None:
-        roots.append(selector.get_map()[transport._sock_fd])
+        fd = getattr(transport, "fd", None)  # ours (socket_transport.py), or asyncio's
+        roots.append(selector.get_map()[transport._sock_fd if fd is None else fd])
     return roots
 
 

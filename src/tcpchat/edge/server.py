@@ -348,6 +348,7 @@ class ChatServer:
                     address_key=address_key,
                     proxies=proxies,
                     tune=tune,
+                    plain=not web,
                 )
                 self.listeners.append(each)
                 addresses.append(each.address)
