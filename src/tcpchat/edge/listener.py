@@ -4,9 +4,9 @@ asyncio's accept loop (CPython 3.11) handles EMFILE badly. It keeps calling acce
 the rest of its batch and schedules a restart for every failure, so running out of file
 descriptors turns into thousands of error logs and retries a second. Here, running out
 pauses accepting for `retry_delay` seconds, logs once, and resumes on its own. The accepted
-sockets of the chat ports without TLS get a transport of our own (socket_transport.py: less
-memory per connection); the others are handed to the event loop (asyncio or uvloop) with
-`connect_accepted_socket`.
+sockets without TLS get a transport of our own (socket_transport.py: less memory per
+connection); those with TLS are handed to the event loop (asyncio or uvloop) with
+`connect_accepted_socket`, which does the TLS.
 
 A TLS listener does the handshake there too, as a task of its own, so a peer that stalls
 or botches it holds up no one. It is dropped after `handshake_timeout`, and each address
@@ -69,7 +69,6 @@ class Listener:
         address_key: Callable[[str], str] = str,
         proxies: ProxyHeaders | None = None,
         tune: Callable[[socket.socket], None] | None = None,
-        plain: bool = False,
     ) -> None:
         self.loop = loop
         self.sock = sock
@@ -84,9 +83,6 @@ class Listener:
         # Socket options for each accepted socket, set here on the socket itself: asked of
         # the transport later, uvloop would make (and keep) a socket-like object for it.
         self.tune = tune
-        # Whether a connection without TLS gets our own transport (socket_transport.py,
-        # the chat ports) rather than the loop's (the web port's WebSocket library).
-        self.plain = plain
         self.handshaking: dict[str, int] = {}  # address key -> TLS handshakes under way
         self.paused = False
         self.warned = False  # the error is logged once per episode, not once a second
@@ -127,10 +123,7 @@ class Listener:
     ) -> None:
         """Hand the socket to the loop: at once, or after the TLS handshake."""
         if self.tls is None:
-            if self.plain:
-                self._serve_plain(conn, factory)
-            else:
-                self.loop.create_task(self._serve(conn, factory))
+            self._serve_plain(conn, factory)
             return
         key = self.address_key(address)
         under_way = self.handshaking.get(key, 0)
@@ -178,13 +171,6 @@ class Listener:
     def _serve_plain(self, conn: socket.socket, factory: Callable[[], asyncio.Protocol]) -> None:
         try:
             SocketTransport(self.loop, conn, factory())
-        except OSError as exc:
-            log.debug("could not set up an accepted connection: %s", exc)
-            conn.close()
-
-    async def _serve(self, conn: socket.socket, factory: Callable[[], asyncio.Protocol]) -> None:
-        try:
-            await self.loop.connect_accepted_socket(factory, conn)
         except OSError as exc:
             log.debug("could not set up an accepted connection: %s", exc)
             conn.close()

@@ -348,7 +348,6 @@ class ChatServer:
                     address_key=address_key,
                     proxies=proxies,
                     tune=tune,
-                    plain=not web,
                 )
                 self.listeners.append(each)
                 addresses.append(each.address)
