@@ -26,6 +26,7 @@ HOT = [
     "tcpchat/edge/flood.py",
     "tcpchat/edge/connection.py",
     "tcpchat/edge/tcp.py",
+    "tcpchat/edge/socket_transport.py",
 ]
 
 
