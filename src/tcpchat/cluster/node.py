@@ -77,10 +77,12 @@ class ClusterNode:
         on_dead: Callable[[list[int]], None] = _ignore,
         on_reachable: Callable[[bool], None] = _ignore,
         on_nodes: Callable[[int], None] = _ignore,
+        knows_network: Callable[[], bool] = lambda: True,
     ) -> None:
         """`on_reachable(False)` when Redis stops answering, `(True)` when it answers
         again: once each way, not at every try. `on_nodes(count)`: the live nodes, after
-        each reaping."""
+        each reaping. `knows_network()`: whether this node has taken in the network's
+        users since it joined; until then, for a timeout at most, it reaps nobody."""
         from redis.asyncio import Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -91,6 +93,7 @@ class ClusterNode:
         self.interval = heartbeat_interval(node_timeout)
         self.on_reachable = on_reachable
         self.on_nodes = on_nodes
+        self.knows_network = knows_network
         self.users, self.on_joined, self.on_fenced, self.on_dead = (
             users,
             on_joined,
@@ -100,6 +103,7 @@ class ClusterNode:
         self.membership: Membership | None = None
         self.failures = 0  # tries in a row that could not reach Redis
         self.reap_after = 0.0  # the loop's time before which this node reaps nobody
+        self.joined_at = 0.0  # the loop's time it last joined
         self.task: asyncio.Task[None] | None = None
         options = client_options(url, node_timeout, os.environ)
         self.redis: Redis = Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
@@ -297,6 +301,7 @@ class ClusterNode:
         token = secrets.token_hex(8)
         node, epoch = await self._call("join", socket.gethostname(), os.getpid(), token)
         self.membership = Membership(int(node), int(epoch), token)
+        self.joined_at = asyncio.get_running_loop().time()
         log.info("joined the cluster at %s as node %s", self.shown_url, node)
         self.on_joined(self.membership)
 
@@ -313,7 +318,16 @@ class ClusterNode:
             raise
 
     async def _reap(self) -> None:
-        if asyncio.get_running_loop().time() < self.reap_after:
+        # A node that has just joined does not know the network's users yet: reaping a dead
+        # node then would remove it for good with none of its users told to quit (this node
+        # has none of them to tell about, and the others find nothing left to reap). The
+        # nodes that know them reap it; this one starts once its snapshot is in, or after a
+        # timeout (the node meant to send the snapshot may be the dead one, and alone).
+        now = asyncio.get_running_loop().time()
+        if now < self.reap_after:
+            return
+        if not self.knows_network() and now < self.joined_at + self.node_timeout:
+            self.on_nodes(int(await self.redis.zcard(keys.HEARTBEATS)))  # counted all the same
             return
         timeout_ms = round(reap_age(self.node_timeout) * 1000)
         dead = [int(each) for each in await self._call("reap", timeout_ms)]

@@ -103,6 +103,7 @@ async def join_cluster(
         on_dead=dead,
         on_reachable=reachable,
         on_nodes=lambda count: setattr(core, "nodes", max(1, count)),
+        knows_network=lambda: bus is not None and bus.ready.is_set(),
     )
 
     def present(uid: str) -> bool:
