@@ -53,6 +53,13 @@ def tcp_pair() -> tuple[socket.socket, socket.socket]:
     return ours, peer
 
 
+def opened(protocol: asyncio.Protocol) -> tuple[SocketTransport, socket.socket, socket.socket]:
+    """Our transport for a new TCP connection, on the running loop: (it, our socket, the
+    peer's socket)."""
+    ours, peer = tcp_pair()
+    return SocketTransport(asyncio.get_running_loop(), ours, protocol), ours, peer
+
+
 def run(loop_name: str, test: Callable[[], Awaitable[None]]) -> None:
     with asyncio.Runner(loop_factory=LOOPS[loop_name]) as runner:
         runner.run(asyncio.wait_for(test(), 30))
@@ -74,9 +81,8 @@ async def received_until_eof(peer: socket.socket) -> bytes:
 @pytest.mark.parametrize("loop_name", LOOPS)
 def test_bytes_in_arrive_in_order_and_the_peers_close_is_told_once(loop_name: str) -> None:
     async def test() -> None:
-        ours, peer = tcp_pair()
         protocol = Recorder()
-        transport = SocketTransport(asyncio.get_running_loop(), ours, protocol)
+        transport, ours, peer = opened(protocol)
         assert transport.get_extra_info("peername") == peer.getsockname()
         sent = b"".join(b"line %d\r\n" % i for i in range(5000))
         peer.sendall(sent)
@@ -92,9 +98,8 @@ def test_bytes_in_arrive_in_order_and_the_peers_close_is_told_once(loop_name: st
 @pytest.mark.parametrize("loop_name", LOOPS)
 def test_what_the_kernel_will_not_take_yet_is_kept_and_sent_in_order(loop_name: str) -> None:
     async def test() -> None:
-        ours, peer = tcp_pair()
         protocol = Recorder()
-        transport = SocketTransport(asyncio.get_running_loop(), ours, protocol)
+        transport, _, peer = opened(protocol)
         pieces = [b"%06d " % i + b"x" * 1000 + b"\r\n" for i in range(2000)]
         for piece in pieces:  # about 2 MB to a peer that reads nothing yet
             transport.write(piece)
@@ -112,9 +117,8 @@ def test_what_the_kernel_will_not_take_yet_is_kept_and_sent_in_order(loop_name: 
 @pytest.mark.parametrize("loop_name", LOOPS)
 def test_abort_drops_what_is_unsent_and_closes_at_once(loop_name: str) -> None:
     async def test() -> None:
-        ours, peer = tcp_pair()
         protocol = Recorder()
-        transport = SocketTransport(asyncio.get_running_loop(), ours, protocol)
+        transport, _, peer = opened(protocol)
         total = 0
         while transport.get_write_buffer_size() == 0:
             transport.write(b"y" * 65536)
@@ -135,9 +139,8 @@ def test_abort_drops_what_is_unsent_and_closes_at_once(loop_name: str) -> None:
 @pytest.mark.parametrize("loop_name", LOOPS)
 def test_write_eof_half_closes_after_the_unsent_and_reading_goes_on(loop_name: str) -> None:
     async def test() -> None:
-        ours, peer = tcp_pair()
         protocol = Recorder()
-        transport = SocketTransport(asyncio.get_running_loop(), ours, protocol)
+        transport, _, peer = opened(protocol)
         last_words = b"ERROR :go away\r\n" * 20000  # more than the kernel takes at once
         transport.write(last_words)
         transport.write_eof()
@@ -157,9 +160,8 @@ def test_write_eof_half_closes_after_the_unsent_and_reading_goes_on(loop_name: s
 @pytest.mark.parametrize("loop_name", LOOPS)
 def test_a_reset_by_the_peer_ends_the_connection_with_the_error(loop_name: str) -> None:
     async def test() -> None:
-        ours, peer = tcp_pair()
         protocol = Recorder()
-        SocketTransport(asyncio.get_running_loop(), ours, protocol)
+        _, _, peer = opened(protocol)
         peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         peer.close()  # linger 0: a reset, not a FIN
         await protocol.gone.wait()
@@ -177,9 +179,8 @@ def test_a_connection_refused_as_it_is_made_gets_its_last_words_then_eof(loop_na
             transport.close()
 
     async def test() -> None:
-        ours, peer = tcp_pair()
         protocol = Refusing()
-        SocketTransport(asyncio.get_running_loop(), ours, protocol)
+        _, _, peer = opened(protocol)
         assert await received_until_eof(peer) == b"ERROR :Too many connections\r\n"
         await protocol.gone.wait()
         assert protocol.data == b"" and protocol.lost == [None]

@@ -318,30 +318,28 @@ class ClusterNode:
             raise
 
     async def _reap(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self.reap_after:
+            return
         # A node that has just joined does not know the network's users yet: reaping a dead
         # node then would remove it for good with none of its users told to quit (this node
         # has none of them to tell about, and the others find nothing left to reap). The
         # nodes that know them reap it; this one starts once its snapshot is in, or after a
         # timeout (the node meant to send the snapshot may be the dead one, and alone).
-        now = asyncio.get_running_loop().time()
-        if now < self.reap_after:
-            return
-        if not self.knows_network() and now < self.joined_at + self.node_timeout:
-            self.on_nodes(int(await self.redis.zcard(keys.HEARTBEATS)))  # counted all the same
-            return
-        timeout_ms = round(reap_age(self.node_timeout) * 1000)
-        dead = [int(each) for each in await self._call("reap", timeout_ms)]
-        mine = self.membership.node if self.membership else None
-        others = [each for each in dead if each != mine]
-        if others:
-            log.warning(
-                "reaped node(s) %s: no heartbeat for %.1f s",
-                ", ".join(map(str, others)),
-                reap_age(self.node_timeout),
-            )
-            self.on_dead(others)
-        if mine in dead:  # paused between its beat and its reap, long enough to be dead
-            raise Fenced(f"FENCED node {mine}'s own heartbeat was too old: it was reaped")
+        if self.knows_network() or now >= self.joined_at + self.node_timeout:
+            timeout_ms = round(reap_age(self.node_timeout) * 1000)
+            dead = [int(each) for each in await self._call("reap", timeout_ms)]
+            mine = self.membership.node if self.membership else None
+            others = [each for each in dead if each != mine]
+            if others:
+                log.warning(
+                    "reaped node(s) %s: no heartbeat for %.1f s",
+                    ", ".join(map(str, others)),
+                    reap_age(self.node_timeout),
+                )
+                self.on_dead(others)
+            if mine in dead:  # paused between its beat and its reap, long enough to be dead
+                raise Fenced(f"FENCED node {mine}'s own heartbeat was too old: it was reaped")
         self.on_nodes(int(await self.redis.zcard(keys.HEARTBEATS)))
 
     def _fenced(self, reason: str) -> None:

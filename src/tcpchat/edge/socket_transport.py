@@ -164,10 +164,11 @@ class SocketTransport(asyncio.Transport):
         """Stop reading; close once what is unsent is sent."""
         if self.closing:
             return
-        self.closing = True
-        self._stop_reading()
         if self.unsent is None:
-            self.loop.call_soon(self._lost, None)
+            self._end(None)
+        else:  # `_writable` ends it once the rest is sent
+            self.closing = True
+            self._stop_reading()
 
     def abort(self) -> None:
         """Close now; what is unsent is dropped."""
