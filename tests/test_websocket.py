@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
@@ -318,6 +323,52 @@ def test_a_web_port_taken_by_another_program_leaves_the_chat_running(caplog) -> 
         assert any("no web client" in record.getMessage() for record in caplog.records)
     finally:
         busy.close()
+
+
+def started_without_the_web_extra(*args: str) -> tuple[list[str], str]:
+    """What `python server.py ARGS` prints (stdout up to "waiting", then all of stderr) on
+    a Python where websockets can't be imported, as on a fresh clone without the web extra;
+    an IRC client registers meanwhile, so the chat itself must run."""
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import sys, runpy; sys.modules['websockets'] = None; sys.argv[0] = 'server.py'\n"
+        f"runpy.run_path({str(root / 'server.py')!r}, run_name='__main__')\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "--host", "127.0.0.1", "--port", "0", "--no-console",
+         "--data-dir", "none", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    printed = []
+    for line in proc.stdout:  # blocks until the server prints; the test timeout bounds it
+        printed.append(line.rstrip("\n"))
+        if line.startswith("Server is waiting for connections"):
+            break
+    port = int(printed[0].rpartition(":")[2])
+    LineClient(port).register("stillhere")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    return printed, err
+
+
+def test_a_web_port_asked_for_without_the_web_extra_says_how_to_get_it() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    printed, err = started_without_the_web_extra("--web-port", str(free))
+    assert [line for line in printed if "web" in line] == []
+    assert "WARNING" in err and "no web client: it needs the web extra (pip install '.[web]'" in err
+
+
+def test_the_default_web_port_without_the_web_extra_is_quietly_left_out() -> None:
+    """`python server.py` on a fresh clone: the chat, and no warning about a page not asked
+    for (the log's notes, at INFO, say it is left out and how to get it)."""
+    printed, err = started_without_the_web_extra()
+    assert printed[-1] == "Server is waiting for connections..."
+    assert [line for line in err.splitlines() if "web" in line and "WARNING" in line] == []
+    assert "INFO tcpchat.edge: no web client: it needs the web extra" in err
 
 
 def test_the_web_port_listens_where_web_host_says_and_the_chat_where_host_says() -> None:

@@ -30,6 +30,7 @@ DEFAULT_MOTD = (
     "Welcome to tcpchat.\n"
     "People meet in #lobby: /join #lobby to say hello, /list for the other rooms."
 )
+DEFAULT_WEB_PORT = 8080
 
 
 @dataclass(slots=True)
@@ -41,7 +42,7 @@ class Settings:
     port: int = 6667
     plain_listener: bool = True  # false: TLS only (needs tls_cert)
     # HTTP + WebSocket (the web client, /healthz); 0 turns it off, -1 any free port (tests)
-    web_port: int = 8080
+    web_port: int = DEFAULT_WEB_PORT
     web_host: str | None = None  # where the web port listens; None: the same as `host`
     allowed_origins: tuple[str, ...] = ()  # browser pages elsewhere that may connect
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")  # who may read /metrics

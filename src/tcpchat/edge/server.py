@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..addresses import address_key, in_networks
-from ..config import Settings
+from ..config import DEFAULT_WEB_PORT, Settings
 from ..core import ChatCore
 from ..core.bans import ban_text
 from ..core.retention import EXPIRY_INTERVAL
@@ -252,7 +252,7 @@ class ChatServer:
             if context is not None:
                 self.tls_addresses = self._listen(settings.tls_port, context)
                 self.core.tls_port = self.tls_addresses[0][1]
-            if settings.web_port and web_available():
+            if settings.web_port and web_available(settings.web_port != DEFAULT_WEB_PORT):
                 self._listen_web(context)
         except OSError:
             for each in self.listeners:
@@ -407,15 +407,18 @@ class ChatServer:
         await asyncio.get_running_loop().run_in_executor(None, self._close_database)
 
 
-def web_available() -> bool:
+def web_available(asked: bool) -> bool:
     """Whether the web port can be served (the `web` extra, websockets, is installed); if
-    not, the server says how to get it and runs without it."""
+    not, the server says how to get it and runs without it: a warning when the web port was
+    `asked` for (someone chose one, and would otherwise wonder why nothing listens there), a
+    note in the log when it is only the default (a fresh clone runs the chat alone)."""
     try:
         import websockets  # noqa: F401
     except ImportError:
-        log.info(
+        log.log(
+            logging.WARNING if asked else logging.INFO,
             "no web client: it needs the web extra (pip install '.[web]': websockets and "
-            "prometheus_client)"
+            "prometheus_client)",
         )
         return False
     return True
