@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from net_harness import start_server_printing
+from net_harness import launch_server, start_server_printing
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_TIMEOUT = 1.0  # seconds: short, so a dead node is noticed quickly
@@ -35,8 +35,13 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = DEAD
 class Node:
     """A server process with --cluster, its output read as it comes."""
 
-    def __init__(self, *args: str) -> None:
-        self.proc, self.port, self.startup = start_server_printing(*args)
+    def __init__(self, *args: str, wait: bool = True) -> None:
+        """`wait=False`: return once the process is started, not ready yet (a node that
+        joins when no other can answer it is ready only later): `wait_ready()` then."""
+        if wait:
+            self.proc, self.port, self.startup = start_server_printing(*args)
+        else:
+            self.proc, self.port, self.startup = launch_server(*args), 0, []
         self.out: list[str] = []
         self.err: list[str] = []
         self.lock = threading.Lock()
@@ -56,6 +61,16 @@ class Node:
     def wait_printed(self, pattern: str, stream: str = "out") -> re.Match[str]:
         return wait_until(lambda: self.printed(pattern, stream), f"{pattern!r} on {stream}")
 
+    def wait_ready(self) -> None:
+        """For a node started with `wait=False`: until it is ready, its lines up to then
+        moved from `out` to `startup`, as a node started waiting has them."""
+        ready = self.wait_printed(r"^Server is waiting for connections")
+        with self.lock:
+            end = self.out.index(ready.string) + 1
+            self.startup, self.out[:end] = self.out[:end], []
+        listening = re.compile(r"^Listening on \S+:(\d+)$")
+        self.port = int(next(m for m in map(listening.match, self.startup) if m).group(1))
+
     @property
     def pid(self) -> int:
         return self.proc.pid
@@ -73,8 +88,9 @@ def cluster(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Node]]:
     config.write_text(f"cluster_node_timeout = {NODE_TIMEOUT}\n")
     started: list[Node] = []
 
-    def start(*args: str, url: str = redis_url) -> Node:
-        node = Node("--host", "127.0.0.1", "--cluster", url, "--config", str(config), *args)
+    def start(*args: str, url: str = redis_url, wait: bool = True) -> Node:
+        node = Node("--host", "127.0.0.1", "--cluster", url, "--config", str(config), *args,
+                    wait=wait)  # fmt: skip
         started.append(node)
         return node
 

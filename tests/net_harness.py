@@ -230,16 +230,21 @@ def start_server_process(*args: str) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def start_server_printing(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
-    """start_server_process, and the lines the server printed up to being ready."""
+def launch_server(*args: str) -> subprocess.Popen:
+    """The server process start_server_printing starts, returned at once (not yet ready)."""
     web = () if "--web-port" in args else ("--web-port", "0")
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-console", *web, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
+
+
+def start_server_printing(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
+    """start_server_process, and the lines the server printed up to being ready."""
+    proc = launch_server(*args)
     assert proc.stdout is not None
     port = 0
     printed: list[str] = []
