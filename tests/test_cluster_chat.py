@@ -19,6 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect as ws_connect
 
 from cluster_harness import NODE_TIMEOUT, Node, joined, wait_until
+from tcpchat.cluster.policy import heartbeat_interval, reap_age
+from tcpchat.cluster.status import read_status
 from tcpchat.passwords import hash_password
 
 from net_harness import LineClient
@@ -158,6 +160,76 @@ def test_a_killed_nodes_users_leave_everyone_once_with_a_split_reason(cluster):
     carol = LineClient(a.port)
     carol.send("NICK bob", "USER carol 0 * :carol")
     carol.expect(r" 001 bob ")  # the dead node's nick is free again
+    bob.close()
+
+
+def heartbeats(url: str) -> tuple[int, dict[int, int | None]]:
+    """Redis's time, and each node's last heartbeat by that clock, by the node's pid (ms)."""
+    now, nodes = read_status(url)
+    return now, {node.pid: node.heartbeat_ms for node in nodes}
+
+
+def beat_after(url: str, node: Node, after: int) -> int | None:
+    """The node's last heartbeat if it is later than `after` (ms, Redis's clock)."""
+    beat = heartbeats(url)[1].get(node.pid)
+    return beat if beat is not None and beat > after else None
+
+
+def test_a_node_that_has_just_joined_leaves_a_dead_node_to_those_who_know_its_users(
+    cluster, redis_url, tmp_path: Path
+):
+    """Node c joins while node b is dead and node a, the only one that can tell c the
+    network's users, is stalled. c must not reap b before it knows them: reaping it there
+    (fixed in a7e0d89), c removed b for good with none of its users told to quit (c knew
+    none), and a, awake again, found nothing left to reap: bob stayed in #room on a and
+    c for ever. Each step waits for a heartbeat, as Redis shows it."""
+    # Beats of 1 s: a is paused with half a beat to spare, and c (about 2 s to start on a
+    # loaded machine) joins before a's heartbeat is dead_after old.
+    timeout = 4.0
+    config = tmp_path / "slower.toml"
+    config.write_text(f"cluster_node_timeout = {timeout}\n")
+    beat, dead_after = (round(f(timeout) * 1000) for f in (heartbeat_interval, reap_age))
+    a, b = cluster("--config", str(config)), cluster("--config", str(config))
+    alice = in_room(a, "alice")
+    bob = in_room(b, "bob")  # held open: bob is on node b until it dies
+    alice.expect(r"^:bob!\S+ JOIN #room$")
+
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait(10)
+    b_beat = heartbeats(redis_url)[1][b.pid]
+    # a would reap b at its first tick once b's heartbeat is dead_after (three beats) old.
+    # Pause it half a beat after one of its beats a beat or more after b's last: asleep
+    # (not between a beat and its reap), before the tick that would reap b, and dead only
+    # after b (c, reaping as it joins, would find b alone dead).
+    a_beat = wait_until(lambda: beat_after(redis_url, a, b_beat + beat), "a beat of node a")
+    wait_until(lambda: heartbeats(redis_url)[0] >= a_beat + beat // 2, "half a beat more")
+    a.proc.send_signal(signal.SIGSTOP)
+    assert b.pid in heartbeats(redis_url)[1], "node a reaped node b before it was paused"
+
+    c = cluster("--config", str(config), wait=False)  # its hello names a, which can't answer
+
+    def c_beat_once_b_is_dead() -> int | None:  # in c's first tick that may reap b
+        return beat_after(redis_url, c, b_beat + dead_after)
+
+    c_beat = wait_until(c_beat_once_b_is_dead, "node c beating once node b is dead")
+
+    def c_had_its_chance() -> bool:  # it reaped b, or began its next tick having left b
+        return b.pid not in heartbeats(redis_url)[1] or bool(beat_after(redis_url, c, c_beat))
+
+    wait_until(c_had_its_chance, "node c's chance to reap node b")
+    a.proc.send_signal(signal.SIGCONT)  # well before c reaps anyway, a timeout after joining
+
+    alice.expect(r"^:bob!bob@\S+ QUIT :\*\.net \*\.split$")
+    alice.send("NAMES #room", "PING :after")
+    alice.expect(r" 353 alice = #room :@alice$")
+    alice.expect(r"PONG \S+ :?after")
+    assert sum(" QUIT " in line for line in alice.seen) == 1
+    c.wait_ready()  # a answered its hello
+    carol = in_room(c, "carol")
+    alice.send("PRIVMSG #room :after the split")  # on the bus after bob's QUIT
+    carol.expect(r"^:alice!\S+ PRIVMSG #room :after the split$")
+    carol.send("NAMES #room")
+    carol.expect(r" 353 carol = #room :(@alice carol|carol @alice)$")
     bob.close()
 
 
