@@ -70,27 +70,10 @@ class Connection:
     """A peer: lines in through `take`, output through `write`; see the module docstring."""
 
     __slots__ = (
-        "hub",
-        "core",
-        "loop",
-        "transport",
-        "host",
-        "port",
-        "session",
-        "person",
-        "spoke",
-        "pending",
-        "dirty",
-        "holds",
-        "close_when_sent",
-        "closing",
-        "greet_timer",
-        "gate",
-        "address_key",
-        "uid",
-        "reason",
-        "via",
-    )
+        "hub", "core", "loop", "transport", "host", "port", "session", "person", "spoke",
+        "pending", "dirty", "holds", "close_when_sent", "closing", "greet_timer", "gate",
+        "address_key", "uid", "reason", "via",
+    )  # fmt: skip
 
     # Whether the hub screens it (D-lines, throttling) as it opens; the web port's wait
     # for their WebSocket upgrade, since loading the page takes connections of its own.
@@ -425,7 +408,17 @@ class Connection:
         self.flush()
         self.close_when_sent = False
         if self.transport is not None:
-            self.transport.close()
+            self._close_transport()
+
+    def _close_transport(self) -> None:
+        """Close once the last lines are sent. A peer that has not taken them within the
+        ping timeout is not reading at all (it quit, then stopped reading): its connection
+        is aborted then, or it would hold its socket and its address's slot for ever."""
+        transport = self.transport
+        assert transport is not None
+        transport.close()
+        if transport.get_write_buffer_size():
+            self.loop.call_later(self.hub.settings.ping_timeout, _abort_if_stuck, transport)
 
     def _hang_up(self, last_words: bytes) -> None:
         """Send `last_words` and close; what the peer still sends is read and dropped."""
@@ -440,9 +433,9 @@ class Connection:
             # Closing with the peer's lines unread would reset the connection and discard
             # our last words before they are read; so half-close, and close a bit later.
             transport.write_eof()
-            self.loop.call_later(REFUSAL_LINGER, transport.close)
+            self.loop.call_later(REFUSAL_LINGER, self._close_transport)
         else:
-            transport.close()
+            self._close_transport()
 
     def _drop(self, reason: str) -> None:
         """Disconnect without flushing: the peer is not reading."""
@@ -458,6 +451,11 @@ class Connection:
             self.core.disconnect(self.session, reason)
         if self.transport is not None:
             self.transport.abort()
+
+
+def _abort_if_stuck(transport: asyncio.Transport) -> None:
+    if transport.get_write_buffer_size():  # still unsent (a drained or lost one has none)
+        transport.abort()
 
 
 def shown(peer: tuple[str, int]) -> str:
