@@ -286,3 +286,27 @@ def web_port_printed(printed: list[str]) -> int:
         if match:
             return int(match.group(1))
     raise AssertionError(f"no web port in {printed}")
+
+
+# A server where a client that stops reading is let go within 3 s of its close, and one
+# connection per address shows whether it still holds its slot (`quits_without_reading`).
+STUCK_SETTINGS: dict[str, object] = {
+    "ping_timeout": 3.0, "max_connections_per_address": 1, "flood_rate": 0.0,
+    "socket_send_buffer": 4096,
+}  # fmt: skip
+
+
+def quits_without_reading(stuck: socket.socket, server: RunningServer) -> None:
+    """`stuck` (connected, a small receive buffer) registers, asks for some 100 KB it never
+    reads, under the sendq, and quits: the server closes it and waits for the output to
+    leave, holding the address's one slot meanwhile, but only until its ping timeout."""
+    stuck.sendall(b"NICK stuck\r\nUSER s 0 * :s\r\n" + b"MOTD\r\n" * 300 + b"QUIT\r\n")
+    first = LineClient(server.port)
+    first.send("NICK early", "USER e 0 * :e")
+    assert any("Too many connections from your address" in line
+               for line in first.expect_closed())  # fmt: skip
+    deadline = time.monotonic() + TIMEOUT
+    while server.call(lambda: len(server.server.connections)):  # let go in 3 s
+        assert time.monotonic() < deadline, "the closing connection was never let go"
+    LineClient(server.port).register("later")  # the slot is free again
+    stuck.close()

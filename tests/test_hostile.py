@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from hypothesis import strategies as st
 
 from tcpchat.edge.server import connection_cap
 
-from net_harness import TIMEOUT, LineClient, running_server
+from net_harness import STUCK_SETTINGS, TIMEOUT, LineClient, quits_without_reading, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,22 +75,11 @@ def test_client_that_stops_reading_is_dropped_at_its_sendq_while_others_keep_cha
 def test_a_client_that_quits_and_never_reads_its_last_lines_leaves_no_connection_behind():
     """Its goodbye can't be sent, so the close waits; not past the ping timeout, or the
     socket and its address's one slot would be held for as long as the peer likes."""
-    with running_server(ping_timeout=3.0, max_connections_per_address=1, flood_rate=0.0,
-                        socket_send_buffer=4096) as server:  # fmt: skip
+    with running_server(**STUCK_SETTINGS) as server:
         stuck = socket.socket()
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stuck.connect(("127.0.0.1", server.port))
-        stuck.sendall(b"NICK stuck\r\nUSER s 0 * :s\r\n" + b"MOTD\r\n" * 300 + b"QUIT\r\n")
-        # ~100 KB of MOTDs it never reads, under the sendq: the server closes, and waits
-        first = LineClient(server.port)
-        first.send("NICK early", "USER e 0 * :e")
-        assert any("Too many connections from your address" in line
-                   for line in first.expect_closed())  # fmt: skip
-        deadline = time.monotonic() + TIMEOUT
-        while server.call(lambda: len(server.server.connections)):  # aborted in 3 s
-            assert time.monotonic() < deadline, "the closing connection was never let go"
-        LineClient(server.port).register("later")  # the slot is free again
-        stuck.close()
+        quits_without_reading(stuck, server)
 
 
 def test_silent_client_gets_ping_then_ping_timeout_while_an_answering_one_stays():

@@ -24,7 +24,7 @@ from tcpchat.client import ChatClient, ConnectError
 from tcpchat.config import ConfigError, Settings
 from tcpchat.edge.tls import server_context
 
-from net_harness import TIMEOUT, LineClient, running_server
+from net_harness import STUCK_SETTINGS, TIMEOUT, LineClient, quits_without_reading, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_OPENSSL = shutil.which("openssl") is not None
@@ -73,6 +73,18 @@ def join(client: LineClient, nick: str, room: str = "#lobby") -> LineClient:
 
 
 # ---------------------------------------------------------------- the listener
+
+
+def test_a_tls_client_that_quits_and_never_reads_leaves_no_connection_behind(certificate):
+    """As over plain TCP (test_hostile.py). TLS's transport lets go by itself (it hands
+    what is unsent to the kernel as it closes), but asking it what is unsent once it is
+    closed raises: the close must ask before, whatever the transport."""
+    with running_server(**tls_settings(certificate, **STUCK_SETTINGS)) as server:
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect(("127.0.0.1", server.server.tls_port))
+        quits_without_reading(trusting(certificate).wrap_socket(raw, server_hostname="localhost"),
+                              server)  # fmt: skip
 
 
 def test_tls_client_chats_with_a_plain_client(certificate):

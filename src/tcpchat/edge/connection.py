@@ -71,7 +71,7 @@ class Connection:
 
     __slots__ = (
         "hub", "core", "loop", "transport", "host", "port", "session", "person", "spoke",
-        "pending", "dirty", "holds", "close_when_sent", "closing", "greet_timer", "gate",
+        "pending", "dirty", "holds", "close_when_sent", "closing", "timer", "gate",
         "address_key", "uid", "reason", "via",
     )  # fmt: skip
 
@@ -102,7 +102,9 @@ class Connection:
         self.holds = NO_HOLDS  # how much of `pending` waits on each history write
         self.close_when_sent = False  # close() came while output was held
         self.closing = False
-        self.greet_timer: asyncio.TimerHandle | None = None
+        # Until the first line, the wait before greeting a person (on nc, who says nothing
+        # first); once closing, how long its last lines may take to leave (`_close_transport`).
+        self.timer: asyncio.TimerHandle | None = None
         settings = hub.settings
         self.gate: FloodGate | None = None
         if settings.flood_rate > 0:
@@ -125,7 +127,7 @@ class Connection:
             return False
         if self.LOGGED_AT_OPEN:
             self.log_connect()
-        self.greet_timer = self.loop.call_later(
+        self.timer = self.loop.call_later(
             self.hub.settings.plain_greeting_delay, self._greet_person
         )
         return True
@@ -151,8 +153,8 @@ class Connection:
         self.closing = True
         if self.gate is not None:
             self.gate.clear()
-        if self.greet_timer is not None:
-            self.greet_timer.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
         self.hub.release(self)
         reason = "Connection closed" if exc is None else f"Connection error: {exc}"
         session = self.session
@@ -253,16 +255,16 @@ class Connection:
         self.write_person_text()
 
     def _start_irc(self) -> Session:
-        if self.greet_timer is not None:
-            self.greet_timer.cancel()
-            self.greet_timer = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         self.session = self.core.connect(self, self.host, self.secure, self.certfp, self.uid)
         self._announce()
         return self.session
 
     def _greet_person(self) -> Session | None:
         """Nothing said yet (or not IRC): this is a person with nc or telnet."""
-        self.greet_timer = None
+        self.timer = None
         if self.session is not None or self.closing:
             return self.session
         settings = self.hub.settings
@@ -292,9 +294,9 @@ class Connection:
         self.reason = f"Not a chat client: {answer.note}"
         log.log(answer.level, "not a chat client at %s: %s", shown(self.peer), answer.note,
                 extra=self.fields("not_a_client", reason=answer.note))  # fmt: skip
-        if self.greet_timer is not None:
-            self.greet_timer.cancel()
-            self.greet_timer = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.session is not None:  # greeted as a person, but never gave a nickname
             self.core.disconnect(self.session, "Not a chat client")
             self.session = self.person = None
@@ -413,12 +415,18 @@ class Connection:
     def _close_transport(self) -> None:
         """Close once the last lines are sent. A peer that has not taken them within the
         ping timeout is not reading at all (it quit, then stopped reading): its connection
-        is aborted then, or it would hold its socket and its address's slot for ever."""
+        is aborted then, or it would hold its socket and its address's slot for ever (`lost`
+        cancels that once the close is done)."""
         transport = self.transport
         assert transport is not None
+        if transport.is_closing():  # closed already (TLS's can't say what is unsent then)
+            return
+        unsent = transport.get_write_buffer_size()
         transport.close()
-        if transport.get_write_buffer_size():
-            self.loop.call_later(self.hub.settings.ping_timeout, _abort_if_stuck, transport)
+        if self.timer is not None:
+            self.timer.cancel()
+        patience = self.hub.settings.ping_timeout
+        self.timer = self.loop.call_later(patience, transport.abort) if unsent else None
 
     def _hang_up(self, last_words: bytes) -> None:
         """Send `last_words` and close; what the peer still sends is read and dropped."""
@@ -433,7 +441,9 @@ class Connection:
             # Closing with the peer's lines unread would reset the connection and discard
             # our last words before they are read; so half-close, and close a bit later.
             transport.write_eof()
-            self.loop.call_later(REFUSAL_LINGER, self._close_transport)
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = self.loop.call_later(REFUSAL_LINGER, self._close_transport)
         else:
             self._close_transport()
 
@@ -451,11 +461,6 @@ class Connection:
             self.core.disconnect(self.session, reason)
         if self.transport is not None:
             self.transport.abort()
-
-
-def _abort_if_stuck(transport: asyncio.Transport) -> None:
-    if transport.get_write_buffer_size():  # still unsent (a drained or lost one has none)
-        transport.abort()
 
 
 def shown(peer: tuple[str, int]) -> str:
