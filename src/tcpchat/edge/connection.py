@@ -153,8 +153,7 @@ class Connection:
         self.closing = True
         if self.gate is not None:
             self.gate.clear()
-        if self.timer is not None:
-            self.timer.cancel()
+        self.set_timer(None)
         self.hub.release(self)
         reason = "Connection closed" if exc is None else f"Connection error: {exc}"
         session = self.session
@@ -255,9 +254,7 @@ class Connection:
         self.write_person_text()
 
     def _start_irc(self) -> Session:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.set_timer(None)
         self.session = self.core.connect(self, self.host, self.secure, self.certfp, self.uid)
         self._announce()
         return self.session
@@ -294,9 +291,7 @@ class Connection:
         self.reason = f"Not a chat client: {answer.note}"
         log.log(answer.level, "not a chat client at %s: %s", shown(self.peer), answer.note,
                 extra=self.fields("not_a_client", reason=answer.note))  # fmt: skip
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.set_timer(None)
         if self.session is not None:  # greeted as a person, but never gave a nickname
             self.core.disconnect(self.session, "Not a chat client")
             self.session = self.person = None
@@ -423,10 +418,14 @@ class Connection:
             return
         unsent = transport.get_write_buffer_size()
         transport.close()
+        patience = self.hub.settings.ping_timeout
+        self.set_timer(self.loop.call_later(patience, transport.abort) if unsent else None)
+
+    def set_timer(self, timer: asyncio.TimerHandle | None) -> None:
+        """The connection's one timer from now on (see `timer`); the one before is off."""
         if self.timer is not None:
             self.timer.cancel()
-        patience = self.hub.settings.ping_timeout
-        self.timer = self.loop.call_later(patience, transport.abort) if unsent else None
+        self.timer = timer
 
     def _hang_up(self, last_words: bytes) -> None:
         """Send `last_words` and close; what the peer still sends is read and dropped."""
@@ -441,9 +440,7 @@ class Connection:
             # Closing with the peer's lines unread would reset the connection and discard
             # our last words before they are read; so half-close, and close a bit later.
             transport.write_eof()
-            if self.timer is not None:
-                self.timer.cancel()
-            self.timer = self.loop.call_later(REFUSAL_LINGER, self._close_transport)
+            self.set_timer(self.loop.call_later(REFUSAL_LINGER, self._close_transport))
         else:
             self._close_transport()
 

@@ -197,9 +197,7 @@ class WebConnection(Connection, asyncio.Protocol):
         framed = FramedTransport(raw, self.protocol, binary=False)
         if not self.opened(framed, self.peer_of(raw)):  # type: ignore[arg-type]
             return
-        if self.timer is not None:  # never a person on nc: a browser speaks IRC
-            self.timer.cancel()
-            self.timer = None
+        self.set_timer(None)  # never a person on nc: a browser speaks IRC
         timeout = self.hub.settings.tls_handshake_timeout
         self.handshake_timer = self.loop.call_later(timeout, self._too_slow)
 
