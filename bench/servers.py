@@ -177,6 +177,10 @@ def start_tcpchat(
         nodes = int(settings.pop("nodes", "1"))
         return start_cluster(event_loop, profile, root, name, settings, nodes)
     websocket = settings.pop("clients", "tcp") == "websocket"
+    # store=free: history's rows are made but not written (bench/free_store.py)
+    launcher = [str(ROOT / "bench" / "free_store.py"), str(root)]
+    if settings.pop("store", "sqlite") != "free":
+        launcher = [str(root / "server.py")]
     workdir = tempfile.TemporaryDirectory(prefix="bench-tcpchat-")
     folder = Path(workdir.name)
     data = settings.pop("data_dir", str(folder / "data"))
@@ -200,7 +204,7 @@ def start_tcpchat(
         config.write_text("".join(kept) + extra)
     command = [
         sys.executable,
-        str(root / "server.py"),
+        *launcher,
         "--config",
         str(config),
         "--host",

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -230,11 +230,15 @@ def start_server_process(*args: str) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def launch_server(*args: str) -> subprocess.Popen:
-    """The server process start_server_printing starts, returned at once (not yet ready)."""
+SERVER = (str(ROOT / "server.py"),)
+
+
+def launch_server(*args: str, launcher: Sequence[str] = SERVER) -> subprocess.Popen:
+    """The server process start_server_printing starts, returned at once (not yet ready);
+    `launcher` is what Python runs (server.py, or a script that starts it its own way)."""
     web = () if "--web-port" in args else ("--web-port", "0")
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-console", *web, *args],
+        [sys.executable, *launcher, "--port", "0", "--no-console", *web, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -242,9 +246,11 @@ def launch_server(*args: str) -> subprocess.Popen:
     )
 
 
-def start_server_printing(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
+def start_server_printing(
+    *args: str, launcher: Sequence[str] = SERVER
+) -> tuple[subprocess.Popen, int, list[str]]:
     """start_server_process, and the lines the server printed up to being ready."""
-    proc = launch_server(*args)
+    proc = launch_server(*args, launcher=launcher)
     assert proc.stdout is not None
     port = 0
     printed: list[str] = []
@@ -267,10 +273,12 @@ def sees_in(client: LineClient, nick: str, room: str) -> None:
 
 
 @contextmanager
-def server_process(*args: str) -> Iterator[tuple[subprocess.Popen, int, list[str]]]:
+def server_process(
+    *args: str, launcher: Sequence[str] = SERVER
+) -> Iterator[tuple[subprocess.Popen, int, list[str]]]:
     """start_server_printing on 127.0.0.1: the process, its port and what it printed; killed
     at the end if still running (a test stops it itself to see how it ends)."""
-    proc, port, printed = start_server_printing("--host", "127.0.0.1", *args)
+    proc, port, printed = start_server_printing("--host", "127.0.0.1", *args, launcher=launcher)
     try:
         yield proc, port, printed
     finally:

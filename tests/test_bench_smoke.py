@@ -4,13 +4,20 @@ The figures themselves are for bench/bench.py to print, not for a test to judge.
 scenarios, which need SASL, have a test of their own: test_bench_logins.py.)
 """
 
+import contextlib
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from tcpchat.store.database import DB_NAME
+
+from net_harness import SERVER, LineClient, server_process
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ["fanout", "flood", "pairs", "latency", "idle", "connect"]
+FREE_STORE = (str(ROOT / "bench" / "free_store.py"), str(ROOT))
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -67,3 +74,23 @@ def test_an_unknown_server_name_is_refused_with_the_names_it_knows():
     )
     assert result.returncode == 2
     assert "unknown server: irc2 (known: tcpchat, ngircd, inspircd)" in result.stderr
+
+
+def test_the_free_store_variant_makes_history_but_writes_none_of_it(tmp_path: Path):
+    """bench/free_store.py (`store=free`) measures history without its store: it must really
+    leave the rows out (else the bench would quietly measure the real store), and the server
+    must still deliver and answer as the real one does."""
+    stored = {}
+    for name, launcher in (("real", SERVER), ("free", FREE_STORE)):
+        data = tmp_path / name
+        with server_process("--data-dir", str(data), launcher=launcher) as (_, port, _):
+            ann, ben = LineClient(port).register("ann"), LineClient(port).register("ben")
+            ann.send("PRIVMSG ben :kept or not")
+            ben.expect(r"^:ann!\S+ PRIVMSG ben :kept or not$")  # once its row is "committed"
+            ann.send("PING :after")
+            ann.expect(r" PONG \S+ :after$")
+        with contextlib.closing(sqlite3.connect(data / DB_NAME)) as c:
+            stored[name] = c.execute(
+                "SELECT count(*) FROM history WHERE kind = 'PRIVMSG'"
+            ).fetchone()[0]
+    assert stored == {"real": 1, "free": 0}
