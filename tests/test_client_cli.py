@@ -18,7 +18,7 @@ from typing import IO
 
 import pytest
 
-from tcpchat.client.cli import client_main, default_nick, parse_address
+from tcpchat.client.cli import client_main, default_nick, parse_address, server_address
 from tcpchat.client.style import nick_colour
 
 from net_harness import TIMEOUT, LineClient, running_server
@@ -26,6 +26,14 @@ from net_harness import TIMEOUT, LineClient, running_server
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = str(ROOT / "client.py")
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[=>78]|\r")
+
+
+def bob_in_lobby(port: int) -> LineClient:
+    """bob, registered and in #lobby, where the client joins by default."""
+    bob = LineClient(port).register("bob")
+    bob.send("JOIN #lobby")
+    bob.expect(r" 366 bob #lobby ")
+    return bob
 
 
 def free_port() -> int:
@@ -62,6 +70,55 @@ def test_bad_address_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> Non
         client_main(["host:notaport"])
     assert exited.value.code == 2
     assert "invalid port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("address", "host", "port", "where"),
+    [
+        (None, None, None, ("127.0.0.1", 6667)),
+        (None, None, 7000, ("127.0.0.1", 7000)),
+        (None, "example.org", None, ("example.org", 6667)),
+        (None, "example.org", 7000, ("example.org", 7000)),
+        (None, "::1", 7000, ("::1", 7000)),
+        ("example.org", None, 7000, ("example.org", 7000)),
+        ("example.org:7001", None, None, ("example.org", 7001)),
+    ],
+)
+def test_the_server_is_given_as_host_port_or_as_server_py_takes_it(
+    address: str | None, host: str | None, port: int | None, where: tuple[str, int]
+) -> None:
+    assert server_address(address, host, port, 6667) == where
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--port", "70000"], "invalid port '70000'"),
+        (["--port", "six"], "invalid port 'six'"),
+        (["example.org:7000", "--port", "7001"], "two ports: 7000 and --port 7001; give one"),
+        (["example.org", "--host", "example.net"], "two hosts: 'example.org' and --host"),
+    ],
+)
+def test_a_server_given_twice_or_a_bad_port_is_a_usage_error(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        client_main(argv)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_the_client_connects_with_the_port_given_as_server_py_takes_it() -> None:
+    """`python client.py --port N`, as someone types it who just ran `server.py --port N`."""
+    with running_server() as server:
+        bob = bob_in_lobby(server.port)
+        done = subprocess.run(
+            [sys.executable, CLIENT, "--host", "127.0.0.1", "--port", str(server.port),
+             "--nick", "dora"],
+            input="over here\n", capture_output=True, text=True, timeout=TIMEOUT,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        bob.expect(r"^:dora!\S+ PRIVMSG #lobby :over here$")
 
 
 def test_default_nick_is_the_login_name_made_valid(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,9 +180,7 @@ class PrintedLines:
 
 def test_piped_client_chats_and_leaves_at_the_end_of_input() -> None:
     with running_server() as server:
-        bob = LineClient(server.port).register("bob")
-        bob.send("JOIN #lobby")
-        bob.expect(r" 366 bob #lobby ")
+        bob = bob_in_lobby(server.port)
         client = subprocess.Popen(
             [sys.executable, CLIENT, f"127.0.0.1:{server.port}", "--nick", "carol"],
             stdin=subprocess.PIPE,
@@ -225,9 +280,7 @@ def terminal_env(**extra: str) -> dict[str, str]:
 @pytest.mark.parametrize("no_color", [False, True])
 def test_in_a_terminal_nicks_are_coloured_unless_no_color(no_color: bool) -> None:
     with running_server() as server:
-        bob = LineClient(server.port).register("bob")
-        bob.send("JOIN #lobby")
-        bob.expect(r" 366 bob #lobby ")
+        bob = bob_in_lobby(server.port)
         env = terminal_env(**({"NO_COLOR": "1"} if no_color else {}))
         term = Terminal(
             sys.executable, CLIENT, f"127.0.0.1:{server.port}", "--nick", "carol", env=env
@@ -269,9 +322,7 @@ def test_without_prompt_toolkit_a_terminal_gets_the_line_mode_and_one_line_of_hi
 @pytest.mark.parametrize("no_time", [False, True])
 def test_on_a_terminal_messages_show_the_time_unless_no_time(no_time: bool) -> None:
     with running_server() as server:
-        bob = LineClient(server.port).register("bob")
-        bob.send("JOIN #lobby")
-        bob.expect(r" 366 bob #lobby ")
+        bob = bob_in_lobby(server.port)
         flags = ["--no-time"] if no_time else []
         term = Terminal(
             sys.executable, CLIENT, f"127.0.0.1:{server.port}", "--nick", "carol", *flags,

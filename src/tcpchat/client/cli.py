@@ -42,6 +42,25 @@ def parse_address(text: str, default_port: int) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def _port(text: str) -> int:
+    if not text.isdecimal() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}")
+    return int(text)
+
+
+def server_address(address: str | None, host: str | None, port: int | None,
+                   default_port: int) -> tuple[str, int]:
+    """Where to connect, from HOST[:PORT] and --host/--port (each part given at most once).
+
+    Raises ValueError for a bad address or a part given twice."""
+    if host is not None and address is not None:
+        raise ValueError(f"two hosts: {address!r} and --host {host!r}; give one")
+    host, given_port = parse_address(host or address or DEFAULT_HOST, 0)
+    if port is not None and given_port:
+        raise ValueError(f"two ports: {given_port} and --port {port}; give one")
+    return host, port or given_port or default_port
+
+
 def default_nick() -> str:
     """The login name, made into a nick any server accepts."""
     try:
@@ -66,11 +85,13 @@ def client_parser(prog: str = "tcpchat client") -> argparse.ArgumentParser:
     parser.add_argument(
         "address",
         nargs="?",
-        default=DEFAULT_HOST,
         metavar="HOST[:PORT]",
         help=f"server to connect to (default {DEFAULT_HOST}:{DEFAULT_PORT}, "
         f"or port {DEFAULT_TLS_PORT} with --tls); IPv6 as [::1]:6667 or a bare ::1",
     )
+    # The server's own options, for whoever types them as they did for server.py.
+    parser.add_argument("--host", help="the server's host, as HOST[:PORT] gives it")
+    parser.add_argument("--port", type=_port, help="the server's port, as HOST[:PORT] gives it")
     parser.add_argument(
         "--nick", "-n", help="nickname to use (default: your login name); if taken, "
         "the client picks a similar one and tells you",
@@ -146,7 +167,9 @@ def client_main(argv: Sequence[str] | None = None, prog: str = "tcpchat client")
     args = parser.parse_args(argv)
     tls = args.tls or args.insecure
     try:
-        host, port = parse_address(args.address, DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
+        host, port = server_address(
+            args.address, args.host, args.port, DEFAULT_TLS_PORT if tls else DEFAULT_PORT
+        )
     except ValueError as exc:
         parser.error(str(exc))
     rooms = _rooms(args.join)
