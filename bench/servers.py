@@ -177,10 +177,12 @@ def start_tcpchat(
         nodes = int(settings.pop("nodes", "1"))
         return start_cluster(event_loop, profile, root, name, settings, nodes)
     websocket = settings.pop("clients", "tcp") == "websocket"
-    # store=free: history's rows are made but not written (bench/free_store.py)
-    launcher = [str(ROOT / "bench" / "free_store.py"), str(root)]
-    if settings.pop("store", "sqlite") != "free":
-        launcher = [str(root / "server.py")]
+    store = settings.pop("store", "sqlite")  # free: rows made, not written (free_store.py)
+    if store not in ("sqlite", "free"):
+        raise SystemExit(f"{name}: store is sqlite (the server's) or free, not {store!r}")
+    launcher = [str(ROOT / "bench" / "free_store.py"), str(root)] if store == "free" else [
+        str(root / "server.py")
+    ]
     workdir = tempfile.TemporaryDirectory(prefix="bench-tcpchat-")
     folder = Path(workdir.name)
     data = settings.pop("data_dir", str(folder / "data"))

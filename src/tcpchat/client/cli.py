@@ -37,15 +37,22 @@ def parse_address(text: str, default_port: int) -> tuple[str, int]:
         raise ValueError(f"no host in {text!r}")
     if not port_text:
         return host, default_port
-    if not port_text.isdecimal() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"invalid port {port_text!r}")
-    return host, int(port_text)
+    return host, port_number(port_text)
 
 
-def _port(text: str) -> int:
+def port_number(text: str) -> int:
+    """A port (1 to 65535) from its digits; ValueError for anything else."""
     if not text.isdecimal() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}")
+        raise ValueError(f"invalid port {text!r}")
     return int(text)
+
+
+def _port_option(text: str) -> int:
+    """--port's value: argparse shows an ArgumentTypeError's words, not a ValueError's."""
+    try:
+        return port_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def server_address(address: str | None, host: str | None, port: int | None,
@@ -91,7 +98,9 @@ def client_parser(prog: str = "tcpchat client") -> argparse.ArgumentParser:
     )
     # The server's own options, for whoever types them as they did for server.py.
     parser.add_argument("--host", help="the server's host, as HOST[:PORT] gives it")
-    parser.add_argument("--port", type=_port, help="the server's port, as HOST[:PORT] gives it")
+    parser.add_argument(
+        "--port", type=_port_option, help="the server's port, as HOST[:PORT] gives it"
+    )
     parser.add_argument(
         "--nick", "-n", help="nickname to use (default: your login name); if taken, "
         "the client picks a similar one and tells you",
