@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-WRITES_OF_HISTORY = ("INSERT INTO history ", "INSERT INTO history_text ")
-
 
 def main() -> int:
     root = Path(sys.argv[1]).resolve()
@@ -30,6 +28,9 @@ def main() -> int:
     prefer_compiled(root)  # as server.py does: the store is never compiled, so it is patched
     from tcpchat.cli import script_main
     from tcpchat.store.database import Database
+    from tcpchat.store.history import INDEX_TEXT, INSERT_ROW
+
+    skipped = (INSERT_ROW, INDEX_TEXT)  # the history's own statements: the rows, their index
 
     commit = Database._commit
 
@@ -37,8 +38,7 @@ def main() -> int:
         self: Database, writes: list[tuple[Sequence[tuple[str, Any]], Any]]
     ) -> None:
         commit(self, [
-            ([(sql, params) for sql, params in statements
-              if not sql.startswith(WRITES_OF_HISTORY)], done)
+            ([(sql, params) for sql, params in statements if sql not in skipped], done)
             for statements, done in writes
         ])  # fmt: skip
 
