@@ -18,7 +18,7 @@ from cluster_harness import JOINED, NODE_TIMEOUT, Node, joined, wait_until
 from tcpchat.cluster.policy import NodeInfo
 from tcpchat.cluster.status import read_status
 
-from net_harness import LineClient
+from net_harness import LineClient, sees_in
 from redis_harness import RedisServer, without_redis_py
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,8 +211,15 @@ def test_a_nick_claimed_on_two_nodes_at_once_goes_to_exactly_one(cluster, redis_
 def test_a_rename_lets_the_old_nick_go_network_wide_and_takes_the_new_one(cluster, redis_url):
     a, b = cluster(), cluster()
     alice = LineClient(a.port).register("alice")
+    alice.send("JOIN #rename")
+    alice.expect(r" 366 alice #rename ")
+    # Node b refuses a nick its copy of the network still shows as someone's, so the test
+    # waits until the rename has reached b (a watcher there sees it), not only Redis.
+    watcher = LineClient(b.port).register("watcher")
+    sees_in(watcher, "alice", "#rename")
     alice.send("NICK Alicia")
     alice.expect(r":alice!\S+ NICK :?Alicia")
+    watcher.expect(r"^:alice!\S+ NICK :?Alicia$")
     assert outcome(registration(b, "alicia"), "alicia") == "taken"  # folded: one nick
     bob = registration(b, "alice")
     assert outcome(bob, "alice") == "won"
