@@ -263,6 +263,10 @@ def test_a_redis_restart_loses_nothing_and_repeats_nothing(tmp_path: Path, clust
         alice.send(*[f"PRIVMSG #room :while away {k}" for k in range(5)])
         alice.send("PING :still here")
         alice.expect(r"PONG \S+ :?still here")  # served all the while, echo or not
+        asking = LineClient(b.port)  # a nick needs the network, but b knows alice's is taken
+        asking.send("NICK alice", "USER alice 0 * :alice", "NICK nobody")
+        asking.expect(r" 433 \* alice :Nickname is already in use")
+        asking.expect(r" 437 \* nobody :The network can't check that nick right now")
         # Away for longer than the node timeout: four tries (0.1 + 0.2 + 0.4 + 0.8 s).
         wait_until(lambda: len([x for x in a.err if "cannot reach Redis" in x]) >= 4,
                    "Redis away for longer than the node timeout")  # fmt: skip

@@ -208,15 +208,20 @@ def test_a_nick_claimed_on_two_nodes_at_once_goes_to_exactly_one(cluster, redis_
     wait_until(lambda: outcome(registration(b, "alice"), "alice") == "won", "alice free on b")
 
 
+def renamer_and_watcher(a: Node, b: Node, nick: str) -> tuple[LineClient, LineClient]:
+    """`nick` on node a, in #rename, and a watcher there on node b that sees them come: it
+    will see their renames too, once those have come over the bus."""
+    renamer = LineClient(a.port).register(nick)
+    renamer.send("JOIN #rename")
+    renamer.expect(rf" 366 {nick} #rename ")
+    watcher = LineClient(b.port).register("watcher")
+    sees_in(watcher, nick, "#rename")
+    return renamer, watcher
+
+
 def test_a_rename_lets_the_old_nick_go_network_wide_and_takes_the_new_one(cluster, redis_url):
     a, b = cluster(), cluster()
-    alice = LineClient(a.port).register("alice")
-    alice.send("JOIN #rename")
-    alice.expect(r" 366 alice #rename ")
-    # Node b refuses a nick its copy of the network still shows as someone's, so the test
-    # waits until the rename has reached b (a watcher there sees it), not only Redis.
-    watcher = LineClient(b.port).register("watcher")
-    sees_in(watcher, "alice", "#rename")
+    alice, watcher = renamer_and_watcher(a, b, "alice")
     alice.send("NICK Alicia")
     alice.expect(r":alice!\S+ NICK :?Alicia")
     watcher.expect(r"^:alice!\S+ NICK :?Alicia$")
@@ -226,6 +231,29 @@ def test_a_rename_lets_the_old_nick_go_network_wide_and_takes_the_new_one(cluste
     alice.send("NICK ALICIA")  # another case of its own nick: still hers
     alice.expect(r":Alicia!\S+ NICK :?ALICIA")
     assert outcome(registration(b, "Alicia"), "Alicia") == "taken"
+
+
+def test_a_nick_let_go_by_a_rename_is_free_on_another_node_at_once(cluster, redis_url):
+    """Redis lets the old nick go in the rename's own step, before the rename has come over
+    the bus to node b: b takes Redis's word for it (it used to answer 433 until then), and
+    b's user keeps the nick when the rename does arrive."""
+    a, b = cluster(), cluster()
+    alice, watcher = renamer_and_watcher(a, b, "alice0")
+    for round_ in range(10):  # a newcomer registering with the nick alice just left
+        alice.send(f"NICK alice{round_ + 1}")
+        alice.expect(rf"^:alice{round_}!\S+ NICK :?alice{round_ + 1}$")
+        newcomer = registration(b, f"alice{round_}")
+        assert outcome(newcomer, f"alice{round_}") == "won", round_
+        newcomer.close()
+    bob = LineClient(b.port).register("bob")  # someone already here renaming to it
+    alice.send("NICK Alicia")
+    alice.expect(r"^:alice10!\S+ NICK :?Alicia$")
+    bob.send("NICK alice10")
+    bob.expect(r"^:bob!\S+ NICK :?alice10$")
+    watcher.expect(r"^:alice10!\S+ NICK :?Alicia$")  # the rename has reached b now
+    watcher.send("WHOIS alice10", "WHOIS Alicia")
+    assert watcher.expect(r" 311 watcher (\S+) (\S+) ").groups() == ("alice10", "bob")
+    assert watcher.expect(r" 311 watcher (\S+) (\S+) ").groups() == ("Alicia", "alice0")
 
 
 def test_a_dead_nodes_nicks_are_free_once_it_is_reaped(cluster, redis_url):

@@ -53,7 +53,9 @@ class ChatState(Protocol):
         """An unregistered user is gone: drop its nick claim."""
 
     def claim_nick(self, user: User, nick: str) -> bool:
-        """Before registration: hold `nick` for `user`, unless someone else holds it."""
+        """Before registration: hold `nick` for `user`, unless someone else holds it (a
+        user of another cluster node yields: the network said the nick is free, and this
+        copy of them has not yet heard that they let it go)."""
 
     def nick_holder(self, nick: str) -> User | None:
         """Whoever holds `nick`, registered or not."""
@@ -196,7 +198,7 @@ class LocalState:
     def claim_nick(self, user: User, nick: str) -> bool:
         folded = irc_lower(nick)
         holder = self.nicks.get(folded)
-        if holder is not None and holder is not user:
+        if holder is not None and holder is not user and not holder.node:
             return False
         self._release_nick(user)
         if nick == user.user:  # the username came first and is the same: keep one string

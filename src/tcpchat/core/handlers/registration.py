@@ -12,7 +12,7 @@ from ..base import ChatBase
 from ..events import NickChanged, Registered
 from ..isupport import isupport_tokens, myinfo
 from ..log_fields import about_session
-from ..model import Session
+from ..model import Session, User
 from ..shared_nicks import UNAVAILABLE, Claimed
 from .bans import refused_at_registration
 from .ownership import check_nick
@@ -37,8 +37,7 @@ def handle_nick(core: ChatBase, session: Session, msg: Message) -> None:
         core.reply(session, n.ERR_ERRONEUSNICKNAME, nick, refusal)
         return
     user = session.user
-    holder = core.state.nick_holder(nick)
-    if holder is not None and holder is not user:
+    if _held_here(core, nick, user):
         core.reply(session, n.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         return
     if nick == user.nick:
@@ -57,18 +56,30 @@ def handle_nick(core: ChatBase, session: Session, msg: Message) -> None:
 
 def _claimed(core: ChatBase, session: Session, nick: str, claimed: Claimed) -> None:
     """The network's answer to a NICK: take it (if nothing here took it meanwhile)."""
+    held = core.state.nick_holder(nick)
+    if claimed is UNAVAILABLE and held is not None and held is not session.user:
+        claimed = False  # the network can't say, but this node's copy of it can
     if claimed is UNAVAILABLE:
         core.reply(
             session, n.ERR_UNAVAILRESOURCE, nick,
             "The network can't check that nick right now; try again in a moment",
         )  # fmt: skip
         return
-    holder = core.state.nick_holder(nick)
-    if not claimed or (holder is not None and holder is not session.user):
+    if not claimed or _held_here(core, nick, session.user):
         core.reply(session, n.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         return
     if nick != session.user.nick:
         _take_nick(core, session, nick)
+
+
+def _held_here(core: ChatBase, nick: str, user: User) -> bool:
+    """Whether someone else holds `nick` as far as this server knows. In a cluster, a user
+    of another node is only this node's copy of them, which hears of a rename or a quit a
+    little after the shared store does: for them the store's answer to the claim decides."""
+    holder = core.state.nick_holder(nick)
+    if holder is None or holder is user:
+        return False
+    return not (holder.node and core.shared_nicks is not None)
 
 
 def _take_nick(core: ChatBase, session: Session, nick: str) -> None:
