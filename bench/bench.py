@@ -55,7 +55,14 @@ from inspircd import start_inspircd
 from loadgen import BenchClient, LoginFailed, connect_clients, message, percentile
 from logins import run_idle_login, run_login
 from measured import Figure, Outcome, close_all, own_cpu
-from servers import STARTERS, ServerProcess, parse_variant, start_tcpchat, two_cores
+from servers import (
+    STARTERS,
+    ServerProcess,
+    parse_variant,
+    profile_file,
+    start_tcpchat,
+    two_cores,
+)
 from wsclient import WebSocketBenchClient
 
 CHANNEL = "#bench"
@@ -349,11 +356,7 @@ def measure(scenario: str, server_name: str, args: argparse.Namespace) -> Outcom
     accounts = args.clients if scenario in ACCOUNT_SCENARIOS else 0
     if is_tcpchat(server_name):  # maybe another checkout (tcpchat@DIR), or a variant
         root, settings = parse_variant(server_name)
-        profile = args.profile if server_name.partition(":")[0] == "tcpchat" else None
-        if profile and settings:  # one profile per variant: pairs.txt, pairs.history=off.txt
-            stem, dot, suffix = profile.rpartition(".")
-            tag = server_name.partition(":")[2].replace(":", ",")
-            profile = f"{stem}.{tag}.{suffix}" if dot else f"{profile}.{tag}"
+        profile = args.profile and profile_file(args.profile, server_name)
         server = start_tcpchat(args.event_loop, profile, root, server_name, accounts, settings)
     else:
         server = OTHERS[server_name]()
@@ -444,7 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         metavar="FILE.svg",
-        help="record tcpchat under py-spy (pip install py-spy) into a flame graph",
+        help="record each tcpchat under py-spy (pip install py-spy): a flame graph, or with "
+        "FILE.txt collapsed stacks for profile_top.py; a variant's file is named after it "
+        "(FILE.history=off.svg, FILE.@before.svg)",
     )
     args = parser.parse_args(argv)
     scenarios = args.scenarios or list(SCENARIOS)

@@ -142,6 +142,22 @@ def parse_variant(name: str) -> tuple[Path, dict[str, str]]:
     return root, settings
 
 
+def profile_file(profile: str, name: str) -> str:
+    """Where a variant's profile goes, so each server of a run has its own: pairs.txt for
+    `tcpchat`, pairs.history=off.txt for `tcpchat:history=off`, and pairs.@before.txt for
+    `tcpchat@../before` (the checkout's folder name)."""
+    base, _, options = name.partition(":")
+    checkout = base.partition("@")[2]
+    parts = [f"@{Path(checkout).resolve().name}"] if checkout else []
+    if options:
+        parts.append(options.replace(":", ","))
+    if not parts:
+        return profile
+    tag = ".".join(parts)
+    stem, dot, suffix = profile.rpartition(".")
+    return f"{stem}.{tag}.{suffix}" if dot and "/" not in suffix else f"{profile}.{tag}"
+
+
 def toml_value(text: str) -> str:
     """A variant's value as TOML: on/off and true/false are booleans, numbers stay numbers."""
     lowered = text.lower()

@@ -94,3 +94,22 @@ def test_the_free_store_variant_makes_history_but_writes_none_of_it(tmp_path: Pa
                 "SELECT count(*) FROM history WHERE kind = 'PRIVMSG'"
             ).fetchone()[0]
     assert stored == {"real": 1, "free": 0}
+
+
+def test_each_server_of_a_run_gets_a_profile_file_of_its_own(tmp_path: Path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from servers import profile_file
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    before = tmp_path / "before"
+    names = ["tcpchat", "tcpchat:history=off", "tcpchat:store=free:history=on",
+             f"tcpchat@{before}", f"tcpchat@{before}:history=off"]  # fmt: skip
+    assert [profile_file("/tmp/p.txt", name) for name in names] == [
+        "/tmp/p.txt",
+        "/tmp/p.history=off.txt",
+        "/tmp/p.store=free,history=on.txt",
+        "/tmp/p.@before.txt",
+        "/tmp/p.@before.history=off.txt",
+    ]
+    assert profile_file("/tmp/run.d/prof", "tcpchat:history=off") == "/tmp/run.d/prof.history=off"
