@@ -16,7 +16,7 @@ import ssl
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from cluster_harness import wait_until
 from tcpchat.edge.proxy_protocol import SIGNATURE
@@ -142,10 +142,16 @@ def test_a_proxied_web_client_and_a_health_check_without_a_header():
             await ws.send(f"USER {nick} 0 * :W")
             await ws.send("JOIN #p")
             seen: list[str] = []
-            while " JOIN " not in (line := str(await asyncio.wait_for(ws.recv(), TIMEOUT))):
+            while " JOIN " not in (line := await next_line(ws, seen)):
                 seen.append(line)
                 assert " 433 " not in line and " 451 " not in line, seen
             return line.split("@", 1)[1].split(" ", 1)[0]
+
+    async def next_line(ws: ClientConnection, seen: list[str]) -> str:
+        try:
+            return str(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        except TimeoutError:
+            raise AssertionError(f"nothing more in {TIMEOUT} s; seen {seen}") from None
 
     with running_server(web_port=-1, **PROXY) as server:
         port = server.server.web_addresses[0][1]
