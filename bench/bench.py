@@ -49,7 +49,8 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from inspircd import start_inspircd
 from loadgen import BenchClient, LoginFailed, connect_clients, message, percentile
@@ -57,7 +58,7 @@ from logins import run_idle_login, run_login
 from measured import Figure, Outcome, close_all, own_cpu
 from servers import (
     STARTERS,
-    ServerProcess,
+    Server,
     parse_variant,
     profile_file,
     start_tcpchat,
@@ -72,7 +73,7 @@ CHANNEL = "#bench"
 
 
 async def connect(
-    server: ServerProcess,
+    server: Server,
     nicks: list[str],
     audit: set[str],
     channel: str | None,
@@ -80,7 +81,7 @@ async def connect(
 ) -> list[BenchClient]:
     """The scenario's clients, over TCP, or over WebSocket for `tcpchat:clients=websocket`."""
     kind = WebSocketBenchClient if server.web_port is not None else BenchClient
-    ports = getattr(server, "ports", [server.client_port])  # a cluster's nodes: in turn
+    ports = server.ports  # a cluster's nodes: in turn
     groups = await asyncio.gather(*(
         connect_clients(server.host, port, nicks[i :: len(ports)], audit, channel,
                         concurrency, kind)
@@ -110,7 +111,7 @@ async def joins_seen(
 
 
 async def run_fanout(
-    server: ServerProcess, args: argparse.Namespace, window: int | None
+    server: Server, args: argparse.Namespace, window: int | None
 ) -> Outcome:
     nicks = [f"b{i}" for i in range(args.clients)]
     senders = args.senders
@@ -147,7 +148,7 @@ async def run_fanout(
     )
 
 
-async def run_pairs(server: ServerProcess, args: argparse.Namespace) -> Outcome:
+async def run_pairs(server: Server, args: argparse.Namespace) -> Outcome:
     pairs = args.clients // 2
     senders = [f"s{i}" for i in range(pairs)]
     receivers = [f"r{i}" for i in range(pairs)]
@@ -177,7 +178,7 @@ async def run_pairs(server: ServerProcess, args: argparse.Namespace) -> Outcome:
     return await meter.finish(done, clients, per_pair * pairs, args.timeout, "messages/s")
 
 
-async def run_latency(server: ServerProcess, args: argparse.Namespace) -> Outcome:
+async def run_latency(server: Server, args: argparse.Namespace) -> Outcome:
     nicks = [f"b{i}" for i in range(args.clients)]
     senders = args.senders
     auditors = set(nicks[senders : senders + max(args.auditors, 50)])
@@ -195,15 +196,13 @@ async def run_latency(server: ServerProcess, args: argparse.Namespace) -> Outcom
     start_at = loop.time() + 0.05
     for i in range(total):  # a fixed schedule, so a slow server cannot slow the senders
         sender, seq = i % senders, i // senders
-        loop.call_at(
-            start_at + i / rate, lambda s=sender, q=seq: clients[s].write(message(CHANNEL, s, q))
-        )
+        loop.call_at(start_at + i / rate, clients[sender].write, message(CHANNEL, sender, seq))
     return await meter.finish(
         done, clients, total * (len(clients) - 1), args.timeout + args.seconds, "deliveries/s"
     )
 
 
-async def run_idle(server: ServerProcess, args: argparse.Namespace) -> Outcome:
+async def run_idle(server: Server, args: argparse.Namespace) -> Outcome:
     baseline = server.rss_kib()
     cpu, started = own_cpu(), time.perf_counter()
     nicks = [f"i{i}" for i in range(args.clients)]
@@ -223,7 +222,7 @@ async def run_idle(server: ServerProcess, args: argparse.Namespace) -> Outcome:
     )
 
 
-async def run_connect(server: ServerProcess, args: argparse.Namespace) -> Outcome:
+async def run_connect(server: Server, args: argparse.Namespace) -> Outcome:
     cpu, server_cpu, started = own_cpu(), server.cpu_seconds(), time.perf_counter()
     nicks = [f"c{i}" for i in range(args.clients)]
     clients = await connect(server, nicks, set(), None, concurrency=20)
@@ -241,11 +240,11 @@ async def run_connect(server: ServerProcess, args: argparse.Namespace) -> Outcom
 class Meter:
     """CPU and wall time of one measured stretch, for the load generator and the server."""
 
-    def __init__(self, server: ServerProcess) -> None:
+    def __init__(self, server: Server) -> None:
         self.server = server
         self.cpu, self.server_cpu = own_cpu(), server.cpu_seconds()
-        self.node_cpu = getattr(server, "node_cpu", lambda: [])()
-        self.redis_cpu = getattr(server, "redis_cpu", lambda: 0.0)()
+        self.node_cpu = server.node_cpu()  # [] unless a cluster
+        self.redis_cpu = server.redis_cpu()
         self.threads = server.thread_cpu()
         self.started = time.perf_counter()
 
@@ -331,7 +330,7 @@ def summarize(
     return Outcome(figures, loss + extra + len(errors), load_cpu, server_cpu, elapsed, notes)
 
 
-SCENARIOS: dict[str, Callable[[ServerProcess, argparse.Namespace], object]] = {
+SCENARIOS: dict[str, Callable[[Server, argparse.Namespace], Coroutine[Any, Any, Outcome]]] = {
     "fanout": lambda server, args: run_fanout(server, args, window=100),
     "flood": lambda server, args: run_fanout(server, args, window=None),
     "pairs": run_pairs,
@@ -342,7 +341,7 @@ SCENARIOS: dict[str, Callable[[ServerProcess, argparse.Namespace], object]] = {
     "idle-login": run_idle_login,
 }
 # The servers started by name; tcpchat's variants are parsed instead (parse_variant).
-OTHERS = {**STARTERS, "inspircd": start_inspircd}
+OTHERS: dict[str, Callable[[], Server]] = {**STARTERS, "inspircd": start_inspircd}
 
 # Scenarios that need accounts: tcpchat only, on a data directory made for the run.
 ACCOUNT_SCENARIOS = {"login", "idle-login"}
@@ -362,7 +361,7 @@ def measure(scenario: str, server_name: str, args: argparse.Namespace) -> Outcom
         server = OTHERS[server_name]()
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            return runner.run(SCENARIOS[scenario](server, args))  # type: ignore[arg-type]
+            return runner.run(SCENARIOS[scenario](server, args))
     finally:
         server.stop()
 
@@ -372,7 +371,7 @@ def is_tcpchat(name: str) -> bool:
     return name == "tcpchat" or name.startswith(("tcpchat@", "tcpchat:"))
 
 
-def loop_factory():
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The load generator runs on uvloop when it is installed: it must not be the bottleneck."""
     try:
         import uvloop
@@ -453,9 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     scenarios = args.scenarios or list(SCENARIOS)
-    unknown = set(scenarios) - set(SCENARIOS)
-    if unknown:
-        parser.error(f"unknown scenario: {', '.join(sorted(unknown))}")
+    strange = set(scenarios) - set(SCENARIOS)
+    if strange:
+        parser.error(f"unknown scenario: {', '.join(sorted(strange))}")
     servers = [name for name in args.servers.split(",") if name]
     unknown = [name for name in servers if not is_tcpchat(name) and name not in OTHERS]
     if unknown:

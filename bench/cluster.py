@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from servers import ROOT, start_cluster, start_redis
 
@@ -116,7 +117,7 @@ async def append_load(url: str, writers: int, batch: int, seconds: float) -> tup
         nonlocal read
         last = "0-0"
         while time.monotonic() < stop:
-            found = await redis.xread({keys.BUS: last}, count=1000, block=100)
+            found: Any = await redis.xread({keys.BUS: last}, count=1000, block=100)
             for _, entries in found:
                 for entry_id, fields in entries:
                     last = entry_id

@@ -27,13 +27,14 @@ import argparse
 import asyncio
 import random
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from servers import ROOT, ServerProcess, start_tcpchat
+from servers import ROOT, Server, start_tcpchat
 
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -87,7 +88,7 @@ def build(data_dir: Path, rows: int, channels: int, seed: int = 13) -> float:
     database.open()
     began = time.perf_counter()
 
-    def write(c) -> None:
+    def write(c: sqlite3.Connection) -> None:
         batch: list[Row] = []
         for i in range(rows):
             nick = rng.choice(nicks)
@@ -175,7 +176,7 @@ class Client:
         self.isupport: dict[str, str] = {}
 
     @classmethod
-    async def connect(cls, server: ServerProcess, nick: str) -> Client:
+    async def connect(cls, server: Server, nick: str) -> Client:
         reader, writer = await asyncio.open_connection(server.host, server.port, limit=1 << 22)
         client = cls(reader, writer)
         writer.write(b"CAP LS 302\r\n")
@@ -233,7 +234,7 @@ class Client:
         self.writer.close()
 
 
-async def time_chathistory(server: ServerProcess, requests: int, clients: int) -> list[float]:
+async def time_chathistory(server: Server, requests: int, clients: int) -> list[float]:
     """[one client, one request at a time; `clients` at once]: requests per second, or []
     when the server offers no CHATHISTORY."""
     first = await Client.connect(server, "reader0")

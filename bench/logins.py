@@ -12,14 +12,14 @@ import time
 
 from loadgen import connect_logged_in
 from measured import Figure, Outcome, close_all, own_cpu
-from servers import ACCOUNT_NAME, ACCOUNT_PASSWORD, ServerProcess
+from servers import ACCOUNT_NAME, ACCOUNT_PASSWORD, Server
 
 
 def accounts(count: int) -> list[str]:
     return [ACCOUNT_NAME.format(i) for i in range(count)]
 
 
-async def run_login(server: ServerProcess, args: argparse.Namespace) -> Outcome:
+async def run_login(server: Server, args: argparse.Namespace) -> Outcome:
     cpu, server_cpu, started = own_cpu(), server.cpu_seconds(), time.perf_counter()
     clients = await connect_logged_in(
         server.host, server.port, accounts(args.clients), ACCOUNT_PASSWORD, args.login_concurrency
@@ -35,7 +35,7 @@ async def run_login(server: ServerProcess, args: argparse.Namespace) -> Outcome:
     )
 
 
-async def run_idle_login(server: ServerProcess, args: argparse.Namespace) -> Outcome:
+async def run_idle_login(server: Server, args: argparse.Namespace) -> Outcome:
     baseline = server.rss_kib()
     cpu, started = own_cpu(), time.perf_counter()
     clients = await connect_logged_in(

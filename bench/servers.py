@@ -12,10 +12,12 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,19 @@ class ServerProcess:
     def client_port(self) -> int:
         """Where the benchmark's clients connect: the web port if they speak WebSocket."""
         return self.web_port if self.web_port is not None else self.port
+
+    @property
+    def ports(self) -> list[int]:
+        """Where the clients connect, spread over in turn: one port (a cluster has more)."""
+        return [self.client_port]
+
+    def node_cpu(self) -> list[float]:
+        """Each cluster node's CPU seconds: none for one server."""
+        return []
+
+    def redis_cpu(self) -> float:
+        """A cluster's Redis's CPU seconds: none for one server."""
+        return 0.0
 
     @property
     def pid(self) -> int | None:
@@ -83,8 +98,9 @@ class ServerProcess:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            if self.pid != self.process.pid:
-                os.kill(self.pid, signal.SIGTERM)  # py-spy then writes its profile and exits
+            pid = self.pid
+            if pid is not None and pid != self.process.pid:
+                os.kill(pid, signal.SIGTERM)  # py-spy then writes its profile and exits
             else:
                 self.process.send_signal(signal.SIGTERM)
             try:
@@ -178,7 +194,7 @@ def start_tcpchat(
     accounts: int = 0,
     settings: dict[str, str] | None = None,
     cpu: int = 0,
-) -> ServerProcess:
+) -> Server:
     """tcpchat with bench/unlimited.toml; with `profile`, under py-spy writing a flame graph.
 
     `root` may be another checkout (say, of the commit before a change), to measure both in
@@ -333,6 +349,10 @@ class ClusterProcess:
         self.workdir.cleanup()
 
 
+
+# What a benchmark runs against: one server, or a cluster passing for one.
+Server = ServerProcess | ClusterProcess
+
 def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
     """A private redis-server on a Unix socket in `folder`, as a cluster's README config
     says (append-only file, fsync every second), pinned to CPU 1; and its URL."""
@@ -365,8 +385,10 @@ def start_cluster(
     try:
         for index in range(nodes):
             each = dict(settings, cluster_url=url)
-            started.append(start_tcpchat(event_loop, profile if index == 0 else None, root,
-                                         f"{name}#{index}", 0, each, cpu=index % 2))  # fmt: skip
+            node = start_tcpchat(event_loop, profile if index == 0 else None, root,
+                                 f"{name}#{index}", 0, each, cpu=index % 2)  # fmt: skip
+            assert isinstance(node, ServerProcess)  # a node, not a cluster of its own
+            started.append(node)
     except BaseException:
         for node in started:
             node.stop()
@@ -402,7 +424,7 @@ def make_accounts(data_dir: Path, count: int) -> None:
 
     keys = derive_keys(ACCOUNT_PASSWORD, iterations=Settings().password_iterations)
 
-    def create(connection) -> None:
+    def create(connection: sqlite3.Connection) -> None:
         connection.execute("BEGIN")
         for i in range(count):
             name = ACCOUNT_NAME.format(i)
@@ -476,4 +498,4 @@ def start_ngircd() -> ServerProcess:
     return ServerProcess("ngircd", "127.0.0.1", port, proc, workdir)
 
 
-STARTERS = {"tcpchat": start_tcpchat, "ngircd": start_ngircd}
+STARTERS: dict[str, Callable[[], Server]] = {"tcpchat": start_tcpchat, "ngircd": start_ngircd}
