@@ -178,6 +178,11 @@ async def run_pairs(server: Server, args: argparse.Namespace) -> Outcome:
     return await meter.finish(done, clients, per_pair * pairs, args.timeout, "messages/s")
 
 
+def send_stamped(client: BenchClient, sender: int, seq: int) -> None:
+    """The message, stamped with the time it is sent (not when it was scheduled)."""
+    client.write(message(CHANNEL, sender, seq))
+
+
 async def run_latency(server: Server, args: argparse.Namespace) -> Outcome:
     nicks = [f"b{i}" for i in range(args.clients)]
     senders = args.senders
@@ -196,7 +201,7 @@ async def run_latency(server: Server, args: argparse.Namespace) -> Outcome:
     start_at = loop.time() + 0.05
     for i in range(total):  # a fixed schedule, so a slow server cannot slow the senders
         sender, seq = i % senders, i // senders
-        loop.call_at(start_at + i / rate, clients[sender].write, message(CHANNEL, sender, seq))
+        loop.call_at(start_at + i / rate, send_stamped, clients[sender], sender, seq)
     return await meter.finish(
         done, clients, total * (len(clients) - 1), args.timeout + args.seconds, "deliveries/s"
     )
