@@ -56,15 +56,15 @@ def handle_nick(core: ChatBase, session: Session, msg: Message) -> None:
 
 def _claimed(core: ChatBase, session: Session, nick: str, claimed: Claimed) -> None:
     """The network's answer to a NICK: take it (if nothing here took it meanwhile)."""
-    held = core.state.nick_holder(nick)
-    if claimed is UNAVAILABLE and held is not None and held is not session.user:
-        claimed = False  # the network can't say, but this node's copy of it can
     if claimed is UNAVAILABLE:
-        core.reply(
-            session, n.ERR_UNAVAILRESOURCE, nick,
-            "The network can't check that nick right now; try again in a moment",
-        )  # fmt: skip
-        return
+        holder = core.state.nick_holder(nick)
+        if holder is None or holder is session.user:
+            core.reply(
+                session, n.ERR_UNAVAILRESOURCE, nick,
+                "The network can't check that nick right now; try again in a moment",
+            )  # fmt: skip
+            return
+        claimed = False  # the network can't say, but this node's copy of it can
     if not claimed or _held_here(core, nick, session.user):
         core.reply(session, n.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         return
