@@ -3,9 +3,9 @@ per commit (a "block" of its lines as JSON): the question behind issue 17's goal
 
 Under load, the server's commits are large: in `bench.py pairs` with history on, a commit
 holds about 2,400 rows, 20 per conversation (500 of them). This writes commits of that
-shape into two new database files, the server's table, indexes and search index (WAL,
-synchronous=NORMAL) against a table of blocks with the same kinds of index, and prints
-the cost a message, with and without the search index.
+shape into two new database files: the server's own (its schema, settings and statements,
+from tcpchat.store) against a table of blocks with the same kinds of index, and prints the
+cost a message, with and without the search index.
 
 python bench/history_blocks.py [--commits 60] [--per 20] [--conversations 120]
 """
@@ -13,23 +13,25 @@ python bench/history_blocks.py [--commits 60] [--per 20] [--conversations 120]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import sqlite3
 import string
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROWS = """
-CREATE TABLE history (id INTEGER PRIMARY KEY, target TEXT NOT NULL, msgid TEXT NOT NULL,
-    time REAL NOT NULL, kind TEXT NOT NULL, sender TEXT NOT NULL, account TEXT,
-    line TEXT NOT NULL, tags TEXT, lines TEXT, text TEXT);
-CREATE INDEX history_in_order ON history (target, id, time);
-CREATE INDEX history_by_msgid ON history (msgid);
-CREATE VIRTUAL TABLE history_text USING fts5 (text, content='history', content_rowid='id');
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from tcpchat.store.database import Database  # noqa: E402
+from tcpchat.store.history import INDEX_TEXT, INSERT_ROW  # noqa: E402
+from tcpchat.store.schema import MIGRATIONS  # noqa: E402
+
+# A block: one conversation's lines of one commit (the JSON `body`), the serials of its
+# msgids from `low` to `high`, and its text for the search index. Not the server's: the idea.
 BLOCKS = """
 CREATE TABLE blocks (id INTEGER PRIMARY KEY, target TEXT NOT NULL, first REAL NOT NULL,
     last REAL NOT NULL, origin TEXT NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL,
@@ -38,10 +40,6 @@ CREATE INDEX blocks_in_order ON blocks (target, id, last);
 CREATE INDEX blocks_by_serial ON blocks (origin, low);
 CREATE VIRTUAL TABLE blocks_text USING fts5 (text, content='blocks', content_rowid='id');
 """
-INSERT_ROW = (
-    "INSERT INTO history (target, msgid, time, kind, sender, account, line, tags, lines, text)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 INSERT_BLOCK = (
     "INSERT INTO blocks (target, first, last, origin, low, high, body, text)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -55,24 +53,21 @@ def words(count: int) -> str:
     )
 
 
-def open_db(path: Path, schema: str) -> sqlite3.Connection:
+def open_blocks(path: Path) -> sqlite3.Connection:
+    """The blocks' database, with the settings the server gives its own."""
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    connection.executescript(schema)
+    connection.executescript(BLOCKS)
     return connection
 
 
 def write_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]], search: bool) -> None:
+    """A commit as the server writes it (History.write): the rows, then their text indexed."""
     db.execute("BEGIN")
-    first = db.execute("SELECT coalesce(max(id), 0) FROM history").fetchone()[0]
     db.executemany(INSERT_ROW, rows)
-    if search:  # as the server's INDEX_TEXT: the commit's rows in bulk
-        db.execute(
-            "INSERT INTO history_text (rowid, text) SELECT id, text FROM history"
-            " WHERE id > ? AND text IS NOT NULL",
-            (first,),
-        )
+    if search:
+        db.execute(INDEX_TEXT)
     db.execute("COMMIT")
 
 
@@ -100,7 +95,9 @@ def write_blocks(db: sqlite3.Connection, rows: list[tuple[Any, ...]], search: bo
 def measure(commits: int, conversations: int, per: int, search: bool) -> tuple[float, float]:
     """µs a message: a row each, and a block per conversation per commit."""
     folder = Path(tempfile.mkdtemp(prefix="history-blocks-"))
-    rows_db, blocks_db = open_db(folder / "rows.db", ROWS), open_db(folder / "blocks.db", BLOCKS)
+    database = Database(folder / "rows", MIGRATIONS)
+    database.open()
+    blocks_db = open_blocks(folder / "blocks.db")
     serial, spent_rows, spent_blocks, messages = 0, 0.0, 0.0, 0
     for _ in range(commits):
         commit = []
@@ -115,11 +112,13 @@ def measure(commits: int, conversations: int, per: int, search: bool) -> tuple[f
         commit.sort(key=lambda row: int(row[1][3:]))
         messages += len(commit)
         started = time.perf_counter()
-        write_rows(rows_db, commit, search)
+        database.run_now(functools.partial(write_rows, rows=commit, search=search))
         spent_rows += time.perf_counter() - started
         started = time.perf_counter()
         write_blocks(blocks_db, commit, search)
         spent_blocks += time.perf_counter() - started
+    database.close()
+    blocks_db.close()
     return spent_rows / messages * 1e6, spent_blocks / messages * 1e6
 
 

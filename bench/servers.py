@@ -349,9 +349,9 @@ class ClusterProcess:
         self.workdir.cleanup()
 
 
-
 # What a benchmark runs against: one server, or a cluster passing for one.
 Server = ServerProcess | ClusterProcess
+
 
 def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
     """A private redis-server on a Unix socket in `folder`, as a cluster's README config

@@ -134,7 +134,7 @@ def test_a_proxied_tls_client_the_header_before_the_handshake(tmp_path: Path):
 
 def test_a_proxied_web_client_and_a_health_check_without_a_header():
     async def joined_host(port: int, header: bytes, nick: str) -> str:
-        # a nick of its own each time: the last one's quit may not be done yet
+        # a nick of its own each time, so how the last one left cannot matter to the next
         sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         sock.sendall(header)
         async with connect(f"ws://127.0.0.1:{port}/", sock=sock) as ws:
