@@ -52,6 +52,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from floor import start_floor
 from inspircd import start_inspircd
 from loadgen import BenchClient, LoginFailed, connect_clients, message, percentile
 from logins import run_idle_login, run_login
@@ -346,7 +347,11 @@ SCENARIOS: dict[str, Callable[[Server, argparse.Namespace], Coroutine[Any, Any, 
     "idle-login": run_idle_login,
 }
 # The servers started by name; tcpchat's variants are parsed instead (parse_variant).
-OTHERS: dict[str, Callable[[], Server]] = {**STARTERS, "inspircd": start_inspircd}
+OTHERS: dict[str, Callable[[], Server]] = {
+    **STARTERS,
+    "inspircd": start_inspircd,
+    "floor": start_floor,  # the least a Python relay can do (bench/floor.py)
+}
 
 # Scenarios that need accounts: tcpchat only, on a data directory made for the run.
 ACCOUNT_SCENARIOS = {"login", "idle-login"}
@@ -406,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers",
         default="tcpchat,ngircd",
-        help="comma-separated: tcpchat, ngircd, inspircd, tcpchat@DIR (the checkout in DIR, "
+        help="comma-separated: tcpchat, ngircd, inspircd, floor (bench/floor.py, the least a "
+        "Python relay does), tcpchat@DIR (the checkout in DIR, "
         "e.g. the commit before a change), and variants with settings changed over unlimited.toml: "
         "tcpchat:history=off, tcpchat:sync=full, tcpchat:data=none (no data directory), "
         "tcpchat:clients=websocket (clients over WebSocket), "

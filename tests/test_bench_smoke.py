@@ -64,6 +64,20 @@ def test_inspircd_runs_beside_tcpchat_without_throttling_or_losing_anything():
     assert "| tcpchat/inspircd |" in result.stdout
 
 
+def test_the_floor_relay_runs_beside_tcpchat_and_delivers_everything_exactly_once():
+    """bench/floor.py, the least a Python relay does per message, must stay a server the
+    scenarios can run against: registered, joined, synced, and every message delivered."""
+    result = bench("fanout", "pairs", "latency", "connect", "--servers", "floor,tcpchat")
+    runs = re.findall(r"^(\w+)\s+(\S+)\s+.*\bloss (\d+)\b", result.stdout, re.MULTILINE)
+    assert {(name, server) for name, server, _ in runs} == {
+        (name, server)
+        for name in ("fanout", "pairs", "latency", "connect")
+        for server in ("floor", "tcpchat")
+    }
+    assert all(loss == "0" for *_, loss in runs), result.stdout
+    assert "| floor/tcpchat |" in result.stdout
+
+
 def test_an_unknown_server_name_is_refused_with_the_names_it_knows():
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench.py"), "pairs", "--servers", "tcpchat,irc2"],
@@ -73,7 +87,7 @@ def test_an_unknown_server_name_is_refused_with_the_names_it_knows():
         cwd=ROOT,
     )
     assert result.returncode == 2
-    assert "unknown server: irc2 (known: tcpchat, ngircd, inspircd)" in result.stderr
+    assert "unknown server: irc2 (known: tcpchat, ngircd, inspircd, floor)" in result.stderr
 
 
 def test_the_free_store_variant_makes_history_but_writes_none_of_it(tmp_path: Path):
