@@ -20,6 +20,7 @@ from .commands import COMMANDS, Command
 from .events import ModeChange, Registered, UserModeChanged
 from .handlers.bans import expire as expire_bans
 from .handlers.batches import batched_line
+from .handlers.messaging import quick_private_message
 from .handlers.ownership import sweep_graces
 from .isupport import isupport_tokens
 from .lines import format_server_time
@@ -186,6 +187,12 @@ class ChatCore(ChatBase):
             return
         if truncated or len(raw) + 2 > self.settings.max_line_bytes:
             self.reply(session, n.ERR_INPUTTOOLONG, "Input line was too long")
+            return
+        if (
+            raw[:8] == b"PRIVMSG "
+            and session.user.registered
+            and quick_private_message(self, session, raw)
+        ):
             return
         msg = self._message_of(session, raw, parse_line)
         if msg is not None:
