@@ -78,6 +78,20 @@ def test_the_floor_relay_runs_beside_tcpchat_and_delivers_everything_exactly_onc
     assert "| floor/tcpchat |" in result.stdout
 
 
+def test_the_core_steps_bench_times_each_step_of_a_private_message():
+    """bench/core_steps.py drives the sans-IO core; it must keep up with the core's names."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "core_steps.py"), "--runs", "1", "--messages",
+         "2000"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = dict(re.findall(r"^(\w[\w, ]*?)\s+(\d+\.\d+)$", result.stdout, re.MULTILINE))
+    assert list(steps) == ["receive", "receive, one path", "dispatch", "run_command",
+                           "handle_message", "say", "emit", "parse"]  # fmt: skip
+    assert all(float(value) > 0 for value in steps.values())
+
+
 def test_an_unknown_server_name_is_refused_with_the_names_it_knows():
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench.py"), "pairs", "--servers", "tcpchat,irc2"],

@@ -3,7 +3,8 @@
 `ChatCore` has no sockets and no event loop. The edge hands it each line a session sent
 (`receive`) and tells it when a connection is gone (`disconnect`). Every line takes one path:
 length checks, parsing, the command table (`commands.py`), then the handler, which replies
-and emits events (`base.py` says how output works).
+and emits events (`base.py` says how output works). The one exception, `PRIVMSG nick :text`
+to someone present, takes a quick lane to the very same event (`quick_private_message`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,157 @@
+"""What a private message costs in the sans-IO core alone, step by step (no sockets, no loop).
+
+500 pairs of registered users, as in `bench.py pairs`, and 200,000 lines `PRIVMSG nick :text`
+handed to the core at each step of its path, from the outermost in; each step's figure
+includes those below it, so the differences are what each step adds:
+
+    receive           the edge's call: checks, then the quick lane (handlers/messaging.py)
+    receive, one path the same with the quick lane turned off: parsed, then dispatched
+    dispatch          the command table, after a Message has been parsed
+    run_command       the reply buffer and the error isolation around a handler
+    handle_message    the handler
+    say               the target's lookup, then the event
+    emit              the event through the pipeline: rendered, written to the recipient
+
+plus `parse`, decoding and parsing alone. The recipients' connections are stand-ins that
+count writes. History is off and the limits are bench/unlimited.toml's, as in the bench.
+
+    python bench/core_steps.py                  # this checkout
+    python bench/core_steps.py --src ../before/src --runs 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Counted:
+    """A connection as the core sees it: each write counted, nothing kept."""
+
+    __slots__ = ("writes",)
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+
+    def close(self) -> None:
+        pass
+
+
+def steps(messages: int) -> dict[str, Callable[[], None]]:
+    """Each step of the path, as a function that sends `messages` private messages through it."""
+    import tcpchat.core.chat as chat
+    from tcpchat.config import Settings
+    from tcpchat.core import ChatCore
+    from tcpchat.core.chat import parse_line
+    from tcpchat.core.events import message_sent
+    from tcpchat.core.handlers.messaging import handle_message, say
+
+    unlimited = {"history": False, "flood_rate": 0.0, "max_connections": 16000,
+                 "max_connections_per_address": 0, "sendq_bytes": 1 << 30}  # fmt: skip
+    core = ChatCore(Settings().updated(unlimited))
+    uids: dict[str, str] = {}
+    for i in range(500):
+        for nick in (f"s{i}", f"r{i}"):
+            session = core.connect(Counted(), "127.0.0.1")
+            core.receive(session, f"NICK {nick}".encode())
+            core.receive(session, f"USER {nick} 0 * :bench".encode())
+            assert session.registered, nick
+            uids[nick] = session.user.uid
+    by_nick = {s.user.nick: s for s in core.sessions}
+    lines = [(by_nick[f"s{i % 500}"], f"PRIVMSG r{i % 500} :{i} 1 1700000000".encode())
+             for i in range(messages)]  # fmt: skip
+    parsed = [(session, parse_line(raw.decode())) for session, raw in lines]
+    receive, dispatch, run_command, emit = (
+        core.receive, core.dispatch, core.run_command, core.emit
+    )
+
+    def via_receive() -> None:
+        for session, raw in lines:
+            receive(session, raw)
+
+    def via_one_path() -> None:
+        """receive, with the quick lane (if this checkout has one) turned off."""
+        lane = getattr(chat, "quick_private_message", None)
+        if lane is not None:
+            chat.quick_private_message = lambda core, session, raw: False
+        try:
+            via_receive()
+        finally:
+            if lane is not None:
+                chat.quick_private_message = lane
+
+    def via_dispatch() -> None:
+        for session, msg in parsed:
+            dispatch(session, msg)
+
+    def via_run_command() -> None:
+        for session, msg in parsed:
+            run_command(session, handle_message, msg)
+
+    def via_handler() -> None:
+        for session, msg in parsed:
+            handle_message(core, session, msg)
+
+    def via_say() -> None:
+        for session, msg in parsed:
+            say(core, session, "PRIVMSG", msg.params[0], msg.params[1], None)
+
+    def via_emit() -> None:
+        for session, msg in parsed:
+            user, target = session.user, msg.params[0]
+            emit(message_sent((session.last_heard, core.msgid_origin, core.next_serial(),
+                               "PRIVMSG", user.uid, user.source, target, None, uids[target],
+                               msg.params[1], None, False)))  # fmt: skip
+
+    def parse_alone() -> None:
+        for _, raw in lines:
+            parse_line(raw.decode())
+
+    return {
+        "receive": via_receive,
+        "receive, one path": via_one_path,
+        "dispatch": via_dispatch,
+        "run_command": via_run_command,
+        "handle_message": via_handler,
+        "say": via_say,
+        "emit": via_emit,
+        "parse": parse_alone,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--src", default=str(ROOT / "src"), help="the package's folder")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--messages", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, args.src)
+    timings: dict[str, list[float]] = {}
+    for _ in range(args.runs):  # the steps take turns, run by run
+        for name, run in steps(args.messages).items():
+            gc.collect()
+            gc.disable()  # as timeit does: a collection falls on whichever step is running
+            started = time.perf_counter()
+            run()
+            timings.setdefault(name, []).append(time.perf_counter() - started)
+            gc.enable()
+    print(f"# {args.src}: µs per private message, medians of {args.runs}")
+    for name, seconds in timings.items():
+        print(f"{name:18} {statistics.median(seconds) / args.messages * 1e6:6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
