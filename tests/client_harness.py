@@ -72,10 +72,27 @@ class RunningClient:
     async def start(self, room: str | None = "#lobby") -> RunningClient:
         """Connect, and wait for the welcome (and for `room`, if given)."""
         self.task = asyncio.create_task(self.client.run())
-        await self.screen.expect(r"^Connected to the server\. Type 'quit' to end the chat\.$")
+        await self.shown(r"^Connected to the server\. Type 'quit' to end the chat\.$")
         if room:
-            await self.screen.expect(rf"^You joined {re.escape(room)}\.$")
+            await self.shown(rf"^You joined {re.escape(room)}\.$")
         return self
+
+    async def shown(self, pattern: str) -> re.Match[str]:
+        """`screen.expect`, failing at once, with the client's own error, should the client
+        stop first (else a client that died quietly would look like a silent server)."""
+        assert self.task is not None
+        expected = asyncio.ensure_future(self.screen.expect(pattern))
+        await asyncio.wait({expected, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if expected.done():
+            return expected.result()
+        expected.cancel()
+        task = self.task
+        outcome = repr(task.exception()) if not task.cancelled() and task.exception() else (
+            f"exit code {task.result()}" if not task.cancelled() else "cancelled"
+        )
+        raise AssertionError(
+            f"the client stopped ({outcome}) before showing {pattern!r}; shown: {self.screen.lines}"
+        )
 
     async def say(self, line: str) -> None:
         await self.client.send_typed(line)
