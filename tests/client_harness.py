@@ -87,9 +87,12 @@ class RunningClient:
             return expected.result()
         expected.cancel()
         task = self.task
-        outcome = repr(task.exception()) if not task.cancelled() and task.exception() else (
-            f"exit code {task.result()}" if not task.cancelled() else "cancelled"
-        )
+        if task.cancelled():
+            outcome = "cancelled"
+        elif task.exception() is not None:
+            outcome = repr(task.exception())
+        else:
+            outcome = f"exit code {task.result()}"
         raise AssertionError(
             f"the client stopped ({outcome}) before showing {pattern!r}; shown: {self.screen.lines}"
         )
