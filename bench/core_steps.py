@@ -1,8 +1,9 @@
-"""What a private message costs in the sans-IO core alone, step by step (no sockets, no loop).
+"""What a message costs in the sans-IO core alone, step by step (no sockets, no loop).
 
 500 pairs of registered users, as in `bench.py pairs`, and 200,000 lines `PRIVMSG nick :text`
-handed to the core at each step of its path, from the outermost in; each step's figure
-includes those below it, so the differences are what each step adds:
+(or, with `--room N`, rooms of N members and `PRIVMSG #room :text`) handed to the core at each
+step of its path, from the outermost in; each step's figure includes those below it, so the
+differences are what each step adds:
 
     receive           the edge's call: checks, then the quick lane (handlers/messaging.py)
     receive, one path the same with the quick lane turned off: parsed, then dispatched
@@ -17,6 +18,7 @@ count writes. History is off and the limits are bench/unlimited.toml's, as in th
 
     python bench/core_steps.py                  # this checkout
     python bench/core_steps.py --src ../before/src --runs 7
+    python bench/core_steps.py --room 10        # messages to rooms of 10 instead
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ class Counted:
         pass
 
 
-def steps(messages: int) -> dict[str, Callable[[], None]]:
-    """Each step of the path, as a function that sends `messages` private messages through it."""
+def steps(messages: int, room: int = 0) -> dict[str, Callable[[], None]]:
+    """Each step of the path, as a function that sends `messages` messages through it:
+    private ones between 500 pairs, or with `room`, to 1,000 // `room` rooms of that many
+    members (one of whom sends)."""
     import tcpchat.core.chat as chat
     from tcpchat.config import Settings
     from tcpchat.core import ChatCore
@@ -59,16 +63,25 @@ def steps(messages: int) -> dict[str, Callable[[], None]]:
     unlimited = {"history": False, "flood_rate": 0.0, "max_connections": 16000,
                  "max_connections_per_address": 0, "sendq_bytes": 1 << 30}  # fmt: skip
     core = ChatCore(Settings().updated(unlimited))
-    uids: dict[str, str] = {}
-    for i in range(500):
-        for nick in (f"s{i}", f"r{i}"):
+    # (sender, target): s0 to r0 ... (pairs), or s0 to #r0 ... (rooms; the others are r0_1...)
+    people = [(f"s{i}", f"#r{i}" if room else f"r{i}") for i in range(1000 // (room or 2))]
+    for sender, target in people:
+        members = [f"r{target[2:]}_{m}" for m in range(1, room)] if room else [target]
+        for nick in [sender, *members]:
             session = core.connect(Counted(), "127.0.0.1")
             core.receive(session, f"NICK {nick}".encode())
             core.receive(session, f"USER {nick} 0 * :bench".encode())
+            if room:
+                core.receive(session, f"JOIN {target}".encode())
             assert session.registered, nick
-            uids[nick] = session.user.uid
     by_nick = {s.user.nick: s for s in core.sessions}
-    lines = [(by_nick[f"s{i % 500}"], f"PRIVMSG r{i % 500} :{i} 1 1700000000".encode())
+    # What the event says of each target: its name as shown, its channel key, its recipient.
+    shown: dict[str, tuple[str, str | None, str | None]] = {
+        target: (target, target, None) if room else (target, None, by_nick[target].user.uid)
+        for _, target in people
+    }
+    lines = [(by_nick[people[i % len(people)][0]],
+              f"PRIVMSG {people[i % len(people)][1]} :{i} 1 1700000000".encode())
              for i in range(messages)]  # fmt: skip
     parsed = [(session, parse_line(raw.decode())) for session, raw in lines]
     receive, dispatch, run_command, emit = (
@@ -81,14 +94,14 @@ def steps(messages: int) -> dict[str, Callable[[], None]]:
 
     def via_one_path() -> None:
         """receive, with the quick lane (if this checkout has one) turned off."""
-        lane = getattr(chat, "quick_private_message", None)
+        lane = getattr(chat, "quick_message", None)
         if lane is not None:
-            chat.quick_private_message = lambda core, session, raw: False
+            chat.quick_message = lambda core, session, raw: False
         try:
             via_receive()
         finally:
             if lane is not None:
-                chat.quick_private_message = lane
+                chat.quick_message = lane
 
     def via_dispatch() -> None:
         for session, msg in parsed:
@@ -108,9 +121,9 @@ def steps(messages: int) -> dict[str, Callable[[], None]]:
 
     def via_emit() -> None:
         for session, msg in parsed:
-            user, target = session.user, msg.params[0]
+            user, (name, key, recipient) = session.user, shown[msg.params[0]]
             emit(message_sent((session.last_heard, core.msgid_origin, core.next_serial(),
-                               "PRIVMSG", user.uid, user.source, target, None, uids[target],
+                               "PRIVMSG", user.uid, user.source, name, key, recipient,
                                msg.params[1], None, False)))  # fmt: skip
 
     def parse_alone() -> None:
@@ -136,18 +149,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--src", default=str(ROOT / "src"), help="the package's folder")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument(
+        "--room", type=int, default=0, help="N: messages to rooms of N members, not private"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, args.src)
     timings: dict[str, list[float]] = {}
     for _ in range(args.runs):  # the steps take turns, run by run
-        for name, run in steps(args.messages).items():
+        for name, run in steps(args.messages, args.room).items():
             gc.collect()
             gc.disable()  # as timeit does: a collection falls on whichever step is running
             started = time.perf_counter()
             run()
             timings.setdefault(name, []).append(time.perf_counter() - started)
             gc.enable()
-    print(f"# {args.src}: µs per private message, medians of {args.runs}")
+    kind = f"message to a room of {args.room}" if args.room else "private message"
+    print(f"# {args.src}: µs per {kind}, medians of {args.runs}")
     for name, seconds in timings.items():
         print(f"{name:18} {statistics.median(seconds) / args.messages * 1e6:6.2f}")
     return 0

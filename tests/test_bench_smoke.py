@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tcpchat.store.database import DB_NAME
 
 from net_harness import SERVER, LineClient, server_process
@@ -78,11 +80,12 @@ def test_the_floor_relay_runs_beside_tcpchat_and_delivers_everything_exactly_onc
     assert "| floor/tcpchat |" in result.stdout
 
 
-def test_the_core_steps_bench_times_each_step_of_a_private_message():
+@pytest.mark.parametrize("room", [[], ["--room", "4"]], ids=["private", "rooms"])
+def test_the_core_steps_bench_times_each_step_of_a_message(room: list[str]):
     """bench/core_steps.py drives the sans-IO core; it must keep up with the core's names."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "core_steps.py"), "--runs", "1", "--messages",
-         "2000"],
+         "2000", *room],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

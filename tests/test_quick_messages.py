@@ -1,4 +1,4 @@
-"""The quick lane for `PRIVMSG nick :text` (handlers/messaging.py, quick_private_message)
+"""The quick lane for `PRIVMSG target :text` (handlers/messaging.py, quick_message)
 must be invisible: every line, sent to a core that takes it and to one that never does,
 has to give the very same bytes to everyone, and the same counts.
 
@@ -27,10 +27,19 @@ TARGETS = ["bob", "BOB", "Bob", "alice", "carol", "dave{1}", "Dave[1]", "nobody"
            "@#room", "+#room", "bob,carol", "bob carol", ":bob", ""]  # fmt: skip
 TEXTS = ["hi", "", " spaced out ", ":colon", "a\0b", "ünïcödé", "a\rb", "x" * 600]
 OTHER_LINES = [
-    "AWAY :lunch", "AWAY", "JOIN #room", "PART #room", "NICK bob", "NICK Bobby",
-    "NICK carol2", "NICK carol", "privmsg bob :lower case", "PRIVMSG bob hi", "PRIVMSG bob",
-    "PRIVMSG", "NOTICE bob :a notice", "@+draft/reply=1 PRIVMSG bob :tagged", "TAGMSG bob",
+    "AWAY :lunch", "AWAY", "NICK bob", "NICK Bobby", "NICK carol2", "NICK carol",
+    "privmsg bob :lower case", "PRIVMSG bob hi", "PRIVMSG bob", "PRIVMSG",
+    "NOTICE bob :a notice", "@+draft/reply=1 PRIVMSG bob :tagged", "TAGMSG bob",
+    "JOIN #other", "PRIVMSG #other :elsewhere",
 ]  # fmt: skip
+# Who may speak in #room (alice, its first member, is its operator): moderated, open to
+# outsiders, banned, voiced; and people leaving and coming back.
+ROOM_CHANGES = [
+    "MODE #room +m", "MODE #room -m", "MODE #room -n", "MODE #room +n", "MODE #room +v carol",
+    "MODE #room -v carol", "MODE #room +b carol!*@*", "MODE #room -b carol!*@*",
+    "MODE #room +o bob", "PART #room", "JOIN #room",
+]  # fmt: skip
+ROOM_MESSAGES = ["PRIVMSG #room :to the room", "PRIVMSG #ROOM :in capitals"]
 
 
 class Clock:
@@ -70,7 +79,7 @@ class Lane:
     def __init__(self) -> None:
         self.without: list[ChatCore] = []
         self.taken = 0
-        self.quick = chat.quick_private_message
+        self.quick = chat.quick_message
 
     def __call__(self, core: ChatCore, session: Session, raw: bytes) -> bool:
         taken = core not in self.without and self.quick(core, session, raw)
@@ -78,11 +87,11 @@ class Lane:
         return taken
 
     def __enter__(self) -> Lane:
-        chat.quick_private_message = self
+        chat.quick_message = self
         return self
 
     def __exit__(self, *exc: object) -> None:
-        chat.quick_private_message = self.quick
+        chat.quick_message = self.quick
 
 
 def lines() -> st.SearchStrategy[bytes]:
@@ -92,7 +101,9 @@ def lines() -> st.SearchStrategy[bytes]:
         st.sampled_from(TEXTS),
     )
     raw = st.sampled_from([b"PRIVMSG bob :\xff\xfe latin", b"PRIVMSG b\xe9b :hi"])
-    return st.one_of(message, message, st.sampled_from(OTHER_LINES).map(str.encode), raw)
+    room = st.sampled_from(ROOM_CHANGES + ROOM_MESSAGES * 3).map(str.encode)
+    other = st.sampled_from(OTHER_LINES).map(str.encode)
+    return st.one_of(message, message, room, room, other, raw)
 
 
 @settings(max_examples=150, deadline=None)
@@ -124,7 +135,7 @@ def compare(
             assert mine.session.last_spoke == theirs.session.last_spoke
 
 
-def test_a_plain_private_message_takes_the_quick_lane() -> None:
+def test_plain_messages_take_the_quick_lane() -> None:
     """So the test above compares something: the lane is taken for the usual line, and
     what it delivers is what a client expects."""
     core = make_core()
@@ -143,3 +154,16 @@ def test_a_plain_private_message_takes_the_quick_lane() -> None:
         alice.send("PRIVMSG bob :still there?")  # away: the one path answers 301
     assert lane.taken == 0
     assert [line.split(" ")[1] for line in alice.take_raw()] == ["301"]
+    alice.send("JOIN #room")
+    bob.send("JOIN #Room")
+    alice.take_raw(), bob.take_raw()
+    with Lane() as lane:
+        bob.send("PRIVMSG #ROOM :to the room")
+    assert lane.taken == 1
+    assert alice.take_raw() == [":bob!bob@127.0.0.1 PRIVMSG #room :to the room"]
+    alice.send("MODE #room +m")
+    alice.take_raw(), bob.take_raw()
+    with Lane() as lane:
+        bob.send("PRIVMSG #room :hush")  # moderated: the one path answers 404
+    assert lane.taken == 0
+    assert [line.split(" ")[1] for line in bob.take_raw()] == ["404"]

@@ -3,8 +3,8 @@
 `ChatCore` has no sockets and no event loop. The edge hands it each line a session sent
 (`receive`) and tells it when a connection is gone (`disconnect`). Every line takes one path:
 length checks, parsing, the command table (`commands.py`), then the handler, which replies
-and emits events (`base.py` says how output works). The one exception, `PRIVMSG nick :text`
-to someone present, takes a quick lane to the very same event (`quick_private_message`).
+and emits events (`base.py` says how output works). The one exception, `PRIVMSG target :text`
+to a room or someone present, takes a quick lane to the very same event (`quick_message`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .commands import COMMANDS, Command
 from .events import ModeChange, Registered, UserModeChanged
 from .handlers.bans import expire as expire_bans
 from .handlers.batches import batched_line
-from .handlers.messaging import quick_private_message
+from .handlers.messaging import quick_message
 from .handlers.ownership import sweep_graces
 from .isupport import isupport_tokens
 from .lines import format_server_time
@@ -192,7 +192,7 @@ class ChatCore(ChatBase):
         if (
             raw[:8] == b"PRIVMSG "
             and session.user.registered
-            and quick_private_message(self, session, raw)
+            and quick_message(self, session, raw)
         ):
             return
         msg = self._message_of(session, raw, parse_line)

@@ -41,19 +41,20 @@ def handle_message(core: ChatBase, session: Session, msg: Message) -> None:
     say(core, session, msg.command, params[0], params[1], client_tags)
 
 
-# A target that may be a channel, a status message (@#room) or a list is not a nick.
-_NOT_A_NICK = "#:" + STATUS_PREFIXES
+# Targets the quick lane leaves to the one path: a status message (@#room), a list, a prefix.
+_NOT_QUICK = ":" + STATUS_PREFIXES
 
 
-def quick_private_message(core: ChatBase, session: Session, raw: bytes) -> bool:
-    """`PRIVMSG nick :text` from a registered user to someone present and not away, the
-    commonest line there is: the very event `handle_message` emits for it, without a
-    Message, the command table or a reply buffer (it has no reply). False, having done
-    nothing, for any other line, which then takes the one path (`ChatCore.receive`).
-    tests/test_quick_messages.py feeds random lines both ways and compares every byte out.
+def quick_message(core: ChatBase, session: Session, raw: bytes) -> bool:
+    """`PRIVMSG target :text` from a registered user, to a channel they may speak in or
+    to someone present and not away: the commonest line there is. It emits the very event
+    `handle_message` emits for it, without a Message, the command table or a reply buffer
+    (it has no reply). False, having done nothing, for any other line, which then takes
+    the one path (`ChatCore.receive`). tests/test_quick_messages.py feeds random lines
+    both ways and compares every byte out.
 
     Private messages are where tcpchat loses to a C server (README, "The floor"): this
-    skips about a third of the core's work for each (bench/core_steps.py)."""
+    skips about a third of the core's work for each message (bench/core_steps.py)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -63,28 +64,35 @@ def quick_private_message(core: ChatBase, session: Session, raw: bytes) -> bool:
         not sep
         or not body
         or not target
-        or target[0] in _NOT_A_NICK
+        or target[0] in _NOT_QUICK
         or " " in target
         or "," in target
         or "\0" in text
         or "\r" in text
     ):
         return False
-    other = core.state.user_by_nick(target)
-    if other is None or other.away is not None:
-        return False
+    user = session.user
+    if target[0] == "#":
+        channel = core.state.channel(target)
+        if channel is None or not can_speak(channel, user):
+            return False
+        shown, key, recipient = channel.name, channel.folded, None
+    else:
+        other = core.state.user_by_nick(target)
+        if other is None or other.away is not None:
+            return False
+        shown, key, recipient = other.nick, None, other.uid
     lines_in = core.lines_in
     lines_in["PRIVMSG"] = lines_in.get("PRIVMSG", 0) + 1
     session.last_spoke = session.last_heard
-    user = session.user
     try:
         core.emit(
             message_sent((session.last_heard, core.msgid_origin, core.next_serial(), "PRIVMSG",
-                          user.uid, user.source, other.nick, None, other.uid, body, None,
+                          user.uid, user.source, shown, key, recipient, body, None,
                           session.echo))
         )  # fmt: skip
         if core.settings.log_messages:
-            log_message(session, "PRIVMSG", other.nick, body)
+            log_message(session, "PRIVMSG", shown, body)
     except Exception:
         core.failed(session, "PRIVMSG")
     return True
