@@ -10,6 +10,7 @@ import base64
 import random
 import re
 import signal
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -497,17 +498,83 @@ def test_a_redis_that_lost_its_last_writes_is_heard_again(cluster, redis_server)
     bob.expect(r"PRIVMSG #room :after the loss$")
 
 
-def test_an_operator_on_one_node_kills_someone_on_another(cluster, tmp_path: Path):
+def operator_and_other(
+    cluster, tmp_path: Path, operator: str, other: str, settings: str = ""
+) -> tuple[LineClient, LineClient]:
+    """Two nodes sharing a config with an operator (and `settings`): `operator` on the first,
+    opered, and `other` on the second, each in #room and seen by the first."""
     config = tmp_path / "operators.toml"
-    config.write_text(f"cluster_node_timeout = {NODE_TIMEOUT}\n"
+    config.write_text(f"cluster_node_timeout = {NODE_TIMEOUT}\n{settings}"
                       f'[operators]\nroot = "{hash_password("hunter2", n=16)}"\n')  # fmt: skip
     a, b = cluster("--config", str(config)), cluster("--config", str(config))
-    alice = in_room(a, "alice")
-    bob = in_room(b, "bob")
-    alice.expect(r"^:bob!\S+ JOIN #room$")
-    alice.send("OPER root hunter2")
-    alice.expect(r" 381 alice ")
+    oper = in_room(a, operator)
+    them = in_room(b, other)
+    oper.expect(rf"^:{other}!\S+ JOIN #room$")
+    oper.send("OPER root hunter2")
+    oper.expect(rf" 381 {operator} ")
+    return oper, them
+
+
+def test_an_operator_on_one_node_kills_someone_on_another(cluster, tmp_path: Path):
+    alice, bob = operator_and_other(cluster, tmp_path, "alice", "bob")
     alice.send("KILL bob :spamming")
     bob.expect(r"^ERROR :Closing Link: \S+ \(Killed \(alice \(spamming\)\)\)$")
     alice.expect(r"^:bob!\S+ QUIT :Killed \(alice \(spamming\)\)$")
     assert sum(" QUIT " in line for line in alice.seen) == 1
+
+
+def test_a_nick_that_becomes_an_account_on_another_node_is_its_holders_nodes_to_enforce(
+    cluster, tmp_path: Path
+):
+    """mallory, on node b, holds the nick an operator on node a makes an account of: b tells
+    her, once, and renames her when her grace is over. (The same as when node b gives out
+    a nick whose account it has not heard of yet: it tells the holder when it does.)"""
+    root, mallory = operator_and_other(cluster, tmp_path, "root", "mallory", "nick_grace = 1\n")
+    root.send("ACCOUNT CREATE mallory :correct horse")
+    root.expect(r"Account mallory created")
+    mallory.expect(r"NOTICE mallory :The nick mallory belongs to an account")
+    guest = mallory.expect(r"^:mallory!\S+ NICK :?(Guest\d+)$")[1]
+    root.expect(rf"^:mallory!\S+ NICK :?{guest}$")
+    mallory.send(f"PING :{guest}")  # all she was sent before the answer is in
+    mallory.expect(rf"PONG .*:{guest}$")
+    told = [line for line in mallory.seen if "The nick mallory belongs to an account" in line]
+    assert len(told) == 1, told
+    assert sum(" NICK " in line for line in mallory.seen) == 1, mallory.seen
+
+
+def test_a_regained_nick_is_never_free_in_the_shared_store_on_its_way(cluster, redis_server):
+    """REGAIN moves the nick from its holder on node b to its owner on node a. At no moment
+    may the shared store show it free, or a third person's NICK on any node could get it:
+    it goes to the owner first, and only then does the holder's rename let go of theirs.
+    A thread reads the store as fast as it can the whole time."""
+    a, b = cluster(), cluster()
+    owner = LineClient(a.port).register("owner")
+    owner.send("REGISTER * * :correct horse", "NICK zed")
+    owner.expect(r"^:tcpchat REGISTER SUCCESS owner :")
+    owner.expect(r"^:owner!\S+ NICK :?zed$")
+    mallory = LineClient(b.port).register("mallory")
+    mallory.send("NICK owner")
+    mallory.expect(r"^:mallory!\S+ NICK :?owner$")
+    with redis_server.client() as store:
+        seen: list[str | None] = []
+        watching = threading.Event()
+        watching.set()
+
+        def watch() -> None:
+            while watching.is_set():
+                seen.append(store.hget("tcpchat:nicks", "owner"))
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            wait_until(lambda: seen, "the watcher's first read")
+            owner.send("REGAIN")
+            owner.expect(r"^:zed!\S+ NICK :?owner$")
+            mallory.expect(r"^:owner!\S+ NICK :?Guest\d+$")
+            node = joined(a)[0]
+            wait_until(lambda: (seen[-1] or "").startswith(f"{node}:"), "owner held on node a")
+        finally:
+            watching.clear()
+            watcher.join()
+    assert seen[0] is not None and not seen[0].startswith(f"{node}:"), seen[0]
+    assert None not in seen, f"free {seen.count(None)} times in {len(seen)} reads"

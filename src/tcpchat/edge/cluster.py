@@ -20,6 +20,7 @@ from ..cluster.policy import is_fenced, reason_of, retry_delay
 from ..config import Settings
 from ..core.events import StoreWritten
 from ..core.handlers.bans import reload as reload_bans
+from ..core.handlers.ownership import accounts_known
 from ..core.replication import Replication
 from ..core.shared_nicks import UNAVAILABLE, Claimed
 from ..store.accounts import registered_channels
@@ -129,7 +130,7 @@ def share_accounts(server: ChatServer) -> ReplicatedAccounts:
         core.emit(StoreWritten(core.clock(), tuple(statements)))
 
     def changed() -> None:  # another node's change: the names, channels and bans known here
-        core.accounts.names(lambda names: setattr(core, "account_names", names or set()))
+        core.accounts.names(lambda names: accounts_known(core, names or set()))
         core.accounts.read(registered_channels, core.channel_registry.load)
         core.accounts.read(load_bans, lambda bans: reload_bans(core, bans))
 

@@ -121,9 +121,11 @@ def new_keys(password: str, iterations: int) -> ScramKeys | None:
 
 
 def settle_nick(core: ChatBase, name: str) -> None:
-    """Account `name` now owns its nick: whoever holds it, not logged in to it, is told."""
+    """Account `name` now owns its nick: whoever holds it here, not logged in to it, is told.
+    (A holder on another node is told by their own node, when it learns of the account:
+    `accounts_known`, handlers/ownership.py.)"""
     holder = core.state.user_by_nick(name)
-    if holder is not None:
+    if holder is not None and not holder.node:
         check_nick(core, holder)
 
 

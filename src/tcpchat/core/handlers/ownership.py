@@ -28,6 +28,7 @@ from .login import log_out
 
 __all__ = [
     "GUEST_PREFIX",
+    "accounts_known",
     "check_nick",
     "guest_nick",
     "handle_logout",
@@ -90,6 +91,18 @@ def check_nick(core: ChatBase, user: User) -> None:
         f"{seconds(grace)} (with SASL; on nc or telnet, /login {nick} PASSWORD), or you will "
         "be renamed to a guest nick.",
     )
+
+
+def accounts_known(core: ChatBase, names: set[str]) -> None:
+    """The account names are `names` now (another node changed them): whoever here holds
+    a nick that has just become an account's is told, and their grace starts, as it does
+    for a holder on the node where the account was made."""
+    new = names - core.account_names
+    core.account_names = names
+    for folded in new:
+        user = core.state.user_by_nick(folded)
+        if user is not None and not user.node:  # the holder's own node counts their grace
+            check_nick(core, user)
 
 
 def sweep_graces(core: ChatBase, now: float) -> None:
@@ -193,6 +206,11 @@ def handle_regain(core: ChatBase, session: Session, msg: Message) -> None:
         core.notice(session, f"You already have the nick {wanted}")
         return
     if holder is not None and holder is not user:
+        shared = core.shared_nicks
+        if shared is not None:
+            # The owner's network-wide first, so that the holder's rename, which lets the
+            # nick go, never leaves it free in between for another node to give out.
+            shared.take(user.uid, folded, irc_lower(user.nick), user.node)
         if holder.registered:
             rename_to_guest(core, holder, f"{user.nick} ({account}) took back their nick {wanted}")
         else:  # still connecting: they are welcomed with a guest nick instead
