@@ -60,9 +60,9 @@ def steps(messages: int, room: int = 0) -> dict[str, Callable[[], None]]:
     from tcpchat.core.events import message_sent
     from tcpchat.core.handlers.messaging import handle_message, say
 
-    unlimited = {"history": False, "flood_rate": 0.0, "max_connections": 16000,
-                 "max_connections_per_address": 0, "sendq_bytes": 1 << 30}  # fmt: skip
-    core = ChatCore(Settings().updated(unlimited))
+    core = ChatCore(Settings.from_toml(ROOT / "bench" / "unlimited.toml").updated(
+        {"history": False}
+    ))
     # (sender, target): s0 to r0 ... (pairs), or s0 to #r0 ... (rooms; the others are r0_1...)
     people = [(f"s{i}", f"#r{i}" if room else f"r{i}") for i in range(1000 // (room or 2))]
     for sender, target in people:
