@@ -9,6 +9,7 @@ Scenarios:
   fanout     C clients in one channel, S senders, M messages, 100 in flight
   flood      the same, every message sent at once (unbounded)
   pairs      private messages between C/2 pairs, a window of 20 per pair
+  rooms      C clients in rooms of K (--room-size), one sender each, a window of 20 per room
   latency    a steady rate of deliveries into the channel; p50/p99/max latency
   idle       hold C registered connections; memory per connection from the server's RSS
   connect    connections and registrations per second
@@ -179,6 +180,60 @@ async def run_pairs(server: Server, args: argparse.Namespace) -> Outcome:
     return await meter.finish(done, clients, per_pair * pairs, args.timeout, "messages/s")
 
 
+async def run_rooms(server: Server, args: argparse.Namespace) -> Outcome:
+    """Small rooms, the way most chat happens: C/K rooms of K members, the first member of
+    each sending to its room, 20 messages in flight per room; every message is K-1
+    deliveries. It measures what `fanout` (one room of 1,000) and `pairs` (no room) don't:
+    a room's per-message cost shared by only a few recipients."""
+    size = args.room_size
+    count = args.clients // size
+    names = [f"#room{j}" for j in range(count)]
+    nicks = [f"m{j}x{k}" for j in range(count) for k in range(size)]
+    auditors = {f"m{j}x1" for j in range(min(args.auditors, count))}
+    clients = await connect(server, nicks, auditors, None)
+    rooms = [clients[j * size : (j + 1) * size] for j in range(count)]
+    await asyncio.gather(*(
+        join(member, names[j]) for j, room in enumerate(rooms) for member in room
+    ))  # fmt: skip
+    if len(server.ports) > 1:  # a cluster: every member has heard every node's JOINs
+        await asyncio.gather(*(
+            joins_seen(room[: len(server.ports)], room, names[j]) for j, room in enumerate(rooms)
+        ))  # fmt: skip
+    await asyncio.gather(*(c.sync() for c in clients))
+    per_room = args.room_messages
+    window = 20
+    done = [
+        member.start_counting(per_room if k else 0)
+        for room in rooms
+        for k, member in enumerate(room)
+    ]
+    sent = [0] * count
+
+    def releaser(j: int) -> Callable[[int], None]:
+        sender, name = rooms[j][0], names[j]
+
+        def send(more: int) -> None:
+            end = min(sent[j] + more, per_room)
+            sender.write(b"".join(message(name, j, seq) for seq in range(sent[j], end)))
+            sent[j] = end
+
+        return send
+
+    meter = Meter(server)
+    for j, room in enumerate(rooms):
+        release = releaser(j)
+        room[1].on_message = release  # an auditor in the first rooms, a plain counter after
+        release(window)
+    deliveries = per_room * count * (size - 1)
+    return await meter.finish(done, clients, deliveries, args.timeout, "deliveries/s")
+
+
+async def join(client: BenchClient, channel: str) -> None:
+    joined = client.expect(rb"^\S+ 366 ")
+    client.write(f"JOIN {channel}\r\n".encode())
+    await joined
+
+
 def send_stamped(client: BenchClient, sender: int, seq: int) -> None:
     """The message, stamped with the time it is sent (not when it was scheduled)."""
     client.write(message(CHANNEL, sender, seq))
@@ -340,6 +395,7 @@ SCENARIOS: dict[str, Callable[[Server, argparse.Namespace], Coroutine[Any, Any, 
     "fanout": lambda server, args: run_fanout(server, args, window=100),
     "flood": lambda server, args: run_fanout(server, args, window=None),
     "pairs": run_pairs,
+    "rooms": run_rooms,
     "latency": run_latency,
     "idle": run_idle,
     "connect": run_connect,
@@ -432,6 +488,15 @@ def main(argv: list[str] | None = None) -> int:
         help="pairs: messages each sender sends its partner",
     )
     parser.add_argument(
+        "--room-size", type=int, default=10, help="rooms: members of each room (K)"
+    )
+    parser.add_argument(
+        "--room-messages",
+        type=int,
+        default=2000,
+        help="rooms: messages each room's sender sends",
+    )
+    parser.add_argument(
         "--auditors",
         type=int,
         default=10,
@@ -472,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown server: {', '.join(unknown)} (known: {', '.join(OTHERS)})")
     if args.quick:
         args.runs, args.messages, args.seconds, args.rate = 1, 200, 0.5, 2000
-        args.pair_messages = 20
+        args.pair_messages = args.room_messages = 20
         args.senders, args.auditors = 2, 3
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

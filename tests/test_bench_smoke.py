@@ -57,10 +57,12 @@ def test_fanout_to_websocket_clients_runs_beside_tcp_and_delivers_everything_exa
 def test_inspircd_runs_beside_tcpchat_without_throttling_or_losing_anything():
     """Its config lifts the flood limits: with InspIRCd's defaults (one command a second past
     a penalty of 10) the senders would be lagged or quit for excess flood."""
-    result = bench("fanout", "pairs", "--servers", "tcpchat,inspircd")
+    result = bench("fanout", "pairs", "rooms", "--servers", "tcpchat,inspircd")
     runs = re.findall(r"^(\w+)\s+(\S+)\s+.*\bloss (\d+)\b", result.stdout, re.MULTILINE)
     assert {(name, server) for name, server, _ in runs} == {
-        (name, server) for name in ("fanout", "pairs") for server in ("tcpchat", "inspircd")
+        (name, server)
+        for name in ("fanout", "pairs", "rooms")
+        for server in ("tcpchat", "inspircd")
     }
     assert all(loss == "0" for *_, loss in runs), result.stdout
     assert "| tcpchat/inspircd |" in result.stdout
@@ -69,11 +71,12 @@ def test_inspircd_runs_beside_tcpchat_without_throttling_or_losing_anything():
 def test_the_floor_relay_runs_beside_tcpchat_and_delivers_everything_exactly_once():
     """bench/floor.py, the least a Python relay does per message, must stay a server the
     scenarios can run against: registered, joined, synced, and every message delivered."""
-    result = bench("fanout", "pairs", "latency", "connect", "--servers", "floor,tcpchat")
+    scenarios = ("fanout", "pairs", "rooms", "latency", "connect")
+    result = bench(*scenarios, "--servers", "floor,tcpchat")
     runs = re.findall(r"^(\w+)\s+(\S+)\s+.*\bloss (\d+)\b", result.stdout, re.MULTILINE)
     assert {(name, server) for name, server, _ in runs} == {
         (name, server)
-        for name in ("fanout", "pairs", "latency", "connect")
+        for name in scenarios
         for server in ("floor", "tcpchat")
     }
     assert all(loss == "0" for *_, loss in runs), result.stdout
@@ -144,3 +147,14 @@ def test_each_server_of_a_run_gets_a_profile_file_of_its_own(tmp_path: Path):
         "/tmp/p.@before.history=off.txt",
     ]
     assert profile_file("/tmp/run.d/prof", "tcpchat:history=off") == "/tmp/run.d/prof.history=off"
+
+
+def test_small_rooms_on_two_cluster_nodes_deliver_everything_exactly_once():
+    """`rooms` waits, room by room, until every member has heard every node's JOINs before
+    it counts: a member counted too early would see a JOIN as a message, or miss one."""
+    result = bench("fanout", "rooms", "--servers", "tcpchat:cluster=on:nodes=2")
+    runs = re.findall(r"^(\w+)\s+(\S+)\s+.*\bloss (\d+)\b", result.stdout, re.MULTILINE)
+    assert runs == [
+        ("fanout", "tcpchat:cluster=on:nodes=2", "0"),
+        ("rooms", "tcpchat:cluster=on:nodes=2", "0"),
+    ], result.stdout
