@@ -26,7 +26,7 @@ def command_of(line: bytes) -> bytes:
     if line[:1] == b"@":
         line = line[line.find(b" ") + 1 :]
     words = line.split(b" ", 2)
-    return words[1] if line[:1] == b":" and len(words) > 1 else words[0].rstrip()
+    return (words[1] if line[:1] == b":" and len(words) > 1 else words[0]).rstrip()
 
 
 class Delivery:
@@ -64,11 +64,13 @@ class Delivery:
         exclude: Session | None = None,
         uid: str | None = None,
         joined: bytes | None = None,
+        command: bytes | None = None,
     ) -> None:
         """Hand the same encoded line to every recipient (but `exclude`); those that asked
         for tags get a tagged copy, made once per variant (a `message` adds its msgid and
         client tags; it, or `uid`, says whose account account-tag shows). A JOIN comes
-        with its `joined` form for extended-join. This loop is the hot path of every
+        with its `joined` form for extended-join; a caller that knows the line's `command`
+        spares finding it (for /metrics' count). This loop is the hot path of every
         broadcast: keep it lean."""
         if not isinstance(recipients, (dict, list, tuple, set)):
             recipients = list(recipients)
@@ -76,7 +78,7 @@ class Delivery:
         if exclude is not None and exclude in recipients:
             count -= 1
         if count:
-            self.count_out(command_of(line), count)
+            self.count_out(command or command_of(line), count)
         variants: list[bytes | None] | None = None
         for session in recipients:
             if session is exclude:

@@ -54,6 +54,9 @@ from .state import ChatState
 
 __all__ = ["LocalRouter", "format_server_time"]
 
+# A message's command as /metrics counts it, so a room's message need not be searched for it.
+_BYTES = {"PRIVMSG": b"PRIVMSG", "NOTICE": b"NOTICE", "TAGMSG": b"TAGMSG"}
+
 
 class LocalRouter(Delivery):
     """Renders each event for the local sessions that should see it."""
@@ -150,7 +153,7 @@ class LocalRouter(Delivery):
             if command == "TAGMSG":
                 recipients = [s for s in recipients if s.tag_mask & WANTS_TAGS]
             sender = None if event.echo else self.sessions.get(event.sender)
-            self.deliver(recipients, line, event.time, event, sender)
+            self.deliver(recipients, line, event.time, event, sender, command=_BYTES.get(command))
             return
         recipient = self.sessions.get(event.recipient)  # type: ignore[arg-type]
         if recipient is not None and command == "TAGMSG" and not recipient.tag_mask & WANTS_TAGS:
