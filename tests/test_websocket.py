@@ -273,6 +273,11 @@ def test_metrics_parse_strictly_and_count_what_happens_and_only_for_loopback() -
         alice.send("PRIVMSG bob :just you", "PING :done")
         alice.expect("done")
         bob.expect("just you")
+        bob.send("CAP REQ :away-notify")
+        bob.expect("ACK")
+        alice.send("AWAY :lunch", "AWAY")  # away, and back: a line with no parameters
+        bob.expect(r"AWAY :lunch")
+        bob.expect(r"alice\S* AWAY\r?$")
         _, after = scrape(port)
 
         def rise(name: str, command: str) -> float:
@@ -284,6 +289,7 @@ def test_metrics_parse_strictly_and_count_what_happens_and_only_for_loopback() -
         assert rise("tcpchat_lines_out_total", "001") == 2  # a welcome each
         assert rise("tcpchat_lines_out_total", "PONG") == 1
         assert rise("tcpchat_lines_out_total", "JOIN") == 3  # alice's to her, bob's to both
+        assert rise("tcpchat_lines_out_total", "AWAY") == 2  # counted as AWAY, not 'AWAY\r\n'
         assert after["tcpchat_users", ()] == 2
         assert after["tcpchat_channels", ()] == 1
         assert after["tcpchat_connections", (("kind", "irc"), ("transport", "tcp"))] == 2
