@@ -3,6 +3,11 @@ JSON equal to what went in (a node on the other side rebuilds the very same reco
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tcpchat.cluster import codec
 from tcpchat.cluster.codec import decode_batch, decode_state, encode_batch, encode_state
 from tcpchat.core.events import (
     EVENT_TYPES,
@@ -115,3 +120,30 @@ def test_a_snapshot_of_users_and_channels_comes_back_equal():
             got.bans, got.excepts, got.invex, got.invited) == (
         "#Room", "#room", {"a1.1": "o", "b2.1": ""}, "t", frozenset("nt"), "k", 9,
         room.bans, {}, room.invex, {"c3.1"})  # fmt: skip
+
+
+# Any text a message may hold, and what orjson refuses: a lone surrogate (json escapes it).
+TEXTS = st.text() | st.just("half a pair: \ud800 then")
+
+
+@given(text=TEXTS, tags=st.none() | st.dictionaries(st.just("+draft/reply"), st.text()))
+def test_any_message_comes_back_equal(text: str, tags: dict[str, str] | None) -> None:
+    sent = MESSAGE._replace(text=text, tags=tags)
+    assert decode_batch(encode_batch([sent], "1")) == [sent]
+
+
+@pytest.mark.parametrize("writer_has_orjson", [True, False])
+def test_nodes_with_and_without_orjson_read_each_other(
+    monkeypatch: pytest.MonkeyPatch, writer_has_orjson: bool
+) -> None:
+    """orjson is the cluster extra's; a node without it (redis-py installed by hand) uses
+    the standard library's json, and the two must share one bus."""
+    assert codec.orjson is not None, "the test extra installs orjson"
+    real = codec.orjson
+    if not writer_has_orjson:
+        monkeypatch.setattr(codec, "orjson", None)
+    batch = encode_batch(EVERY_KIND, "3")
+    monkeypatch.setattr(codec, "orjson", None if writer_has_orjson else real)
+    back = decode_batch(batch)
+    assert [type(event) for event in back] == [type(event) for event in EVERY_KIND]
+    assert back[1:] == EVERY_KIND[1:]  # the first, a Registered, holds a User made anew

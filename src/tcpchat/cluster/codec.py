@@ -4,6 +4,8 @@ An event is a list: its kind's index in `EVENT_TYPES`, then its fields in order.
 fields that are not plain values (a `User`, a kept channel, mode changes, a message inside
 a status message) are written as lists of their own fields and rebuilt on the way in.
 Pure functions, no I/O: a node encodes the batch it appends and decodes what others did.
+The JSON is orjson's (the cluster extra brings it), else the standard library's: the same
+text either way, so nodes with and without it read each other.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ from ..core.events import (
 )
 from ..core.model import Channel, User
 from ..store.accounts import RegisteredChannel
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the cluster extra brings it
+    orjson = None  # type: ignore[assignment]
 
 __all__ = ["decode_batch", "decode_state", "encode_batch", "encode_state"]
 
@@ -104,13 +111,34 @@ def statements_in(rows: list[Any]) -> list[tuple[str, list[Any]]]:
             for sql, params in rows]  # fmt: skip
 
 
-def encode_batch(events: list[Event], node: str) -> str:
-    """The events one node appends in one step, as one JSON text."""
-    return json.dumps([_event_out(event, node) for event in events], separators=(",", ":"))
+def _dumps(value: Any) -> bytes:
+    """JSON, by orjson: 0.2 µs a message's event where `json` takes 2 to 3.5, which was a
+    third of what the bus cost a small room's message. A string orjson refuses (no valid
+    UTF-8: none is made today) goes by `json`, which escapes it."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            pass
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _loads(text: str | bytes) -> Any:
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:  # what only `json` takes: an escaped lone surrogate
+            pass
+    return json.loads(text)
+
+
+def encode_batch(events: list[Event], node: str) -> bytes:
+    """The events one node appends in one step, as one JSON text (UTF-8)."""
+    return _dumps([_event_out(event, node) for event in events])
 
 
 def decode_batch(text: str | bytes) -> list[Event]:
-    return [_event_in(row) for row in json.loads(text)]
+    return [_event_in(row) for row in _loads(text)]
 
 
 # ------------------------------------------------------------------- snapshots
@@ -143,17 +171,16 @@ def encode_state(
 ) -> str:
     """What a new node needs to know of the network: every registered user and channel,
     and the statements that make its accounts and registered channels."""
-    return json.dumps(
+    return _dumps(
         {"users": [_user_out(user, node) for user in users],
          "channels": [_channel_out(channel) for channel in channels],
          "store": statements_out(store)},
-        separators=(",", ":"),
-    )  # fmt: skip
+    ).decode()  # fmt: skip
 
 
 def decode_state(
     text: str | bytes,
 ) -> tuple[list[User], list[Channel], list[tuple[str, list[Any]]]]:
-    data = json.loads(text)
+    data = _loads(text)
     users = [_user_in(row) for row in data["users"]]
     return users, [_channel_in(c) for c in data["channels"]], statements_in(data["store"])

@@ -203,11 +203,13 @@ class ClusterNode:
 
     # ------------------------------------------------------------------- the bus
 
-    async def append(self, membership: Membership, batch: int, count: int, payload: str) -> int:
+    async def append(
+        self, membership: Membership, batch: int, count: int, payload: str | bytes
+    ) -> int:
         """Append one batch of this node's events to the bus: its sequence number (0 if this
         batch was appended already). Raises Fenced for a node the cluster declared dead."""
-        args: list[str | int] = [membership.node, membership.epoch, membership.token, batch,
-                                 count, payload, BUS_LENGTH]  # fmt: skip
+        args: list[str | int | bytes] = [membership.node, membership.epoch, membership.token,
+                                         batch, count, payload, BUS_LENGTH]  # fmt: skip
         return int(await self._bus_call("append", args))
 
     async def hello(self, membership: Membership) -> tuple[int, int | None]:
