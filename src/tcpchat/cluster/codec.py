@@ -43,6 +43,7 @@ __all__ = ["decode_batch", "decode_state", "encode_batch", "encode_state"]
 
 _INDEX = {kind: i for i, kind in enumerate(EVENT_TYPES)}
 _MESSAGE = _INDEX[MessageSent]
+_make_message = MessageSent._make
 
 # A user's fields, in the order they are written.
 _USER = ("uid", "host", "nick", "user", "realname", "away", "account", "node", "signon",
@@ -79,6 +80,8 @@ def _event_out(event: Event, node: str) -> list[Any]:
 
 
 def _event_in(row: list[Any]) -> Event:
+    if row[0] == _MESSAGE:
+        return _make_message(row[1:])
     kind = EVENT_TYPES[row[0]]
     fields = row[1:]
     if kind is Registered:
