@@ -535,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in servers if not is_tcpchat(name) and name not in OTHERS]
     if unknown:
         parser.error(f"unknown server: {', '.join(unknown)} (known: {', '.join(OTHERS)})")
+    if args.room_size < 2:
+        parser.error("--room-size: a room needs a sender and someone to hear it (at least 2)")
     if args.quick:
         args.runs, args.messages, args.seconds, args.rate = 1, 200, 0.5, 2000
         args.pair_messages = args.room_messages = 20
