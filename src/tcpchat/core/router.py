@@ -168,7 +168,7 @@ class LocalRouter(Delivery):
             self.deliver((recipient,), line, event.time, event)
         else:
             recipient.write(line)
-            self.count_out(b"NOTICE" if command == "NOTICE" else b"PRIVMSG")
+            self.count_out(_BYTES[command])
 
     def _multiline_sent(self, event: MultilineSent) -> None:
         """One message of several lines: a draft/multiline batch for those who negotiated
