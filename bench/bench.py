@@ -193,7 +193,7 @@ async def run_rooms(server: Server, args: argparse.Namespace) -> Outcome:
     clients = await connect(server, nicks, auditors, None)
     rooms = [clients[j * size : (j + 1) * size] for j in range(count)]
     await asyncio.gather(*(
-        join(member, names[j]) for j, room in enumerate(rooms) for member in room
+        member.join(names[j]) for j, room in enumerate(rooms) for member in room
     ))  # fmt: skip
     if len(server.ports) > 1:  # a cluster: every member has heard every node's JOINs
         await asyncio.gather(*(
@@ -226,12 +226,6 @@ async def run_rooms(server: Server, args: argparse.Namespace) -> Outcome:
         release(window)
     deliveries = per_room * count * (size - 1)
     return await meter.finish(done, clients, deliveries, args.timeout, "deliveries/s")
-
-
-async def join(client: BenchClient, channel: str) -> None:
-    joined = client.expect(rb"^\S+ 366 ")
-    client.write(f"JOIN {channel}\r\n".encode())
-    await joined
 
 
 def send_stamped(client: BenchClient, sender: int, seq: int) -> None:

@@ -96,9 +96,13 @@ class BenchClient(asyncio.Protocol):
         self.write(f"NICK {self.nick}\r\nUSER {self.nick} 0 * :bench\r\n".encode())
         await registered
         if channel:
-            joined = self.expect(rb"^\S+ 366 ")
-            self.write(f"JOIN {channel}\r\n".encode())
-            await joined
+            await self.join(channel)
+
+    async def join(self, channel: str) -> None:
+        """JOIN `channel`, and wait for the end of its names (366)."""
+        joined = self.expect(rb"^\S+ 366 ")
+        self.write(f"JOIN {channel}\r\n".encode())
+        await joined
 
     async def register_with_sasl(self, account: str, password: str) -> None:
         """Register logged in to `account`, as IRCv3 SASL 3.2 has a client do it: `CAP LS
