@@ -547,14 +547,11 @@ def test_a_regained_nick_is_never_free_in_the_shared_store_on_its_way(cluster, r
     may the shared store show it free, or a third person's NICK on any node could get it:
     it goes to the owner first, and only then does the holder's rename let go of theirs.
     A thread reads the store as fast as it can the whole time."""
-    a, b = cluster(), cluster()
-    owner = LineClient(a.port).register("owner")
-    owner.send("REGISTER * * :correct horse", "NICK zed")
-    owner.expect(r"^:tcpchat REGISTER SUCCESS owner :")
-    owner.expect(r"^:owner!\S+ NICK :?zed$")
-    mallory = LineClient(b.port).register("mallory")
+    a, b, owner, mallory = owner_and_mallory(cluster)
     mallory.send("NICK owner")
     mallory.expect(r"^:mallory!\S+ NICK :?owner$")
+    # Node a has heard it, so it renames mallory itself.
+    wait_until(lambda: whois_user(owner, "zed", "owner") == "mallory", "node a hearing it")
     with redis_server.client() as store:
         seen: list[str | None] = []
         watching = threading.Event()
@@ -578,3 +575,49 @@ def test_a_regained_nick_is_never_free_in_the_shared_store_on_its_way(cluster, r
             watcher.join()
     assert seen[0] is not None and not seen[0].startswith(f"{node}:"), seen[0]
     assert None not in seen, f"free {seen.count(None)} times in {len(seen)} reads"
+
+
+def test_a_regain_before_its_node_hears_who_holds_the_nick_still_renames_them(cluster):
+    """mallory takes the nick on node b while node a is paused, and owner's REGAIN waits in
+    a's socket: a takes the nick in the shared store before it has heard of mallory's. The
+    store says who came last, so mallory's node renames her, and both nodes end up agreeing:
+    the nick is owner's, and mallory is a guest."""
+    a, b, owner, mallory = owner_and_mallory(cluster)
+    a.proc.send_signal(signal.SIGSTOP)
+    try:
+        mallory.send("NICK owner")
+        mallory.expect(r"^:mallory!\S+ NICK :?owner$")
+        owner.send("REGAIN")
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    owner.expect(r"^:zed!\S+ NICK :?owner$")
+    guest = mallory.expect(r"^:owner!\S+ NICK :?(Guest\d+)$").group(1)
+    mallory.expect(rf"^:tcpchat NOTICE {guest} :You were renamed to {guest}: \S+ \(owner\) "
+                   "took back their nick owner\\.$")  # fmt: skip
+    mallory.send("PRIVMSG owner :was it yours?")
+    owner.expect(rf"^:{guest}!\S+ PRIVMSG owner :was it yours\?$")
+    for node, nick in ((a, "onlooker"), (b, "witness")):
+        peer = LineClient(node.port).register(nick)
+        assert whois_user(peer, nick, "owner") == "owner"
+        assert whois_user(peer, nick, guest) == "mallory"
+        assert whois_user(peer, nick, "mallory") is None
+
+
+def owner_and_mallory(cluster) -> tuple[Node, Node, LineClient, LineClient]:
+    """Two nodes; on a, owner, who registered the account owner and is now zed; on b,
+    mallory."""
+    a, b = cluster(), cluster()
+    owner = LineClient(a.port).register("owner")
+    owner.send("REGISTER * * :correct horse", "NICK zed")
+    owner.expect(r"^:tcpchat REGISTER SUCCESS owner :")
+    owner.expect(r"^:owner!\S+ NICK :?zed$")
+    mallory = LineClient(b.port).register("mallory")
+    return a, b, owner, mallory
+
+
+def whois_user(client: LineClient, me: str, nick: str) -> str | None:
+    """The username WHOIS shows for `nick`, None for no such nick."""
+    client.send(f"WHOIS {nick}")
+    found = client.expect(rf" (?:311 {me} {nick} (\S+) |401 {me} {nick} )")
+    client.expect(rf" 318 {me} {nick} ")
+    return found.group(1)

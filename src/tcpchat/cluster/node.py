@@ -188,6 +188,15 @@ class ClusterNode:
         except Exception as exc:
             log.warning("could not give nick %s (%s)", folded, reason_of(exc))
 
+    async def nick_holder(self, folded: str) -> str:
+        """The uid that holds the folded nick network-wide, "" for no one. Raises
+        Unavailable when Redis can't say."""
+        try:
+            owner = await self.redis.hget(keys.NICKS, folded)
+        except Exception as exc:
+            raise Unavailable(reason_of(exc)) from exc
+        return str(owner).partition(":")[2] if owner else ""
+
     async def release_nick(self, uid: str, folded: str) -> None:
         """Let the nick go, if `uid` holds it; nothing when Redis is away (a node that
         cannot reach it is reaped in time, and its nicks with it)."""

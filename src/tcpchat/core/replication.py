@@ -48,6 +48,7 @@ from .events import (
     StoreWritten,
     TopicSet,
 )
+from .handlers.ownership import give_way
 from .model import Channel, Session, User
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class Replication:
                 self._back[kind] = _chain([record, again])
             self._remote[kind] = _chain([record, apply, render])
         self._remote[Killed] = _chain([self._remote[Killed], self._killed])
+        self._remote[NickChanged] = _chain([self._nick_contested, self._remote[NickChanged]])
         self._home[StoreWritten] = self._send  # written here already
         self._home[NickChanged] = _chain([self._nick_given, self._home[NickChanged]])
         self._home[Registered] = _chain([state.applier(Registered), router.renderer(Registered),
@@ -219,6 +221,26 @@ class Replication:
         new = irc_lower(event.nick)
         if new != old:
             shared.take(event.uid, new, old, user.node)
+
+    def _nick_contested(self, event: NickChanged) -> None:
+        """Another node gave its user a nick a user of this node holds. Only a nick the
+        server gives can do that (REGAIN, on a node that had not yet heard this one's claim),
+        and the shared store alone knows which came last: ask it, and if it says the other
+        user, ours gets a guest nick. Meanwhile ours keeps the nick here (state.py)."""
+        core, shared = self.core, self.core.shared_nicks
+        holder = core.state.nick_holder(event.nick)
+        if shared is None or holder is None or holder.node or holder.uid == event.uid:
+            return
+        folded = irc_lower(event.nick)
+        shared.holder(folded, lambda uid: self._nick_decided(folded, uid))
+
+    def _nick_decided(self, folded: str, uid: str | None) -> None:
+        core = self.core
+        holder = core.state.nick_holder(folded)
+        if uid is None:  # UNAVAILABLE: ours keeps it until the nick is asked for again
+            log.warning("two users hold nick %s, and the shared store can't say whose", folded)
+        elif holder is not None and not holder.node and holder.uid != uid:
+            give_way(core, holder, core.state.user(uid))
 
     def _store_written(self, event: StoreWritten) -> None:
         replay = getattr(self.core.accounts, "replay", None)

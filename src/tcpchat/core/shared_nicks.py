@@ -30,6 +30,15 @@ class SharedNicks(Protocol):
     def release(self, uid: str, folded: str) -> None:
         """`uid` no longer holds the folded nick."""
 
-    def take(self, uid: str, folded: str, old: str | None, node: str) -> None:
+    def take(
+        self, uid: str, folded: str, old: str | None, node: str,
+        done: Callable[[], None] | None = None,
+    ) -> None:
         """The server gave `uid` (on node `node`, "" for this one) the folded nick, whoever
-        held it (a guest nick, REGAIN); `old` is let go. Needs no answer."""
+        held it (a guest nick, REGAIN); `old` is let go. `done()`, if given, is called on
+        the loop once the store has it (REGAIN waits for that before it shows the nick, so
+        that another node that sees it and asks the store hears the same)."""
+
+    def holder(self, folded: str, done: Callable[[str | None], None]) -> None:
+        """Ask who holds the folded nick network-wide: `done(uid)`, "" when no one does,
+        UNAVAILABLE when the store can't say. Asked after this node's earlier calls."""

@@ -100,6 +100,10 @@ class LocalState:
         self.by_uid: dict[str, User] = {}
         # Told (uid, folded nick) of each nick let go, in a cluster (core/shared_nicks.py).
         self.released: Callable[[str, str], None] | None = None
+        # A cluster's nicks in contest: folded nick -> the user of another node whose rename
+        # to it arrived while a user of this node held it. Theirs once this node's lets go
+        # (the shared store decides which one does: Replication._nick_contested).
+        self.contested: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}  # folded name -> channel
         self.invites: dict[str, set[str]] = {}  # uid -> keys of channels they are invited to
         self.users = 0
@@ -216,6 +220,11 @@ class LocalState:
             del self.nicks[folded]
             if self.released is not None:  # a cluster's shared nicks (shared_nicks.py)
                 self.released(user.uid, folded)
+            waiting = self.contested.pop(folded, None)
+            if waiting is not None and irc_lower(waiting.nick) == folded:
+                self.nicks[folded] = waiting
+        elif self.contested.get(folded) is user:
+            del self.contested[folded]
 
     def adopt(self, users: Iterable[User], channels: Iterable[Channel]) -> None:
         """Take in the network as another node knows it (a cluster node joining): its users
@@ -239,6 +248,7 @@ class LocalState:
 
     def clear(self) -> None:
         self.nicks.clear()
+        self.contested.clear()
         self.by_uid.clear()
         self.channels.clear()
         self.invites.clear()
@@ -337,7 +347,11 @@ class LocalState:
         if folded != irc_lower(user.nick):  # not merely another case of the same nick
             self._release_nick(user)
             user.nick_since = event.time
-        self.nicks[folded] = user
+        holder = self.nicks.get(folded)
+        if holder is None or holder is user or not user.node or holder.node:
+            self.nicks[folded] = user
+        else:  # another node's user, given a nick this node's user holds: wait for the store
+            self.contested[folded] = user
         user.nick = event.nick
         user.refresh_source()
 

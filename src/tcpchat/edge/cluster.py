@@ -363,8 +363,35 @@ class RedisNicks:
 
         self._queue(call)
 
-    def take(self, uid: str, folded: str, old: str | None, node: str) -> None:
-        self._queue(lambda: self.node.take_nick(uid, folded, old, node))
+    def take(
+        self, uid: str, folded: str, old: str | None, node: str,
+        done: Callable[[], None] | None = None,
+    ) -> None:
+        async def call() -> None:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self.node.take_nick(uid, folded, old, node)
+            except TimeoutError:
+                log.warning("nick %s could not be given: no answer", folded)
+            if done is not None:
+                done()
+
+        self._queue(call)
+
+    def holder(self, folded: str, done: Callable[[str | None], None]) -> None:
+        async def call() -> None:
+            from ..cluster.node import Unavailable
+
+            answer: str | None
+            try:
+                async with asyncio.timeout(self.timeout):
+                    answer = await self.node.nick_holder(folded)
+            except (Unavailable, TimeoutError) as exc:
+                log.warning("who holds nick %s is not known: %s", folded, exc or "no answer")
+                answer = UNAVAILABLE
+            done(answer)
+
+        self._queue(call)
 
     def release(self, uid: str, folded: str) -> None:
         if not uid.startswith(self.mine):  # someone elsewhere: their node lets it go

@@ -30,6 +30,7 @@ __all__ = [
     "GUEST_PREFIX",
     "accounts_known",
     "check_nick",
+    "give_way",
     "guest_nick",
     "handle_logout",
     "handle_regain",
@@ -155,6 +156,21 @@ def rename_to_guest(core: ChatBase, user: User, why: str) -> None:
     tell(core, user, f"You were renamed to {guest}: {why}.")
 
 
+def give_way(core: ChatBase, holder: User, taker: User | None) -> None:
+    """The shared store gave the nick of `holder`, this node's, to `taker` elsewhere (a
+    REGAIN on a node that had not yet heard that `holder` took it): `holder` gets a guest
+    nick, as a REGAIN here would have given them."""
+    nick = holder.nick
+    if taker is not None and taker.account is not None:
+        why = f"{taker.nick} ({taker.account}) took back their nick {nick}"
+    else:
+        why = f"the network gave the nick {nick} to someone else"
+    if holder.registered:
+        rename_to_guest(core, holder, why)
+    else:
+        core.state.claim_nick(holder, guest_nick(core))
+
+
 def _log_nick(core: ChatBase, user: User, nick: str, why: str) -> None:
     session = core.session_of(user)
     log.info(
@@ -205,14 +221,30 @@ def handle_regain(core: ChatBase, session: Session, msg: Message) -> None:
     if holder is user and user.nick == wanted:
         core.notice(session, f"You already have the nick {wanted}")
         return
+    shared = core.shared_nicks
+    if shared is not None and holder is not user:
+        # The owner's network-wide first, so that the holder's rename, which lets the nick
+        # go, never leaves it free in between for another node to give out; and shown only
+        # once the store has it, for a holder this node has not heard of yet: their node
+        # asks the store when it sees this, and renames them (Replication).
+        core.later(
+            session,
+            lambda done: shared.take(user.uid, folded, irc_lower(user.nick), user.node,
+                                     lambda: done(None)),
+            lambda core, session, _: _regained(core, session.user, wanted),
+        )  # fmt: skip
+        return
+    _regained(core, user, wanted)
+
+
+def _regained(core: ChatBase, user: User, wanted: str) -> None:
+    """REGAIN, once the nick is the user's in the shared store (if there is one)."""
+    holder = core.state.nick_holder(wanted)
     if holder is not None and holder is not user:
-        shared = core.shared_nicks
-        if shared is not None:
-            # The owner's network-wide first, so that the holder's rename, which lets the
-            # nick go, never leaves it free in between for another node to give out.
-            shared.take(user.uid, folded, irc_lower(user.nick), user.node)
         if holder.registered:
-            rename_to_guest(core, holder, f"{user.nick} ({account}) took back their nick {wanted}")
+            rename_to_guest(
+                core, holder, f"{user.nick} ({user.account}) took back their nick {wanted}"
+            )
         else:  # still connecting: they are welcomed with a guest nick instead
             core.state.claim_nick(holder, guest_nick(core))
     _log_nick(core, user, wanted, "REGAIN")
