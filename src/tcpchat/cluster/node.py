@@ -117,13 +117,23 @@ class ClusterNode:
                 ("claim_nick", scripts.CLAIM_NICK),
                 ("release_nick", scripts.RELEASE_NICK),
                 ("take_nick", scripts.TAKE_NICK),
-                ("append", scripts.APPEND),
-                ("hello", scripts.HELLO),
-                ("ready", scripts.READY),
             )
         }
         # How long a read of the bus waits for news: well within the socket's timeout.
         self.read_block_ms = max(50, int(options["socket_timeout"] * 500))
+        # The bus's calls, one or two a message, on a client of their own without redis-py's
+        # socket timeout, which wraps each send in asyncio.wait_for: a task per call on
+        # Python 3.11, about 40% of a call's CPU. asyncio.timeout bounds them instead.
+        self.call_timeout: float = options["socket_timeout"]
+        self.bus_redis: Redis = Redis.from_url(
+            url, retry=Retry(NoBackoff(), 0), **{**options, "socket_timeout": None}
+        )
+        self.bus_scripts = {
+            name: self.bus_redis.register_script(source)
+            for name, source in (
+                ("append", scripts.APPEND), ("hello", scripts.HELLO), ("ready", scripts.READY)
+            )
+        }  # fmt: skip
 
     async def start(self) -> Membership | None:
         """Join now if Redis answers (the membership), else None and keep trying in the
@@ -156,6 +166,7 @@ class ClusterNode:
             else:
                 log.info("node %d left the cluster", membership.node)
         await self.redis.aclose()
+        await self.bus_redis.aclose()
 
     async def claim_nick(self, uid: str, folded: str, old: str | None) -> bool:
         """Whether the nick (folded) is now `uid`'s network-wide, letting `old` go in the
@@ -236,7 +247,8 @@ class ClusterNode:
         from redis.exceptions import ResponseError
 
         try:
-            return await self.scripts[script](keys=keys.BUS_KEYS, args=args)
+            async with asyncio.timeout(self.call_timeout):
+                return await self.bus_scripts[script](keys=keys.BUS_KEYS, args=args)
         except ResponseError as exc:
             if is_fenced(str(exc)):
                 raise Fenced(str(exc)) from None
@@ -245,9 +257,10 @@ class ClusterNode:
     async def read(self, after: int, count: int = 1000) -> list[tuple[int, dict[str, str]]]:
         """The bus's entries after sequence number `after`, oldest first, waiting a little
         for the first: (sequence, fields)."""
-        found: Any = await self.redis.xread(
-            {keys.BUS: f"0-{after}"}, count=count, block=self.read_block_ms
-        )
+        async with asyncio.timeout(self.call_timeout + self.read_block_ms / 1000):
+            found: Any = await self.bus_redis.xread(
+                {keys.BUS: f"0-{after}"}, count=count, block=self.read_block_ms
+            )
         if not found:
             return []
         return [(int(entry_id.partition("-")[2]), fields) for entry_id, fields in found[0][1]]
