@@ -232,15 +232,18 @@ class Replication:
         if shared is None or holder is None or holder.node or holder.uid == event.uid:
             return
         folded = irc_lower(event.nick)
-        shared.holder(folded, lambda uid: self._nick_decided(folded, uid))
+        shared.holder(folded, lambda uid: self._nick_decided(folded, uid, event))
 
-    def _nick_decided(self, folded: str, uid: str | None) -> None:
+    def _nick_decided(self, folded: str, uid: str | None, event: NickChanged) -> None:
         core = self.core
         holder = core.state.nick_holder(folded)
         if uid is None:  # UNAVAILABLE: ours keeps it until the nick is asked for again
             log.warning("two users hold nick %s, and the shared store can't say whose", folded)
         elif holder is not None and not holder.node and holder.uid != uid:
-            give_way(core, holder, core.state.user(uid))
+            taker = core.state.user(uid)
+            # Named as before the rename, as a REGAIN on this node would have named them.
+            was = event.old_source.partition("!")[0] if uid == event.uid else None
+            give_way(core, holder, taker, was)
 
     def _store_written(self, event: StoreWritten) -> None:
         replay = getattr(self.core.accounts, "replay", None)

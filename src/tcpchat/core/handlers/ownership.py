@@ -156,13 +156,13 @@ def rename_to_guest(core: ChatBase, user: User, why: str) -> None:
     tell(core, user, f"You were renamed to {guest}: {why}.")
 
 
-def give_way(core: ChatBase, holder: User, taker: User | None) -> None:
+def give_way(core: ChatBase, holder: User, taker: User | None, was: str | None) -> None:
     """The shared store gave the nick of `holder`, this node's, to `taker` elsewhere (a
-    REGAIN on a node that had not yet heard that `holder` took it): `holder` gets a guest
-    nick, as a REGAIN here would have given them."""
+    REGAIN on a node that had not yet heard that `holder` took it; `was`, the taker's nick
+    before): `holder` gets a guest nick, as a REGAIN here would have given them."""
     nick = holder.nick
     if taker is not None and taker.account is not None:
-        why = f"{taker.nick} ({taker.account}) took back their nick {nick}"
+        why = f"{was or taker.nick} ({taker.account}) took back their nick {nick}"
     else:
         why = f"the network gave the nick {nick} to someone else"
     if holder.registered:
