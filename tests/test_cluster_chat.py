@@ -234,6 +234,38 @@ def test_a_node_that_has_just_joined_leaves_a_dead_node_to_those_who_know_its_us
     bob.close()
 
 
+def test_a_fenced_node_welcomes_no_one_until_it_knows_the_network_again(
+    cluster, tmp_path, redis_server
+):
+    """Node b was fenced and rejoins; node a, which would send it the network, is paused.
+    Someone connecting to b meanwhile is welcomed only once a has answered: joining #room
+    then finds alice its operator, not a new room of their own."""
+    config = tmp_path / "slower.toml"  # a is paused for well under its reaping age
+    config.write_text("cluster_node_timeout = 4\n")
+    a, b = cluster("--config", str(config)), cluster("--config", str(config))
+    alice = in_room(a, "alice")
+    bob = in_room(b, "bob")
+    alice.expect(r"^:bob!\S+ JOIN #room$")
+    b.proc.send_signal(signal.SIGSTOP)
+    alice.expect(r"^:bob!\S+ QUIT :\*\.net \*\.split$", timeout=30)
+    a.proc.send_signal(signal.SIGSTOP)
+    try:
+        b.proc.send_signal(signal.SIGCONT)
+        bob.expect(r"^ERROR :Closing Link: \S+ \(This server was cut off from the network")
+        b.wait_printed(r"^Cluster: node \d+ \(epoch \d+\) was fenced")
+        wait_until(lambda: len([m for m in map(re.compile(r"^Cluster: node").match, b.out)
+                                if m]) >= 2, "node b rejoined")  # fmt: skip
+        carol = LineClient(b.port)
+        carol.send("NICK carol", "USER carol 0 * :carol", "JOIN #room")
+        with redis_server.client() as store:  # b has her NICK; USER and JOIN come next
+            wait_until(lambda: store.hget("tcpchat:nicks", "carol"), "carol's nick claimed")
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    carol.expect(r" 001 carol ")
+    carol.expect(r" 353 carol = #room :(@alice carol|carol @alice)$")
+    alice.expect(r"^:carol!\S+ JOIN #room$")
+
+
 def test_a_fenced_node_learns_the_network_again_when_it_rejoins(cluster, redis_url):
     a, b, alice, bob = alice_and_bob(cluster)
     b.proc.send_signal(signal.SIGSTOP)

@@ -144,6 +144,10 @@ class ChatBase:
         # In a cluster, nicks are claimed network-wide too (shared_nicks.py); None alone.
         self.shared_nicks: SharedNicks | None = None
         self.replication: Replicating | None = None  # a cluster's bus (replication.py)
+        # While set, a registration waits through it: a cluster node that was fenced does not
+        # know the network until a snapshot of it comes, and someone welcomed meanwhile would
+        # find its rooms new (edge/cluster.py sets and clears it).
+        self.network_gate: Callable[[Callable[[Any], None]], None] | None = None
         self.nodes = 1  # the servers of the network: this one, or a cluster's live nodes
         self._batch_refs = itertools.count(1)
         # Accounts: where they are kept, and every account's folded name (its nick is owned).

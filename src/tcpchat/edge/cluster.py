@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..cluster.node import LEAVE_TIMEOUT
 from ..cluster.policy import is_fenced, reason_of, retry_delay
@@ -72,7 +72,20 @@ async def join_cluster(
         if bus is not None:
             bus.joined(membership)
 
+    waiting: list[Callable[[Any], None]] = []  # registrations held while fenced
+
+    def hold(done: Callable[[Any], None]) -> None:
+        waiting.append(done)
+
+    def knows_network() -> None:
+        core.network_gate = None
+        held = waiting[:]
+        waiting.clear()
+        for done in held:
+            done(None)
+
     def fenced(membership: Membership, reason: str) -> None:
+        core.network_gate = hold
         say(
             f"Cluster: node {membership.node} (epoch {membership.epoch}) was fenced: the "
             "cluster declared it dead; its clients are let go, and it rejoins as a new node"
@@ -114,6 +127,7 @@ async def join_cluster(
     if server.database is not None:
         core.attach_accounts(share_accounts(server), core.account_names)
     bus = Bus(node, replication, settings.cluster_node_timeout)
+    bus.on_ready = knows_network
     core.replicate(replication)
     if await node.start() is not None:  # joined: know the network before saying "waiting"
         with contextlib.suppress(TimeoutError):
@@ -162,6 +176,7 @@ class Bus:
         self.timeout = timeout
         self.membership: Membership | None = None
         self.ready = asyncio.Event()  # the hello is done: appending may start
+        self.on_ready: Callable[[], None] = lambda: None  # and the network is known
         self.last = 0  # the sequence number of the last entry read
         self.batch = 0  # the number of the last batch appended, in this membership
         self.sender: asyncio.Task[None] | None = None
@@ -227,6 +242,7 @@ class Bus:
                 log.warning("cannot say this node is ready (%s)", reason_of(exc))
             self.last = seq
             self.ready.set()
+            self.on_ready()
             self.reader = asyncio.get_running_loop().create_task(self._read(membership))
             self.wake()
             return

@@ -123,6 +123,10 @@ def try_register(core: ChatBase, session: Session) -> None:
     user = session.user
     if user.registered or session.cap_negotiating or user.nick == "*" or not user.user:
         return
+    gate = core.network_gate
+    if gate is not None:  # welcomed once this node knows the network again
+        core.later(session, gate, lambda core, session, _: try_register(core, session))
+        return
     password = core.settings.password
     if password is not None and not _same_password(session.password, password):
         log.warning("wrong server password from %s (nick %s)", user.host, user.nick,
