@@ -50,7 +50,7 @@ def quiet(client: LineClient) -> None:
 
 
 def test_register_logs_in_and_the_account_outlives_a_restart(tmp_path):
-    with running_server(data_dir=str(tmp_path), nick_grace=0.5) as server:
+    with running_server(data_dir=str(tmp_path), nick_grace=2.0) as server:  # REGISTER comes first
         alice = LineClient(server.port)
         assert "draft/account-registration=before-connect" in caps_offered(alice)
         alice.send("CAP END")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from cluster_harness import NODE_TIMEOUT, wait_until
+from cluster_harness import wait_until
 from tcpchat.passwords import hash_password
 
 from net_harness import TIMEOUT, LineClient, running_server, start_server_process
@@ -305,7 +305,7 @@ def test_loopback_is_exempt_by_default():
 
 def test_a_kline_set_on_one_node_applies_on_every_node(cluster, tmp_path: Path):
     config = tmp_path / "operators.toml"
-    config.write_text(f'cluster_node_timeout = {NODE_TIMEOUT}\n[operators]\nroot = "{ROOT_HASH}"\n')
+    config.write_text(f'[operators]\nroot = "{ROOT_HASH}"\n')
     a, b = cluster("--config", str(config)), cluster("--config", str(config))
     admin = oper(a.port)
     mallory = LineClient(b.port).register("mallory").join("#room")

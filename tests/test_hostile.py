@@ -83,7 +83,7 @@ def test_a_client_that_quits_and_never_reads_its_last_lines_leaves_no_connection
 
 
 def test_silent_client_gets_ping_then_ping_timeout_while_an_answering_one_stays():
-    with running_server(ping_interval=0.3, ping_timeout=0.3) as server:
+    with running_server(ping_interval=0.3, ping_timeout=2.0) as server:  # time for lively to answer
         silent = LineClient(server.port).register("silent")
         lively = LineClient(server.port).register("lively")
         silent.expect(r"^PING :?\S+$")

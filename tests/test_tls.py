@@ -206,7 +206,7 @@ def still_open(sock: socket.socket) -> bool:
 
 
 def test_stalled_and_failed_handshakes_block_no_one(certificate):
-    with running_server(**tls_settings(certificate, tls_handshake_timeout=1.0)) as server:
+    with running_server(**tls_settings(certificate, tls_handshake_timeout=5.0)) as server:
         tls_port = server.server.tls_port
         stalled = socket.create_connection(("127.0.0.1", tls_port))  # says nothing at all
         garbage = socket.create_connection(("127.0.0.1", tls_port))
