@@ -28,6 +28,7 @@ __all__ = [
     "irc_lower",
     "is_channel_name",
     "looks_like_irc",
+    "safe_middle",
 ]
 
 
@@ -199,3 +200,9 @@ def looks_like_irc(first_line: bytes) -> bool:
     if words and words[0].startswith(b"@"):
         words = words[1:]
     return bool(words) and words[0] in _OPENING_COMMANDS
+
+
+def safe_middle(param: str) -> str:
+    """Make an echoed user word usable as a middle parameter of a reply."""
+    param = param.replace(" ", "_")
+    return "*" if not param or param.startswith(":") else param

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from .. import __version__
 from ..config import Settings
 from ..passwords import PasswordHash, parse_hash
-from ..protocol import Message, irc_lower, is_channel_name, serialize
+from ..protocol import Message, irc_lower, is_channel_name, safe_middle, serialize
 from ..store.accounts import AccountStore, SqliteAccounts
 from ..store.database import Database
 from ..store.schema import MIGRATIONS
@@ -81,12 +81,6 @@ def _memory_database() -> Database:
     database = Database(None, MIGRATIONS)
     database.open()
     return database
-
-
-def safe_middle(param: str) -> str:
-    """Make an echoed user word usable as a middle parameter of a reply."""
-    param = param.replace(" ", "_")
-    return "*" if not param or param.startswith(":") else param
 
 
 class ChatBase:
@@ -144,9 +138,8 @@ class ChatBase:
         # In a cluster, nicks are claimed network-wide too (shared_nicks.py); None alone.
         self.shared_nicks: SharedNicks | None = None
         self.replication: Replicating | None = None  # a cluster's bus (replication.py)
-        # While set, a registration waits through it: a cluster node that was fenced does not
-        # know the network until a snapshot of it comes, and someone welcomed meanwhile would
-        # find its rooms new (edge/cluster.py sets and clears it).
+        # Set while a fenced cluster node waits for the network's snapshot (edge/cluster.py):
+        # registrations wait through it, or they would find the rooms new.
         self.network_gate: Callable[[Callable[[Any], None]], None] | None = None
         self.nodes = 1  # the servers of the network: this one, or a cluster's live nodes
         self._batch_refs = itertools.count(1)

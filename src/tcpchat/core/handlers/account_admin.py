@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ...protocol import Message, irc_lower
+from ...protocol import Message, irc_lower, safe_middle
 from ...store.accounts import (
     Account,
     certfps_of,
@@ -32,7 +32,7 @@ from ...store.accounts import (
     set_verified,
 )
 from .. import numerics as n
-from ..base import ChatBase, safe_middle
+from ..base import ChatBase
 from ..log_fields import about_session
 from ..model import Session, User
 from .accounts import name_problem, new_keys, password_problem, settle_nick

@@ -25,9 +25,9 @@ from dataclasses import replace
 
 from ...accounts.scram import ScramKeys, derive_keys
 from ...addresses import address_key
-from ...protocol import Message, irc_lower
+from ...protocol import Message, irc_lower, safe_middle
 from ...store.accounts import Account, set_verified
-from ..base import ChatBase, safe_middle
+from ..base import ChatBase
 from ..log_fields import about_session
 from ..model import Session, User
 from .login import log_in

@@ -7,9 +7,9 @@ import ipaddress
 import re
 import time
 
-from ...protocol import Message
+from ...protocol import Message, safe_middle
 from .. import numerics as n
-from ..base import ChatBase, safe_middle
+from ..base import ChatBase
 from ..isupport import BOT_MODE
 from ..model import Channel, Session, User
 from .channels import mask_matches, visible
