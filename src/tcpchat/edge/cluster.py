@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..cluster.node import LEAVE_TIMEOUT
 from ..cluster.policy import is_fenced, reason_of, retry_delay
@@ -43,6 +43,8 @@ FENCED_REASON = (
 # per connection, and those writes are most of a node's work, so a turn per few messages
 # cost two nodes more CPU per delivery than one node alone. A quiet bus is read at once.
 LINGER = 0.002
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ..cluster.node import ClusterNode
@@ -363,15 +365,9 @@ class RedisNicks:
         self, uid: str, folded: str, old: str | None, done: Callable[[Claimed], None]
     ) -> None:
         async def call() -> None:
-            from ..cluster.node import Unavailable
-
-            answer: Claimed
-            try:
-                async with asyncio.timeout(self.timeout):
-                    answer = await self.node.claim_nick(uid, folded, old)
-            except (Unavailable, TimeoutError) as exc:
-                log.warning("nick %s could not be claimed: %s", folded, exc or "no answer")
-                answer = UNAVAILABLE
+            answer: Claimed = await self._ask(
+                f"nick {folded} could not be claimed", self.node.claim_nick(uid, folded, old)
+            )
             if answer and not self.present(uid):  # it hung up while Redis was asked
                 await self.node.release_nick(uid, folded)
                 return
@@ -384,11 +380,8 @@ class RedisNicks:
         done: Callable[[], None] | None = None,
     ) -> None:
         async def call() -> None:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    await self.node.take_nick(uid, folded, old, node)
-            except TimeoutError:
-                log.warning("nick %s could not be given: no answer", folded)
+            await self._ask(f"nick {folded} could not be given",
+                            self.node.take_nick(uid, folded, old, node))  # fmt: skip
             if done is not None:
                 done()
 
@@ -396,16 +389,8 @@ class RedisNicks:
 
     def holder(self, folded: str, done: Callable[[str | None], None]) -> None:
         async def call() -> None:
-            from ..cluster.node import Unavailable
-
-            answer: str | None
-            try:
-                async with asyncio.timeout(self.timeout):
-                    answer = await self.node.nick_holder(folded)
-            except (Unavailable, TimeoutError) as exc:
-                log.warning("who holds nick %s is not known: %s", folded, exc or "no answer")
-                answer = UNAVAILABLE
-            done(answer)
+            done(await self._ask(f"who holds nick {folded} is not known",
+                                 self.node.nick_holder(folded)))  # fmt: skip
 
         self._queue(call)
 
@@ -413,6 +398,18 @@ class RedisNicks:
         if not uid.startswith(self.mine):  # someone elsewhere: their node lets it go
             return
         self._queue(lambda: self.node.release_nick(uid, folded))
+
+    async def _ask(self, what: str, call: Awaitable[T]) -> T | None:
+        """The store's answer, or UNAVAILABLE when it can't give one in time (logged as
+        `what`: the caller says no, or waits no longer)."""
+        from ..cluster.node import Unavailable
+
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await call
+        except (Unavailable, TimeoutError) as exc:
+            log.warning("%s: %s", what, exc or "no answer")
+            return UNAVAILABLE
 
     def _queue(self, call: Callable[[], Awaitable[None]]) -> None:
         self.calls.append(call)

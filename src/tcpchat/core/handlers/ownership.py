@@ -157,9 +157,9 @@ def rename_to_guest(core: ChatBase, user: User, why: str) -> None:
 
 
 def give_way(core: ChatBase, holder: User, taker: User | None, was: str | None) -> None:
-    """The shared store gave the nick of `holder`, this node's, to `taker` elsewhere (a
-    REGAIN on a node that had not yet heard that `holder` took it; `was`, the taker's nick
-    before): `holder` gets a guest nick, as a REGAIN here would have given them."""
+    """`holder` lost their nick to `taker` (whose nick was `was`): a REGAIN here, or one on
+    another node that had not yet heard `holder` took it. Registered, they get a guest nick
+    and are told why; still connecting, they are welcomed with one instead."""
     nick = holder.nick
     if taker is not None and taker.account is not None:
         why = f"{was or taker.nick} ({taker.account}) took back their nick {nick}"
@@ -167,7 +167,7 @@ def give_way(core: ChatBase, holder: User, taker: User | None, was: str | None) 
         why = f"the network gave the nick {nick} to someone else"
     if holder.registered:
         rename_to_guest(core, holder, why)
-    else:
+    else:  # still connecting
         core.state.claim_nick(holder, guest_nick(core))
 
 
@@ -241,12 +241,7 @@ def _regained(core: ChatBase, user: User, wanted: str) -> None:
     """REGAIN, once the nick is the user's in the shared store (if there is one)."""
     holder = core.state.nick_holder(wanted)
     if holder is not None and holder is not user:
-        if holder.registered:
-            rename_to_guest(
-                core, holder, f"{user.nick} ({user.account}) took back their nick {wanted}"
-            )
-        else:  # still connecting: they are welcomed with a guest nick instead
-            core.state.claim_nick(holder, guest_nick(core))
+        give_way(core, holder, user, user.nick)
     _log_nick(core, user, wanted, "REGAIN")
     core.emit(NickChanged(core.clock(), user.uid, user.source, wanted))
     core.nick_graces.pop(user.uid, None)
