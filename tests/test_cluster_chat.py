@@ -535,6 +535,23 @@ def test_a_redis_that_lost_its_last_writes_is_heard_again(cluster, redis_server)
     bob.expect(r"PRIVMSG #room :after the loss$")
 
 
+def test_a_redis_that_forgot_its_scripts_still_carries_every_message(cluster, redis_server):
+    """Nodes append to the bus by the script's digest: a Redis that has forgotten its
+    scripts (SCRIPT FLUSH; a restart does the same) is given the script again, and the
+    message that found it gone is delivered, once, in its place."""
+    a, b, alice, bob = alice_and_bob(cluster)
+    alice.send("PRIVMSG #room :before")
+    bob.expect(r"PRIVMSG #room :before$")
+    with redis_server.client() as store:
+        store.script_flush()
+    alice.send("PRIVMSG #room :after the flush", "PRIVMSG #room :and one more")
+    bob.expect(r"PRIVMSG #room :and one more$")
+    bob.send("PRIVMSG #room :heard you")
+    alice.expect(r"PRIVMSG #room :heard you$")
+    said = [line.rsplit(":", 1)[1] for line in bob.seen if " PRIVMSG #room :" in line]
+    assert said == ["before", "after the flush", "and one more"]
+
+
 def operator_and_other(
     cluster, tmp_path: Path, operator: str, other: str, settings: str = ""
 ) -> tuple[LineClient, LineClient]:
