@@ -234,15 +234,38 @@ def test_a_node_that_has_just_joined_leaves_a_dead_node_to_those_who_know_its_us
     bob.close()
 
 
+def slower_config(tmp_path: Path) -> str:
+    """A config whose node timeout outlasts the pauses below (a node paused for well under
+    its reaping age)."""
+    config = tmp_path / "slower.toml"
+    config.write_text("cluster_node_timeout = 4\n")
+    return str(config)
+
+
+def carol_registering(port: int, redis_server) -> LineClient:
+    """carol, having sent NICK, USER and JOIN #room to `port`: once Redis has her nick (her
+    node has her NICK; USER and JOIN come next)."""
+    carol = LineClient(port)
+    carol.send("NICK carol", "USER carol 0 * :carol", "JOIN #room")
+    with redis_server.client() as store:
+        wait_until(lambda: store.hget("tcpchat:nicks", "carol"), "carol's nick claimed")
+    return carol
+
+
+def expect_welcomed_to_alices_room(carol: LineClient, alice: LineClient) -> None:
+    carol.expect(r" 001 carol ")
+    carol.expect(r" 353 carol = #room :(@alice carol|carol @alice)$")
+    alice.expect(r"^:carol!\S+ JOIN #room$")
+
+
 def test_a_fenced_node_welcomes_no_one_until_it_knows_the_network_again(
     cluster, tmp_path, redis_server
 ):
     """Node b was fenced and rejoins; node a, which would send it the network, is paused.
     Someone connecting to b meanwhile is welcomed only once a has answered: joining #room
     then finds alice its operator, not a new room of their own."""
-    config = tmp_path / "slower.toml"  # a is paused for well under its reaping age
-    config.write_text("cluster_node_timeout = 4\n")
-    a, b = cluster("--config", str(config)), cluster("--config", str(config))
+    config = slower_config(tmp_path)
+    a, b = cluster("--config", config), cluster("--config", config)
     alice = in_room(a, "alice")
     bob = in_room(b, "bob")
     alice.expect(r"^:bob!\S+ JOIN #room$")
@@ -255,15 +278,31 @@ def test_a_fenced_node_welcomes_no_one_until_it_knows_the_network_again(
         b.wait_printed(r"^Cluster: node \d+ \(epoch \d+\) was fenced")
         wait_until(lambda: len([m for m in map(re.compile(r"^Cluster: node").match, b.out)
                                 if m]) >= 2, "node b rejoined")  # fmt: skip
-        carol = LineClient(b.port)
-        carol.send("NICK carol", "USER carol 0 * :carol", "JOIN #room")
-        with redis_server.client() as store:  # b has her NICK; USER and JOIN come next
-            wait_until(lambda: store.hget("tcpchat:nicks", "carol"), "carol's nick claimed")
+        carol = carol_registering(b.port, redis_server)
     finally:
         a.proc.send_signal(signal.SIGCONT)
-    carol.expect(r" 001 carol ")
-    carol.expect(r" 353 carol = #room :(@alice carol|carol @alice)$")
-    alice.expect(r"^:carol!\S+ JOIN #room$")
+    expect_welcomed_to_alices_room(carol, alice)
+
+
+def test_a_starting_node_welcomes_no_one_until_it_knows_the_network(
+    cluster, tmp_path, redis_server
+):
+    """A node listens before the node that will tell it the network has answered its
+    hello (node a, paused here). Someone connecting then (a client reconnecting to a
+    restarted node) is welcomed once a has answered: #room then has alice as operator."""
+    config = slower_config(tmp_path)
+    a = cluster("--config", config)
+    alice = in_room(a, "alice")
+    a.proc.send_signal(signal.SIGSTOP)
+    try:
+        b = cluster("--config", config, wait=False)
+        port = int(b.wait_printed(r"^Listening on \S+:(\d+)$").group(1))
+        b.wait_printed(r"^Cluster: node \d+")  # joined; its hello waits for a's answer
+        carol = carol_registering(port, redis_server)
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    expect_welcomed_to_alices_room(carol, alice)
+    b.wait_printed(r"^Server is waiting for connections")
 
 
 def test_a_fenced_node_learns_the_network_again_when_it_rejoins(cluster, redis_url):

@@ -131,9 +131,14 @@ async def join_cluster(
     bus = Bus(node, replication, settings.cluster_node_timeout)
     bus.on_ready = knows_network
     core.replicate(replication)
+    # It listens already: whoever registers before it knows the network waits, as after a
+    # fence. A node that cannot reach Redis, or hears no answer in time, serves anyway.
+    core.network_gate = hold
     if await node.start() is not None:  # joined: know the network before saying "waiting"
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(bus.ready.wait(), settings.cluster_node_timeout * 3)
+    if not bus.ready.is_set():
+        knows_network()
     return node
 
 
