@@ -10,6 +10,7 @@ Scenarios:
   flood      the same, every message sent at once (unbounded)
   pairs      private messages between C/2 pairs, a window of 20 per pair
   rooms      C clients in rooms of K (--room-size), one sender each, a window of 20 per room
+             (--room-window)
   latency    a steady rate of deliveries into the channel; p50/p99/max latency
   idle       hold C registered connections; memory per connection from the server's RSS
   connect    connections and registrations per second
@@ -182,9 +183,9 @@ async def run_pairs(server: Server, args: argparse.Namespace) -> Outcome:
 
 async def run_rooms(server: Server, args: argparse.Namespace) -> Outcome:
     """Small rooms, the way most chat happens: C/K rooms of K members, the first member of
-    each sending to its room, 20 messages in flight per room; every message is K-1
-    deliveries. It measures what `fanout` (one room of 1,000) and `pairs` (no room) don't:
-    a room's per-message cost shared by only a few recipients."""
+    each sending to its room, --room-window (20) messages in flight per room; every
+    message is K-1 deliveries. It measures what `fanout` (one room of 1,000) and `pairs`
+    (no room) don't: a room's per-message cost shared by only a few recipients."""
     size = args.room_size
     count = args.clients // size
     names = [f"#room{j}" for j in range(count)]
@@ -201,7 +202,7 @@ async def run_rooms(server: Server, args: argparse.Namespace) -> Outcome:
         ))  # fmt: skip
     await asyncio.gather(*(c.sync() for c in clients))
     per_room = args.room_messages
-    window = 20
+    window = args.room_window
     done = [
         member.start_counting(per_room if k else 0)
         for room in rooms
@@ -489,6 +490,14 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=2000,
         help="rooms: messages each room's sender sends",
+    )
+    parser.add_argument(
+        "--room-window",
+        type=int,
+        default=20,
+        help="rooms: messages in flight per room (1: each waits for the last to arrive, "
+        "so `rooms --clients 2 --room-size 2 --room-window 1` on two nodes is what a "
+        "message costs each node besides its deliveries)",
     )
     parser.add_argument(
         "--auditors",
