@@ -450,6 +450,18 @@ def test_a_node_shut_down_says_its_users_leave_at_once_not_after_the_timeout(clu
     assert sum(" QUIT " in line for line in alice.seen) == 1
 
 
+def test_a_node_shut_down_lets_its_users_nicks_go_for_when_they_come_back(cluster):
+    """SIGTERM is a restart: the people on that node come back (to it, or to another
+    node) and get their own nicks again, not "already in use" for a nick nobody has."""
+    a, b, alice, bob = alice_and_bob(cluster)
+    b.proc.send_signal(signal.SIGTERM)
+    alice.expect(r"^:bob!bob@\S+ QUIT ")
+    assert b.proc.wait(10) == 0
+    back = LineClient(cluster().port).register("bob")  # the node restarted, bob back on it
+    back.join("#room")
+    alice.expect(r"^:bob!bob@\S+ JOIN #room$")
+
+
 def sasl_plain(node: Node, nick: str, account: str, password: str) -> LineClient:
     client = LineClient(node.port)
     client.send("CAP LS 302", "CAP REQ :sasl", f"NICK {nick}", f"USER {nick} 0 * :{nick}")

@@ -57,17 +57,10 @@ return now
 """
 )
 
-# ARGV: timeout (ms). Removes every node whose heartbeat is older than the timeout and
-# returns their ids. Atomic, so two nodes reaping at once each get a share, never the same
-# node twice, and reaping again finds nothing more.
-REAP = (
-    _NOW
-    + """
-local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - tonumber(ARGV[1])))
-for _, id in ipairs(dead) do
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('HDEL', KEYS[1], id)
-  local held = 'tcpchat:node-nicks:' .. id  -- its nicks are free again
+# The nicks node `id` held are free again (it was reaped, or it left): each one still its.
+_FREE_NICKS_OF = """
+local function free_nicks_of(id)
+  local held = 'tcpchat:node-nicks:' .. id
   for _, nick in ipairs(redis.call('SMEMBERS', held)) do
     local owner = redis.call('HGET', 'tcpchat:nicks', nick)
     if owner and string.sub(owner, 1, string.len(id) + 1) == id .. ':' then
@@ -75,6 +68,21 @@ for _, id in ipairs(dead) do
     end
   end
   redis.call('DEL', held)
+end
+"""
+
+# ARGV: timeout (ms). Removes every node whose heartbeat is older than the timeout and
+# returns their ids. Atomic, so two nodes reaping at once each get a share, never the same
+# node twice, and reaping again finds nothing more.
+REAP = (
+    _NOW
+    + _FREE_NICKS_OF
+    + """
+local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - tonumber(ARGV[1])))
+for _, id in ipairs(dead) do
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[1], id)
+  free_nicks_of(id)
   redis.call('HDEL', 'tcpchat:bus-batches', id)
   redis.call('SREM', 'tcpchat:bus-ready', id)
 end
@@ -84,7 +92,9 @@ return dead
 
 # ARGV: node id, epoch, token. Returns 1 if the node left, 0 if it was already gone (or
 # fenced).
-LEAVE = """
+LEAVE = (
+    _FREE_NICKS_OF
+    + """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local record = raw and cjson.decode(raw)
 if not record or record.epoch ~= tonumber(ARGV[2]) or record.token ~= ARGV[3] then
@@ -92,10 +102,12 @@ if not record or record.epoch ~= tonumber(ARGV[2]) or record.token ~= ARGV[3] th
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+free_nicks_of(ARGV[1])  -- its users quit as it left: their nicks are free at once
 redis.call('SREM', 'tcpchat:bus-ready', ARGV[1])
 redis.call('HDEL', 'tcpchat:bus-batches', ARGV[1])
 return 1
 """
+)
 
 # ARGV: node id, epoch, token first. Refuses a node that is not (or no longer) a member.
 _IS_MEMBER = """
