@@ -3,8 +3,10 @@ their output read as it comes, and a deadline on every wait."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -107,3 +109,11 @@ def joined(node: Node) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def stop_supervisor(supervisor: Node) -> None:
+    """SIGTERM first, so the supervisor stops its workers and Redis even when the test failed
+    (a SIGKILL would leave them running); SIGKILL only if it does not end."""
+    if supervisor.proc.poll() is None:
+        supervisor.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            supervisor.proc.wait(30)
+    supervisor.stop()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from cluster_harness import Node, wait_until
+from cluster_harness import Node, stop_supervisor, wait_until
 from tcpchat.logs import JsonFormatter
 from tcpchat.passwords import hash_password
 
@@ -215,7 +215,7 @@ def test_workers_log_json_too(tmp_path: Path):
         assert node.proc.wait(30) == 0
         entries(node)  # each line a JSON object
     finally:
-        node.stop()
+        stop_supervisor(node)  # its workers stop with it even if the test failed
 
 
 def test_a_web_socket_is_followed_like_tcp_and_a_health_check_is_not_a_connection():

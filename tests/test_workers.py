@@ -4,7 +4,6 @@ started again, and SIGTERM stops everything, Redis included. Real processes thro
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster_harness import Node, wait_until
+from cluster_harness import Node, stop_supervisor, wait_until
 from tcpchat.cluster.status import read_status
 
 from net_harness import ROOT, LineClient
@@ -67,16 +66,6 @@ def test_two_workers_share_the_port_and_are_one_network(tmp_path: Path):
         assert (data / "worker-1").is_dir() and (data / "worker-2").is_dir()
     finally:
         stop_supervisor(supervisor)
-
-
-def stop_supervisor(supervisor: Node) -> None:
-    """SIGTERM first, so the supervisor stops its workers and Redis even when the test failed
-    (a SIGKILL would leave them running); SIGKILL only if it does not end."""
-    if supervisor.proc.poll() is None:
-        supervisor.proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            supervisor.proc.wait(30)
-    supervisor.stop()
 
 
 def split_quits(client: LineClient, since: int) -> list[str]:
