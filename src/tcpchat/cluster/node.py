@@ -133,6 +133,9 @@ class ClusterNode:
         # events, argument checks) was about a quarter of what each node spends on every
         # message of the network (100 of 410 us of CPU on a node that only receives it).
         self._direct_connections: dict[str, Any] = {}
+        # Set once the first try to join is over, joined or not: the server listens before
+        # it, and a nick asked for meanwhile waits for it rather than be refused.
+        self.tried = asyncio.Event()
         self.bus_scripts = {
             name: self.bus_redis.register_script(source)
             for name, source in (
@@ -143,7 +146,10 @@ class ClusterNode:
     async def start(self) -> Membership | None:
         """Join now if Redis answers (the membership), else None and keep trying in the
         background: a server with an unreachable Redis still serves its own clients."""
-        delay = await self._tick()
+        try:
+            delay = await self._tick()
+        finally:
+            self.tried.set()
         self.task = asyncio.create_task(self._run(delay))
         return self.membership
 

@@ -423,5 +423,6 @@ class RedisNicks:
 
     async def _work(self) -> None:
         calls = self.calls
+        await self.node.tried.wait()  # a node just started: not before its first join try
         while calls:
             await calls.popleft()()
