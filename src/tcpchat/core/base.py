@@ -138,8 +138,8 @@ class ChatBase:
         # In a cluster, nicks are claimed network-wide too (shared_nicks.py); None alone.
         self.shared_nicks: SharedNicks | None = None
         self.replication: Replicating | None = None  # a cluster's bus (replication.py)
-        # Set while a fenced cluster node waits for the network's snapshot (edge/cluster.py):
-        # registrations wait through it, or they would find the rooms new.
+        # Set while a cluster node waits for the network's snapshot, starting or fenced
+        # (edge/cluster.py): registrations wait through it, or they would find the rooms new.
         self.network_gate: Callable[[Callable[[Any], None]], None] | None = None
         self.nodes = 1  # the servers of the network: this one, or a cluster's live nodes
         self._batch_refs = itertools.count(1)

@@ -74,7 +74,7 @@ async def join_cluster(
         if bus is not None:
             bus.joined(membership)
 
-    waiting: list[Callable[[Any], None]] = []  # registrations held while fenced
+    waiting: list[Callable[[Any], None]] = []  # registrations held (core.network_gate)
 
     def hold(done: Callable[[Any], None]) -> None:
         waiting.append(done)

@@ -124,7 +124,7 @@ def try_register(core: ChatBase, session: Session) -> None:
     if user.registered or session.cap_negotiating or user.nick == "*" or not user.user:
         return
     gate = core.network_gate
-    if gate is not None:  # welcomed once this node knows the network again
+    if gate is not None:  # welcomed once this (cluster) node knows the network
         core.later(session, gate, lambda core, session, _: try_register(core, session))
         return
     password = core.settings.password
