@@ -27,6 +27,7 @@ HOT = [
     "tcpchat/edge/connection.py",
     "tcpchat/edge/tcp.py",
     "tcpchat/edge/socket_transport.py",
+    "tcpchat/edge/websocket.py",
 ]
 
 

@@ -3,12 +3,16 @@ while it matches the source, and a real chat server when it runs."""
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
 
 from tcpchat_boot import STAMP, compiled_build, source_hash
 
@@ -68,12 +72,15 @@ def test_the_compiled_core_is_built_and_serves_a_chat(compiled):
     assert "(compiled core)" in version.stdout
     server = subprocess.Popen(
         [sys.executable, "-m", "tcpchat", "server", "--host", "127.0.0.1", "--port", "0",
-         "--web-port", "0", "--no-console"],
+         "--web-port", "-1", "--no-console"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline().rsplit(":", 1)[1])
+        web = re.search(r"\(web: http\) on \S+:(\d+)$", server.stdout.readline())
+        assert web is not None
+        web_port = int(web.group(1))
         alice = LineClient(port).register("alice", ("message-tags", "server-time"))
         bob = LineClient(port).register("bob")
         for client in (alice, bob):
@@ -86,6 +93,29 @@ def test_the_compiled_core_is_built_and_serves_a_chat(compiled):
         bob.expect(r"^:alice!\S+ PRIVMSG bob :psst$")
         bob.send("PRIVMSG #room :back")
         assert "msgid=" in alice.expect(r"PRIVMSG #room :back$").string
+
+        # The web port, compiled too: its health check, and a browser's WebSocket in the
+        # chat (compiled, the web connection once could not be made at all).
+        health = http.client.HTTPConnection("127.0.0.1", web_port, timeout=10)
+        health.request("GET", "/healthz")
+        assert health.getresponse().status == 200
+        health.close()
+
+        async def browser() -> None:
+            url = f"ws://127.0.0.1:{web_port}/"
+            async with connect(url, subprotocols=["text.ircv3.net"]) as ws:
+                await ws.send("NICK webby")
+                await ws.send("USER webby 0 * :Webby")
+                await ws.send("JOIN #room")
+                while " 366 " not in await asyncio.wait_for(ws.recv(), 10):
+                    pass
+                bob.send("PRIVMSG #room :to the web")
+                while "PRIVMSG #room :to the web" not in await asyncio.wait_for(ws.recv(), 10):
+                    pass
+                await ws.send("PRIVMSG #room :from the web")
+
+        asyncio.run(browser())
+        bob.expect(r"^:webby!\S+ PRIVMSG #room :from the web$")
     finally:
         server.terminate()
         server.wait(10)

@@ -19,29 +19,26 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Sequence
 from http import HTTPStatus
 from importlib import resources
 from typing import Any
 
 from websockets.datastructures import Headers
-from websockets.exceptions import InvalidOrigin, NegotiationError
+from websockets.exceptions import InvalidOrigin
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
-from websockets.typing import Subprotocol
 
 from ..addresses import in_networks
 from .connection import Connection, Hub
 from .metrics import render
+from .subprotocols import BINARY, SUBPROTOCOLS, choose_subprotocol
 
 __all__ = ["SUBPROTOCOLS", "FramedTransport", "WebConnection"]
 
 log = logging.getLogger("tcpchat.edge")
 
-TEXT, BINARY = Subprotocol("text.ircv3.net"), Subprotocol("binary.ircv3.net")
-SUBPROTOCOLS = (TEXT, BINARY)
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -50,18 +47,6 @@ CONTENT_TYPES = {
     ".png": "image/png",
     ".ico": "image/x-icon",
 }
-
-
-def choose_subprotocol(
-    protocol: ServerProtocol, offered: Sequence[Subprotocol]
-) -> Subprotocol | None:
-    """The first subprotocol the client offers that we speak; text when it offers none."""
-    for each in offered:
-        if each in SUBPROTOCOLS:
-            return each
-    if offered:
-        raise NegotiationError(f"none of {', '.join(offered)} is spoken here; try text.ircv3.net")
-    return None
 
 
 def static_file(path: str) -> tuple[bytes, str] | None:
