@@ -117,10 +117,15 @@ class ChatBase:
         # msgids are unique forever and network-wide: an origin no other run or node shares
         # (this start's time and 40 random bits), then a serial number.
         self.msgid_origin = f"{int(self.started):x}{secrets.token_hex(5)}{node}-"
-        self.lines_in: dict[str, int] = {}  # command -> lines received (/metrics)
+        # Lines received, by command (/metrics: `lines_in`): the one path's, and the quick
+        # lane's PRIVMSGs as a plain count (a dict update per message cost more).
+        self.lines_by_command: dict[str, int] = {}
+        self.quick_privmsgs = 0
         self.handler_failures = 0
-        self._serials = itertools.count(1)
-        self.next_serial = self._serials.__next__
+        # Messages' serial numbers: `next(core.serials)` (a builtin call, cheaper than the
+        # count's bound __next__, pure or compiled).
+        self.serials = itertools.count(1)
+        self.next_serial = self.serials.__next__
         # Registered channels (CS REGISTER): kept in the store, followed after each event.
         self.channel_registry = ChannelRegistry(self)
         database = _memory_database()  # until the edge attaches the data directory's
@@ -188,7 +193,15 @@ class ChatBase:
     @property
     def messages_relayed(self) -> int:
         """Messages sent so far (PRIVMSG, NOTICE, TAGMSG): serial numbers handed out."""
-        return next(copy.copy(self._serials)) - 1
+        return next(copy.copy(self.serials)) - 1
+
+    @property
+    def lines_in(self) -> dict[str, int]:
+        """Lines received so far, by command (/metrics)."""
+        counts = dict(self.lines_by_command)
+        if self.quick_privmsgs:
+            counts["PRIVMSG"] = counts.get("PRIVMSG", 0) + self.quick_privmsgs
+        return counts
 
     # ------------------------------------------------------------- lookups
 

@@ -224,7 +224,8 @@ class ChatCore(ChatBase):
         the handler; a refusal is the numeric the table says."""
         command = self.commands.get(msg.command)
         counted = msg.command if command is not None else "unknown"  # a label per command
-        self.lines_in[counted] = self.lines_in.get(counted, 0) + 1
+        counts = self.lines_by_command
+        counts[counted] = counts.get(counted, 0) + 1
         if (
             command is not None
             and session.user.registered

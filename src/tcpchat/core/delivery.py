@@ -39,12 +39,22 @@ class Delivery:
         self._second = -1  # the last whole second formatted as server-time, and its text
         self._second_text = ""
         # Lines handed out, by command (/metrics): counted once per broadcast, by its size,
-        # so the loop over recipients stays as lean as without it.
-        self.lines_out: dict[bytes, int] = {}
+        # so the loop over recipients stays as lean as without it; a private PRIVMSG, the
+        # commonest line, as a plain count (`lines_out` adds it in).
+        self.counted_out: dict[bytes, int] = {}
+        self.private_privmsgs_out = 0
+
+    @property
+    def lines_out(self) -> dict[bytes, int]:
+        """Lines handed out so far, by command (/metrics)."""
+        counts = dict(self.counted_out)
+        if self.private_privmsgs_out:
+            counts[b"PRIVMSG"] = counts.get(b"PRIVMSG", 0) + self.private_privmsgs_out
+        return counts
 
     def count_out(self, command: bytes, count: int = 1) -> None:
         """`count` lines of `command` went out."""
-        out = self.lines_out
+        out = self.counted_out
         out[command] = out.get(command, 0) + count
 
     def write_lines(self, session: Session, lines: list[str]) -> None:

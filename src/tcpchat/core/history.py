@@ -314,25 +314,32 @@ class History:
             if recipient is None:
                 return
             target, folded = self._conversation(sender, recipient, event.time)
-        if sender.account is None and event.origin == self.core.msgid_origin:
-            self._sent_unlogged(sender.uid, event.serial)
+        origin = event.origin
+        if sender.account is None and origin == self.core.msgid_origin:
+            sent = self.unlogged.get(sender.uid)
+            if sent is None or len(sent) >= UNLOGGED_KEPT:
+                sent = self._unlogged_room(sender.uid)
+            sent.append(event.serial)
         tags = event.tags
         if BOT_MODE in sender.modes:
             tags = {**tags, "bot": ""} if tags else {"bot": ""}
         # A plain tuple, not Row(...): a NamedTuple's constructor is a Python call, and this
-        # runs for every message (executemany takes either).
+        # runs for every message (executemany takes either); the msgid formatted here, not
+        # by its property (a call more).
         self.append((
-            target, event.msgid, event.time, event.command, folded, sender.account, line,
-            format_tags(tags) if tags else None, lines, text,
+            target, f"{origin}{event.serial}", event.time, event.command, folded,
+            sender.account, line, format_tags(tags) if tags else None, lines, text,
         ))  # fmt: skip
 
-    def _sent_unlogged(self, uid: str, serial: int) -> None:
+    def _unlogged_room(self, uid: str) -> array[int]:
+        """Where the next msgid `uid` sends while not logged in goes: its list, made at
+        the first, with the oldest tenth forgotten once it holds UNLOGGED_KEPT."""
         sent = self.unlogged.get(uid)
         if sent is None:
             sent = self.unlogged[uid] = array("q")
         elif len(sent) >= UNLOGGED_KEPT:
             del sent[: UNLOGGED_KEPT // 10]
-        sent.append(serial)
+        return sent
 
     def unlogged_msgids(self, uid: str) -> list[str]:
         """The msgids of the messages `uid` sent while not logged in (its latest

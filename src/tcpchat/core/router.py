@@ -168,7 +168,10 @@ class LocalRouter(Delivery):
             self.deliver((recipient,), line, event.time, event)
         else:
             recipient.write(line)
-            self.count_out(_BYTES[command])
+            if command == "PRIVMSG":
+                self.private_privmsgs_out += 1
+            else:
+                self.count_out(_BYTES[command])
 
     def _multiline_sent(self, event: MultilineSent) -> None:
         """One message of several lines: a draft/multiline batch for those who negotiated

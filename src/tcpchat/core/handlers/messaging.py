@@ -82,12 +82,11 @@ def quick_message(core: ChatBase, session: Session, raw: bytes) -> bool:
         if other is None or other.away is not None:
             return False
         shown, key, recipient = other.nick, None, other.uid
-    lines_in = core.lines_in
-    lines_in["PRIVMSG"] = lines_in.get("PRIVMSG", 0) + 1
+    core.quick_privmsgs += 1
     session.last_spoke = session.last_heard
     try:
         core.emit(
-            message_sent((session.last_heard, core.msgid_origin, core.next_serial(), "PRIVMSG",
+            message_sent((session.last_heard, core.msgid_origin, next(core.serials), "PRIVMSG",
                           user.uid, user.source, shown, key, recipient, body, None,
                           session.echo))
         )  # fmt: skip
