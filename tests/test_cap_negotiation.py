@@ -4,6 +4,7 @@ UTF8ONLY."""
 
 import re
 
+from tcpchat.core.reconfigure import cap_del, cap_new
 from tcpchat.protocol import parse
 
 from net_harness import LineClient, running_server
@@ -90,11 +91,11 @@ def test_cap_notify_comes_with_302_and_new_and_del_reach_those_who_listen():
         old.expect(r" 001 ")
 
         core = server.server.core
-        server.call(core.cap_new, "example.org/extra", "v=1")
+        server.call(cap_new, core, "example.org/extra", "v=1")
         modern.expect(r"^:\S+ CAP modern NEW :example\.org/extra=v=1$")
         modern.send("CAP REQ :example.org/extra")
         modern.expect(r" CAP modern ACK :example\.org/extra$")
-        server.call(core.cap_del, "example.org/extra")
+        server.call(cap_del, core, "example.org/extra")
         modern.expect(r"^:\S+ CAP modern DEL :example\.org/extra$")
         modern.send("CAP LIST")
         assert "example.org/extra" not in modern.expect(r" CAP modern LIST ").string

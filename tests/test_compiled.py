@@ -62,7 +62,7 @@ def compiled(tmp_path_factory) -> Path:
 
 
 @pytest.mark.timeout(600)  # mypyc takes a minute or two to compile
-def test_the_compiled_core_is_built_and_serves_a_chat(compiled):
+def test_the_compiled_core_is_built_and_serves_a_chat(compiled, tmp_path):
     assert list((compiled / "tcpchat" / "core").glob("chat.*.so"))
     env = {**os.environ, "PYTHONPATH": str(compiled)}
     version = subprocess.run(
@@ -72,7 +72,7 @@ def test_the_compiled_core_is_built_and_serves_a_chat(compiled):
     assert "(compiled core)" in version.stdout
     server = subprocess.Popen(
         [sys.executable, "-m", "tcpchat", "server", "--host", "127.0.0.1", "--port", "0",
-         "--web-port", "-1", "--no-console"],
+         "--web-port", "-1", "--no-console", "--data-dir", str(tmp_path)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
@@ -93,6 +93,19 @@ def test_the_compiled_core_is_built_and_serves_a_chat(compiled):
         bob.expect(r"^:alice!\S+ PRIVMSG bob :psst$")
         bob.send("PRIVMSG #room :back")
         assert "msgid=" in alice.expect(r"PRIVMSG #room :back$").string
+
+        # Lines that wait for an operation (each JOIN reads the room's history to play it
+        # back), one of which starts another (in one write, so that they all wait): each is
+        # carried out, in order. Compiled, the
+        # third JOIN was once lost (a TypeError where the second's operation started).
+        for room in ("#a", "#b", "#c"):
+            alice.send(f"JOIN {room}")
+            alice.expect(rf" 366 alice {room} ")
+        carol = LineClient(port).register("carol")
+        carol.send_raw(b"JOIN #a\r\nJOIN #b\r\nJOIN #c\r\nPRIVMSG #c :all three\r\n")
+        for room in ("#a", "#b", "#c"):
+            carol.expect(rf" 366 carol {room} ")
+        alice.expect(r" :carol!\S+ PRIVMSG #c :all three$")
 
         # The web port, compiled too: its health check, and a browser's WebSocket in the
         # chat (compiled, the web connection once could not be made at all).

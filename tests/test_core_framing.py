@@ -2,6 +2,7 @@
 finish later, CAP NEW/DEL, standard replies and multiline messages as one event."""
 
 from tcpchat.core.labels import add_tag, has_tag, is_one_batch, labeled_response
+from tcpchat.core.reconfigure import cap_del, cap_new
 from tcpchat.passwords import hash_password
 from tcpchat.protocol import parse
 
@@ -108,13 +109,13 @@ def test_cap_del_tells_the_listeners_and_takes_the_capability_away():
     core = make_core()
     modern = register(core, "modern", "server-time")  # CAP LS 302: cap-notify implied
     assert modern.session.tag_mask
-    core.cap_del("server-time")
+    cap_del(core, "server-time")
     msg = modern.take()[0]
     assert msg.params == ["modern", "DEL", "server-time"]
     assert "server-time" not in modern.session.caps and not modern.session.tag_mask
     modern.send("CAP LS 302")
     assert "server-time" not in modern.take()[0].params[-1].split()
-    core.cap_new("server-time")
+    cap_new(core, "server-time")
     assert modern.take()[0].params == ["modern", "NEW", "server-time"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from tcpchat.core.reconfigure import cap_new
 from tcpchat.plaintext.history import history_time
 from tcpchat.protocol import parse
 
@@ -222,7 +223,7 @@ def test_a_labeled_join_answers_with_the_playback_inside_its_response():
 
 def test_a_client_that_asks_for_history_itself_is_sent_none_on_join():
     core = make_core()
-    core.cap_new("draft/chathistory")  # as the server offers it once CHATHISTORY is there
+    cap_new(core, "draft/chathistory")  # as the server offers it once CHATHISTORY is there
     alice = register(core, "alice")
     alice.send("JOIN #room", "PRIVMSG #room :before")
     bob = register(core, "bob", "batch", "draft/chathistory")

@@ -41,7 +41,7 @@ from ..store.database import Database
 from ..store.schema import MIGRATIONS
 from . import numerics as n
 from .bans import BanList
-from .capabilities import enable, offered
+from .capabilities import offered
 from .events import EVENT_TYPES, Event, Quit
 from .gate import PasswordGate
 from .history import History
@@ -419,7 +419,7 @@ class ChatBase:
         result: Any,
         labeled: Labeled | None = None,
     ) -> None:
-        held, session.held = session.held, None
+        held = session.take_held()
         if session.gone:
             return
         if labeled is None:
@@ -469,33 +469,6 @@ class ChatBase:
             session.leaving = reason
             return
         self._leave(session, reason)
-
-    # ----------------------------------------------------------- capabilities
-
-    def cap_new(self, name: str, value: str | None = None) -> None:
-        """Offer a capability from now on, and tell the clients that listen (cap-notify)."""
-        self.capabilities[name] = value
-        shown = name if value is None else f"{name}={value}"
-        for session in self.sessions:
-            if "cap-notify" in session.caps:
-                token = shown if session.cap_version >= 302 else name
-                self._cap_notice(session, "NEW", token)
-
-    def cap_del(self, name: str) -> None:
-        """Offer a capability no more: the clients that listen are told (cap-notify), and
-        it stops for every session that had it."""
-        if name not in self.capabilities:
-            return
-        del self.capabilities[name]
-        for session in self.sessions:
-            if "cap-notify" in session.caps:
-                self._cap_notice(session, "DEL", name)
-            if name in session.caps:
-                enable(session, session.caps - {name})
-
-    def _cap_notice(self, session: Session, sub: str, token: str) -> None:
-        server = self.settings.server_name
-        self.send(session, Message("CAP", [session.user.nick, sub, token], server))
 
     def _leave(self, session: Session, reason: str) -> None:
         session.gone, session.reason = True, reason

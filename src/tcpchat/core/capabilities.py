@@ -3,8 +3,8 @@
 `offered(settings)` is the list `CAP LS` shows: name -> its `CAP LS 302` value, or None for a
 capability without one. Add a capability by adding a line there (and, when it changes what a
 session is sent, a line in `enable`). A running core keeps its own copy (`ChatBase.capabilities`)
-and changes it only through `cap_new` / `cap_del`, which tell the clients that asked to hear of
-it (`cap-notify`, implied by `CAP LS 302`).
+and changes it only through `cap_new` / `cap_del` (reconfigure.py), which tell the clients that
+asked to hear of it (`cap-notify`, implied by `CAP LS 302`).
 
 Only capabilities the core really implements are offered.
 """

@@ -136,6 +136,18 @@ class Session:
         self.sink = sink
         self.write = sink.write
 
+    def take_held(self) -> deque[tuple[bytes, bool]] | None:
+        """The lines held back while an operation was pending; none held from now on.
+
+        A method, not `held, session.held = session.held, None` where the operation
+        finishes (ChatBase._finish): after that the type checker takes `session.held` for
+        None to the end of the method, though the command run next may start another
+        operation, and the compiled core (mypyc) trusted it: a line held then raised a
+        TypeError and was lost."""
+        held = self.held
+        self.held = None
+        return held
+
 
 @dataclass(slots=True, eq=False)
 class Labeled:

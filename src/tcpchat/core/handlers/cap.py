@@ -1,5 +1,5 @@
 """CAP: capability negotiation (IRCv3 `CAP LS 302`, LIST, REQ, END; NEW and DEL are sent
-by `ChatBase.cap_new` / `cap_del`).
+by `cap_new` / `cap_del` in core/reconfigure.py).
 
 A `CAP LS 302` client gets capability values (`draft/multiline=max-bytes=...`), replies split
 over several lines when long (`CAP * LS * :...` on all but the last), and `cap-notify` for the
