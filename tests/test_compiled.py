@@ -96,8 +96,8 @@ def test_the_compiled_core_is_built_and_serves_a_chat(compiled, tmp_path):
 
         # Lines that wait for an operation (each JOIN reads the room's history to play it
         # back), one of which starts another (in one write, so that they all wait): each is
-        # carried out, in order. Compiled, the
-        # third JOIN was once lost (a TypeError where the second's operation started).
+        # carried out, in order. Compiled, the third JOIN was once lost (a TypeError where
+        # the second's operation started).
         for room in ("#a", "#b", "#c"):
             alice.send(f"JOIN {room}")
             alice.expect(rf" 366 alice {room} ")
