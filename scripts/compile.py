@@ -20,6 +20,7 @@ from tcpchat_boot import STAMP, source_hash  # noqa: E402
 # terminal client, TLS set-up) runs rarely and stays interpreted.
 HOT = [
     "tcpchat/protocol.py",
+    "tcpchat/config.py",
     "tcpchat/core/*.py",
     "tcpchat/core/handlers/*.py",
     "tcpchat/edge/framing.py",

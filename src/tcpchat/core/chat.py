@@ -173,9 +173,19 @@ class ChatCore(ChatBase):
     def receive(self, session: Session, raw: bytes, truncated: bool = False) -> None:
         """Handle one line from `session` (its line ending already removed; it holds no CR
         or LF). `truncated` says the edge cut the line because it had no end in sight."""
+        self._receive(session, raw, truncated, self.clock())
+
+    def receive_lines(self, session: Session, lines: list[bytes]) -> None:
+        """The complete lines of one read, in order: `receive` for each, with the clock read
+        once for them all (per line it cost a private message 2% of its CPU)."""
+        now = self.clock()
+        for raw in lines:
+            self._receive(session, raw, False, now)
+
+    def _receive(self, session: Session, raw: bytes, truncated: bool, now: float) -> None:
         if session.gone:
             return
-        session.last_heard = self.clock()
+        session.last_heard = now
         session.ping_sent = False
         held = session.held
         if held is not None:  # an operation of this session is pending: wait in order

@@ -49,15 +49,16 @@ def shared_limit(limits: LineLimits) -> int:
 def feed(framed: Framed, data: bytes) -> tuple[list[bytes], bytes | None]:
     """The complete lines in `data` (after what came before), without their line ends,
     and the truncated start of an overlong line if one just passed the limit."""
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
-        if b"\r" in data:
-            data = data.replace(b"\r", b"\n")
     if framed.rest:
         data = framed.rest + data
         framed.rest = b""
-    lines = data.split(b"\n")
-    rest = lines.pop()  # the unfinished line after the last line end
+    # bytes.splitlines ends lines at exactly LF, CRLF and CR, in one pass with no copy of
+    # the whole (replacing CRLF first cost about a tenth of a private message's CPU).
+    lines = data.splitlines()
+    # The unfinished line after the last line end, if any. A CR at the very end may be half
+    # a CRLF: its LF then comes first in the next read, as an empty line, dropped.
+    ended = data[-1:] in (b"\n", b"\r")
+    rest = lines.pop() if lines and not ended else b""
     if framed.discarding and lines:
         framed.discarding = False
         del lines[0]  # the end of an overlong line, already answered

@@ -48,9 +48,8 @@ class TcpConnection(Connection, asyncio.Protocol):
         lines, cut = framing.feed(self, data)
         session = self.session
         if session is not None and self.gate is None and self.person is None and self.spoke:
-            receive = self.core.receive  # the usual case, kept short: a gone session
-            for line in lines:  # ignores whatever follows
-                receive(session, line)
+            # The usual case, kept short: a session gone midway ignores the lines after.
+            self.core.receive_lines(session, lines)
         else:
             for line in lines:
                 self.take(line, False)
