@@ -42,7 +42,7 @@ from ..store.schema import MIGRATIONS
 from . import numerics as n
 from .bans import BanList
 from .capabilities import offered
-from .events import EVENT_TYPES, Event, Quit
+from .events import EVENT_TYPES, Event, MessageSent, Quit
 from .gate import PasswordGate
 from .history import History
 from .labels import labeled_response
@@ -137,6 +137,8 @@ class ChatBase:
         self._pipeline: dict[type, Callable[[Any], None]] = {
             kind: self._steps(kind) for kind in EVENT_TYPES
         }
+        # The pipeline's entry for messages, for the quick lane (no lookup by kind).
+        self.emit_message: Callable[[MessageSent], None] = self._pipeline[MessageSent]
         # The capabilities offered now: name -> CAP LS 302 value (see capabilities.py).
         self.capabilities: dict[str, str | None] = offered(self.settings)
         self.tls_port: int | None = None  # where TLS is served, once the edge listens there
@@ -256,6 +258,7 @@ class ChatBase:
         """From now on events go through a cluster's bus (replication.py)."""
         self.replication = replication
         self._pipeline = replication.pipeline()
+        self.emit_message = self._pipeline[MessageSent]
 
     def emit(self, event: Event) -> None:
         """Something happened: the state applies it, then the router tells who should know."""

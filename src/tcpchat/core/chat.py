@@ -200,7 +200,7 @@ class ChatCore(ChatBase):
             self.reply(session, n.ERR_INPUTTOOLONG, "Input line was too long")
             return
         if (
-            raw[:8] == b"PRIVMSG "
+            raw.startswith(b"PRIVMSG ")
             and session.user.registered
             and quick_message(self, session, raw)
         ):

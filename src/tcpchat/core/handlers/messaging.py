@@ -61,13 +61,12 @@ def quick_message(core: ChatBase, session: Session, raw: bytes) -> bool:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    head, sep, body = text.partition(" :")
-    target = head[8:]  # "PRIVMSG " cut from the short head, not the whole line copied first
+    colon = text.find(" :", 8)  # two slices, where a partition made four objects
+    if colon <= 8 or colon + 2 == len(text):
+        return False  # no text, or no target
+    target, body = text[8:colon], text[colon + 2 :]
     if (
-        not sep
-        or not body
-        or not target
-        or target[0] in _NOT_QUICK
+        target[0] in _NOT_QUICK
         or " " in target
         or "," in target
         or "\0" in text
@@ -88,7 +87,7 @@ def quick_message(core: ChatBase, session: Session, raw: bytes) -> bool:
     core.quick_privmsgs += 1
     session.last_spoke = session.last_heard
     try:
-        core.emit(
+        core.emit_message(
             message_sent((session.last_heard, core.msgid_origin, next(core.serials), "PRIVMSG",
                           user.uid, user.source, shown, key, recipient, body, None,
                           session.echo))
