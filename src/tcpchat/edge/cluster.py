@@ -13,10 +13,11 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..cluster.node import LEAVE_TIMEOUT
 from ..cluster.policy import is_fenced, reason_of, retry_delay
+from ..cluster.welcome import Welcome, WelcomeGate
 from ..config import Settings
 from ..core.events import StoreWritten
 from ..core.handlers.bans import reload as reload_bans
@@ -74,20 +75,19 @@ async def join_cluster(
         if bus is not None:
             bus.joined(membership)
 
-    waiting: list[Callable[[Any], None]] = []  # registrations held (core.network_gate)
+    gate = WelcomeGate()  # registrations wait until the node knows the network
 
-    def hold(done: Callable[[Any], None]) -> None:
-        waiting.append(done)
+    def let_in(welcomes: list[Welcome]) -> None:
+        core.network_gate = None if gate.open else gate.hold
+        for welcome in welcomes:
+            welcome(None)
 
     def knows_network() -> None:
-        core.network_gate = None
-        held = waiting[:]
-        waiting.clear()
-        for done in held:
-            done(None)
+        let_in(gate.knows_network())
 
     def fenced(membership: Membership, reason: str) -> None:
-        core.network_gate = hold
+        gate.fence()
+        core.network_gate = gate.hold
         say(
             f"Cluster: node {membership.node} (epoch {membership.epoch}) was fenced: the "
             "cluster declared it dead; its clients are let go, and it rejoins as a new node"
@@ -132,13 +132,13 @@ async def join_cluster(
     bus.on_ready = knows_network
     core.replicate(replication)
     # It listens already: whoever registers before it knows the network waits, as after a
-    # fence. A node that cannot reach Redis, or hears no answer in time, serves anyway.
-    core.network_gate = hold
+    # fence. A node that cannot reach Redis, or hears no answer in time, serves anyway
+    # (unless it was fenced meanwhile: cluster/welcome.py).
+    core.network_gate = gate.hold
     if await node.start() is not None:  # joined: know the network before saying "waiting"
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(bus.ready.wait(), settings.cluster_node_timeout * 3)
-    if not bus.ready.is_set():
-        knows_network()
+    let_in(gate.start_wait_over())
     return node
 
 
