@@ -86,6 +86,10 @@ def _memory_database() -> Database:
 class ChatBase:
     """The chat's state and the ways to change it and to speak; see the module docstring."""
 
+    # What happens to each kind of event (`_use_pipeline`), and its entry for messages.
+    _pipeline: dict[type, Callable[[Any], None]]
+    emit_message: Callable[[MessageSent], None]
+
     def __init__(
         self,
         settings: Settings | None = None,
@@ -134,11 +138,7 @@ class ChatBase:
         # What happens to each kind of event, in order: history keeps it, the state applies
         # it, the router renders it, then the registered channels follow what concerns them
         # (looked up once per kind, since messages take this path).
-        self._pipeline: dict[type, Callable[[Any], None]] = {
-            kind: self._steps(kind) for kind in EVENT_TYPES
-        }
-        # The pipeline's entry for messages, for the quick lane (no lookup by kind).
-        self.emit_message: Callable[[MessageSent], None] = self._pipeline[MessageSent]
+        self._use_pipeline({kind: self._steps(kind) for kind in EVENT_TYPES})
         # The capabilities offered now: name -> CAP LS 302 value (see capabilities.py).
         self.capabilities: dict[str, str | None] = offered(self.settings)
         self.tls_port: int | None = None  # where TLS is served, once the edge listens there
@@ -257,8 +257,13 @@ class ChatBase:
     def replicate(self, replication: Replicating) -> None:
         """From now on events go through a cluster's bus (replication.py)."""
         self.replication = replication
-        self._pipeline = replication.pipeline()
-        self.emit_message = self._pipeline[MessageSent]
+        self._use_pipeline(replication.pipeline())
+
+    def _use_pipeline(self, pipeline: dict[type, Callable[[Any], None]]) -> None:
+        """Events go through `pipeline` from now on; the quick lane takes its entry for
+        messages from `emit_message`, with no lookup by kind."""
+        self._pipeline = pipeline
+        self.emit_message = pipeline[MessageSent]
 
     def emit(self, event: Event) -> None:
         """Something happened: the state applies it, then the router tells who should know."""
