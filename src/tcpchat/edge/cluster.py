@@ -78,6 +78,8 @@ async def join_cluster(
     gate = WelcomeGate()  # registrations wait until the node knows the network
 
     def let_in(welcomes: list[Welcome]) -> None:
+        """The core's gate as the welcome gate says (the one place that sets it), then the
+        registrations it lets go on."""
         core.network_gate = None if gate.open else gate.hold
         for welcome in welcomes:
             welcome(None)
@@ -87,7 +89,7 @@ async def join_cluster(
 
     def fenced(membership: Membership, reason: str) -> None:
         gate.fence()
-        core.network_gate = gate.hold
+        let_in([])
         say(
             f"Cluster: node {membership.node} (epoch {membership.epoch}) was fenced: the "
             "cluster declared it dead; its clients are let go, and it rejoins as a new node"
@@ -134,7 +136,7 @@ async def join_cluster(
     # It listens already: whoever registers before it knows the network waits, as after a
     # fence. A node that cannot reach Redis, or hears no answer in time, serves anyway
     # (unless it was fenced meanwhile: cluster/welcome.py).
-    core.network_gate = gate.hold
+    let_in([])  # closed: the gate starts so
     if await node.start() is not None:  # joined: know the network before saying "waiting"
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(bus.ready.wait(), settings.cluster_node_timeout * 3)
