@@ -14,11 +14,14 @@ differences are what each step adds:
     emit              the event through the pipeline: rendered, written to the recipient
 
 plus `parse`, decoding and parsing alone. The recipients' connections are stand-ins that
-count writes. History is off and the limits are bench/unlimited.toml's, as in the bench.
+count writes. History is off and the limits are bench/unlimited.toml's, as in the bench;
+with `--history`, history is on and each message's row is made and kept, never written (what
+history's step costs the loop, the store left out: compare `receive` with and without it).
 
     python bench/core_steps.py                  # this checkout
     python bench/core_steps.py --src ../before/src --runs 7
     python bench/core_steps.py --room 10        # messages to rooms of 10 instead
+    python bench/core_steps.py --history        # with history's step (rows kept, not written)
 """
 
 from __future__ import annotations
@@ -49,10 +52,10 @@ class Counted:
         pass
 
 
-def steps(messages: int, room: int = 0) -> dict[str, Callable[[], None]]:
+def steps(messages: int, room: int = 0, history: bool = False) -> dict[str, Callable[[], None]]:
     """Each step of the path, as a function that sends `messages` messages through it:
     private ones between 500 pairs, or with `room`, to 1,000 // `room` rooms of that many
-    members (one of whom sends)."""
+    members (one of whom sends); with `history`, each message's row made and kept."""
     import tcpchat.core.chat as chat
     from tcpchat.config import Settings
     from tcpchat.core import ChatCore
@@ -61,8 +64,10 @@ def steps(messages: int, room: int = 0) -> dict[str, Callable[[], None]]:
     from tcpchat.core.handlers.messaging import handle_message, say
 
     core = ChatCore(Settings.from_toml(ROOT / "bench" / "unlimited.toml").updated(
-        {"history": False}
+        {"history": history}
     ))
+    # Rows wait for a write that never comes (an edge would write them at the turn's end).
+    core.history.wake = lambda: None
     # (sender, target): s0 to r0 ... (pairs), or s0 to #r0 ... (rooms; the others are r0_1...)
     people = [(f"s{i}", f"#r{i}" if room else f"r{i}") for i in range(1000 // (room or 2))]
     for sender, target in people:
@@ -130,7 +135,17 @@ def steps(messages: int, room: int = 0) -> dict[str, Callable[[], None]]:
         for _, raw in lines:
             parse_line(raw.decode())
 
-    return {
+    def fresh(run: Callable[[], None]) -> Callable[[], None]:
+        def step() -> None:
+            core.history.pending = []  # not the rows of the step before
+            now = core.clock()  # as a read would: history's rows never go back in time
+            for session in core.sessions:
+                session.last_heard = now
+            run()
+
+        return step
+
+    return {name: fresh(run) for name, run in {
         "receive": via_receive,
         "receive, one path": via_one_path,
         "dispatch": via_dispatch,
@@ -139,7 +154,7 @@ def steps(messages: int, room: int = 0) -> dict[str, Callable[[], None]]:
         "say": via_say,
         "emit": via_emit,
         "parse": parse_alone,
-    }
+    }.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,11 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--room", type=int, default=0, help="N: messages to rooms of N members, not private"
     )
+    parser.add_argument(
+        "--history", action="store_true", help="history on: each row made and kept, not written"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, args.src)
     timings: dict[str, list[float]] = {}
     for _ in range(args.runs):  # the steps take turns, run by run
-        for name, run in steps(args.messages, args.room).items():
+        for name, run in steps(args.messages, args.room, args.history).items():
             gc.collect()
             gc.disable()  # as timeit does: a collection falls on whichever step is running
             started = time.perf_counter()
@@ -164,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             timings.setdefault(name, []).append(time.perf_counter() - started)
             gc.enable()
     kind = f"message to a room of {args.room}" if args.room else "private message"
-    print(f"# {args.src}: µs per {kind}, medians of {args.runs}")
+    kept = ", history's rows kept" if args.history else ""
+    print(f"# {args.src}: µs per {kind}{kept}, medians of {args.runs}")
     for name, seconds in timings.items():
         print(f"{name:18} {statistics.median(seconds) / args.messages * 1e6:6.2f}")
     return 0

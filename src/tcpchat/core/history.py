@@ -281,16 +281,14 @@ class History:
     # ---------------------------------------------------------- messages
 
     def _message(self, event: MessageSent) -> None:
-        command = event.command
+        # Fields unpacked, not read by name: see LocalRouter._message_sent.
+        _, _, _, command, _, source, target, _, _, text, tags, _ = event
         if command == "TAGMSG":
-            if not keeps_tagmsg(event.tags):
+            if not keeps_tagmsg(tags):
                 return
-            line = f":{event.source} TAGMSG {event.target}"
-            text = None
+            self._keep(event, f":{source} TAGMSG {target}", None, None)
         else:
-            line = f":{event.source} {command} {event.target} :{event.text}"
-            text = event.text
-        self._keep(event, line, None, text)
+            self._keep(event, f":{source} {command} {target} :{text}", None, text)
 
     def _multiline(self, event: MultilineSent) -> None:
         line = f":{event.source} {event.command} {event.target}"
@@ -299,36 +297,35 @@ class History:
     def _keep(
         self, event: MessageSent | MultilineSent, line: str, lines: str | None, text: str | None
     ) -> None:
+        when, origin, serial, command, sender_uid, _, _, target, recipient_uid, _, tags, _ = event
         state = self.core.state
-        sender = state.user(event.sender)
+        sender = state.user(sender_uid)
         if sender is None:
             return
-        target = event.channel
         if target is not None:
             channel = state.channel(target)
             if channel is None or UNRECORDED_MODE in channel.modes:
                 return
             folded = irc_lower(sender.nick)
         else:
-            recipient = state.user(event.recipient)  # type: ignore[arg-type]
+            recipient = state.user(recipient_uid)  # type: ignore[arg-type]
             if recipient is None:
                 return
-            target, folded = self._conversation(sender, recipient, event.time)
-        origin = event.origin
-        if sender.account is None and origin == self.core.msgid_origin:
-            sent = self.unlogged.get(sender.uid)
+            target, folded = self._conversation(sender, recipient, when)
+        account = sender.account
+        if account is None and origin == self.core.msgid_origin:
+            sent = self.unlogged.get(sender_uid)
             if sent is None or len(sent) >= UNLOGGED_KEPT:
-                sent = self._unlogged_room(sender.uid)
-            sent.append(event.serial)
-        tags = event.tags
+                sent = self._unlogged_room(sender_uid)
+            sent.append(serial)
         if BOT_MODE in sender.modes:
             tags = {**tags, "bot": ""} if tags else {"bot": ""}
         # A plain tuple, not Row(...): a NamedTuple's constructor is a Python call, and this
         # runs for every message (executemany takes either); the msgid formatted here, not
         # by its property (a call more).
         self.append((
-            target, f"{origin}{event.serial}", event.time, event.command, folded,
-            sender.account, line, format_tags(tags) if tags else None, lines, text,
+            target, f"{origin}{serial}", when, command, folded, account, line,
+            format_tags(tags) if tags else None, lines, text,
         ))  # fmt: skip
 
     def _unlogged_room(self, uid: str) -> array[int]:
