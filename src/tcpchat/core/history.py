@@ -192,8 +192,12 @@ class History:
     # ----------------------------------------------------------- writing
 
     def append(self, row: RowValues) -> None:
-        if row[2] < self.latest:  # the clock stepped back: times must follow ids
-            row = Row(*row)._replace(time=self.latest)
+        if row[2] < self.latest:
+            # The clock stepped back, or (in a cluster, where rows come in the bus's order,
+            # not their stamps') an event was stamped before the latest row: times must
+            # follow ids. Sliced, not Row._replace: a Python-level constructor (1.0 µs
+            # against 0.2).
+            row = (*row[:2], self.latest, *row[3:])
         else:
             self.latest = row[2]
         pending = self.pending
