@@ -285,7 +285,8 @@ class History:
     # ---------------------------------------------------------- messages
 
     def _message(self, event: MessageSent) -> None:
-        # Fields unpacked, not read by name: see LocalRouter._message_sent.
+        # Fields unpacked at once, here and in _keep: compiled, reading a NamedTuple's
+        # field by name is a generic attribute lookup (bench/core_steps.py --history).
         _, _, _, command, _, source, target, _, _, text, tags, _ = event
         if command == "TAGMSG":
             if not keeps_tagmsg(tags):
