@@ -31,9 +31,10 @@ Variants of tcpchat change settings over unlimited.toml, to measure what one cos
 of them) connected over WebSocket to its web port instead of over TCP:
     python bench/bench.py fanout latency --servers tcpchat,tcpchat:clients=websocket
 
-`store=free` is another: the same server through bench/free_store.py, whose database drops
-history's rows instead of writing them, to measure what the store costs and what the rest of
-history does (pure Python or the checkout's compiled core alike):
+`store=free` is another: the same server through bench/store_variant.py, whose database
+drops history's rows instead of writing them, to measure what the store costs and what the
+rest of history does (pure Python or the checkout's compiled core alike); `store=apart` moves
+the store's threads to CPU 1, to bound what a store on a core of its own would give:
     python bench/bench.py pairs --servers tcpchat:history=off,tcpchat,tcpchat:store=free
 
 The login scenarios run tcpchat alone (ngIRCd has no accounts), its data directory holding
@@ -467,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         "e.g. the commit before a change), and variants with settings changed over unlimited.toml: "
         "tcpchat:history=off, tcpchat:sync=full, tcpchat:data=none (no data directory), "
         "tcpchat:clients=websocket (clients over WebSocket), "
-        "tcpchat:store=free (history's rows made but not written: bench/free_store.py) "
+        "tcpchat:store=free (history's rows made but not written) and tcpchat:store=apart "
+        "(the store's threads on CPU 1): bench/store_variant.py "
         "(default tcpchat,ngircd); ratios are the first to each other",
     )
     parser.add_argument("--runs", type=int, default=3)

@@ -209,11 +209,12 @@ def start_tcpchat(
         nodes = int(settings.pop("nodes", "1"))
         return start_cluster(event_loop, profile, root, name, settings, nodes)
     websocket = settings.pop("clients", "tcp") == "websocket"
-    store = settings.pop("store", "sqlite")  # free: rows made, not written (free_store.py)
-    if store not in ("sqlite", "free"):
-        raise SystemExit(f"{name}: store is sqlite (the server's) or free, not {store!r}")
-    launcher = [str(ROOT / "bench" / "free_store.py"), str(root)] if store == "free" else [
-        str(root / "server.py")
+    # free: rows made, not written; apart: the store's threads on CPU 1 (store_variant.py)
+    store = settings.pop("store", "sqlite")
+    if store not in ("sqlite", "free", "apart"):
+        raise SystemExit(f"{name}: store is sqlite (the server's), free or apart, not {store!r}")
+    launcher = [str(root / "server.py")] if store == "sqlite" else [
+        str(ROOT / "bench" / "store_variant.py"), store, str(root)
     ]
     workdir = tempfile.TemporaryDirectory(prefix="bench-tcpchat-")
     folder = Path(workdir.name)

@@ -5,6 +5,7 @@ scenarios, which need SASL, have a test of their own: test_bench_logins.py.)
 """
 
 import contextlib
+import os
 import re
 import sqlite3
 import subprocess
@@ -19,7 +20,7 @@ from net_harness import SERVER, LineClient, server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ["fanout", "flood", "pairs", "latency", "idle", "connect"]
-FREE_STORE = (str(ROOT / "bench" / "free_store.py"), str(ROOT))
+VARIANT = (str(ROOT / "bench" / "store_variant.py"),)
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -110,24 +111,40 @@ def test_an_unknown_server_name_is_refused_with_the_names_it_knows():
     assert "unknown server: irc2 (known: tcpchat, ngircd, inspircd, floor)" in result.stderr
 
 
-def test_the_free_store_variant_makes_history_but_writes_none_of_it(tmp_path: Path):
-    """bench/free_store.py (`store=free`) measures history without its store: it must really
-    leave the rows out (else the bench would quietly measure the real store), and the server
-    must still deliver and answer as the real one does."""
-    stored = {}
-    for name, launcher in (("real", SERVER), ("free", FREE_STORE)):
+def threads_on(pid: int, cpus: set[int]) -> int:
+    """How many of process `pid`'s threads may run only on `cpus`."""
+    count = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):  # a thread that has just ended
+            count += os.sched_getaffinity(int(task.name)) == cpus
+    return count
+
+
+def test_the_store_variants_free_writes_no_history_and_apart_writes_it_from_cpu_1(
+    tmp_path: Path,
+):
+    """bench/store_variant.py: `store=free` measures history without its store, so it must
+    really leave the rows out (else the bench would quietly measure the real store);
+    `store=apart` measures the real store on another core, so it must write the rows, from
+    threads moved to CPU 1 while the loop stays where it was. Each must still deliver and
+    answer as the real server does."""
+    stored, apart = {}, {}
+    for name, launcher in (("real", SERVER), ("free", VARIANT + ("free", str(ROOT))),
+                           ("apart", VARIANT + ("apart", str(ROOT)))):  # fmt: skip
         data = tmp_path / name
-        with server_process("--data-dir", str(data), launcher=launcher) as (_, port, _):
+        with server_process("--data-dir", str(data), launcher=launcher) as (proc, port, _):
             ann, ben = LineClient(port).register("ann"), LineClient(port).register("ben")
             ann.send("PRIVMSG ben :kept or not")
             ben.expect(r"^:ann!\S+ PRIVMSG ben :kept or not$")  # once its row is "committed"
             ann.send("PING :after")
             ann.expect(r" PONG \S+ :after$")
+            apart[name] = threads_on(proc.pid, {1}) > 0 and os.sched_getaffinity(proc.pid) != {1}
         with contextlib.closing(sqlite3.connect(data / DB_NAME)) as c:
             stored[name] = c.execute(
                 "SELECT count(*) FROM history WHERE kind = 'PRIVMSG'"
             ).fetchone()[0]
-    assert stored == {"real": 1, "free": 0}
+    assert stored == {"real": 1, "free": 0, "apart": 1}
+    assert apart == {"real": False, "free": False, "apart": True}
 
 
 def test_each_server_of_a_run_gets_a_profile_file_of_its_own(tmp_path: Path):
